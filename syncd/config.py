@@ -1,0 +1,177 @@
+"""The configuration: one TOML file, `SYNCD_*` environment overrides, secrets by reference.
+
+Overrides use a double underscore between table and key, e.g.
+`SYNCD_DATABASE__URL=postgresql://...` or `SYNCD_WORKER__MAX_ATTEMPTS=20`.
+Secrets never sit in the file: a `*_env` key names an environment variable and
+a `*_file` key a file holding the secret.
+
+`load_config` validates the whole file before anything starts and raises one
+`ConfigError` listing every problem with its key's path.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connectors import load_kind
+from syncd.errors import ConfigError
+from syncd.schemas import field_errors
+
+ENV_PREFIX = "SYNCD_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
+    # sqlite:/// → embedded single-process default; postgresql:// → shared by many workers
+    url: str = "sqlite:///var/syncd.db"
+
+
+class ApiSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    key_env: str | None = "SYNCD_API_KEY"
+    key_file: str | None = None
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class WorkerSettings(Section):
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=15, ge=1)
+    backoff_base_seconds: float = Field(default=1.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=200, ge=1)
+    calendars_in_parallel: int = Field(default=32, ge=1)
+    shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+
+
+class EmbeddedSettings(Section):
+    """A local Radicale started with the daemon, for `make run`."""
+
+    radicale: bool = False
+    radicale_port: int = Field(default=5232, ge=1, le=65535)
+    data_dir: str = "var/radicale"
+    username: str = "syncd"
+    password_env: str = "SYNCD_EMBEDDED_CALDAV_PASSWORD"
+
+
+class Settings(Section):
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def api_key(self) -> str | None:
+        return read_secret(self.api.key_env, self.api.key_file)
+
+
+def _connector_problems(name: str, table: Mapping[str, Any]) -> list[str]:
+    try:
+        load_kind(str(table.get("kind"))).Settings.model_validate(table)
+    except ValueError as error:
+        if isinstance(error, ValidationError):
+            return [f"connectors.{name}.{k}: {v}" for k, v in field_errors(error).items()]
+        return [f"connectors.{name}.kind: {error}"]
+    return []
+
+
+def read_secret(env_name: str | None, file_name: str | None) -> str | None:
+    """A secret from the named environment variable, else from the named file."""
+    if env_name and os.environ.get(env_name):
+        return os.environ[env_name]
+    if file_name:
+        return Path(file_name).read_text(encoding="utf-8").strip()
+    return None
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """`SYNCD_TABLE__KEY=value` sets raw[table][key]; values are parsed as TOML when they can be."""
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = name.removeprefix(ENV_PREFIX).lower().split("__")
+        target = raw
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = _parse_scalar(value)
+    return raw
+
+
+def _parse_scalar(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: not valid TOML ({error})"]) from None
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    raw = read_toml(path) if path else {}
+    raw = apply_env_overrides(raw, os.environ if environ is None else environ)
+    problems = [
+        p for name, table in _tables(raw.get("connectors")).items()
+        for p in _connector_problems(name, table)
+    ]
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as error:
+        problems = [f"{k}: {v}" for k, v in field_errors(error).items()] + problems
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _tables(value: object) -> dict[str, Mapping[str, Any]]:
+    if not isinstance(value, dict):
+        return {}
+    return {name: table for name, table in value.items() if isinstance(table, Mapping)}
+
+
+def settings_problems(settings: Settings) -> list[str]:
+    """What `syncd check` reports beyond the file's shape: missing secrets and the like."""
+    problems: list[str] = []
+    if not settings.api_key():
+        problems.append(
+            f"api.key_env: environment variable {settings.api.key_env} is not set "
+            "(or set api.key_file); the API refuses every request without a key"
+        )
+    if settings.embedded.radicale and not os.environ.get(settings.embedded.password_env):
+        problems.append(f"embedded.password_env: {settings.embedded.password_env} is not set")
+    problems.extend(_secret_problems(settings))
+    return problems
+
+
+def _secret_problems(settings: Settings) -> list[str]:
+    problems = []
+    for name, table in settings.connectors.items():
+        env_name, file_name = table.get("password_env"), table.get("password_file")
+        if env_name and not os.environ.get(env_name) and not file_name:
+            problems.append(f"connectors.{name}.password_env: {env_name} is not set")
+        if file_name and not Path(file_name).is_file():
+            problems.append(f"connectors.{name}.password_file: {file_name} does not exist")
+    return problems

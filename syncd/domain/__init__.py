@@ -1,0 +1,1 @@
+"""Pure rules about bookings: functions of data and time, no I/O."""

@@ -1,0 +1,149 @@
+"""The shapes of what comes in (API payloads, import files), validated as a whole.
+
+Every model forbids unknown fields, so a misspelt key is an error rather than
+silently ignored data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    ValidationError,
+    model_validator,
+)
+
+from syncd.errors import InputError
+from syncd.timeutil import is_timezone
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BOOKING_LENGTH = timedelta(days=7)
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _known_timezone(name: str) -> str:
+    if not is_timezone(name):
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin")
+    return name
+
+
+def _single_line(value: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError("must be a single line")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
+Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:~-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MerchantIn(Strict):
+    name: Name
+    timezone: TimeZoneName
+    contact_text: str = Field(default="", max_length=2000)
+    booking_page_url: HttpUrl | None = None
+
+
+class ServiceIn(Strict):
+    name: Name
+    duration_minutes: int = Field(ge=1, le=24 * 60)
+    buffer_before_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    requires_approval: bool = False
+    location: str = Field(default="", max_length=500)
+
+
+def _hour_range(value: list[str]) -> list[str]:
+    if len(value) != 2 or not all(_HHMM.match(v) for v in value):
+        raise ValueError('each range is ["HH:MM", "HH:MM"]')
+    if value[0] >= value[1]:
+        raise ValueError("a range must end after it starts")
+    return value
+
+
+HourRange = Annotated[list[str], AfterValidator(_hour_range)]
+
+
+class StaffIn(Strict):
+    name: Name
+    email: EmailStr | None = None
+    timezone: TimeZoneName
+    working_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[HourRange]] = (
+        Field(default_factory=dict)
+    )
+
+
+class BindingIn(Strict):
+    connector: Key
+    calendar_id: str = Field(min_length=1, max_length=1000)
+    active: bool = True
+
+
+class CustomerIn(Strict):
+    name: Name
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=64, pattern=r"^[0-9 +()./-]+$")
+    timezone: TimeZoneName
+
+
+class BookingIn(Strict):
+    service: Key
+    staff: Key
+    start: AwareDatetime
+    end: AwareDatetime | None = None  # defaults to start + the service's duration
+    customer: CustomerIn
+    origin: Literal["web", "staff"] = "web"
+    status: Literal["pending", "confirmed"] | None = None  # None: from the service's rule
+    notes: str = Field(default="", max_length=5000)
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> BookingIn:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end is not None and self.end - self.start > MAX_BOOKING_LENGTH:
+            raise ValueError("a booking may last at most 7 days")
+        return self
+
+
+class CloneIn(Strict):
+    key: Key  # the new booking's platform id
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    staff: Key | None = None
+
+
+class ImportedBooking(BookingIn):
+    merchant: Key
+    key: Key
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """Each bad field's dotted path mapped to a readable reason."""
+    fields: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "body"
+        fields[path] = item["msg"].removeprefix("Value error, ")
+    return fields
+
+
+def parse(model: type[M], data: object) -> M:
+    """Validate `data` as `model`, raising InputError naming every bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InputError(field_errors(error)) from None

@@ -1,0 +1,110 @@
+"""Creating, updating, cancelling and cloning bookings, each in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from syncd.domain.bookings import apply_changes, event_uid, initial_status
+from syncd.errors import Conflict, InputError
+from syncd.schemas import BookingIn, CloneIn
+from syncd.store.catalog import find_in_merchant, get_in_merchant, reference
+from syncd.store.mirrors import sync_booking_mirrors
+from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
+from syncd.timeutil import as_utc, utcnow
+
+
+def _end(start: datetime, end: datetime | None, service: Service) -> datetime:
+    return as_utc(end) if end else as_utc(start) + timedelta(minutes=service.duration_minutes)
+
+
+def _values(session: Session, merchant: Merchant, data: BookingIn) -> dict[str, object]:
+    service = reference(session, Service, merchant, data.service, "service")
+    staff = reference(session, Staff, merchant, data.staff, "staff")
+    return {
+        "service_id": service.id,
+        "staff_id": staff.id,
+        "start": as_utc(data.start),
+        "end": _end(data.start, data.end, service),
+        "customer_name": data.customer.name,
+        "customer_email": data.customer.email,
+        "customer_phone": data.customer.phone,
+        "customer_timezone": data.customer.timezone,
+        "origin": data.origin,
+        "notes": data.notes,
+        "status": data.status or initial_status(service.requires_approval),
+    }
+
+
+def put_booking(
+    session: Session, merchant: Merchant, key: str, data: BookingIn
+) -> tuple[Booking, bool]:
+    """Create the booking or bring it to `data`; repeating a request changes nothing."""
+    values = _values(session, merchant, data)
+    booking = find_in_merchant(session, Booking, merchant, key)
+    if booking is None:
+        return _create(session, merchant, key, values), True
+    if booking.status == BookingStatus.CANCELLED:
+        raise Conflict("a cancelled booking cannot be changed; clone it into a new booking")
+    if data.status is None:
+        values["status"] = booking.status  # keep an approval already given
+    if apply_changes(booking, values).any:
+        booking.updated_at = utcnow()
+        sync_booking_mirrors(session, booking)
+    return booking, False
+
+
+def _create(session: Session, merchant: Merchant, key: str, values: dict[str, object]) -> Booking:
+    now = utcnow()
+    booking = Booking(
+        merchant_id=merchant.id, key=key, uid=event_uid(merchant.key, key),
+        version=1, sequence=0, created_at=now, updated_at=now, **values,
+    )
+    session.add(booking)
+    sync_booking_mirrors(session, booking)
+    return booking
+
+
+def cancel_booking(session: Session, merchant: Merchant, key: str) -> Booking:
+    """Cancel; cancelling a cancelled booking is a no-op, so retries are safe."""
+    booking = get_in_merchant(session, Booking, merchant, key)
+    if booking.status != BookingStatus.CANCELLED:
+        apply_changes(booking, {"status": BookingStatus.CANCELLED})
+        booking.updated_at = utcnow()
+        sync_booking_mirrors(session, booking)
+    return booking
+
+
+def clone_booking(
+    session: Session, merchant: Merchant, key: str, data: CloneIn
+) -> tuple[Booking, bool]:
+    """A new booking from a cancelled one; repeating the clone returns the same booking."""
+    source = get_in_merchant(session, Booking, merchant, key)
+    existing = find_in_merchant(session, Booking, merchant, data.key)
+    if existing is not None:
+        if existing.cloned_from_id != source.id:
+            raise InputError({"key": f"booking {data.key!r} already exists"})
+        return existing, False
+    if source.status != BookingStatus.CANCELLED:
+        raise Conflict("only a cancelled booking can be cloned")
+    return _create(session, merchant, data.key, _clone_values(session, merchant, source, data)), True
+
+
+def _clone_values(
+    session: Session, merchant: Merchant, source: Booking, data: CloneIn
+) -> dict[str, object]:
+    start = as_utc(data.start) if data.start else source.start
+    end = _end(start, data.end, source.service) if data.start or data.end else source.end
+    if end <= start:
+        raise InputError({"end": "end must be after start"})
+    staff_id = source.staff_id
+    if data.staff is not None:
+        staff_id = reference(session, Staff, merchant, data.staff, "staff").id
+    return {
+        "service_id": source.service_id, "staff_id": staff_id, "start": start, "end": end,
+        "customer_name": source.customer_name, "customer_email": source.customer_email,
+        "customer_phone": source.customer_phone, "customer_timezone": source.customer_timezone,
+        "origin": source.origin, "notes": source.notes, "cloned_from_id": source.id,
+        "status": initial_status(source.service.requires_approval),
+    }

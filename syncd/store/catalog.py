@@ -1,0 +1,139 @@
+"""Merchants, services, staff and calendar bindings: created and updated by key."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from syncd.errors import Conflict, InputError, NotFound
+from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn
+from syncd.store.models import Base, CalendarBinding, Merchant, Service, Staff
+from syncd.store.mirrors import bind_calendar_to_bookings
+
+T = TypeVar("T", bound=Base)
+
+
+def get_merchant(session: Session, key: str) -> Merchant:
+    merchant = session.scalar(select(Merchant).where(Merchant.key == key))
+    if merchant is None:
+        raise NotFound(f"merchant {key!r}")
+    return merchant
+
+
+def find_in_merchant(session: Session, model: type[T], merchant: Merchant, key: str) -> T | None:
+    query = select(model).where(
+        model.merchant_id == merchant.id,  # type: ignore[attr-defined]
+        model.key == key,  # type: ignore[attr-defined]
+    )
+    return session.scalar(query)
+
+
+def get_in_merchant(session: Session, model: type[T], merchant: Merchant, key: str) -> T:
+    found = find_in_merchant(session, model, merchant, key)
+    if found is None:
+        raise NotFound(f"{model.__tablename__.rstrip('s')} {key!r}")
+    return found
+
+
+def reference(session: Session, model: type[T], merchant: Merchant, key: str, field: str) -> T:
+    """A row named inside a payload; a missing one is a bad field, not a 404."""
+    found = find_in_merchant(session, model, merchant, key)
+    if found is None:
+        raise InputError({field: f"no {field} {key!r} for this merchant"})
+    return found
+
+
+def _assign(row: Base, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def upsert_merchant(session: Session, key: str, data: MerchantIn) -> tuple[Merchant, bool]:
+    values = data.model_dump(mode="json")
+    merchant = session.scalar(select(Merchant).where(Merchant.key == key))
+    created = merchant is None
+    if merchant is None:
+        merchant = Merchant(key=key)
+        session.add(merchant)
+    _assign(merchant, values)
+    session.flush()
+    return merchant, created
+
+
+def upsert_service(
+    session: Session, merchant: Merchant, key: str, data: ServiceIn
+) -> tuple[Service, bool]:
+    service = find_in_merchant(session, Service, merchant, key)
+    created = service is None
+    if service is None:
+        service = Service(merchant_id=merchant.id, key=key)
+        session.add(service)
+    _assign(service, data.model_dump())
+    session.flush()
+    return service, created
+
+
+def upsert_staff(
+    session: Session, merchant: Merchant, key: str, data: StaffIn
+) -> tuple[Staff, bool]:
+    staff = find_in_merchant(session, Staff, merchant, key)
+    created = staff is None
+    if staff is None:
+        staff = Staff(merchant_id=merchant.id, key=key)
+        session.add(staff)
+    _assign(staff, data.model_dump(mode="json"))
+    session.flush()
+    return staff, created
+
+
+def get_binding(session: Session, staff: Staff, key: str) -> CalendarBinding:
+    binding = session.scalar(
+        select(CalendarBinding).where(
+            CalendarBinding.staff_id == staff.id, CalendarBinding.key == key
+        )
+    )
+    if binding is None:
+        raise NotFound(f"calendar binding {key!r}")
+    return binding
+
+
+def upsert_binding(
+    session: Session, staff: Staff, key: str, data: BindingIn, known_connectors: set[str]
+) -> tuple[CalendarBinding, bool]:
+    """Bind a calendar to a staff member; their bookings follow it (or leave it)."""
+    if data.connector not in known_connectors:
+        raise InputError({"connector": f"no connector named {data.connector!r} is configured"})
+    binding = session.scalar(
+        select(CalendarBinding).where(
+            CalendarBinding.staff_id == staff.id, CalendarBinding.key == key
+        )
+    )
+    created = binding is None
+    if binding is None:
+        binding = _new_binding(session, staff, key, data)
+    elif (binding.connector, binding.calendar_id) != (data.connector, data.calendar_id):
+        raise Conflict("a binding's calendar cannot change; bind the new calendar under a new key")
+    binding.active = data.active
+    session.flush()
+    bind_calendar_to_bookings(session, binding)
+    return binding, created
+
+
+def _new_binding(
+    session: Session, staff: Staff, key: str, data: BindingIn
+) -> CalendarBinding:
+    taken = session.scalar(
+        select(CalendarBinding).where(
+            CalendarBinding.connector == data.connector,
+            CalendarBinding.calendar_id == data.calendar_id,
+        )
+    )
+    if taken is not None:
+        raise Conflict("this calendar is already bound to a staff member")
+    binding = CalendarBinding(
+        staff_id=staff.id, key=key, connector=data.connector, calendar_id=data.calendar_id
+    )
+    session.add(binding)
+    return binding

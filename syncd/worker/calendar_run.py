@@ -1,0 +1,127 @@
+"""One pass over a leased calendar: converge its due mirrors within its concurrency limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from connectors.base import Calendar
+from syncd import metrics
+from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
+from syncd.store import work
+from syncd.store.work import BindingTarget, MirrorTask
+from syncd.timeutil import utcnow
+from syncd.worker.converge import converge
+from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.policy import RetryPolicy
+
+log = logging.getLogger("syncd.worker")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every calendar pass of one worker shares."""
+
+    db: DatabaseThreads
+    owner: str
+    policy: RetryPolicy
+    lease_seconds: float
+    batch_size: int
+    stopping: asyncio.Event
+
+
+@dataclass
+class CalendarRun:
+    ctx: RunContext
+    target: BindingTarget
+    calendar: Calendar
+    concurrency: int
+    connector_kind: str
+    outage: RemoteError | None = field(default=None)
+
+    async def run(self) -> None:
+        """Work until the calendar has nothing due, is paused, or the worker stops."""
+        binding_id = self.target.binding_id
+        try:
+            while not self.ctx.stopping.is_set() and await self._renew_lease():
+                tasks = await self.ctx.db.run(
+                    work.claim_due, binding_id, utcnow(), self.ctx.batch_size
+                )
+                if not tasks or not await self._run_batch(tasks):
+                    return
+        finally:
+            await self.ctx.db.run(work.release_lease, binding_id, self.ctx.owner)
+
+    async def _renew_lease(self) -> bool:
+        return await self.ctx.db.run(
+            work.acquire_lease, self.target.binding_id, self.ctx.owner, utcnow(),
+            self.ctx.lease_seconds,
+        )
+
+    async def _run_batch(self, tasks: list[MirrorTask]) -> bool:
+        """Converge a batch; False when the calendar had to be paused."""
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(task: MirrorTask) -> None:
+            async with limit:
+                if self.outage is None and not self.ctx.stopping.is_set():
+                    await self._converge_one(task)
+
+        await asyncio.gather(*(one(task) for task in tasks))
+        if self.outage is not None:
+            await self._pause(self.outage)
+            return False
+        await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
+        return True
+
+    async def _converge_one(self, task: MirrorTask) -> None:
+        started = time.perf_counter()
+        try:
+            outcome = await converge(self.calendar, task)
+        except (AuthError, TransientError) as error:
+            if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
+                self.outage = self.outage or error
+                return
+            await self._failed(task, error)
+            return
+        except RemoteError as error:
+            await self._failed(task, error)
+            return
+        metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(
+            time.perf_counter() - started
+        )
+        await self.ctx.db.run(work.record_success, task.mirror_id, outcome, utcnow())
+        metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
+
+    async def _failed(self, task: MirrorTask, error: RemoteError) -> None:
+        attempt = task.attempts + 1
+        dead = isinstance(error, PermanentError) or self.ctx.policy.gives_up_after(attempt)
+        retry_after = error.retry_after if isinstance(error, TransientError) else None
+        retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
+        message = f"{type(error).__name__}: {error}"
+        await self.ctx.db.run(work.record_failure, task.mirror_id, message, retry_at, dead=dead)
+        metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
+        extra = {"mirror_id": task.mirror_id, "booking_id": task.booking_id,
+                 "binding_id": self.target.binding_id, "attempt": attempt}
+        if dead:
+            metrics.DEAD_LETTERS.labels(self.connector_kind).inc()
+            log.error("mirror dead-lettered: %s", message, extra=extra)
+        else:
+            log.warning("mirror write failed, will retry: %s", message, extra=extra)
+
+    async def _pause(self, error: RemoteError) -> None:
+        binding_id = self.target.binding_id
+        streak = await self.ctx.db.run(work.failure_streak, binding_id) + 1
+        retry_after = error.retry_after if isinstance(error, TransientError) else None
+        delay = self.ctx.policy.delay(streak, retry_after)
+        if isinstance(error, AuthError):
+            delay = max(delay, self.ctx.policy.max_seconds)  # credentials rarely fix themselves
+        message = f"{type(error).__name__}: {error}"
+        until = utcnow() + timedelta(seconds=delay)
+        await self.ctx.db.run(work.pause_binding, binding_id, until, message)
+        metrics.CALENDAR_PAUSES.labels(self.connector_kind).inc()
+        log.warning("calendar paused for %.1fs: %s", delay, message,
+                    extra={"binding_id": binding_id, "failures": streak})

@@ -1,0 +1,34 @@
+"""Run blocking store functions off the event loop, each in its own transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class DatabaseThreads:
+    def __init__(self, sessions: sessionmaker[Session], threads: int = 4) -> None:
+        self._sessions = sessions
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="syncd-db")
+
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        loop = asyncio.get_running_loop()
+        call: Callable[[], R] = partial(self._in_transaction, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._pool, call)
+
+    def _in_transaction(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        with self._sessions.begin() as session:
+            return fn(session, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

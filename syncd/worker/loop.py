@@ -1,0 +1,137 @@
+"""The worker: dispatch due calendars, sleep until woken, stop gracefully.
+
+Woken by the `Waker` right after a commit that dirtied mirrors, by a calendar
+pass finishing, or by the periodic sweep (the safety net for lost wake-ups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+from connectors.base import Connector
+from syncd.runtime import Runtime
+from syncd.store import work
+from syncd.store.work import BindingTarget
+from syncd.timeutil import utcnow
+from syncd.worker.calendar_run import CalendarRun, RunContext
+from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.policy import RetryPolicy
+
+log = logging.getLogger("syncd.worker")
+MIN_SLEEP_SECONDS = 0.02
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    def __init__(
+        self, runtime: Runtime, connectors: Mapping[str, Connector], *, owner: str | None = None
+    ) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.worker
+        self.connectors = connectors
+        self.owner = owner or worker_identity()
+        self.db = DatabaseThreads(runtime.sessions)
+        self.stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._runs: dict[int, asyncio.Task[None]] = {}
+        self._ctx = RunContext(
+            db=self.db, owner=self.owner, stopping=self.stopping,
+            policy=RetryPolicy(
+                self.settings.max_attempts, self.settings.backoff_base_seconds,
+                self.settings.backoff_max_seconds,
+            ),
+            lease_seconds=self.settings.lease_seconds, batch_size=self.settings.batch_size,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Converge mirrors until `stop` is set, then shut down gracefully."""
+        self.runtime.waker.attach(asyncio.get_running_loop(), self._wake)
+        log.info("worker started", extra={"worker": self.owner})
+        try:
+            await self._loop(stop)
+        finally:
+            self.runtime.waker.detach()
+            await self._shutdown()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            await self._dispatch()
+            await _first_of(self._wake, stop, timeout=await self._sleep_seconds())
+
+    async def _dispatch(self) -> None:
+        free = self.settings.calendars_in_parallel - len(self._runs)
+        if free <= 0:
+            return
+        targets = await self.db.run(
+            work.due_bindings, self.owner, utcnow(), free + len(self._runs)
+        )
+        for target in [t for t in targets if t.binding_id not in self._runs][:free]:
+            self._start(target)
+
+    def _start(self, target: BindingTarget) -> None:
+        connector = self.connectors.get(target.connector)
+        if connector is None:
+            self._runs[target.binding_id] = asyncio.create_task(self._unconfigured(target))
+        else:
+            run = CalendarRun(
+                self._ctx, target, connector.calendar(target.calendar_id),
+                connector.concurrency_per_calendar, type(connector).__name__,
+            )
+            self._runs[target.binding_id] = asyncio.create_task(run.run())
+        self._runs[target.binding_id].add_done_callback(
+            lambda task: self._finished(target.binding_id, task)
+        )
+
+    async def _unconfigured(self, target: BindingTarget) -> None:
+        until = utcnow() + timedelta(seconds=self.settings.backoff_max_seconds)
+        message = f"connector {target.connector!r} is not configured"
+        await self.db.run(work.pause_binding, target.binding_id, until, message)
+        log.error(message, extra={"binding_id": target.binding_id})
+
+    def _finished(self, binding_id: int, task: asyncio.Task[None]) -> None:
+        self._runs.pop(binding_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("calendar pass failed", exc_info=task.exception(),
+                      extra={"binding_id": binding_id})
+        self._wake.set()
+
+    async def _sleep_seconds(self) -> float:
+        sweep = self.settings.sweep_interval_seconds
+        due = await self.db.run(work.next_due_time)
+        if due is None:
+            return sweep
+        return min(sweep, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))
+
+    async def _shutdown(self) -> None:
+        """Take no new work; give in-flight writes the configured time, then abandon them."""
+        self.stopping.set()
+        runs = list(self._runs.values())
+        if runs:
+            _, unfinished = await asyncio.wait(runs, timeout=self.settings.shutdown_timeout_seconds)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.db.run(work.release_all_leases, self.owner)
+        self.db.close()
+        log.info("worker stopped", extra={"worker": self.owner})
+
+
+async def _first_of(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

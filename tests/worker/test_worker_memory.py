@@ -1,0 +1,121 @@
+"""The worker against the in-memory connector: convergence logic without a server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from connectors.memory import MemoryConnector
+from syncd.errors import FailureScope, TransientError
+from syncd.runtime import Runtime
+from syncd.store.models import Mirror
+from syncd.store.work import count_pending
+from syncd.worker import Worker
+from tests import factories as f
+
+
+def seed(runtime: Runtime, bookings: int) -> None:
+    with runtime.sessions.begin() as session:
+        shop = f.merchant(session)
+        f.service(session, shop)
+        f.staff_with_calendar(session, shop, "alice", "/alice/")
+        f.staff_with_calendar(session, shop, "bob", "/bob/")
+        for i in range(bookings):
+            f.book(session, f"b{i}", "alice" if i % 2 else "bob", f.slot(i))
+
+
+async def run_until(
+    runtime: Runtime, connector: MemoryConnector, done: Callable[[], Awaitable[bool] | bool],
+    timeout: float = 10,
+) -> Worker:
+    worker, stop = Worker(runtime, {"local": connector}), asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        async with asyncio.timeout(timeout):
+            while not await _call(done):
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+    return worker
+
+
+async def _call(check: Callable[[], Awaitable[bool] | bool]) -> bool:
+    result = check()
+    return await result if isinstance(result, Awaitable) else result
+
+
+def nothing_pending(runtime: Runtime) -> Callable[[], bool]:
+    def check() -> bool:
+        with runtime.sessions.begin() as session:
+            return count_pending(session) == 0
+    return check
+
+
+def uids(connector: MemoryConnector, calendar: str) -> set[str | None]:
+    return {e.booking_key for e in connector.calendar(calendar).events.values()}
+
+
+def test_bookings_appear_move_and_vanish(memory_runtime: Runtime) -> None:
+    connector = MemoryConnector()
+    seed(memory_runtime, 10)
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    assert len(connector.calendar("/alice/").events) == 5
+    assert len(connector.calendar("/bob/").events) == 5
+
+    with memory_runtime.sessions.begin() as session:
+        moved = f.book(session, "b1", "bob", f.slot(40))  # alice → bob, new time
+        cancelled = f.cancel(session, "b3")
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+
+    assert moved.uid not in uids(connector, "/alice/")
+    assert cancelled.uid not in uids(connector, "/alice/")
+    bob_events = {e.booking_key: e for e in connector.calendar("/bob/").events.values()}
+    assert bob_events[moved.uid].start == f.slot(40)
+    assert len(connector.calendar("/alice/").events) == 3
+
+
+def test_lost_state_relinks_instead_of_duplicating(memory_runtime: Runtime) -> None:
+    connector = MemoryConnector()
+    seed(memory_runtime, 4)
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    with memory_runtime.sessions.begin() as session:
+        for mirror in session.query(Mirror):
+            mirror.remote_id, mirror.etag, mirror.actual_version = None, None, None
+            mirror.pending = True
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    assert len(connector.calendar("/alice/").events) == 2
+    assert len(connector.calendar("/bob/").events) == 2
+
+
+class FlakyCalendarConnector(MemoryConnector):
+    """Refuses the first `failures` creates with a whole-calendar outage."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def calendar(self, calendar_id: str):  # type: ignore[no-untyped-def]
+        real = super().calendar(calendar_id)
+        outer = self
+
+        class Flaky(type(real)):  # type: ignore[misc]
+            async def create(self, event):  # type: ignore[no-untyped-def]
+                if outer.failures > 0:
+                    outer.failures -= 1
+                    raise TransientError("down", scope=FailureScope.CALENDAR)
+                return await real.create(event)
+
+        flaky = Flaky(calendar_id)
+        flaky.events = real.events
+        return flaky
+
+
+def test_outage_pauses_calendar_without_spending_attempts(memory_runtime: Runtime) -> None:
+    connector = FlakyCalendarConnector(failures=6)
+    seed(memory_runtime, 6)
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    with memory_runtime.sessions.begin() as session:
+        mirrors = list(session.query(Mirror))
+    assert all(not m.dead and m.attempts == 0 for m in mirrors)
+    assert len(connector.calendar("/alice/").events) == 3
