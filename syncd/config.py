@@ -64,9 +64,11 @@ class EmbeddedSettings(Section):
 
     radicale: bool = False
     radicale_port: int = Field(default=5232, ge=1, le=65535)
-    data_dir: str = "var/radicale"
+    data_dir: str = "var/radicale"  # its password is generated into <data_dir>/password
     username: str = "syncd"
-    password_env: str = "SYNCD_EMBEDDED_CALDAV_PASSWORD"
+    # create missing secret files (api.key_file, Radicale's password) on first start
+    generate_secrets: bool = False
+    seed_demo: bool = False
 
 
 class Settings(Section):
@@ -155,13 +157,12 @@ def _tables(value: object) -> dict[str, Mapping[str, Any]]:
 def settings_problems(settings: Settings) -> list[str]:
     """What `syncd check` reports beyond the file's shape: missing secrets and the like."""
     problems: list[str] = []
-    if not settings.api_key():
+    generated = settings.embedded.generate_secrets and settings.api.key_file
+    if not generated and not settings.api_key():
         problems.append(
             f"api.key_env: environment variable {settings.api.key_env} is not set "
             "(or set api.key_file); the API refuses every request without a key"
         )
-    if settings.embedded.radicale and not os.environ.get(settings.embedded.password_env):
-        problems.append(f"embedded.password_env: {settings.embedded.password_env} is not set")
     problems.extend(_secret_problems(settings))
     return problems
 
@@ -172,6 +173,6 @@ def _secret_problems(settings: Settings) -> list[str]:
         env_name, file_name = table.get("password_env"), table.get("password_file")
         if env_name and not os.environ.get(env_name) and not file_name:
             problems.append(f"connectors.{name}.password_env: {env_name} is not set")
-        if file_name and not Path(file_name).is_file():
+        if file_name and not Path(file_name).is_file() and not settings.embedded.generate_secrets:
             problems.append(f"connectors.{name}.password_file: {file_name} does not exist")
     return problems

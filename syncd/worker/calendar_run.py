@@ -46,14 +46,21 @@ class CalendarRun:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
         binding_id = self.target.binding_id
         try:
-            while not self.ctx.stopping.is_set() and await self._renew_lease():
-                tasks = await self.ctx.db.run(
-                    work.claim_due, binding_id, utcnow(), self.ctx.batch_size
-                )
-                if not tasks or not await self._run_batch(tasks):
-                    return
+            await self._work_through()
+        except Exception as error:
+            # An unforeseen failure must hold the calendar back, not spin on it.
+            log.exception("calendar pass failed", extra={"binding_id": binding_id})
+            await self._pause(error)
         finally:
             await self.ctx.db.run(work.release_lease, binding_id, self.ctx.owner)
+
+    async def _work_through(self) -> None:
+        while not self.ctx.stopping.is_set() and await self._renew_lease():
+            tasks = await self.ctx.db.run(
+                work.claim_due, self.target.binding_id, utcnow(), self.ctx.batch_size
+            )
+            if not tasks or not await self._run_batch(tasks):
+                return
 
     async def _renew_lease(self) -> bool:
         return await self.ctx.db.run(
@@ -112,7 +119,7 @@ class CalendarRun:
         else:
             log.warning("mirror write failed, will retry: %s", message, extra=extra)
 
-    async def _pause(self, error: RemoteError) -> None:
+    async def _pause(self, error: Exception) -> None:
         binding_id = self.target.binding_id
         streak = await self.ctx.db.run(work.failure_streak, binding_id) + 1
         retry_after = error.retry_after if isinstance(error, TransientError) else None

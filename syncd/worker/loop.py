@@ -86,12 +86,15 @@ class Worker:
         else:
             run = CalendarRun(
                 self._ctx, target, connector.calendar(target.calendar_id),
-                connector.concurrency_per_calendar, type(connector).__name__,
+                connector.concurrency_per_calendar, self._kind(target.connector),
             )
             self._runs[target.binding_id] = asyncio.create_task(run.run())
         self._runs[target.binding_id].add_done_callback(
             lambda task: self._finished(target.binding_id, task)
         )
+
+    def _kind(self, connector_name: str) -> str:
+        return str(self.runtime.settings.connectors.get(connector_name, {}).get("kind", "unknown"))
 
     async def _unconfigured(self, target: BindingTarget) -> None:
         until = utcnow() + timedelta(seconds=self.settings.backoff_max_seconds)

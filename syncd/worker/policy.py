@@ -25,7 +25,7 @@ class RetryPolicy:
 def _backoff_seconds(base: float, ceiling: float, attempt: int) -> float:
     if base <= 0:
         return 0.0
-    wait = wait_exponential_jitter(initial=base, max=ceiling, jitter=base)
+    wait = wait_exponential_jitter(multiplier=base, max=ceiling, jitter=base)
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = attempt
     return float(wait(state))

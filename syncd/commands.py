@@ -1,0 +1,116 @@
+"""What each `syncd` subcommand does, once the configuration has loaded."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors import build_connector
+from connectors.caldav import CalDAVConnector
+from syncd import demo
+from syncd.config import Settings, settings_problems
+from syncd.embedded import EmbeddedRadicale, ensure_secret_file
+from syncd.errors import ConfigError
+from syncd.importer import import_bookings, read_bookings
+from syncd.runtime import Runtime
+from syncd.serve import serve
+from syncd.store import schema, work
+from syncd.store.db import create_db_engine, is_sqlite
+
+log = logging.getLogger("syncd")
+
+
+def check(settings: Settings, *, online: bool) -> int:
+    problems = settings_problems(settings) + _connector_problems(settings)
+    if online:
+        problems += _database_problems(settings.database.url)
+    if problems:
+        raise ConfigError(problems)
+    print("configuration ok")
+    return 0
+
+
+def _connector_problems(settings: Settings) -> list[str]:
+    problems = []
+    for name, table in settings.connectors.items():
+        try:
+            build_connector(table)
+        except ConfigError as error:
+            problems += [f"connectors.{name}: {p}" for p in error.problems]
+    return problems
+
+
+def _database_problems(url: str) -> list[str]:
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        if not schema.is_current(engine):
+            return ["database.url: schema is not current; run `syncd db upgrade`"]
+    except SQLAlchemyError as error:
+        return [f"database.url: cannot connect ({type(error).__name__})"]
+    finally:
+        engine.dispose()
+    return []
+
+
+def db_upgrade(runtime: Runtime) -> int:
+    schema.upgrade(runtime.engine)
+    print(f"database at revision {schema.current_revision(runtime.engine)}")
+    return 0
+
+
+def import_file(runtime: Runtime, path: Path, *, progress: bool) -> int:
+    bookings = read_bookings(path)
+    _require_current_schema(runtime)
+    created = import_bookings(runtime, bookings, progress)
+    print(f"imported {len(bookings)} bookings ({created} new, {len(bookings) - created} updated)")
+    return 0
+
+
+def _require_current_schema(runtime: Runtime) -> None:
+    if is_sqlite(runtime.engine):
+        schema.upgrade(runtime.engine)  # the embedded default migrates itself
+    elif not schema.is_current(runtime.engine):
+        raise ConfigError(["database.url: schema is not current; run `syncd db upgrade`"])
+
+
+async def serve_command(runtime: Runtime, mode: str) -> int:
+    settings = runtime.settings
+    _require_current_schema(runtime)
+    if is_sqlite(runtime.engine) and mode != "web":
+        # One process owns an SQLite database: leases left by a killed run are stale.
+        with runtime.sessions.begin() as session:
+            work.release_all_leases(session)
+    if settings.embedded.generate_secrets and settings.api.key_file:
+        ensure_secret_file(Path(settings.api.key_file))
+    radicale = EmbeddedRadicale(settings.embedded) if settings.embedded.radicale else None
+    try:
+        if radicale is not None:
+            radicale.start()
+            await _seed_demo(runtime, radicale)
+        await serve(runtime, web=mode in ("run", "web"), worker=mode in ("run", "worker"))
+    finally:
+        if radicale is not None:
+            radicale.stop()
+    return 0
+
+
+async def _seed_demo(runtime: Runtime, radicale: EmbeddedRadicale) -> None:
+    settings = runtime.settings
+    if not settings.embedded.seed_demo:
+        return
+    name, table = next(
+        (n, t) for n, t in settings.connectors.items() if t.get("kind") == "caldav"
+    )
+    connector = build_connector(table)
+    if not isinstance(connector, CalDAVConnector):
+        raise ConfigError([f"connectors.{name}: the demo needs a CalDAV connector"])
+    await demo.prepare(runtime, connector, name, settings.embedded.username)
+    demo.print_instructions(
+        f"http://{settings.api.host}:{settings.api.port}", settings.api.key_file or "",
+        radicale.url, settings.embedded.username, str(radicale.password_file),
+    )

@@ -1,0 +1,110 @@
+"""A demonstration merchant for `make run`: two staff calendars and a few bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from connectors.caldav import CalDAVConnector
+from syncd.runtime import Runtime
+from syncd.schemas import BindingIn, BookingIn, MerchantIn, ServiceIn, StaffIn
+from syncd.store.bookings import put_booking
+from syncd.store.catalog import find_in_merchant, upsert_binding, upsert_merchant, upsert_service, upsert_staff
+from syncd.store.models import Booking
+from syncd.timeutil import utcnow
+
+MERCHANT = "demo"
+STAFF = {"alice": "Alice Example", "bob": "Bob Example"}
+TIMEZONE = "Europe/Berlin"
+HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def calendar_path(username: str, staff: str) -> str:
+    return f"/{username}/{staff}/"
+
+
+async def make_calendars(connector: CalDAVConnector, username: str) -> None:
+    for staff, name in STAFF.items():
+        await connector.make_calendar(calendar_path(username, staff), f"{name} (syncd demo)")
+
+
+def seed(runtime: Runtime, connector_name: str, username: str) -> None:
+    """Idempotent: a second `make run` finds everything in place."""
+    with runtime.sessions.begin() as session:
+        merchant, _ = upsert_merchant(session, MERCHANT, MerchantIn(name="Demo Salon", timezone=TIMEZONE))
+        upsert_service(session, merchant, "consultation", ServiceIn(name="Consultation", duration_minutes=45))
+        for key, name in STAFF.items():
+            member, _ = upsert_staff(session, merchant, key, StaffIn.model_validate(
+                {"name": name, "timezone": TIMEZONE, "working_hours": HOURS}))
+            binding = BindingIn(connector=connector_name, calendar_id=calendar_path(username, key))
+            upsert_binding(session, member, "work", binding, {connector_name})
+        for index, start in enumerate(_demo_times()):
+            staff = list(STAFF)[index % len(STAFF)]
+            key = f"demo-{index + 1}"
+            if find_in_merchant(session, Booking, merchant, key) is None:
+                put_booking(session, merchant, key, _booking(staff, start))
+
+
+def _demo_times() -> list[datetime]:
+    tomorrow = (utcnow().astimezone(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date()
+    zone = ZoneInfo(TIMEZONE)
+    return [datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, tzinfo=zone)
+            for hour in (10, 11, 14)]
+
+
+def _booking(staff: str, start: datetime) -> BookingIn:
+    return BookingIn.model_validate({
+        "service": "consultation", "staff": staff, "start": start.isoformat(),
+        "customer": {"name": "Demo Customer", "email": "customer@example.org",
+                     "timezone": TIMEZONE},
+    })
+
+
+async def prepare(
+    runtime: Runtime, connector: CalDAVConnector, connector_name: str, username: str
+) -> None:
+    try:
+        await make_calendars(connector, username)
+    finally:
+        await connector.aclose()
+    seed(runtime, connector_name, username)
+
+
+def print_instructions(api_url: str, key_file: str, caldav_url: str, username: str,
+                       password_file: str) -> None:
+    auth = f'-H "Authorization: Bearer $(cat {key_file})"'
+    base = f"{api_url}/api/v1/merchants/{MERCHANT}"
+    print(INSTRUCTIONS.format(
+        caldav=caldav_url, user=username, password_file=password_file, auth=auth, base=base,
+        alice=calendar_path(username, "alice"), bob=calendar_path(username, "bob"),
+    ), flush=True)
+
+
+INSTRUCTIONS = """
+syncd is running with the demo merchant "{MERCHANT}".
+
+Staff calendars (a local Radicale; user {user}, password in {password_file}):
+  web UI:  {caldav}.web/
+  Alice:   {caldav}{alice_path}
+  Bob:     {caldav}{bob_path}
+
+Create a booking (it appears on Alice's calendar within a second):
+  curl -X PUT {auth} -H 'Content-Type: application/json' \\
+    {base}/bookings/my-first \\
+    -d '{{"service": "consultation", "staff": "alice", "start": "2030-01-07T10:00:00+01:00",
+         "customer": {{"name": "Ada", "email": "ada@example.org", "timezone": "Europe/Berlin"}}}}'
+
+Reschedule it and move it to Bob (the event moves to Bob's calendar):
+  curl -X PUT {auth} -H 'Content-Type: application/json' \\
+    {base}/bookings/my-first \\
+    -d '{{"service": "consultation", "staff": "bob", "start": "2030-01-07T15:00:00+01:00",
+         "customer": {{"name": "Ada", "email": "ada@example.org", "timezone": "Europe/Berlin"}}}}'
+
+Cancel it (the event vanishes):
+  curl -X POST {auth} {base}/bookings/my-first/cancel
+
+See the booking and the state of its calendar events:
+  curl {auth} {base}/bookings/my-first
+
+Stop everything with Ctrl-C.
+""".replace("{MERCHANT}", MERCHANT).replace("{alice_path}", "{alice}").replace("{bob_path}", "{bob}")

@@ -1,0 +1,82 @@
+"""The embedded default: a local Radicale and generated secrets, for `make run`."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from syncd.config import EmbeddedSettings
+from syncd.errors import ConfigError
+
+
+def ensure_secret_file(path: Path) -> str:
+    """The secret in `path`, created (owner-only) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
+    return "\n".join([
+        "[server]",
+        f"hosts = 127.0.0.1:{settings.radicale_port}",
+        "[auth]",
+        "type = htpasswd",
+        f"htpasswd_filename = {data / 'users'}",
+        "htpasswd_encryption = plain",
+        "[storage]",
+        f"filesystem_folder = {data / 'collections'}",
+        "[logging]",
+        "level = warning",
+        "",
+    ])
+
+
+@dataclass
+class EmbeddedRadicale:
+    settings: EmbeddedSettings
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.radicale_port}/"
+
+    @property
+    def password_file(self) -> Path:
+        return Path(self.settings.data_dir) / "password"
+
+    def start(self) -> None:
+        data = Path(self.settings.data_dir).resolve()
+        password = ensure_secret_file(self.password_file)
+        (data / "users").write_text(f"{self.settings.username}:{password}\n", encoding="utf-8")
+        (data / "config").write_text(_radicale_config(self.settings, data), encoding="utf-8")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "radicale", "--config", str(data / "config")],
+        )
+        _wait_for_port(self.settings.radicale_port, self.process)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError([f"embedded.radicale_port: Radicale exited (is port {port} taken?)"])
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    raise ConfigError([f"embedded.radicale_port: Radicale did not answer on {port}"])

@@ -1,0 +1,91 @@
+"""Running the daemon: the web handler and the worker in one asyncio loop.
+
+SIGTERM and SIGINT stop both gracefully: the web handler stops accepting
+requests, the worker finishes or abandons its in-flight writes within
+`worker.shutdown_timeout_seconds`, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator, Mapping
+
+import uvicorn
+
+from connectors import build_connector
+from connectors.base import Connector
+from syncd.runtime import Runtime
+from syncd.worker import Worker
+
+log = logging.getLogger("syncd")
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: syncd stops it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def build_connectors(runtime: Runtime) -> dict[str, Connector]:
+    return {name: build_connector(table) for name, table in runtime.settings.connectors.items()}
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def _web_server(runtime: Runtime) -> EmbeddedServer:
+    from syncd.api import create_app  # noqa: PLC0415 - the worker alone does not need it
+
+    config = uvicorn.Config(
+        create_app(runtime), host=runtime.settings.api.host, port=runtime.settings.api.port,
+        log_config=None, lifespan="off", access_log=False,
+    )
+    return EmbeddedServer(config)
+
+
+async def serve(runtime: Runtime, *, web: bool = True, worker: bool = True) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    connectors = build_connectors(runtime)
+    server = _web_server(runtime) if web else None
+    tasks = _start(runtime, connectors if worker else None, server, stop)
+    try:
+        await _until_stopped_or_failed(tasks, stop)
+    finally:
+        stop.set()
+        if server is not None:
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(c.aclose() for c in connectors.values()))
+    log.info("stopped")
+
+
+def _start(
+    runtime: Runtime, connectors: Mapping[str, Connector] | None,
+    server: EmbeddedServer | None, stop: asyncio.Event,
+) -> list[asyncio.Task[None]]:
+    tasks = []
+    if server is not None:
+        tasks.append(asyncio.create_task(server.serve(), name="web"))
+    if connectors is not None:
+        tasks.append(asyncio.create_task(Worker(runtime, connectors).run(stop), name="worker"))
+    return tasks
+
+
+async def _until_stopped_or_failed(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    for task in done - {stopped}:
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            raise error
+        raise RuntimeError(f"{task.get_name()} stopped unexpectedly")

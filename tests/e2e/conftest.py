@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from syncd.config import load_config
+from syncd.runtime import Runtime
+from syncd.store.schema import upgrade
+from syncd.store.work import count_pending
+from tests.servers import RadicaleServer
+
+CALENDARS = ("alice", "bob", "carol", "dave")
+
+
+def write_config(path: Path, database: str, connector: dict[str, object], **worker: object) -> Path:
+    lines = [
+        "[database]", f'url = "{database}"',
+        "[worker]", "sweep_interval_seconds = 1.0", "backoff_base_seconds = 0.1",
+        "backoff_max_seconds = 1.0", "lease_seconds = 5.0",
+        *(f"{k} = {v}" for k, v in worker.items()),
+        "[connectors.local]",
+        *(f'{k} = "{v}"' for k, v in connector.items() if v is not None),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
+    with RadicaleServer(tmp_path / "radicale") as server:
+        for name in CALENDARS:
+            server.create_collection(name)
+        yield server
+
+
+class WorkerProcess:
+    """`syncd worker` as a child process, killable at any moment."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config, self.log = config, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "syncd", "--config", str(self.config), "worker"],
+                stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self, timeout: float = 20) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def pending_count(runtime: Runtime) -> int:
+    with runtime.sessions.begin() as session:
+        return count_pending(session)
+
+
+@pytest.fixture
+def runtime_for(tmp_path: Path) -> Iterator[Callable[[Path], Runtime]]:
+    made: list[Runtime] = []
+
+    def make(config: Path) -> Runtime:
+        runtime = Runtime.from_settings(load_config(config, environ={}))
+        upgrade(runtime.engine)
+        made.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in made:
+        runtime.close()
