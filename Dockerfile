@@ -1,0 +1,22 @@
+# syncd: a small image running as a non-root user.
+# Build: docker build -t syncd .   Run: docker run -e SYNCD_API_KEY=... -v /etc/syncd:/etc/syncd syncd
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY syncd ./syncd
+COPY connectors ./connectors
+# The same install the Makefile performs, without the test extras.
+RUN python -m pip install --no-cache-dir --disable-pip-version-check --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --create-home --home-dir /var/lib/syncd syncd
+COPY --from=build /install /usr/local
+COPY config/syncd.example.toml /etc/syncd/syncd.toml
+USER syncd
+WORKDIR /var/lib/syncd
+ENV PYTHONUNBUFFERED=1 SYNCD_API__HOST=0.0.0.0
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)" || exit 1
+ENTRYPOINT ["syncd", "--config", "/etc/syncd/syncd.toml"]
+CMD ["run"]
