@@ -46,16 +46,23 @@ def staff_names(round_no: int, kind: str) -> list[str]:
 
 async def baseline(server: RadicaleServer, round_no: int, bookings: int) -> float:
     paths = [server.create_collection(n) for n in staff_names(round_no, "raw")]
-    bodies = [(paths[i % CALENDARS], f"raw-{round_no}-{i}", _body(i, round_no)) for i in range(bookings)]
+    bodies = [
+        (paths[i % CALENDARS], f"raw-{round_no}-{i}", _body(i, round_no)) for i in range(bookings)
+    ]
     limits = [asyncio.Semaphore(CONCURRENCY) for _ in paths]
     async with httpx.AsyncClient(
-        base_url=server.url, auth=(server.username, server.password),
+        base_url=server.url,
+        auth=(server.username, server.password),
         limits=httpx.Limits(max_connections=CALENDARS * CONCURRENCY),
     ) as client:
+
         async def put(index: int, path: str, uid: str, body: bytes) -> None:
             async with limits[index % CALENDARS]:
-                response = await client.put(f"{path}{uid}.ics", content=body, headers={
-                    "Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"})
+                response = await client.put(
+                    f"{path}{uid}.ics",
+                    content=body,
+                    headers={"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"},
+                )
                 response.raise_for_status()
 
         started = time.perf_counter()
@@ -65,18 +72,27 @@ async def baseline(server: RadicaleServer, round_no: int, bookings: int) -> floa
 
 def _body(index: int, round_no: int) -> bytes:
     start = f.slot(index)
-    return event_to_ical(EventSpec(
-        booking_key=f"raw-{round_no}-{index}", summary="Haircut: Customer", start=start,
-        end=start + (f.slot(1) - f.slot(0)), timezone="Europe/Berlin", sequence=0,
-        description="Service: Haircut\nCustomer: Customer", location="",
-    ))
+    return event_to_ical(
+        EventSpec(
+            booking_key=f"raw-{round_no}-{index}",
+            summary="Haircut: Customer",
+            start=start,
+            end=start + (f.slot(1) - f.slot(0)),
+            timezone="Europe/Berlin",
+            sequence=0,
+            description="Service: Haircut\nCustomer: Customer",
+            location="",
+        )
+    )
 
 
 def syncd_runtime(workdir: Path, server: RadicaleServer, round_no: int) -> Runtime:
-    settings = Settings.model_validate({
-        "database": {"url": f"sqlite:///{workdir}/syncd-{round_no}.db"},
-        "connectors": {"local": server.connector_settings()},
-    })
+    settings = Settings.model_validate(
+        {
+            "database": {"url": f"sqlite:///{workdir}/syncd-{round_no}.db"},
+            "connectors": {"local": server.connector_settings()},
+        }
+    )
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
@@ -118,8 +134,9 @@ async def with_syncd(runtime: Runtime, round_no: int, bookings: int) -> float:
 
 
 def events_on(server: RadicaleServer, round_no: int, kind: str) -> int:
-    return sum(len(list_events(server, server.collection_path(n)))
-               for n in staff_names(round_no, kind))
+    return sum(
+        len(list_events(server, server.collection_path(n))) for n in staff_names(round_no, kind)
+    )
 
 
 def main() -> None:
@@ -136,8 +153,11 @@ def main() -> None:
             runtime.close()
             assert events_on(server, round_no, "syncd") == args.bookings, "events missing"
             assert events_on(server, round_no, "raw") == args.bookings
-            print(f"round {round_no + 1}: raw httpx {raw_times[-1]:.2f}s  "
-                  f"syncd {syncd_times[-1]:.2f}s", flush=True)
+            print(
+                f"round {round_no + 1}: raw httpx {raw_times[-1]:.2f}s  "
+                f"syncd {syncd_times[-1]:.2f}s",
+                flush=True,
+            )
     raw, ours = statistics.median(raw_times), statistics.median(syncd_times)
     print(f"\n{args.bookings} bookings, {CALENDARS} calendars, {CONCURRENCY} per calendar")
     print(f"raw httpx PUT loop : {raw:.2f}s ({args.bookings / raw:.0f} events/s)")

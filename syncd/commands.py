@@ -103,14 +103,15 @@ async def _seed_demo(runtime: Runtime, radicale: EmbeddedRadicale) -> None:
     settings = runtime.settings
     if not settings.embedded.seed_demo:
         return
-    name, table = next(
-        (n, t) for n, t in settings.connectors.items() if t.get("kind") == "caldav"
-    )
+    name, table = next((n, t) for n, t in settings.connectors.items() if t.get("kind") == "caldav")
     connector = build_connector(table)
     if not isinstance(connector, CalDAVConnector):
         raise ConfigError([f"connectors.{name}: the demo needs a CalDAV connector"])
     await demo.prepare(runtime, connector, name, settings.embedded.username)
     demo.print_instructions(
-        f"http://{settings.api.host}:{settings.api.port}", settings.api.key_file or "",
-        radicale.url, settings.embedded.username, str(radicale.password_file),
+        f"http://{settings.api.host}:{settings.api.port}",
+        settings.api.key_file or "",
+        radicale.url,
+        settings.embedded.username,
+        str(radicale.password_file),
     )

@@ -136,7 +136,8 @@ def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> 
     raw = read_toml(path) if path else {}
     raw = apply_env_overrides(raw, os.environ if environ is None else environ)
     problems = [
-        p for name, table in _tables(raw.get("connectors")).items()
+        p
+        for name, table in _tables(raw.get("connectors")).items()
         for p in _connector_problems(name, table)
     ]
     try:

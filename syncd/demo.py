@@ -9,7 +9,13 @@ from connectors.caldav import CalDAVConnector
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, BookingIn, MerchantIn, ServiceIn, StaffIn
 from syncd.store.bookings import put_booking
-from syncd.store.catalog import find_in_merchant, upsert_binding, upsert_merchant, upsert_service, upsert_staff
+from syncd.store.catalog import (
+    find_in_merchant,
+    upsert_binding,
+    upsert_merchant,
+    upsert_service,
+    upsert_staff,
+)
 from syncd.store.models import Booking
 from syncd.timeutil import utcnow
 
@@ -31,11 +37,21 @@ async def make_calendars(connector: CalDAVConnector, username: str) -> None:
 def seed(runtime: Runtime, connector_name: str, username: str) -> None:
     """Idempotent: a second `make run` finds everything in place."""
     with runtime.sessions.begin() as session:
-        merchant, _ = upsert_merchant(session, MERCHANT, MerchantIn(name="Demo Salon", timezone=TIMEZONE))
-        upsert_service(session, merchant, "consultation", ServiceIn(name="Consultation", duration_minutes=45))
+        merchant, _ = upsert_merchant(
+            session, MERCHANT, MerchantIn(name="Demo Salon", timezone=TIMEZONE)
+        )
+        upsert_service(
+            session, merchant, "consultation", ServiceIn(name="Consultation", duration_minutes=45)
+        )
         for key, name in STAFF.items():
-            member, _ = upsert_staff(session, merchant, key, StaffIn.model_validate(
-                {"name": name, "timezone": TIMEZONE, "working_hours": HOURS}))
+            member, _ = upsert_staff(
+                session,
+                merchant,
+                key,
+                StaffIn.model_validate(
+                    {"name": name, "timezone": TIMEZONE, "working_hours": HOURS}
+                ),
+            )
             binding = BindingIn(connector=connector_name, calendar_id=calendar_path(username, key))
             upsert_binding(session, member, "work", binding, {connector_name})
         for index, start in enumerate(_demo_times()):
@@ -48,16 +64,25 @@ def seed(runtime: Runtime, connector_name: str, username: str) -> None:
 def _demo_times() -> list[datetime]:
     tomorrow = (utcnow().astimezone(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date()
     zone = ZoneInfo(TIMEZONE)
-    return [datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, tzinfo=zone)
-            for hour in (10, 11, 14)]
+    return [
+        datetime(tomorrow.year, tomorrow.month, tomorrow.day, hour, tzinfo=zone)
+        for hour in (10, 11, 14)
+    ]
 
 
 def _booking(staff: str, start: datetime) -> BookingIn:
-    return BookingIn.model_validate({
-        "service": "consultation", "staff": staff, "start": start.isoformat(),
-        "customer": {"name": "Demo Customer", "email": "customer@example.org",
-                     "timezone": TIMEZONE},
-    })
+    return BookingIn.model_validate(
+        {
+            "service": "consultation",
+            "staff": staff,
+            "start": start.isoformat(),
+            "customer": {
+                "name": "Demo Customer",
+                "email": "customer@example.org",
+                "timezone": TIMEZONE,
+            },
+        }
+    )
 
 
 async def prepare(
@@ -70,14 +95,23 @@ async def prepare(
     seed(runtime, connector_name, username)
 
 
-def print_instructions(api_url: str, key_file: str, caldav_url: str, username: str,
-                       password_file: str) -> None:
+def print_instructions(
+    api_url: str, key_file: str, caldav_url: str, username: str, password_file: str
+) -> None:
     auth = f'-H "Authorization: Bearer $(cat {key_file})"'
     base = f"{api_url}/api/v1/merchants/{MERCHANT}"
-    print(INSTRUCTIONS.format(
-        caldav=caldav_url, user=username, password_file=password_file, auth=auth, base=base,
-        alice=calendar_path(username, "alice"), bob=calendar_path(username, "bob"),
-    ), flush=True)
+    print(
+        INSTRUCTIONS.format(
+            caldav=caldav_url,
+            user=username,
+            password_file=password_file,
+            auth=auth,
+            base=base,
+            alice=calendar_path(username, "alice"),
+            bob=calendar_path(username, "bob"),
+        ),
+        flush=True,
+    )
 
 
 INSTRUCTIONS = """
@@ -85,8 +119,8 @@ syncd is running with the demo merchant "{MERCHANT}".
 
 Staff calendars (a local Radicale; user {user}, password in {password_file}):
   web UI:  {caldav}.web/
-  Alice:   {caldav}{alice_path}
-  Bob:     {caldav}{bob_path}
+  Alice:   {caldav}{alice}
+  Bob:     {caldav}{bob}
 
 Create a booking (it appears on Alice's calendar within a second):
   curl -X PUT {auth} -H 'Content-Type: application/json' \\
@@ -107,4 +141,4 @@ See the booking and the state of its calendar events:
   curl {auth} {base}/bookings/my-first
 
 Stop everything with Ctrl-C.
-""".replace("{MERCHANT}", MERCHANT).replace("{alice_path}", "{alice}").replace("{bob_path}", "{bob}")
+""".replace("{MERCHANT}", MERCHANT)

@@ -24,19 +24,21 @@ def ensure_secret_file(path: Path) -> str:
 
 
 def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
-    return "\n".join([
-        "[server]",
-        f"hosts = 127.0.0.1:{settings.radicale_port}",
-        "[auth]",
-        "type = htpasswd",
-        f"htpasswd_filename = {data / 'users'}",
-        "htpasswd_encryption = plain",
-        "[storage]",
-        f"filesystem_folder = {data / 'collections'}",
-        "[logging]",
-        "level = warning",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[server]",
+            f"hosts = 127.0.0.1:{settings.radicale_port}",
+            "[auth]",
+            "type = htpasswd",
+            f"htpasswd_filename = {data / 'users'}",
+            "htpasswd_encryption = plain",
+            "[storage]",
+            f"filesystem_folder = {data / 'collections'}",
+            "[logging]",
+            "level = warning",
+            "",
+        ]
+    )
 
 
 @dataclass

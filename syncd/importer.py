@@ -22,7 +22,6 @@ from syncd.store.bookings import put_booking
 from syncd.store.catalog import get_merchant
 
 
-
 def read_bookings(path: Path) -> list[ImportedBooking]:
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
@@ -49,9 +48,10 @@ def _validated(records: list[object]) -> list[ImportedBooking]:
 def import_bookings(runtime: Runtime, bookings: list[ImportedBooking], progress: bool) -> int:
     """Store every booking in one transaction; returns how many were new."""
     created = 0
-    with runtime.sessions.begin() as session, tqdm(
-        total=len(bookings), unit="booking", disable=not progress
-    ) as bar:
+    with (
+        runtime.sessions.begin() as session,
+        tqdm(total=len(bookings), unit="booking", disable=not progress) as bar,
+    ):
         for index, record in enumerate(bookings):
             created += _store(session, index, record)
             bar.update()

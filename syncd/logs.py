@@ -12,7 +12,13 @@ import sys
 from datetime import UTC, datetime
 
 CONTEXT_FIELDS = (
-    "worker", "mirror_id", "booking_id", "binding_id", "attempt", "failures", "count",
+    "worker",
+    "mirror_id",
+    "booking_id",
+    "binding_id",
+    "attempt",
+    "failures",
+    "count",
 )
 
 

@@ -7,7 +7,7 @@ silently ignored data.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
@@ -19,7 +19,8 @@ from pydantic import (
     Field,
     HttpUrl,
     ValidationError,
-    model_validator,
+    ValidationInfo,
+    field_validator,
 )
 
 from syncd.errors import InputError
@@ -83,9 +84,9 @@ class StaffIn(Strict):
     name: Name
     email: EmailStr | None = None
     timezone: TimeZoneName
-    working_hours: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[HourRange]] = (
-        Field(default_factory=dict)
-    )
+    working_hours: dict[
+        Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], list[HourRange]
+    ] = Field(default_factory=dict)
 
 
 class BindingIn(Strict):
@@ -111,13 +112,17 @@ class BookingIn(Strict):
     status: Literal["pending", "confirmed"] | None = None  # None: from the service's rule
     notes: str = Field(default="", max_length=5000)
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> BookingIn:
-        if self.end is not None and self.end <= self.start:
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if end is None or start is None:
+            return end
+        if end <= start:
             raise ValueError("end must be after start")
-        if self.end is not None and self.end - self.start > MAX_BOOKING_LENGTH:
+        if end - start > MAX_BOOKING_LENGTH:
             raise ValueError("a booking may last at most 7 days")
-        return self
+        return end
 
 
 class CloneIn(Strict):

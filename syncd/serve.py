@@ -45,8 +45,12 @@ def _web_server(runtime: Runtime) -> EmbeddedServer:
     from syncd.api import create_app  # noqa: PLC0415 - the worker alone does not need it
 
     config = uvicorn.Config(
-        create_app(runtime), host=runtime.settings.api.host, port=runtime.settings.api.port,
-        log_config=None, lifespan="off", access_log=False,
+        create_app(runtime),
+        host=runtime.settings.api.host,
+        port=runtime.settings.api.port,
+        log_config=None,
+        lifespan="off",
+        access_log=False,
     )
     return EmbeddedServer(config)
 
@@ -69,8 +73,10 @@ async def serve(runtime: Runtime, *, web: bool = True, worker: bool = True) -> N
 
 
 def _start(
-    runtime: Runtime, connectors: Mapping[str, Connector] | None,
-    server: EmbeddedServer | None, stop: asyncio.Event,
+    runtime: Runtime,
+    connectors: Mapping[str, Connector] | None,
+    server: EmbeddedServer | None,
+    stop: asyncio.Event,
 ) -> list[asyncio.Task[None]]:
     tasks = []
     if server is not None:

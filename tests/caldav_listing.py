@@ -31,8 +31,11 @@ class ListedEvent:
 def list_events(server: DavServer, path: str) -> list[ListedEvent]:
     with server.http_client() as client:
         response = client.request(
-            "REPORT", path, content=QUERY,
-            headers={"Depth": "1", "Content-Type": "application/xml"}, timeout=60,
+            "REPORT",
+            path,
+            content=QUERY,
+            headers={"Depth": "1", "Content-Type": "application/xml"},
+            timeout=60,
         )
     response.raise_for_status()
     tree = ElementTree.fromstring(response.content)

@@ -22,7 +22,9 @@ def merchant(session: Session, key: str = "acme") -> Merchant:
 
 def service(session: Session, shop: Merchant, key: str = "cut", *, approval: bool = False) -> None:
     upsert_service(
-        session, shop, key,
+        session,
+        shop,
+        key,
         ServiceIn(name="Haircut", duration_minutes=30, requires_approval=approval),
     )
 
@@ -30,18 +32,22 @@ def service(session: Session, shop: Merchant, key: str = "cut", *, approval: boo
 def staff_with_calendar(
     session: Session, shop: Merchant, key: str, calendar_id: str, connector: str = "local"
 ) -> None:
-    member, _ = _upsert_staff(session, shop, key, StaffIn(name=key.title(), timezone="Europe/Berlin"))
+    member, _ = _upsert_staff(
+        session, shop, key, StaffIn(name=key.title(), timezone="Europe/Berlin")
+    )
     binding = BindingIn(connector=connector, calendar_id=calendar_id)
     upsert_binding(session, member, f"{key}-cal", binding, {connector})
 
 
 def booking_body(staff: str, start: datetime, *, name: str = "Customer") -> BookingIn:
-    return BookingIn.model_validate({
-        "service": "cut",
-        "staff": staff,
-        "start": start.isoformat(),
-        "customer": {"name": name, "email": "c@example.org", "timezone": "Europe/Paris"},
-    })
+    return BookingIn.model_validate(
+        {
+            "service": "cut",
+            "staff": staff,
+            "start": start.isoformat(),
+            "customer": {"name": name, "email": "c@example.org", "timezone": "Europe/Paris"},
+        }
+    )
 
 
 def book(session: Session, key: str, staff: str, start: datetime) -> Booking:

@@ -59,7 +59,9 @@ def apply_changes(booking: Booking, values: dict[str, object]) -> Change:
 def event_spec(booking: Booking) -> EventSpec:
     """The calendar event a booking should appear as on its staff member's calendar."""
     service, staff = booking.service, booking.staff
-    status = EventStatus.TENTATIVE if booking.status == BookingStatus.PENDING else EventStatus.CONFIRMED
+    status = (
+        EventStatus.TENTATIVE if booking.status == BookingStatus.PENDING else EventStatus.CONFIRMED
+    )
     return EventSpec(
         booking_key=booking.uid,
         summary=f"{service.name}: {booking.customer_name}",

@@ -42,7 +42,7 @@ def put_booking(
 ) -> tuple[Booking, bool]:
     """Create the booking or bring it to `data`; repeating a request changes nothing."""
     values = _values(session, merchant, data)
-    booking = find_in_merchant(session, Booking, merchant, key)
+    booking = find_in_merchant(session, Booking, merchant, key, lock=True)
     if booking is None:
         return _create(session, merchant, key, values), True
     if booking.status == BookingStatus.CANCELLED:
@@ -58,8 +58,14 @@ def put_booking(
 def _create(session: Session, merchant: Merchant, key: str, values: dict[str, object]) -> Booking:
     now = utcnow()
     booking = Booking(
-        merchant_id=merchant.id, key=key, uid=event_uid(merchant.key, key),
-        version=1, sequence=0, created_at=now, updated_at=now, **values,
+        merchant_id=merchant.id,
+        key=key,
+        uid=event_uid(merchant.key, key),
+        version=1,
+        sequence=0,
+        created_at=now,
+        updated_at=now,
+        **values,
     )
     session.add(booking)
     sync_booking_mirrors(session, booking)
@@ -68,7 +74,7 @@ def _create(session: Session, merchant: Merchant, key: str, values: dict[str, ob
 
 def cancel_booking(session: Session, merchant: Merchant, key: str) -> Booking:
     """Cancel; cancelling a cancelled booking is a no-op, so retries are safe."""
-    booking = get_in_merchant(session, Booking, merchant, key)
+    booking = get_in_merchant(session, Booking, merchant, key, lock=True)
     if booking.status != BookingStatus.CANCELLED:
         apply_changes(booking, {"status": BookingStatus.CANCELLED})
         booking.updated_at = utcnow()
@@ -88,7 +94,9 @@ def clone_booking(
         return existing, False
     if source.status != BookingStatus.CANCELLED:
         raise Conflict("only a cancelled booking can be cloned")
-    return _create(session, merchant, data.key, _clone_values(session, merchant, source, data)), True
+    return _create(
+        session, merchant, data.key, _clone_values(session, merchant, source, data)
+    ), True
 
 
 def _clone_values(
@@ -102,9 +110,16 @@ def _clone_values(
     if data.staff is not None:
         staff_id = reference(session, Staff, merchant, data.staff, "staff").id
     return {
-        "service_id": source.service_id, "staff_id": staff_id, "start": start, "end": end,
-        "customer_name": source.customer_name, "customer_email": source.customer_email,
-        "customer_phone": source.customer_phone, "customer_timezone": source.customer_timezone,
-        "origin": source.origin, "notes": source.notes, "cloned_from_id": source.id,
+        "service_id": source.service_id,
+        "staff_id": staff_id,
+        "start": start,
+        "end": end,
+        "customer_name": source.customer_name,
+        "customer_email": source.customer_email,
+        "customer_phone": source.customer_phone,
+        "customer_timezone": source.customer_timezone,
+        "origin": source.origin,
+        "notes": source.notes,
+        "cloned_from_id": source.id,
         "status": initial_status(source.service.requires_approval),
     }

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn
-from syncd.store.models import Base, CalendarBinding, Merchant, Service, Staff
 from syncd.store.mirrors import bind_calendar_to_bookings
+from syncd.store.models import Base, CalendarBinding, Merchant, Service, Staff
 
 T = TypeVar("T", bound=Base)
 
@@ -22,16 +22,21 @@ def get_merchant(session: Session, key: str) -> Merchant:
     return merchant
 
 
-def find_in_merchant(session: Session, model: type[T], merchant: Merchant, key: str) -> T | None:
+def find_in_merchant(
+    session: Session, model: type[T], merchant: Merchant, key: str, *, lock: bool = False
+) -> T | None:
+    """The merchant's row with this key; `lock` holds it until commit (PostgreSQL)."""
     query = select(model).where(
         model.merchant_id == merchant.id,  # type: ignore[attr-defined]
         model.key == key,  # type: ignore[attr-defined]
     )
-    return session.scalar(query)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
-def get_in_merchant(session: Session, model: type[T], merchant: Merchant, key: str) -> T:
-    found = find_in_merchant(session, model, merchant, key)
+def get_in_merchant(
+    session: Session, model: type[T], merchant: Merchant, key: str, *, lock: bool = False
+) -> T:
+    found = find_in_merchant(session, model, merchant, key, lock=lock)
     if found is None:
         raise NotFound(f"{model.__tablename__.rstrip('s')} {key!r}")
     return found
@@ -121,9 +126,7 @@ def upsert_binding(
     return binding, created
 
 
-def _new_binding(
-    session: Session, staff: Staff, key: str, data: BindingIn
-) -> CalendarBinding:
+def _new_binding(session: Session, staff: Staff, key: str, data: BindingIn) -> CalendarBinding:
     taken = session.scalar(
         select(CalendarBinding).where(
             CalendarBinding.connector == data.connector,

@@ -66,7 +66,8 @@ def sync_booking_mirrors(session: Session, booking: Booking) -> None:
     """Make the booking's mirrors want its current state: present where bound, else absent."""
     session.flush()
     existing = {
-        m.binding_id: m for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
+        m.binding_id: m
+        for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
     }
     wanted = _active_binding_ids(session, booking.staff_id) if is_live(booking) else set()
     for binding_id in wanted - existing.keys():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
@@ -50,11 +50,11 @@ class BindingTarget:
     calendar_id: str
 
 
-def _due_mirrors(now: datetime) -> list[object]:
+def _due_mirrors(now: datetime) -> list[ColumnElement[bool]]:
     return [Mirror.pending.is_(True), Mirror.dead.is_(False), Mirror.next_attempt_at <= now]
 
 
-def _lease_free(owner: str, now: datetime) -> object:
+def _lease_free(owner: str, now: datetime) -> ColumnElement[bool]:
     return or_(
         CalendarBinding.lease_owner.is_(None),
         CalendarBinding.lease_owner == owner,
@@ -179,9 +179,7 @@ def record_failure(
     session.execute(
         update(Mirror)
         .where(Mirror.id == mirror_id)
-        .values(
-            attempts=Mirror.attempts + 1, last_error=error, next_attempt_at=retry_at, dead=dead
-        )
+        .values(attempts=Mirror.attempts + 1, last_error=error, next_attempt_at=retry_at, dead=dead)
     )
 
 
@@ -205,14 +203,18 @@ def mark_binding_healthy(session: Session, binding_id: int) -> None:
         update(CalendarBinding)
         .where(
             CalendarBinding.id == binding_id,
-            or_(CalendarBinding.consecutive_failures > 0, CalendarBinding.paused_until.is_not(None)),
+            or_(
+                CalendarBinding.consecutive_failures > 0, CalendarBinding.paused_until.is_not(None)
+            ),
         )
         .values(consecutive_failures=0, paused_until=None, last_error=None)
     )
 
 
 def count_pending(session: Session) -> int:
-    query = select(func.count()).select_from(Mirror).where(
-        and_(Mirror.pending.is_(True), Mirror.dead.is_(False))
+    query = (
+        select(func.count())
+        .select_from(Mirror)
+        .where(and_(Mirror.pending.is_(True), Mirror.dead.is_(False)))
     )
     return session.scalar(query) or 0

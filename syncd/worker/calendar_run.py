@@ -64,7 +64,10 @@ class CalendarRun:
 
     async def _renew_lease(self) -> bool:
         return await self.ctx.db.run(
-            work.acquire_lease, self.target.binding_id, self.ctx.owner, utcnow(),
+            work.acquire_lease,
+            self.target.binding_id,
+            self.ctx.owner,
+            utcnow(),
             self.ctx.lease_seconds,
         )
 
@@ -111,8 +114,12 @@ class CalendarRun:
         message = f"{type(error).__name__}: {error}"
         await self.ctx.db.run(work.record_failure, task.mirror_id, message, retry_at, dead=dead)
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
-        extra = {"mirror_id": task.mirror_id, "booking_id": task.booking_id,
-                 "binding_id": self.target.binding_id, "attempt": attempt}
+        extra = {
+            "mirror_id": task.mirror_id,
+            "booking_id": task.booking_id,
+            "binding_id": self.target.binding_id,
+            "attempt": attempt,
+        }
         if dead:
             metrics.DEAD_LETTERS.labels(self.connector_kind).inc()
             log.error("mirror dead-lettered: %s", message, extra=extra)
@@ -130,5 +137,9 @@ class CalendarRun:
         until = utcnow() + timedelta(seconds=delay)
         await self.ctx.db.run(work.pause_binding, binding_id, until, message)
         metrics.CALENDAR_PAUSES.labels(self.connector_kind).inc()
-        log.warning("calendar paused for %.1fs: %s", delay, message,
-                    extra={"binding_id": binding_id, "failures": streak})
+        log.warning(
+            "calendar paused for %.1fs: %s",
+            delay,
+            message,
+            extra={"binding_id": binding_id, "failures": streak},
+        )

@@ -45,12 +45,16 @@ class Worker:
         self._wake = asyncio.Event()
         self._runs: dict[int, asyncio.Task[None]] = {}
         self._ctx = RunContext(
-            db=self.db, owner=self.owner, stopping=self.stopping,
+            db=self.db,
+            owner=self.owner,
+            stopping=self.stopping,
             policy=RetryPolicy(
-                self.settings.max_attempts, self.settings.backoff_base_seconds,
+                self.settings.max_attempts,
+                self.settings.backoff_base_seconds,
                 self.settings.backoff_max_seconds,
             ),
-            lease_seconds=self.settings.lease_seconds, batch_size=self.settings.batch_size,
+            lease_seconds=self.settings.lease_seconds,
+            batch_size=self.settings.batch_size,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -67,15 +71,13 @@ class Worker:
         while not stop.is_set():
             self._wake.clear()
             await self._dispatch()
-            await _first_of(self._wake, stop, timeout=await self._sleep_seconds())
+            await _first_of(self._wake, stop, await self._sleep_seconds())
 
     async def _dispatch(self) -> None:
         free = self.settings.calendars_in_parallel - len(self._runs)
         if free <= 0:
             return
-        targets = await self.db.run(
-            work.due_bindings, self.owner, utcnow(), free + len(self._runs)
-        )
+        targets = await self.db.run(work.due_bindings, self.owner, utcnow(), free + len(self._runs))
         for target in [t for t in targets if t.binding_id not in self._runs][:free]:
             self._start(target)
 
@@ -85,8 +87,11 @@ class Worker:
             self._runs[target.binding_id] = asyncio.create_task(self._unconfigured(target))
         else:
             run = CalendarRun(
-                self._ctx, target, connector.calendar(target.calendar_id),
-                connector.concurrency_per_calendar, self._kind(target.connector),
+                self._ctx,
+                target,
+                connector.calendar(target.calendar_id),
+                connector.concurrency_per_calendar,
+                self._kind(target.connector),
             )
             self._runs[target.binding_id] = asyncio.create_task(run.run())
         self._runs[target.binding_id].add_done_callback(
@@ -105,8 +110,9 @@ class Worker:
     def _finished(self, binding_id: int, task: asyncio.Task[None]) -> None:
         self._runs.pop(binding_id, None)
         if not task.cancelled() and task.exception() is not None:
-            log.error("calendar pass failed", exc_info=task.exception(),
-                      extra={"binding_id": binding_id})
+            log.error(
+                "calendar pass failed", exc_info=task.exception(), extra={"binding_id": binding_id}
+            )
         self._wake.set()
 
     async def _sleep_seconds(self) -> float:
@@ -131,10 +137,10 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.owner})
 
 
-async def _first_of(first: asyncio.Event, second: asyncio.Event, timeout: float) -> None:
+async def _first_of(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
     waiters = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()

@@ -21,9 +21,13 @@ CALENDARS = ("alice", "bob", "carol", "dave")
 
 def write_config(path: Path, database: str, connector: dict[str, object], **worker: object) -> Path:
     lines = [
-        "[database]", f'url = "{database}"',
-        "[worker]", "sweep_interval_seconds = 1.0", "backoff_base_seconds = 0.1",
-        "backoff_max_seconds = 1.0", "lease_seconds = 5.0",
+        "[database]",
+        f'url = "{database}"',
+        "[worker]",
+        "sweep_interval_seconds = 1.0",
+        "backoff_base_seconds = 0.1",
+        "backoff_max_seconds = 1.0",
+        "lease_seconds = 5.0",
         *(f"{k} = {v}" for k, v in worker.items()),
         "[connectors.local]",
         *(f'{k} = "{v}"' for k, v in connector.items() if v is not None),
@@ -51,7 +55,9 @@ class WorkerProcess:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "syncd", "--config", str(self.config), "worker"],
-                stdout=out, stderr=out, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=out,
+                stderr=out,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
 
     def kill(self) -> None:

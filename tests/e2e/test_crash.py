@@ -15,7 +15,11 @@ from syncd.store.models import Booking, BookingStatus, Staff
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
 from tests.e2e.conftest import (
-    CALENDARS, WorkerProcess, pending_count, wait_until, write_config,
+    CALENDARS,
+    WorkerProcess,
+    pending_count,
+    wait_until,
+    write_config,
 )
 from tests.servers import RadicaleServer
 
@@ -78,7 +82,11 @@ def test_worker_killed_repeatedly_leaves_one_event_per_live_booking(
     for _ in range(KILLS):
         before = pending_count(runtime)
         worker.start()
-        wait_until(lambda: pending_count(runtime) < before, timeout=30, what="writes to begin")
+        wait_until(
+            lambda before=before: pending_count(runtime) < before,  # type: ignore[misc]
+            timeout=30,
+            what="writes to begin",
+        )
         time.sleep(rng.uniform(0.05, 0.5))
         churn(runtime, rng)
         worker.kill()

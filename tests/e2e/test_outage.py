@@ -27,14 +27,20 @@ pytestmark = pytest.mark.slow
 
 
 def outage_runtime(tmp_path: Path, server: RadicaleServer) -> Runtime:
-    settings = Settings.model_validate({
-        "database": {"url": f"sqlite:///{tmp_path}/syncd.db"},
-        # Few attempts and short backoff: an outage that spent mirror attempts
-        # would dead-letter them long before the server came back.
-        "worker": {"max_attempts": 3, "backoff_base_seconds": 0.1, "backoff_max_seconds": 1.0,
-                   "sweep_interval_seconds": 1.0},
-        "connectors": {"local": server.connector_settings(timeout_seconds=2)},
-    })
+    settings = Settings.model_validate(
+        {
+            "database": {"url": f"sqlite:///{tmp_path}/syncd.db"},
+            # Few attempts and short backoff: an outage that spent mirror attempts
+            # would dead-letter them long before the server came back.
+            "worker": {
+                "max_attempts": 3,
+                "backoff_base_seconds": 0.1,
+                "backoff_max_seconds": 1.0,
+                "sweep_interval_seconds": 1.0,
+            },
+            "connectors": {"local": server.connector_settings(timeout_seconds=2)},
+        }
+    )
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
@@ -89,6 +95,8 @@ def test_server_outage_converges_without_dead_letters(
     assert pauses() > pauses_before, "the calendar was paused during the outage"
     assert not [m for m in mirrors if m.dead]
     assert all(m.last_error is None for m in mirrors)
-    events = [e for name in CALENDARS for e in list_events(radicale, radicale.collection_path(name))]
+    events = [
+        e for name in CALENDARS for e in list_events(radicale, radicale.collection_path(name))
+    ]
     assert duplicates(events) == []
     assert len(events) == BOOKINGS

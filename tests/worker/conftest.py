@@ -11,14 +11,18 @@ from syncd.store.schema import upgrade
 
 
 def fast_settings(database_url: str, connectors: dict[str, dict[str, object]]) -> Settings:
-    return Settings.model_validate({
-        "database": {"url": database_url},
-        "worker": {
-            "sweep_interval_seconds": 0.5, "backoff_base_seconds": 0.05,
-            "backoff_max_seconds": 0.5, "shutdown_timeout_seconds": 2,
-        },
-        "connectors": connectors,
-    })
+    return Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "worker": {
+                "sweep_interval_seconds": 0.5,
+                "backoff_base_seconds": 0.05,
+                "backoff_max_seconds": 0.5,
+                "shutdown_timeout_seconds": 2,
+            },
+            "connectors": connectors,
+        }
+    )
 
 
 @pytest.fixture

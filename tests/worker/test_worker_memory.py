@@ -25,7 +25,9 @@ def seed(runtime: Runtime, bookings: int) -> None:
 
 
 async def run_until(
-    runtime: Runtime, connector: MemoryConnector, done: Callable[[], Awaitable[bool] | bool],
+    runtime: Runtime,
+    connector: MemoryConnector,
+    done: Callable[[], Awaitable[bool] | bool],
     timeout: float = 10,
 ) -> Worker:
     worker, stop = Worker(runtime, {"local": connector}), asyncio.Event()
@@ -49,6 +51,7 @@ def nothing_pending(runtime: Runtime) -> Callable[[], bool]:
     def check() -> bool:
         with runtime.sessions.begin() as session:
             return count_pending(session) == 0
+
     return check
 
 

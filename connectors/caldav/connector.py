@@ -1,0 +1,54 @@
+"""A CalDAV account: one HTTP client shared by the account's calendar collections."""
+
+from __future__ import annotations
+
+from connectors.base import Connector
+from connectors.caldav import reports
+from connectors.caldav.calendar import CalDAVCalendar
+from connectors.caldav.http import XML, DavClient, new_client
+from connectors.caldav.settings import Settings, read_password
+from syncd.errors import PermanentError, RemoteNotFound
+
+
+class CalDAVConnector(Connector):
+    """An account on a CalDAV server; calendar ids are collection paths or URLs."""
+
+    def __init__(self, dav: DavClient, concurrency_per_calendar: int = 4) -> None:
+        self.concurrency_per_calendar = concurrency_per_calendar
+        self._dav = dav
+        self._calendars: dict[str, CalDAVCalendar] = {}
+
+    def calendar(self, calendar_id: str) -> CalDAVCalendar:
+        if calendar_id not in self._calendars:
+            self._calendars[calendar_id] = CalDAVCalendar(self._dav, calendar_id)
+        return self._calendars[calendar_id]
+
+    async def make_calendar(self, calendar_id: str, display_name: str) -> None:
+        """Create the calendar collection (MKCALENDAR); one that exists already is fine."""
+        path = self.calendar(calendar_id).path
+        body = reports.mkcalendar(display_name)
+        try:
+            await self._dav.request("MKCALENDAR", path, headers={"Content-Type": XML}, content=body)
+        except PermanentError:
+            # An existing collection gets 405 (RFC 4791), 409 (Radicale) or 403 (Xandikos).
+            if not await self._is_calendar(path):
+                raise
+
+    async def _is_calendar(self, path: str) -> bool:
+        headers = {"Depth": "0", "Content-Type": XML}
+        try:
+            response = await self._dav.request(
+                "PROPFIND", path, headers=headers, content=reports.CALENDAR_PROPFIND
+            )
+        except RemoteNotFound:
+            return False
+        return any(r.is_calendar for r in reports.parse_multistatus(response.content))
+
+    async def aclose(self) -> None:
+        await self._dav.aclose()
+
+
+def build(settings: Settings) -> CalDAVConnector:
+    """A connector for the account in `settings`; `ConfigError` if its secret is missing."""
+    client = new_client(settings, read_password(settings))
+    return CalDAVConnector(DavClient(client, settings.url), settings.concurrency_per_calendar)

@@ -1,0 +1,163 @@
+"""HTTP for the CalDAV connector: the httpx client, and the one boundary where its
+failures and the server's status codes become syncd's errors.
+
+All requests go through httpx rather than caldav's own client: that one sends
+no If-None-Match on create, deletes unconditionally, and its niquests stack
+does not verify TLS against a CA file.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from connectors.caldav.settings import Settings
+from syncd.errors import (
+    AuthError,
+    ConfigError,
+    FailureScope,
+    PermanentError,
+    PreconditionFailed,
+    RemoteError,
+    RemoteNotFound,
+    TransientError,
+)
+
+ICALENDAR = "text/calendar; charset=utf-8"
+XML = "application/xml; charset=utf-8"
+
+_CLIENT_ERRORS: dict[int, type[RemoteError]] = {
+    401: AuthError,
+    403: PermanentError,
+    404: RemoteNotFound,
+    410: RemoteNotFound,
+    412: PreconditionFailed,
+}
+_TRANSPORT_FAILURES = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
+
+
+def new_client(settings: Settings, password: str | None) -> httpx.AsyncClient:
+    """The connector's one client: its pool is shared by all calendars of the account."""
+    auth = None if password is None else httpx.BasicAuth(settings.username or "", password)
+    return httpx.AsyncClient(
+        auth=auth,
+        verify=_tls_verification(settings),
+        timeout=settings.timeout_seconds,
+        # The worker bounds requests per calendar; the pool must not queue them,
+        # and should keep a few calendars' worth of connections open.
+        limits=httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=8 * settings.concurrency_per_calendar,
+        ),
+        headers={"User-Agent": "syncd"},
+    )
+
+
+def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.ca_file is None:
+        return settings.verify_tls
+    try:
+        return ssl.create_default_context(cafile=settings.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError([f"ca_file: cannot load {settings.ca_file} ({exc})"]) from None
+
+
+class DavClient:
+    """Sends WebDAV requests to one server; every failure leaves as a syncd error."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self._http = http
+        self.base_url = base_url
+
+    def url(self, href: str) -> str:
+        """`href` (a path or a full URL) resolved against the server's base URL."""
+        return urljoin(self.base_url, href)
+
+    async def request(
+        self,
+        method: str,
+        href: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """The response to a request; raises the matching `RemoteError` unless it is 2xx."""
+        with translated_errors(method, href):
+            response = await self._http.request(
+                method, self.url(href), headers=headers, content=content
+            )
+        if not response.is_success:
+            raise error_for_status(response, f"{method} {urlsplit(href).path}")
+        return response
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+@contextmanager
+def translated_errors(method: str, href: str) -> Iterator[None]:
+    """Turn httpx's transport failures inside the block into syncd's errors."""
+    try:
+        yield
+    except _TRANSPORT_FAILURES as exc:
+        action = f"{method} {urlsplit(href).path}"
+        if _certificate_refused(exc):
+            raise PermanentError(f"{action}: server certificate not trusted") from exc
+        scope = FailureScope.CALENDAR
+        raise TransientError(f"{action}: {type(exc).__name__}", scope=scope) from exc
+    except httpx.RequestError as exc:  # bad URL scheme, undecodable body, ...
+        raise PermanentError(f"{method} {urlsplit(href).path}: {type(exc).__name__}") from exc
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """Whether a connection failed on certificate verification, which no retry fixes."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def error_for_status(response: httpx.Response, action: str) -> RemoteError:
+    """The syncd error for a response that is not 2xx; messages carry no bodies."""
+    status = response.status_code
+    message = f"{action}: HTTP {status}"
+    if status == 429 or status >= 500:
+        scope = FailureScope.CALENDAR if status in (429, 503) else FailureScope.ITEM
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        return TransientError(message, retry_after=retry_after, scope=scope)
+    return _CLIENT_ERRORS.get(status, PermanentError)(message)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds, maybe fractional, or an HTTP-date)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return _seconds_until(value, now or datetime.now(UTC))
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def _seconds_until(http_date: str, now: datetime) -> float | None:
+    try:
+        moment = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:  # "-0000": a time in UTC from an unknown zone
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - now).total_seconds(), 0.0)

@@ -1,0 +1,161 @@
+"""iCalendar for the CalDAV connector: a booking's VCALENDAR, and reading VEVENTs back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+
+from connectors.base import EventSpec, EventStatus
+from syncd.errors import PermanentError
+
+PRODID = "-//syncd//syncd//EN"
+BOOKING_PROPERTY = "X-SYNCD-BOOKING"
+
+_STATUS = {EventStatus.CONFIRMED: "CONFIRMED", EventStatus.TENTATIVE: "TENTATIVE"}
+
+
+def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
+    """The VCALENDAR stored for a booking: one VEVENT plus the VTIMEZONE it uses."""
+    vevent = _vevent(event, stamp or datetime.now(UTC))
+    tzids = {vevent[name].params.get("TZID") for name in ("DTSTART", "DTEND")} - {None}
+    years = (event.start.year, event.end.year)
+    timezones = [_vtimezone_ical(tzid, *years) for tzid in sorted(tzids)]
+    return b"".join([_VCALENDAR_BEGIN, *timezones, vevent.to_ical(), _VCALENDAR_END])
+
+
+_VCALENDAR_BEGIN = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n".encode()
+_VCALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+def _vevent(event: EventSpec, stamp: datetime) -> icalendar.Event:
+    zone = _zone(event.timezone)
+    vevent = icalendar.Event()
+    vevent.add("uid", event.booking_key)
+    vevent.add("dtstamp", stamp)
+    vevent.add("dtstart", _written_time(event.start, zone))
+    vevent.add("dtend", _written_time(event.end, zone))
+    vevent.add("summary", event.summary)
+    if event.description:
+        vevent.add("description", event.description)
+    if event.location:
+        vevent.add("location", event.location)
+    vevent.add("sequence", event.sequence)
+    vevent.add("status", _STATUS[event.status])
+    vevent.add("transp", "OPAQUE")
+    # VALUE=TEXT makes readers unescape it like any text property.
+    vevent.add(BOOKING_PROPERTY, icalendar.vText(event.booking_key), {"VALUE": "TEXT"})
+    return vevent
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PermanentError(f"unknown time zone {name!r}") from None
+
+
+def _written_time(instant: datetime, zone: ZoneInfo) -> datetime:
+    """`instant` as wall time in `zone`, or in UTC where a wall time cannot say it.
+
+    In the hour repeated when DST ends, a TZID wall time means its first
+    occurrence (RFC 5545 3.3.5), so an instant in the second one is written in UTC.
+    """
+    local = instant.astimezone(zone)
+    if local.replace(fold=0).astimezone(UTC) != instant:
+        return instant.astimezone(UTC)
+    return local
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_ical(tzid: str, first_year: int, last_year: int) -> bytes:
+    # Only the years the event touches: the default range (1970-2038) makes every
+    # object a few kilobytes larger. Cached serialized: it is the same on every write.
+    timezone = icalendar.Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    return bytes(timezone.to_ical())
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """One VEVENT as stored: times as written (aware, floating, or all-day dates)."""
+
+    uid: str | None
+    booking_key: str | None  # the X-SYNCD-BOOKING tag, None on events syncd did not write
+    summary: str
+    start: date | datetime
+    end: date | datetime
+    busy: bool
+    recurs: bool  # still carries RRULE/RDATE, i.e. was not expanded by the server
+    is_override: bool  # has a RECURRENCE-ID: one instance of a recurring event
+
+    @property
+    def floating(self) -> bool:
+        """Whether its times need the calendar's own zone to mean an instant."""
+        return any(not isinstance(t, datetime) or t.tzinfo is None for t in (self.start, self.end))
+
+    def interval(self, floating_zone: tzinfo) -> tuple[datetime, datetime]:
+        """Start and end as aware UTC datetimes."""
+        return _instant(self.start, floating_zone), _instant(self.end, floating_zone)
+
+
+def _instant(value: date | datetime, floating_zone: tzinfo) -> datetime:
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=floating_zone)
+    return value.astimezone(UTC)
+
+
+def parse_events(calendar_data: str | bytes, href: str) -> list[ParsedEvent]:
+    """Every VEVENT in an object's calendar data; `PermanentError` if it cannot be read."""
+    try:
+        calendar = icalendar.Calendar.from_ical(calendar_data)
+        return [_parsed(vevent) for vevent in calendar.events]
+    except ValueError as exc:
+        raise PermanentError(f"unreadable calendar data at {href}: {exc}") from None
+
+
+def _parsed(vevent: icalendar.Event) -> ParsedEvent:
+    return ParsedEvent(
+        uid=_text(vevent, "UID"),
+        booking_key=_text(vevent, BOOKING_PROPERTY),
+        summary=_text(vevent, "SUMMARY") or "",
+        start=vevent.start,
+        end=vevent.end,
+        busy=_is_busy(vevent),
+        recurs="RRULE" in vevent or "RDATE" in vevent,
+        is_override="RECURRENCE-ID" in vevent,
+    )
+
+
+def _text(vevent: icalendar.Component, name: str) -> str | None:
+    value = vevent.get(name)
+    return None if value is None else str(value)
+
+
+def _is_busy(vevent: icalendar.Component) -> bool:
+    transparent = (_text(vevent, "TRANSP") or "").upper() == "TRANSPARENT"
+    cancelled = (_text(vevent, "STATUS") or "").upper() == "CANCELLED"
+    return not (transparent or cancelled)
+
+
+def calendar_zone(calendar_data: str, href: str) -> tzinfo | None:
+    """The zone of a calendar-timezone property (a VCALENDAR holding one VTIMEZONE)."""
+    try:
+        timezones = icalendar.Calendar.from_ical(calendar_data).timezones
+    except ValueError as exc:
+        raise PermanentError(f"unreadable calendar-timezone of {href}: {exc}") from None
+    return _tzinfo(timezones[0]) if timezones else None
+
+
+def _tzinfo(vtimezone: icalendar.Timezone) -> tzinfo:
+    try:
+        return ZoneInfo(str(vtimezone.get("TZID", "")))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone: tzinfo = vtimezone.to_tz()
+        return zone

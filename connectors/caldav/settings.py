@@ -1,0 +1,71 @@
+"""The `[connectors.<name>]` table of a CalDAV account, and reading its secret."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from syncd.errors import ConfigError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["caldav"]
+    url: str  # base URL of the server; calendar ids are resolved against it
+    username: str | None = None
+    password_env: str | None = None  # name of the environment variable holding the password
+    password_file: str | None = None
+    verify_tls: bool = True
+    ca_file: str | None = None
+    timeout_seconds: float = Field(default=30, gt=0)
+    concurrency_per_calendar: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url_without_credentials(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not contain credentials; use username and password_env")
+        return url if url.endswith("/") else url + "/"
+
+    @model_validator(mode="after")
+    def _username_with_one_password_source(self) -> Self:
+        sources = [s for s in (self.password_env, self.password_file) if s is not None]
+        if len(sources) > 1:
+            raise ValueError("set only one of password_env and password_file")
+        if bool(sources) != (self.username is not None):
+            raise ValueError("username and password_env or password_file go together")
+        return self
+
+
+def read_password(settings: Settings) -> str | None:
+    """The account's password from the environment or a file; `ConfigError` if absent."""
+    if settings.password_env is not None:
+        return _password_from_env(settings.password_env)
+    if settings.password_file is not None:
+        return _password_from_file(settings.password_file)
+    return None
+
+
+def _password_from_env(name: str) -> str:
+    password = os.environ.get(name)
+    if not password:
+        raise ConfigError([f"password_env: environment variable {name} is not set or empty"])
+    return password
+
+
+def _password_from_file(path: str) -> str:
+    try:
+        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError([f"password_file: cannot read {path} ({exc.strerror})"]) from None
+    if not password:
+        raise ConfigError([f"password_file: {path} is empty"])
+    return password

@@ -1,0 +1,114 @@
+"""Bookings pushed by the platform or made by an admin: put, cancel, clone, read, list."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.queries import booking_mirrors, booking_page, booking_view
+from syncd.api.serialize import JSON, booking_json, mirror_json
+from syncd.runtime import Runtime
+from syncd.schemas import BookingIn, CloneIn, Key, Strict, parse
+from syncd.store import bookings, catalog
+from syncd.store.models import Booking, Merchant, Staff
+
+MAX_PAGE = 200
+
+
+class BookingQuery(Strict):
+    status: Literal["pending", "confirmed", "cancelled"] | None = None
+    staff: Key | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+def _full_json(session: Session, booking: Booking) -> JSON:
+    mirrors = [mirror_json(view) for view in booking_mirrors(session, booking)]
+    return booking_json(booking_view(session, booking)) | {"mirrors": mirrors}
+
+
+async def put_booking(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+    data = parse(BookingIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        booking, created = bookings.put_booking(session, merchant, key, data)
+        return reply(_full_json(session, booking), created)
+
+    return await transact(runtime, work)
+
+
+async def get_booking(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        booking = catalog.get_in_merchant(session, Booking, merchant, key)
+        return reply(_full_json(session, booking))
+
+    return await transact(runtime, work)
+
+
+async def cancel_booking(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        return reply(_full_json(session, bookings.cancel_booking(session, merchant, key)))
+
+    return await transact(runtime, work)
+
+
+async def clone_booking(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+    data = parse(CloneIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        clone, created = bookings.clone_booking(session, merchant, key, data)
+        return reply(_full_json(session, clone), created)
+
+    return await transact(runtime, work)
+
+
+def _filters(
+    session: Session, merchant: Merchant, query: BookingQuery
+) -> list[ColumnElement[bool]]:
+    filters = [Booking.merchant_id == merchant.id]
+    if query.status is not None:
+        filters.append(Booking.status == query.status)
+    if query.staff is not None:
+        staff = catalog.reference(session, Staff, merchant, query.staff, "staff")
+        filters.append(Booking.staff_id == staff.id)
+    return filters
+
+
+async def list_bookings(runtime: Runtime, request: Request) -> Response:
+    (merchant_key,) = path_keys(request, "merchant")
+    query = parse(BookingQuery, dict(request.query_params))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        page = booking_page(session, _filters(session, merchant, query), query.cursor, query.limit)
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        return reply({"items": [booking_json(view) for view in page.items], "next_cursor": cursor})
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    booking = "/merchants/{merchant}/bookings/{booking}"
+    return [
+        resource(runtime, "/merchants/{merchant}/bookings", get=list_bookings),
+        resource(runtime, booking, get=get_booking, put=put_booking),
+        resource(runtime, booking + "/cancel", post=cancel_booking),
+        resource(runtime, booking + "/clone", post=clone_booking),
+    ]

@@ -1,0 +1,136 @@
+"""Merchants, services, staff and their calendar bindings, created and updated by key (PUT)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import path_keys, read_body, reply, resource, transact
+from syncd.api.queries import binding_counts, staff_bindings
+from syncd.api.serialize import binding_json, merchant_json, service_json, staff_json
+from syncd.runtime import Runtime
+from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn, parse
+from syncd.store import catalog
+from syncd.store.models import CalendarBinding, Service, Staff
+
+
+async def put_merchant(runtime: Runtime, request: Request) -> Response:
+    (key,) = path_keys(request, "merchant")
+    data = parse(MerchantIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant, created = catalog.upsert_merchant(session, key, data)
+        return reply(merchant_json(merchant), created)
+
+    return await transact(runtime, work)
+
+
+async def get_merchant(runtime: Runtime, request: Request) -> Response:
+    (key,) = path_keys(request, "merchant")
+
+    def work(session: Session) -> Response:
+        return reply(merchant_json(catalog.get_merchant(session, key)))
+
+    return await transact(runtime, work)
+
+
+async def put_service(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "service")
+    data = parse(ServiceIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        service, created = catalog.upsert_service(session, merchant, key, data)
+        return reply(service_json(service), created)
+
+    return await transact(runtime, work)
+
+
+async def get_service(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "service")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        return reply(service_json(catalog.get_in_merchant(session, Service, merchant, key)))
+
+    return await transact(runtime, work)
+
+
+async def put_staff(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "staff")
+    data = parse(StaffIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        staff, created = catalog.upsert_staff(session, merchant, key, data)
+        return reply(staff_json(staff), created)
+
+    return await transact(runtime, work)
+
+
+async def get_staff(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "staff")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        return reply(staff_json(catalog.get_in_merchant(session, Staff, merchant, key)))
+
+    return await transact(runtime, work)
+
+
+def _staff(session: Session, merchant_key: str, staff_key: str) -> Staff:
+    merchant = catalog.get_merchant(session, merchant_key)
+    return catalog.get_in_merchant(session, Staff, merchant, staff_key)
+
+
+def _binding_reply(session: Session, binding: CalendarBinding, created: bool = False) -> Response:
+    counts = binding_counts(session, [binding.id])[binding.id]
+    return reply(binding_json(binding, counts), created)
+
+
+async def put_binding(runtime: Runtime, request: Request) -> Response:
+    merchant_key, staff_key, key = path_keys(request, "merchant", "staff", "binding")
+    data = parse(BindingIn, await read_body(runtime, request))
+    connectors = set(runtime.settings.connectors)
+
+    def work(session: Session) -> Response:
+        staff = _staff(session, merchant_key, staff_key)
+        binding, created = catalog.upsert_binding(session, staff, key, data, connectors)
+        return _binding_reply(session, binding, created)
+
+    return await transact(runtime, work)
+
+
+async def get_binding(runtime: Runtime, request: Request) -> Response:
+    merchant_key, staff_key, key = path_keys(request, "merchant", "staff", "binding")
+
+    def work(session: Session) -> Response:
+        staff = _staff(session, merchant_key, staff_key)
+        return _binding_reply(session, catalog.get_binding(session, staff, key))
+
+    return await transact(runtime, work)
+
+
+async def list_bindings(runtime: Runtime, request: Request) -> Response:
+    merchant_key, staff_key = path_keys(request, "merchant", "staff")
+
+    def work(session: Session) -> Response:
+        bindings = staff_bindings(session, _staff(session, merchant_key, staff_key))
+        counts = binding_counts(session, [binding.id for binding in bindings])
+        return reply({"items": [binding_json(b, counts[b.id]) for b in bindings]})
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    staff = "/merchants/{merchant}/staff/{staff}"
+    return [
+        resource(runtime, "/merchants/{merchant}", get=get_merchant, put=put_merchant),
+        resource(runtime, "/merchants/{merchant}/services/{service}",
+                 get=get_service, put=put_service),
+        resource(runtime, staff, get=get_staff, put=put_staff),
+        resource(runtime, staff + "/calendars", get=list_bindings),
+        resource(runtime, staff + "/calendars/{binding}", get=get_binding, put=put_binding),
+    ]

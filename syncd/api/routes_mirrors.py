@@ -1,0 +1,59 @@
+"""Mirrors across merchants: the dead letters and the pending work, and a retry."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import MAX_ID, reply, resource, transact
+from syncd.api.queries import mirror_page, mirror_view
+from syncd.api.serialize import mirror_listing_json
+from syncd.errors import NotFound
+from syncd.runtime import Runtime
+from syncd.schemas import Strict, parse
+from syncd.store.mirrors import retry_mirror
+
+MAX_PAGE = 200
+
+
+class MirrorQuery(Strict):
+    state: Literal["dead", "pending"] | None = None  # None: both
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+async def list_mirrors(runtime: Runtime, request: Request) -> Response:
+    query = parse(MirrorQuery, dict(request.query_params))
+
+    def work(session: Session) -> Response:
+        page = mirror_page(session, query.state, query.cursor, query.limit)
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        items = [mirror_listing_json(view) for view in page.items]
+        return reply({"items": items, "next_cursor": cursor})
+
+    return await transact(runtime, work)
+
+
+async def retry(runtime: Runtime, request: Request) -> Response:
+    mirror_id: int = request.path_params["mirror_id"]
+    if mirror_id > MAX_ID:
+        raise NotFound(f"mirror {mirror_id}")
+
+    def work(session: Session) -> Response:
+        view = mirror_view(session, mirror_id)
+        retry_mirror(session, view.mirror)
+        return reply(mirror_listing_json(view))
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    return [
+        resource(runtime, "/mirrors", get=list_mirrors),
+        resource(runtime, "/mirrors/{mirror_id:int}/retry", post=retry),
+    ]

@@ -1,0 +1,144 @@
+"""Rows as the JSON the API returns. Datetimes are ISO 8601 in UTC with an offset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
+from syncd.timeutil import as_utc
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MirrorView:
+    """A mirror with the keys that name it from the outside."""
+
+    mirror: Mirror
+    merchant: str
+    booking: str
+    staff: str
+    binding: str
+
+
+@dataclass(frozen=True)
+class BookingView:
+    """A booking with the keys of the rows it refers to."""
+
+    booking: Booking
+    merchant: str
+    service: str
+    staff: str
+    cloned_from: str | None
+
+
+@dataclass(frozen=True)
+class BindingCounts:
+    pending: int = 0
+    dead: int = 0
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else as_utc(value).isoformat()
+
+
+def merchant_json(merchant: Merchant) -> JSON:
+    return {
+        "key": merchant.key,
+        "name": merchant.name,
+        "timezone": merchant.timezone,
+        "contact_text": merchant.contact_text,
+        "booking_page_url": merchant.booking_page_url,
+    }
+
+
+def service_json(service: Service) -> JSON:
+    return {
+        "key": service.key,
+        "name": service.name,
+        "duration_minutes": service.duration_minutes,
+        "buffer_before_minutes": service.buffer_before_minutes,
+        "buffer_after_minutes": service.buffer_after_minutes,
+        "requires_approval": service.requires_approval,
+        "location": service.location,
+    }
+
+
+def staff_json(staff: Staff) -> JSON:
+    return {
+        "key": staff.key,
+        "name": staff.name,
+        "email": staff.email,
+        "timezone": staff.timezone,
+        "working_hours": staff.working_hours,
+    }
+
+
+def binding_json(binding: CalendarBinding, counts: BindingCounts) -> JSON:
+    return {
+        "key": binding.key,
+        "connector": binding.connector,
+        "calendar_id": binding.calendar_id,
+        "active": binding.active,
+        "paused_until": iso(binding.paused_until),
+        "last_error": binding.last_error,
+        "consecutive_failures": binding.consecutive_failures,
+        "pending_mirrors": counts.pending,
+        "dead_mirrors": counts.dead,
+    }
+
+
+def _mirror_state(mirror: Mirror) -> JSON:
+    return {
+        "id": mirror.id,
+        "desired": mirror.desired,
+        "actual": mirror.actual,
+        "pending": mirror.pending,
+        "dead": mirror.dead,
+        "attempts": mirror.attempts,
+        "next_attempt_at": iso(mirror.next_attempt_at),
+        "last_error": mirror.last_error,
+        "remote_id": mirror.remote_id,
+    }
+
+
+def mirror_json(view: MirrorView) -> JSON:
+    """A mirror seen from its booking: which staff member's calendar it is on."""
+    return {"binding": view.binding, "staff": view.staff, **_mirror_state(view.mirror)}
+
+
+def mirror_listing_json(view: MirrorView) -> JSON:
+    """A mirror seen across merchants: also which booking it shows."""
+    return {"merchant": view.merchant, "booking": view.booking, **mirror_json(view)}
+
+
+def customer_json(booking: Booking) -> JSON:
+    return {
+        "name": booking.customer_name,
+        "email": booking.customer_email,
+        "phone": booking.customer_phone,
+        "timezone": booking.customer_timezone,
+    }
+
+
+def booking_json(view: BookingView) -> JSON:
+    booking = view.booking
+    return {
+        "key": booking.key,
+        "merchant": view.merchant,
+        "origin": booking.origin,
+        "service": view.service,
+        "staff": view.staff,
+        "start": iso(booking.start),
+        "end": iso(booking.end),
+        "customer": customer_json(booking),
+        "status": booking.status,
+        "version": booking.version,
+        "sequence": booking.sequence,
+        "notes": booking.notes,
+        "cloned_from": view.cloned_from,
+        "created_at": iso(booking.created_at),
+        "updated_at": iso(booking.updated_at),
+    }

@@ -1,0 +1,129 @@
+"""What the contract suite needs from each connector under test.
+
+A harness holds a fresh, empty calendar and knows how to put an event on it
+the way a person would (from another client), which the contract itself has
+no operation for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from connectors.base import Calendar
+from connectors.memory import MemoryCalendar
+from tests.servers import DavServer
+
+WEEK = timedelta(weeks=1)
+
+
+@dataclass(frozen=True)
+class ForeignEvent:
+    """An event someone else put on the calendar; times are wall times in their zone."""
+
+    name: str
+    start: datetime
+    end: datetime
+    busy: bool = True
+    weekly_count: int = 1  # >1: a weekly recurring event with this many occurrences
+
+    def occurrences(self) -> list[tuple[datetime, datetime]]:
+        """Each occurrence in UTC; same-zone arithmetic keeps the wall time across DST."""
+        return [
+            ((self.start + i * WEEK).astimezone(UTC), (self.end + i * WEEK).astimezone(UTC))
+            for i in range(self.weekly_count)
+        ]
+
+
+class Harness(Protocol):
+    calendar: Calendar
+
+    async def add_foreign(self, event: ForeignEvent) -> None: ...
+
+
+class MemoryHarness:
+    def __init__(self, calendar: MemoryCalendar) -> None:
+        self.calendar = calendar
+        self._memory = calendar
+
+    async def add_foreign(self, event: ForeignEvent) -> None:
+        for number, (start, end) in enumerate(event.occurrences()):
+            self._memory.add_foreign_event(f"{event.name}-{number}", start, end, busy=event.busy)
+
+
+class DavHarness:
+    """A collection on a real server; foreign events are raw PUTs, as another client's."""
+
+    def __init__(self, calendar: Calendar, server: DavServer, collection: str) -> None:
+        self.calendar = calendar
+        self.server = server
+        self.collection = collection
+
+    async def add_foreign(self, event: ForeignEvent) -> None:
+        await self.put_raw(f"{event.name}.ics", foreign_vcalendar(event))
+
+    async def put_raw(self, name: str, body: str) -> str:
+        """PUT `body` as `<collection>/<name>`; returns the object's href."""
+        href = self.collection + name
+        server = self.server
+        auth = (server.username, server.password)
+        async with httpx.AsyncClient(
+            base_url=server.url, auth=auth, verify=server.tls_verify()
+        ) as client:
+            response = await client.put(
+                href, content=body.encode(), headers={"Content-Type": "text/calendar"}
+            )
+        response.raise_for_status()
+        return href
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+BERLIN_VTIMEZONE = """BEGIN:VTIMEZONE
+TZID:Europe/Berlin
+BEGIN:DAYLIGHT
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+TZNAME:CEST
+DTSTART:19700329T020000
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+END:DAYLIGHT
+BEGIN:STANDARD
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+TZNAME:CET
+DTSTART:19701025T030000
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+END:STANDARD
+END:VTIMEZONE
+"""
+
+
+def foreign_vcalendar(event: ForeignEvent) -> str:
+    """VCALENDAR text as a typical client writes it (TZID wall times, VTIMEZONE)."""
+    if event.start.tzinfo != BERLIN:
+        raise ValueError("foreign events are written in Europe/Berlin")
+    lines = [
+        f"UID:foreign-{event.name}",
+        "DTSTAMP:20260101T000000Z",
+        f"DTSTART;TZID=Europe/Berlin:{event.start:%Y%m%dT%H%M%S}",
+        f"DTEND;TZID=Europe/Berlin:{event.end:%Y%m%dT%H%M%S}",
+        f"SUMMARY:{event.name}",
+        "TRANSP:OPAQUE" if event.busy else "TRANSP:TRANSPARENT",
+    ]
+    if event.weekly_count > 1:
+        lines.append(f"RRULE:FREQ=WEEKLY;COUNT={event.weekly_count}")
+    return wrap_vevent("\n".join(lines), BERLIN_VTIMEZONE)
+
+
+def wrap_vevent(vevent_lines: str, vtimezone: str = "") -> str:
+    """A VCALENDAR (CRLF line ends) around one VEVENT's property lines."""
+    text = (
+        "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//someone else//EN\n"
+        f"{vtimezone}BEGIN:VEVENT\n{vevent_lines}\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    return text.replace("\n", "\r\n")

@@ -1,0 +1,201 @@
+"""The contract every connector passes (connectors/base.py's docstring, as tests).
+
+A connector's test module subclasses `CalendarContract` and provides a
+`harness` fixture giving a fresh, empty calendar; see test_memory.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteRef
+from syncd.errors import PreconditionFailed, RemoteNotFound
+from tests.contract.harness import BERLIN, ForeignEvent, Harness
+
+MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
+HOUR = timedelta(hours=1)
+WEEK = timedelta(weeks=1)
+
+
+HAIRCUT = EventSpec(
+    booking_key="b-1",
+    summary="Haircut with Anna",
+    start=MONDAY_10,
+    end=MONDAY_10 + HOUR,
+    timezone="Europe/Berlin",
+    sequence=0,
+)
+
+
+def spec(key: str = "b-1", **changes: Any) -> EventSpec:
+    """A booking's event: one hour on MONDAY_10 unless changed."""
+    return replace(HAIRCUT, booking_key=key, **changes)
+
+
+def moved(event: EventSpec, by: timedelta) -> EventSpec:
+    return spec(
+        event.booking_key, summary=event.summary, start=event.start + by,
+        end=event.end + by, sequence=event.sequence + 1,
+    )
+
+
+class CalendarContract:
+    """Tests every `connectors.base.Calendar` must pass."""
+
+    pytestmark: ClassVar = [pytest.mark.anyio]
+
+    # -- create and find ---------------------------------------------------
+
+    async def test_create_then_find_returns_the_event(self, harness: Harness) -> None:
+        ref = await harness.calendar.create(spec())
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert found.ref == ref
+        assert (found.booking_key, found.summary) == ("b-1", "Haircut with Anna")
+        assert (found.start, found.end) == (MONDAY_10, MONDAY_10 + HOUR)
+        assert found.busy
+
+    async def test_find_unknown_booking_is_none(self, harness: Harness) -> None:
+        await harness.calendar.create(spec("b-1"))
+        assert await harness.calendar.find_by_booking("b-2") is None
+
+    async def test_create_twice_fails_and_keeps_the_first(self, harness: Harness) -> None:
+        await harness.calendar.create(spec())
+        with pytest.raises(PreconditionFailed):
+            await harness.calendar.create(spec(summary="Overwritten"))
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert found.summary == "Haircut with Anna"
+
+    # -- update ------------------------------------------------------------
+
+    async def test_update_with_current_etag_replaces_it(self, harness: Harness) -> None:
+        ref = await harness.calendar.create(spec())
+        new_ref = await harness.calendar.update(ref, moved(spec(), 2 * HOUR))
+        assert new_ref.remote_id == ref.remote_id
+        assert new_ref.etag != ref.etag
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert (found.ref, found.start) == (new_ref, MONDAY_10 + 2 * HOUR)
+
+    async def test_update_with_stale_etag_fails(self, harness: Harness) -> None:
+        ref = await harness.calendar.create(spec())
+        await harness.calendar.update(ref, moved(spec(), HOUR))
+        with pytest.raises(PreconditionFailed):
+            await harness.calendar.update(ref, moved(spec(), 3 * HOUR))
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert found.start == MONDAY_10 + HOUR
+
+    @pytest.mark.parametrize("known_etag", [True, False])
+    async def test_update_of_missing_event_is_not_found(
+        self, harness: Harness, known_etag: bool
+    ) -> None:
+        ref = await harness.calendar.create(spec())
+        await harness.calendar.delete(ref)
+        gone = ref if known_etag else RemoteRef(ref.remote_id, None)
+        with pytest.raises(RemoteNotFound):
+            await harness.calendar.update(gone, spec())
+        assert await harness.calendar.find_by_booking("b-1") is None
+
+    # -- delete ------------------------------------------------------------
+
+    async def test_delete_then_find_is_none(self, harness: Harness) -> None:
+        ref = await harness.calendar.create(spec())
+        await harness.calendar.delete(ref)
+        assert await harness.calendar.find_by_booking("b-1") is None
+
+    async def test_delete_with_stale_etag_fails_and_keeps_it(self, harness: Harness) -> None:
+        ref = await harness.calendar.create(spec())
+        await harness.calendar.update(ref, moved(spec(), HOUR))
+        with pytest.raises(PreconditionFailed):
+            await harness.calendar.delete(ref)
+        assert await harness.calendar.find_by_booking("b-1") is not None
+
+    @pytest.mark.parametrize("known_etag", [True, False])
+    async def test_delete_of_missing_event_is_not_found(
+        self, harness: Harness, known_etag: bool
+    ) -> None:
+        ref = await harness.calendar.create(spec())
+        await harness.calendar.delete(ref)
+        with pytest.raises(RemoteNotFound):
+            await harness.calendar.delete(ref if known_etag else RemoteRef(ref.remote_id, None))
+
+    # -- text and time zones -----------------------------------------------
+
+    @pytest.mark.parametrize(
+        "summary",
+        [
+            "Zahnreinigung für Jürgen — 東京 🦷",
+            "Line one\nline two, with a comma; a semicolon: and a \\ backslash",
+        ],
+    )
+    async def test_summary_round_trips(self, harness: Harness, summary: str) -> None:
+        await harness.calendar.create(spec(summary=summary, description=summary))
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert found.summary == summary
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [
+            # Berlin leaves DST on 2026-10-25 at 01:00 UTC: 02:00-03:00 happens twice.
+            (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+            (datetime(2026, 10, 24, 23, 0, tzinfo=UTC), datetime(2026, 10, 25, 2, 0, tzinfo=UTC)),
+            (datetime(2026, 10, 25, 1, 15, tzinfo=UTC), datetime(2026, 10, 25, 1, 45, tzinfo=UTC)),
+            # ... and enters it on 2026-03-29 at 01:00 UTC: 02:00-03:00 never happens.
+            (datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+        ],
+    )
+    async def test_times_across_dst_change_round_trip(
+        self, harness: Harness, start: datetime, end: datetime
+    ) -> None:
+        await harness.calendar.create(spec(start=start, end=end))
+        found = await harness.calendar.find_by_booking("b-1")
+        assert found is not None
+        assert (found.start, found.end) == (start, end)
+        busy = await harness.calendar.busy_time(start - HOUR, end + HOUR)
+        assert busy == [BusyInterval(start, end)]
+
+    # -- busy time -----------------------------------------------------------
+
+    async def test_busy_time_has_own_and_foreign_busy_events(self, harness: Harness) -> None:
+        await harness.calendar.create(spec("b-1"))
+        await harness.calendar.create(spec("b-2", start=MONDAY_10 + 4 * HOUR,
+                                           end=MONDAY_10 + 5 * HOUR,
+                                           status=EventStatus.TENTATIVE))
+        lunch = datetime(2026, 3, 2, 12, 0, tzinfo=BERLIN)
+        await harness.add_foreign(ForeignEvent("lunch", lunch, lunch + HOUR))
+        await harness.add_foreign(ForeignEvent("reminder", lunch, lunch + HOUR, busy=False))
+        busy = await harness.calendar.busy_time(MONDAY_10 - HOUR, MONDAY_10 + 8 * HOUR)
+        assert busy == [
+            BusyInterval(MONDAY_10, MONDAY_10 + HOUR),
+            BusyInterval(MONDAY_10 + 2 * HOUR, MONDAY_10 + 3 * HOUR),  # lunch, 11:00 UTC
+            BusyInterval(MONDAY_10 + 4 * HOUR, MONDAY_10 + 5 * HOUR),
+        ]
+
+    async def test_busy_time_expands_recurring_events_across_dst(
+        self, harness: Harness
+    ) -> None:
+        standup = datetime(2026, 10, 15, 9, 0, tzinfo=BERLIN)
+        await harness.add_foreign(ForeignEvent("standup", standup, standup + HOUR / 4,
+                                               weekly_count=4))
+        window_start = datetime(2026, 10, 20, tzinfo=UTC)
+        busy = await harness.calendar.busy_time(window_start, window_start + 3 * WEEK)
+        assert [interval.start for interval in busy] == [
+            datetime(2026, 10, 22, 7, 0, tzinfo=UTC),  # 09:00 CEST
+            datetime(2026, 10, 29, 8, 0, tzinfo=UTC),  # 09:00 CET
+            datetime(2026, 11, 5, 8, 0, tzinfo=UTC),
+        ]
+
+    async def test_busy_time_outside_all_events_is_empty(self, harness: Harness) -> None:
+        await harness.calendar.create(spec())
+        lunch = datetime(2026, 3, 2, 12, 0, tzinfo=BERLIN)
+        await harness.add_foreign(ForeignEvent("lunch", lunch, lunch + HOUR))
+        assert await harness.calendar.busy_time(MONDAY_10 + WEEK, MONDAY_10 + 2 * WEEK) == []
+        assert await harness.calendar.busy_time(MONDAY_10 - WEEK, MONDAY_10) == []
+

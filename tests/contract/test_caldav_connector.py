@@ -1,0 +1,166 @@
+"""CalDAV behaviour beyond the contract, on real servers: what is stored, lookups, zones."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import icalendar
+import pytest
+
+from connectors.base import EventStatus
+from connectors.caldav import CalDAVConnector, Settings, build
+from connectors.caldav.http import DavClient
+from tests.contract.conftest import unique_name
+from tests.contract.harness import BERLIN_VTIMEZONE, DavHarness, wrap_vevent
+from tests.contract.suite import HOUR, MONDAY_10, spec
+from tests.servers import DavServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def server(request: pytest.FixtureRequest) -> DavServer:
+    server: DavServer = request.getfixturevalue(request.param)
+    return server
+
+
+@pytest.fixture
+async def connector(server: DavServer) -> AsyncIterator[CalDAVConnector]:
+    connector = build(Settings.model_validate(server.connector_settings()))
+    yield connector
+    await connector.aclose()
+
+
+@pytest.fixture
+def harness(server: DavServer, connector: CalDAVConnector) -> DavHarness:
+    collection = server.create_collection(unique_name())
+    return DavHarness(connector.calendar(collection), server, collection)
+
+
+def stored_vevent(server: DavServer, href: str) -> tuple[icalendar.Calendar, icalendar.Event]:
+    with server.http_client() as client:
+        response = client.get(href)
+    response.raise_for_status()
+    calendar = icalendar.Calendar.from_ical(response.content)
+    return calendar, calendar.events[0]
+
+
+async def test_stored_object_is_a_complete_vcalendar(harness: DavHarness) -> None:
+    event = spec(
+        status=EventStatus.TENTATIVE, sequence=3,
+        description="Bitte 10 Minuten früher kommen,\nDanke; Grüße",
+        location="Salon Süd, Hauptstraße 5",
+    )
+    ref = await harness.calendar.create(event)
+    calendar, vevent = stored_vevent(harness.server, ref.remote_id)
+    assert ref.remote_id == f"{harness.collection}b-1.ics"
+    assert (str(calendar["PRODID"]), str(calendar["VERSION"])) == ("-//syncd//syncd//EN", "2.0")
+    assert "METHOD" not in calendar
+    assert [str(tz["TZID"]) for tz in calendar.timezones] == ["Europe/Berlin"]
+    assert vevent["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert (str(vevent["UID"]), str(vevent["X-SYNCD-BOOKING"])) == ("b-1", "b-1")
+    assert (vevent["SEQUENCE"], str(vevent["STATUS"]), str(vevent["TRANSP"])) == (
+        3, "TENTATIVE", "OPAQUE",
+    )
+    assert str(vevent["DESCRIPTION"]) == event.description
+    assert str(vevent["LOCATION"]) == event.location
+    assert (vevent.start, vevent.end) == (event.start, event.end)
+
+
+async def test_create_returns_the_servers_etag(harness: DavHarness) -> None:
+    ref = await harness.calendar.create(spec())
+    with harness.server.http_client() as client:
+        assert client.get(ref.remote_id).headers["ETag"] == ref.etag
+
+
+async def test_find_falls_back_to_the_uid_when_stored_under_another_name(
+    harness: DavHarness,
+) -> None:
+    other_lines = "UID:b-10\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T120000Z\n"
+    await harness.put_raw("b-10-moved.ics", wrap_vevent(other_lines + "SUMMARY:not it"))
+    lines = "UID:b-1\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\n"
+    href = await harness.put_raw("Ab12-client-name.ics", wrap_vevent(
+        lines + "DTEND:20260302T100000Z\nSUMMARY:moved by a client"
+    ))
+    found = await harness.calendar.find_by_booking("b-1")
+    assert found is not None
+    assert (found.ref.remote_id, found.summary, found.booking_key) == (
+        href, "moved by a client", "b-1",
+    )
+    new_ref = await harness.calendar.update(found.ref, spec(summary="rescheduled"))
+    assert new_ref.remote_id == href
+    assert str(stored_vevent(harness.server, href)[1]["SUMMARY"]) == "rescheduled"
+
+
+async def test_busy_time_skips_cancelled_events(harness: DavHarness) -> None:
+    lines = "UID:x\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nDTEND:20260302T100000Z"
+    await harness.put_raw("cancelled.ics", wrap_vevent(lines + "\nSTATUS:CANCELLED"))
+    assert await harness.calendar.busy_time(MONDAY_10 - HOUR, MONDAY_10 + HOUR) == []
+
+
+async def test_all_day_events_are_busy_in_the_calendars_zone(harness: DavHarness) -> None:
+    set_calendar_timezone(harness, BERLIN_VTIMEZONE)
+    lines = "UID:holiday\nDTSTAMP:20260101T000000Z\nSUMMARY:Holiday\n"
+    await harness.put_raw("holiday.ics", wrap_vevent(
+        lines + "DTSTART;VALUE=DATE:20260305\nDTEND;VALUE=DATE:20260306"
+    ))
+    day = datetime(2026, 3, 5, tzinfo=UTC)
+    busy = await harness.calendar.busy_time(day - timedelta(days=1), day + timedelta(days=1))
+    assert [(i.start, i.end) for i in busy] == [(day - HOUR, day + timedelta(hours=23))]
+
+
+async def test_all_day_events_without_a_calendar_zone_are_read_in_utc(
+    harness: DavHarness,
+) -> None:
+    lines = "UID:holiday\nDTSTAMP:20260101T000000Z\nDTSTART;VALUE=DATE:20260305\n"
+    await harness.put_raw("holiday.ics", wrap_vevent(lines + "SUMMARY:Holiday"))
+    day = datetime(2026, 3, 5, tzinfo=UTC)
+    busy = await harness.calendar.busy_time(day, day + timedelta(days=2))
+    assert [(i.start, i.end) for i in busy] == [(day, day + timedelta(days=1))]
+
+
+async def test_make_calendar_creates_once_and_accepts_an_existing_one(
+    server: DavServer, connector: CalDAVConnector
+) -> None:
+    path = server.collection_path(unique_name())
+    await connector.make_calendar(path, "Salon & Spa — Süd")
+    await connector.make_calendar(path, "Salon & Spa — Süd")
+    await connector.calendar(path).create(spec())
+    assert await connector.calendar(path).find_by_booking("b-1") is not None
+
+
+async def test_etag_is_fetched_when_the_put_response_has_none() -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT":
+            return httpx.Response(201)
+        multistatus = (
+            '<multistatus xmlns="DAV:"><response><href>/alice/work/b-1.ics</href>'
+            '<propstat><prop><getetag>"7"</getetag></prop>'
+            "<status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
+        )
+        return httpx.Response(207, text=multistatus)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(server))
+    calendar = CalDAVConnector(DavClient(client, "http://dav.test/")).calendar("/alice/work/")
+    ref = await calendar.create(spec())
+    assert (ref.remote_id, ref.etag) == ("/alice/work/b-1.ics", '"7"')
+    await client.aclose()
+
+
+def set_calendar_timezone(harness: DavHarness, vtimezone: str) -> None:
+    calendar_data = wrap_vevent("UID:unused", vtimezone).split("BEGIN:VEVENT")[0]
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+        f"<D:set><D:prop><C:calendar-timezone>{calendar_data}END:VCALENDAR\r\n"
+        "</C:calendar-timezone></D:prop></D:set></D:propertyupdate>"
+    )
+    with harness.server.http_client() as client:
+        response = client.request(
+            "PROPPATCH", harness.collection, content=body.encode(),
+            headers={"Content-Type": "application/xml; charset=utf-8"},
+        )
+    assert response.status_code == 207, response.text
+    assert "200 OK" in response.text, response.text
