@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 import httpx
 import trustme
@@ -55,7 +56,7 @@ def _mkcalendar_body(display_name: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?>'
         '<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
-        f"<D:set><D:prop><D:displayname>{display_name}</D:displayname>"
+        f"<D:set><D:prop><D:displayname>{escape(display_name)}</D:displayname>"
         '<C:supported-calendar-component-set><C:comp name="VEVENT"/>'
         "</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"
     ).encode()

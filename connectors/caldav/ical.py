@@ -16,6 +16,8 @@ PRODID = "-//syncd//syncd//EN"
 BOOKING_PROPERTY = "X-SYNCD-BOOKING"
 
 _STATUS = {EventStatus.CONFIRMED: "CONFIRMED", EventStatus.TENTATIVE: "TENTATIVE"}
+_VCALENDAR_BEGIN = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n".encode()
+_VCALENDAR_END = b"END:VCALENDAR\r\n"
 
 
 def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
@@ -25,10 +27,6 @@ def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
     years = (event.start.year, event.end.year)
     timezones = [_vtimezone_ical(tzid, *years) for tzid in sorted(tzids)]
     return b"".join([_VCALENDAR_BEGIN, *timezones, vevent.to_ical(), _VCALENDAR_END])
-
-
-_VCALENDAR_BEGIN = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{PRODID}\r\n".encode()
-_VCALENDAR_END = b"END:VCALENDAR\r\n"
 
 
 def _vevent(event: EventSpec, stamp: datetime) -> icalendar.Event:

@@ -68,7 +68,7 @@ def _create(session: Session, merchant: Merchant, key: str, values: dict[str, ob
         **values,
     )
     session.add(booking)
-    sync_booking_mirrors(session, booking)
+    sync_booking_mirrors(session, booking, new=True)
     return booking
 
 

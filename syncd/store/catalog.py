@@ -15,10 +15,22 @@ from syncd.store.models import Base, CalendarBinding, Merchant, Service, Staff
 T = TypeVar("T", bound=Base)
 
 
+_LOOKUPS = "syncd.lookups"
+
+
+def _remembered(session: Session) -> dict[tuple[object, ...], Any]:
+    """Rows already looked up in this transaction (a back-fill names the same ones often)."""
+    return session.info.setdefault(_LOOKUPS, {})  # type: ignore[no-any-return]
+
+
 def get_merchant(session: Session, key: str) -> Merchant:
-    merchant = session.scalar(select(Merchant).where(Merchant.key == key))
+    remembered = _remembered(session)
+    merchant = remembered.get((Merchant, key))
+    if merchant is None:
+        merchant = session.scalar(select(Merchant).where(Merchant.key == key))
     if merchant is None:
         raise NotFound(f"merchant {key!r}")
+    remembered[(Merchant, key)] = merchant
     return merchant
 
 
@@ -44,9 +56,13 @@ def get_in_merchant(
 
 def reference(session: Session, model: type[T], merchant: Merchant, key: str, field: str) -> T:
     """A row named inside a payload; a missing one is a bad field, not a 404."""
-    found = find_in_merchant(session, model, merchant, key)
+    remembered = _remembered(session)
+    found = remembered.get((model, merchant.id, key))
+    if found is None:
+        found = find_in_merchant(session, model, merchant, key)
     if found is None:
         raise InputError({field: f"no {field} {key!r} for this merchant"})
+    remembered[(model, merchant.id, key)] = found
     return found
 
 

@@ -62,10 +62,10 @@ def _active_binding_ids(session: Session, staff_id: int) -> set[int]:
     return set(session.scalars(query))
 
 
-def sync_booking_mirrors(session: Session, booking: Booking) -> None:
+def sync_booking_mirrors(session: Session, booking: Booking, *, new: bool = False) -> None:
     """Make the booking's mirrors want its current state: present where bound, else absent."""
     session.flush()
-    existing = {
+    existing = {} if new else {
         m.binding_id: m
         for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
     }

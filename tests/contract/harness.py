@@ -7,6 +7,8 @@ no operation for.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -15,6 +17,8 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from connectors.base import Calendar
+from connectors.caldav import CalDAVCalendar, CalDAVConnector, Settings, build
+from connectors.caldav.http import DavClient
 from connectors.memory import MemoryCalendar
 from tests.servers import DavServer
 
@@ -40,7 +44,8 @@ class ForeignEvent:
 
 
 class Harness(Protocol):
-    calendar: Calendar
+    @property
+    def calendar(self) -> Calendar: ...
 
     async def add_foreign(self, event: ForeignEvent) -> None: ...
 
@@ -48,11 +53,14 @@ class Harness(Protocol):
 class MemoryHarness:
     def __init__(self, calendar: MemoryCalendar) -> None:
         self.calendar = calendar
-        self._memory = calendar
 
     async def add_foreign(self, event: ForeignEvent) -> None:
         for number, (start, end) in enumerate(event.occurrences()):
-            self._memory.add_foreign_event(f"{event.name}-{number}", start, end, busy=event.busy)
+            self.calendar.add_foreign_event(f"{event.name}-{number}", start, end, busy=event.busy)
+
+
+def unique_name(prefix: str = "cal") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 class DavHarness:
@@ -79,6 +87,28 @@ class DavHarness:
             )
         response.raise_for_status()
         return href
+
+
+async def dav_harness(server: DavServer) -> AsyncIterator[DavHarness]:
+    """A fresh collection on `server`, reached through the CalDAV connector."""
+    connector = build(Settings.model_validate(server.connector_settings()))
+    collection = server.create_collection(unique_name())
+    try:
+        yield DavHarness(connector.calendar(collection), server, collection)
+    finally:
+        await connector.aclose()
+
+
+MOCK_PASSWORD = "s3cret-password"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def mocked_calendar(handler: Handler) -> CalDAVCalendar:
+    """A CalDAV calendar whose server is `handler` (httpx.MockTransport, nothing to close)."""
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(handler), auth=httpx.BasicAuth("alice", MOCK_PASSWORD)
+    )
+    return CalDAVConnector(DavClient(client, "http://dav.test/")).calendar("/alice/work/")
 
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,9 +11,14 @@ import pytest
 
 from connectors.base import EventStatus
 from connectors.caldav import CalDAVConnector, Settings, build
-from connectors.caldav.http import DavClient
-from tests.contract.conftest import unique_name
-from tests.contract.harness import BERLIN_VTIMEZONE, DavHarness, wrap_vevent
+from syncd.errors import PermanentError, PreconditionFailed
+from tests.contract.harness import (
+    BERLIN_VTIMEZONE,
+    DavHarness,
+    mocked_calendar,
+    unique_name,
+    wrap_vevent,
+)
 from tests.contract.suite import HOUR, MONDAY_10, spec
 from tests.servers import DavServer
 
@@ -94,6 +99,18 @@ async def test_find_falls_back_to_the_uid_when_stored_under_another_name(
     assert str(stored_vevent(harness.server, href)[1]["SUMMARY"]) == "rescheduled"
 
 
+async def test_create_fails_when_another_object_has_the_bookings_uid(
+    harness: DavHarness,
+) -> None:
+    lines = "UID:b-1\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nSUMMARY:older"
+    href = await harness.put_raw("older-name.ics", wrap_vevent(lines))
+    with pytest.raises(PreconditionFailed):
+        await harness.calendar.create(spec())
+    found = await harness.calendar.find_by_booking("b-1")
+    assert found is not None
+    assert (found.ref.remote_id, found.summary) == (href, "older")
+
+
 async def test_busy_time_skips_cancelled_events(harness: DavHarness) -> None:
     lines = "UID:x\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nDTEND:20260302T100000Z"
     await harness.put_raw("cancelled.ics", wrap_vevent(lines + "\nSTATUS:CANCELLED"))
@@ -131,6 +148,21 @@ async def test_make_calendar_creates_once_and_accepts_an_existing_one(
     assert await connector.calendar(path).find_by_booking("b-1") is not None
 
 
+async def test_busy_time_fails_when_the_server_does_not_expand_recurrences() -> None:
+    weekly = wrap_vevent(
+        "UID:w\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nRRULE:FREQ=WEEKLY"
+    )
+    multistatus = (
+        '<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><response>'
+        "<href>/alice/work/w.ics</href><propstat><prop><getetag>\"1\"</getetag>"
+        f"<C:calendar-data>{weekly}</C:calendar-data></prop>"
+        "<status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
+    )
+    calendar = mocked_calendar(lambda request: httpx.Response(207, text=multistatus))
+    with pytest.raises(PermanentError, match="unexpanded"):
+        await calendar.busy_time(MONDAY_10, MONDAY_10 + timedelta(days=14))
+
+
 async def test_etag_is_fetched_when_the_put_response_has_none() -> None:
     def server(request: httpx.Request) -> httpx.Response:
         if request.method == "PUT":
@@ -142,11 +174,8 @@ async def test_etag_is_fetched_when_the_put_response_has_none() -> None:
         )
         return httpx.Response(207, text=multistatus)
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(server))
-    calendar = CalDAVConnector(DavClient(client, "http://dav.test/")).calendar("/alice/work/")
-    ref = await calendar.create(spec())
+    ref = await mocked_calendar(server).create(spec())
     assert (ref.remote_id, ref.etag) == ("/alice/work/b-1.ics", '"7"')
-    await client.aclose()
 
 
 def set_calendar_timezone(harness: DavHarness, vtimezone: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -10,8 +9,8 @@ import httpx
 import pytest
 
 from connectors.base import RemoteRef
-from connectors.caldav import CalDAVCalendar, CalDAVConnector, Settings, build
-from connectors.caldav.http import DavClient, retry_after_seconds
+from connectors.caldav import Settings, build
+from connectors.caldav.http import retry_after_seconds
 from syncd.errors import (
     AuthError,
     FailureScope,
@@ -20,22 +19,11 @@ from syncd.errors import (
     RemoteNotFound,
     TransientError,
 )
-from tests.contract.conftest import unique_name
+from tests.contract.harness import MOCK_PASSWORD, Handler, mocked_calendar, unique_name
 from tests.contract.suite import MONDAY_10, spec
 from tests.servers import DavServer, RadicaleServer, XandikosServer
 
 pytestmark = pytest.mark.anyio
-
-SECRET = "s3cret-password"
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def mocked_calendar(handler: Handler) -> CalDAVCalendar:
-    """A calendar whose server is `handler` (httpx.MockTransport)."""
-    client = httpx.AsyncClient(
-        transport=httpx.MockTransport(handler), auth=httpx.BasicAuth("alice", SECRET)
-    )
-    return CalDAVConnector(DavClient(client, "http://dav.test/")).calendar("/alice/work/")
 
 
 def answering(status: int, **headers: str) -> Handler:
@@ -105,7 +93,7 @@ async def test_messages_carry_neither_password_nor_body() -> None:
         await calendar.create(spec(summary="Private: root canal", description="x-ray"))
     message = str(caught.value)
     assert "PUT /alice/work/b-1.ics" in message
-    assert SECRET not in message
+    assert MOCK_PASSWORD not in message
     assert "root canal" not in message
 
 

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.contract.conftest import dav_harness
-from tests.contract.harness import DavHarness
+from tests.contract.harness import DavHarness, dav_harness
 from tests.contract.suite import CalendarContract
 from tests.servers import XandikosServer
 
