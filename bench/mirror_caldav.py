@@ -3,8 +3,9 @@
     .venv/bin/python bench/mirror_caldav.py [--bookings 2000] [--rounds 2]
 
 syncd: the bookings are enqueued through the store's booking function (what
-the API calls), 50 per transaction, while the worker, running in this process, writes them; the clock stops when
-the store reports every mirror converged. Baseline: the same event bodies PUT
+the API calls), 50 per transaction, while the worker, running in this
+process, writes them; the clock stops when the store reports every mirror
+converged. Baseline: the same event bodies PUT
 with If-None-Match by a plain httpx loop, at the same concurrency (4 requests
 per calendar, 4 calendars). Each round uses fresh collections on the same
 server; rounds alternate baseline and syncd so drift hits both alike.
@@ -36,7 +37,7 @@ from tests import factories as f
 from tests.caldav_listing import list_events
 from tests.servers import RadicaleServer
 
-CALENDARS = 2
+CALENDARS = 4
 CONCURRENCY = 4  # per calendar, as connectors.caldav's default
 ENQUEUE_BATCH = 50
 

@@ -28,6 +28,7 @@ def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
         [
             "[server]",
             f"hosts = 127.0.0.1:{settings.radicale_port}",
+        "max_connections = 64",  # the default 8 is below one worker's concurrency
             "[auth]",
             "type = htpasswd",
             f"htpasswd_filename = {data / 'users'}",

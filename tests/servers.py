@@ -194,6 +194,8 @@ class RadicaleServer(DavServer):
         self.config_file.write_text(
             "[server]\n"
             f"hosts = 127.0.0.1:{self.port}\n"
+            # Radicale's default of 8 would refuse a worker serving several calendars.
+            "max_connections = 64\n"
             "[auth]\n"
             "type = htpasswd\n"
             f"htpasswd_filename = {users}\n"

@@ -65,10 +65,14 @@ def _active_binding_ids(session: Session, staff_id: int) -> set[int]:
 def sync_booking_mirrors(session: Session, booking: Booking, *, new: bool = False) -> None:
     """Make the booking's mirrors want its current state: present where bound, else absent."""
     session.flush()
-    existing = {} if new else {
-        m.binding_id: m
-        for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
-    }
+    existing = (
+        {}
+        if new
+        else {
+            m.binding_id: m
+            for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
+        }
+    )
     wanted = _active_binding_ids(session, booking.staff_id) if is_live(booking) else set()
     for binding_id in wanted - existing.keys():
         existing[binding_id] = _new_mirror(session, booking, binding_id)

@@ -116,11 +116,14 @@ def release_all_leases(session: Session, owner: str | None = None) -> None:
     session.execute(query)
 
 
-def claim_due(session: Session, binding_id: int, now: datetime, limit: int) -> list[MirrorTask]:
-    """The binding's due mirrors, marked as possibly written before any request goes out."""
+def claim_due(
+    session: Session, binding_id: int, now: datetime, limit: int, busy: set[int] | None = None
+) -> list[MirrorTask]:
+    """The binding's due mirrors not in `busy`, marked as possibly written before any request."""
     query = (
         select(Mirror)
         .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
+        .where(Mirror.id.not_in(busy or ()))
         .options(joinedload(Mirror.booking).joinedload(Booking.service))
         .options(joinedload(Mirror.booking).joinedload(Booking.staff))
         .order_by(Mirror.next_attempt_at, Mirror.id)

@@ -7,16 +7,18 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.store import work
-from syncd.store.work import BindingTarget, MirrorTask
+from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.converge import converge
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.policy import RetryPolicy
+from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.worker")
 
@@ -26,6 +28,7 @@ class RunContext:
     """What every calendar pass of one worker shares."""
 
     db: DatabaseThreads
+    recorder: Recorder
     owner: str
     policy: RetryPolicy
     lease_seconds: float
@@ -55,12 +58,52 @@ class CalendarRun:
             await self.ctx.db.run(work.release_lease, binding_id, self.ctx.owner)
 
     async def _work_through(self) -> None:
-        while not self.ctx.stopping.is_set() and await self._renew_lease():
-            tasks = await self.ctx.db.run(
-                work.claim_due, self.target.binding_id, utcnow(), self.ctx.batch_size
-            )
-            if not tasks or not await self._run_batch(tasks):
+        """A pipeline: the next claim is made while the last writes are still in flight."""
+        slots = asyncio.Semaphore(self.concurrency)
+        in_flight: dict[int, asyncio.Task[None]] = {}
+        while self._may_go_on() and await self._renew_lease():
+            claimed = await self._claim(set(in_flight))
+            if not claimed:
+                if not in_flight:
+                    break
+                await asyncio.gather(*in_flight.values())
+                continue
+            await self._dispatch(claimed, slots, in_flight)
+        await asyncio.gather(*in_flight.values())
+        if self.outage is not None:
+            await self._pause(self.outage)
+        else:
+            await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
+
+    def _may_go_on(self) -> bool:
+        return self.outage is None and not self.ctx.stopping.is_set()
+
+    async def _claim(self, busy: set[int]) -> list[MirrorTask]:
+        return await self.ctx.db.run(
+            work.claim_due, self.target.binding_id, utcnow(), self.ctx.batch_size, busy
+        )
+
+    async def _dispatch(
+        self,
+        claimed: list[MirrorTask],
+        slots: asyncio.Semaphore,
+        in_flight: dict[int, asyncio.Task[None]],
+    ) -> None:
+        for task in claimed:
+            await slots.acquire()
+            if not self._may_go_on():
+                slots.release()
                 return
+            running = asyncio.create_task(self._one(task, slots))
+            in_flight[task.mirror_id] = running
+            running.add_done_callback(partial(_forget, in_flight, task.mirror_id))
+
+    async def _one(self, task: MirrorTask, slots: asyncio.Semaphore) -> None:
+        try:
+            result = await self._attempt(task)
+        finally:
+            slots.release()  # the calendar's slot goes to the next write before recording
+        await self._record(task, result)
 
     async def _renew_lease(self) -> bool:
         return await self.ctx.db.run(
@@ -71,40 +114,31 @@ class CalendarRun:
             self.ctx.lease_seconds,
         )
 
-    async def _run_batch(self, tasks: list[MirrorTask]) -> bool:
-        """Converge a batch; False when the calendar had to be paused."""
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(task: MirrorTask) -> None:
-            async with limit:
-                if self.outage is None and not self.ctx.stopping.is_set():
-                    await self._converge_one(task)
-
-        await asyncio.gather(*(one(task) for task in tasks))
-        if self.outage is not None:
-            await self._pause(self.outage)
-            return False
-        await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
-        return True
-
-    async def _converge_one(self, task: MirrorTask) -> None:
+    async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
+        """The outcome, the error to record, or None when the whole calendar failed."""
         started = time.perf_counter()
         try:
             outcome = await converge(self.calendar, task)
         except (AuthError, TransientError) as error:
             if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
                 self.outage = self.outage or error
-                return
-            await self._failed(task, error)
-            return
+                return None
+            return error
         except RemoteError as error:
-            await self._failed(task, error)
-            return
-        metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(
-            time.perf_counter() - started
-        )
-        await self.ctx.db.run(work.record_success, task.mirror_id, outcome, utcnow())
-        metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
+            return error
+        elapsed = time.perf_counter() - started
+        metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(elapsed)
+        return outcome
+
+    async def _record(self, task: MirrorTask, result: Outcome | RemoteError | None) -> None:
+        if isinstance(result, Outcome):
+            now = utcnow()
+            await self.ctx.recorder.record(
+                lambda s: work.record_success(s, task.mirror_id, result, now)
+            )
+            metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
+        elif result is not None:
+            await self._failed(task, result)
 
     async def _failed(self, task: MirrorTask, error: RemoteError) -> None:
         attempt = task.attempts + 1
@@ -112,7 +146,9 @@ class CalendarRun:
         retry_after = error.retry_after if isinstance(error, TransientError) else None
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
         message = f"{type(error).__name__}: {error}"
-        await self.ctx.db.run(work.record_failure, task.mirror_id, message, retry_at, dead=dead)
+        await self.ctx.recorder.record(
+            lambda s: work.record_failure(s, task.mirror_id, message, retry_at, dead=dead)
+        )
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {
             "mirror_id": task.mirror_id,
@@ -143,3 +179,7 @@ class CalendarRun:
             message,
             extra={"binding_id": binding_id, "failures": streak},
         )
+
+
+def _forget(in_flight: dict[int, asyncio.Task[None]], mirror_id: int, _: object) -> None:
+    in_flight.pop(mirror_id, None)

@@ -23,6 +23,7 @@ from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.policy import RetryPolicy
+from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.worker")
 MIN_SLEEP_SECONDS = 0.02
@@ -46,6 +47,7 @@ class Worker:
         self._runs: dict[int, asyncio.Task[None]] = {}
         self._ctx = RunContext(
             db=self.db,
+            recorder=Recorder(self.db),
             owner=self.owner,
             stopping=self.stopping,
             policy=RetryPolicy(
