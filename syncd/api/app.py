@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 from syncd.api import routes_bookings, routes_catalog, routes_mirrors
 from syncd.api.auth import BearerAuth
@@ -19,6 +22,17 @@ def _key_source(runtime: Runtime) -> str:
 
 
 def create_app(runtime: Runtime) -> Starlette:
+    """Everything syncd serves over HTTP: health outside the API's key, the API inside it."""
+    routes = [Route("/healthz", healthz), Mount("", app=create_api(runtime))]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+
+
+async def healthz(_: Request) -> JSONResponse:
+    """Alive: the process answers. (Readiness, with the database, is a separate question.)"""
+    return JSONResponse({"status": "ok"})
+
+
+def create_api(runtime: Runtime) -> Starlette:
     """The API bound to `runtime`; the key is read once, here."""
     middleware = [
         Middleware(UnexpectedErrors),

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from tests.dbs import database_url
+
+__all__ = ["database_url"]
 
 
 def fast_settings(database_url: str, connectors: dict[str, dict[str, object]]) -> Settings:
@@ -26,8 +28,9 @@ def fast_settings(database_url: str, connectors: dict[str, dict[str, object]]) -
 
 
 @pytest.fixture
-def memory_runtime(tmp_path: Path) -> Iterator[Runtime]:
-    settings = fast_settings(f"sqlite:///{tmp_path}/syncd.db", {"local": {"kind": "memory"}})
+def memory_runtime(database_url: str) -> Iterator[Runtime]:
+    """A migrated store (SQLite and PostgreSQL) whose calendars live in memory."""
+    settings = fast_settings(database_url, {"local": {"kind": "memory"}})
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     yield runtime
