@@ -7,7 +7,7 @@ from syncd.logs import JsonFormatter, TextFormatter
 
 
 def record(**extra: object) -> logging.LogRecord:
-    entry = logging.LogRecord("syncd.worker", logging.WARNING, __file__, 1, "write failed", (), None)
+    entry = logging.LogRecord("syncd.worker", logging.WARNING, __file__, 1, "failed", (), None)
     for key, value in extra.items():
         setattr(entry, key, value)
     return entry
