@@ -15,36 +15,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.store.mirrors import DIRTY_BINDINGS
 
+# Set in session.info by whatever queues outgoing mail or webhooks in a transaction.
+OUTBOX_DIRTY = "syncd.outbox_dirty"
+
 
 class Waker:
+    """Wakes every attached loop (the worker, the mail and webhook senders) after a commit."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._event: asyncio.Event | None = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def attach(self, loop: asyncio.AbstractEventLoop, wake_event: asyncio.Event) -> None:
-        """Called by the worker from its loop before it starts waiting."""
+        """Called by a background task from its loop before it starts waiting."""
         with self._lock:
-            self._loop, self._event = loop, wake_event
+            self._waiters.append((loop, wake_event))
 
-    def detach(self) -> None:
+    def detach(self, wake_event: asyncio.Event) -> None:
         with self._lock:
-            self._loop = self._event = None
+            self._waiters = [w for w in self._waiters if w[1] is not wake_event]
 
     def wake(self) -> None:
-        """Safe from any thread, including the worker's own loop."""
+        """Safe from any thread, including an attached loop's own."""
         with self._lock:
-            loop, wake_event = self._loop, self._event
-        if loop is None or wake_event is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wake_event.set()
-        else:
-            loop.call_soon_threadsafe(wake_event.set)
+            waiters = list(self._waiters)
+        for loop, wake_event in waiters:
+            _set_in(loop, wake_event)
 
     def watch(self, sessions: sessionmaker[Session]) -> None:
         """Wake after every commit of a session from `sessions` that dirtied mirrors."""
@@ -52,9 +48,24 @@ class Waker:
         event.listen(sessions, "after_soft_rollback", _forget)
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(DIRTY_BINDINGS, None):
+        dirty = session.info.pop(DIRTY_BINDINGS, None)
+        if dirty or session.info.pop(OUTBOX_DIRTY, None):
             self.wake()
+
+
+def _set_in(loop: asyncio.AbstractEventLoop, wake_event: asyncio.Event) -> None:
+    if loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        wake_event.set()
+    else:
+        loop.call_soon_threadsafe(wake_event.set)
 
 
 def _forget(session: Session, _previous: object) -> None:
     session.info.pop(DIRTY_BINDINGS, None)
+    session.info.pop(OUTBOX_DIRTY, None)

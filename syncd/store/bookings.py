@@ -10,6 +10,14 @@ from syncd.domain.bookings import apply_changes, event_uid, initial_status
 from syncd.errors import Conflict, InputError
 from syncd.schemas import BookingIn, CloneIn
 from syncd.store.catalog import find_in_merchant, get_in_merchant, reference
+from syncd.store.changes import (
+    Actor,
+    BookingChange,
+    ChangeKind,
+    Snapshot,
+    kinds_between,
+    publish,
+)
 from syncd.store.mirrors import sync_booking_mirrors
 from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
 from syncd.timeutil import as_utc, utcnow
@@ -38,24 +46,43 @@ def _values(session: Session, merchant: Merchant, data: BookingIn) -> dict[str, 
 
 
 def put_booking(
-    session: Session, merchant: Merchant, key: str, data: BookingIn
+    session: Session,
+    merchant: Merchant,
+    key: str,
+    data: BookingIn,
+    actor: Actor = Actor.MERCHANT,
 ) -> tuple[Booking, bool]:
     """Create the booking or bring it to `data`; repeating a request changes nothing."""
     values = _values(session, merchant, data)
     booking = find_in_merchant(session, Booking, merchant, key, lock=True)
     if booking is None:
-        return _create(session, merchant, key, values), True
+        return _create(session, merchant, key, values, actor), True
     if booking.status == BookingStatus.CANCELLED:
         raise Conflict("a cancelled booking cannot be changed; clone it into a new booking")
     if data.status is None:
         values["status"] = booking.status  # keep an approval already given
-    if apply_changes(booking, values).any:
-        booking.updated_at = utcnow()
-        sync_booking_mirrors(session, booking)
+    change_booking(session, booking, values, actor)
     return booking, False
 
 
-def _create(session: Session, merchant: Merchant, key: str, values: dict[str, object]) -> Booking:
+def change_booking(
+    session: Session, booking: Booking, values: dict[str, object], actor: Actor
+) -> bool:
+    """Apply `values`; if anything changed, move its events and tell the listeners."""
+    before = Snapshot.of(booking)
+    if not apply_changes(booking, values).any:
+        return False
+    booking.updated_at = utcnow()
+    sync_booking_mirrors(session, booking)
+    after = Snapshot.of(booking)
+    for kind in kinds_between(before, after):
+        publish(session, BookingChange(kind, booking, actor, before, after))
+    return True
+
+
+def _create(
+    session: Session, merchant: Merchant, key: str, values: dict[str, object], actor: Actor
+) -> Booking:
     now = utcnow()
     booking = Booking(
         merchant_id=merchant.id,
@@ -69,16 +96,16 @@ def _create(session: Session, merchant: Merchant, key: str, values: dict[str, ob
     )
     session.add(booking)
     sync_booking_mirrors(session, booking, new=True)
+    publish(session, BookingChange(ChangeKind.CREATED, booking, actor, None, Snapshot.of(booking)))
     return booking
 
 
-def cancel_booking(session: Session, merchant: Merchant, key: str) -> Booking:
+def cancel_booking(
+    session: Session, merchant: Merchant, key: str, actor: Actor = Actor.MERCHANT
+) -> Booking:
     """Cancel; cancelling a cancelled booking is a no-op, so retries are safe."""
     booking = get_in_merchant(session, Booking, merchant, key, lock=True)
-    if booking.status != BookingStatus.CANCELLED:
-        apply_changes(booking, {"status": BookingStatus.CANCELLED})
-        booking.updated_at = utcnow()
-        sync_booking_mirrors(session, booking)
+    change_booking(session, booking, {"status": BookingStatus.CANCELLED}, actor)
     return booking
 
 
@@ -94,9 +121,8 @@ def clone_booking(
         return existing, False
     if source.status != BookingStatus.CANCELLED:
         raise Conflict("only a cancelled booking can be cloned")
-    return _create(
-        session, merchant, data.key, _clone_values(session, merchant, source, data)
-    ), True
+    values = _clone_values(session, merchant, source, data)
+    return _create(session, merchant, data.key, values, Actor.MERCHANT), True
 
 
 def _clone_values(

@@ -66,7 +66,7 @@ class Worker:
         try:
             await self._loop(stop)
         finally:
-            self.runtime.waker.detach()
+            self.runtime.waker.detach(self._wake)
             await self._shutdown()
 
     async def _loop(self, stop: asyncio.Event) -> None:

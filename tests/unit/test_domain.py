@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from connectors.base import EventStatus
 from syncd.domain.bookings import apply_changes, event_spec, event_uid, initial_status
+from syncd.store.changes import ChangeKind, Snapshot, kinds_between
 from syncd.store.models import Booking, BookingStatus, Service, Staff
 
 START = datetime(2030, 1, 1, 9, tzinfo=UTC)
@@ -54,3 +55,19 @@ def test_event_spec_carries_identity_time_and_status() -> None:
                                                      "Europe/Berlin")
     assert spec.status == EventStatus.TENTATIVE
     assert "Booking reference: b1" in spec.description
+
+
+def snapshot(**changes: object) -> Snapshot:
+    base = {"start": START, "end": START + timedelta(hours=1), "staff_id": 1,
+            "status": "confirmed", "sequence": 0}
+    return Snapshot(**(base | changes))  # type: ignore[arg-type]
+
+
+def test_change_kinds_name_what_changed() -> None:
+    later = START + timedelta(days=1)
+    assert kinds_between(snapshot(), snapshot(status="cancelled")) == [ChangeKind.CANCELLED]
+    assert kinds_between(snapshot(), snapshot(start=later)) == [ChangeKind.RESCHEDULED]
+    assert kinds_between(snapshot(), snapshot(staff_id=2)) == [ChangeKind.RESCHEDULED]
+    assert kinds_between(snapshot(status="pending"), snapshot(start=later)) == [
+        ChangeKind.RESCHEDULED, ChangeKind.STATUS_CHANGED]
+    assert kinds_between(snapshot(), snapshot()) == [ChangeKind.DETAILS_CHANGED]

@@ -1,0 +1,90 @@
+"""What happened to a booking, told to every listener inside the same transaction.
+
+A listener (notifications, webhooks) queues its own work in the caller's
+session, so the change and everything it causes commit or roll back together.
+Listeners are named here, imported on first use, and called in this order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+
+from sqlalchemy.orm import Session
+
+from syncd.store.models import Booking
+
+LISTENERS: tuple[str, ...] = ()
+
+
+class ChangeKind(StrEnum):
+    CREATED = "created"
+    RESCHEDULED = "rescheduled"  # time or staff member changed
+    CANCELLED = "cancelled"
+    STATUS_CHANGED = "status_changed"  # e.g. approved, or back to pending
+    DETAILS_CHANGED = "details_changed"  # notes, customer details: no new time
+
+
+class Actor(StrEnum):
+    """Who made the change: told to customers, staff and the platform."""
+
+    MERCHANT = "merchant"  # the booking platform or an admin, through the API
+    CUSTOMER = "customer"  # through the manage link
+    STAFF = "staff"
+    RECONCILIATION = "reconciliation"  # a calendar-wins rule
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The parts of a booking a change is about, frozen at one moment."""
+
+    start: datetime
+    end: datetime
+    staff_id: int
+    status: str
+    sequence: int
+
+    @classmethod
+    def of(cls, booking: Booking) -> Snapshot:
+        return cls(booking.start, booking.end, booking.staff_id, booking.status, booking.sequence)
+
+
+@dataclass(frozen=True)
+class BookingChange:
+    kind: ChangeKind
+    booking: Booking
+    actor: Actor
+    before: Snapshot | None  # None when the booking was just created
+    after: Snapshot
+
+
+Listener = Callable[[Session, BookingChange], None]
+
+
+@cache
+def _listener(path: str) -> Listener:
+    module, _, name = path.partition(":")
+    found: Listener = getattr(importlib.import_module(module), name)
+    return found
+
+
+def publish(session: Session, change: BookingChange) -> None:
+    session.flush()
+    for path in LISTENERS:
+        _listener(path)(session, change)
+
+
+def kinds_between(before: Snapshot, after: Snapshot) -> list[ChangeKind]:
+    """What an update amounts to, most significant first."""
+    if after.status == "cancelled" and before.status != "cancelled":
+        return [ChangeKind.CANCELLED]
+    kinds = []
+    if (before.start, before.end, before.staff_id) != (after.start, after.end, after.staff_id):
+        kinds.append(ChangeKind.RESCHEDULED)
+    if before.status != after.status:
+        kinds.append(ChangeKind.STATUS_CHANGED)
+    return kinds or [ChangeKind.DETAILS_CHANGED]
