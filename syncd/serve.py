@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
 
 import uvicorn
 
@@ -21,6 +23,20 @@ from syncd.runtime import Runtime
 from syncd.worker import Worker
 
 log = logging.getLogger("syncd")
+
+# Senders that run beside the worker (outboxes); each "module:factory" is called
+# with the Runtime and returns an object with `async run(stop: asyncio.Event)`.
+BACKGROUND_SERVICES: tuple[str, ...] = ()
+
+
+class BackgroundService(Protocol):
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+def _background_service(path: str, runtime: Runtime) -> BackgroundService:
+    module, _, name = path.partition(":")
+    factory: Callable[[Runtime], BackgroundService] = getattr(importlib.import_module(module), name)
+    return factory(runtime)
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -83,6 +99,9 @@ def _start(
         tasks.append(asyncio.create_task(server.serve(), name="web"))
     if connectors is not None:
         tasks.append(asyncio.create_task(Worker(runtime, connectors).run(stop), name="worker"))
+        for path in BACKGROUND_SERVICES:
+            service = _background_service(path, runtime)
+            tasks.append(asyncio.create_task(service.run(stop), name=path))
     return tasks
 
 
