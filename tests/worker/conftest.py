@@ -18,6 +18,7 @@ def fast_settings(database_url: str, connectors: dict[str, dict[str, object]]) -
             "database": {"url": database_url},
             "worker": {
                 "sweep_interval_seconds": 0.5,
+                "max_attempts": 4,
                 "backoff_base_seconds": 0.05,
                 "backoff_max_seconds": 0.5,
                 "shutdown_timeout_seconds": 2,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from connectors.memory import MemoryConnector
-from syncd.errors import FailureScope, TransientError
+from syncd.errors import FailureScope, PermanentError, TransientError
 from syncd.runtime import Runtime
+from syncd.store.mirrors import retry_mirror
 from syncd.store.models import Mirror
 from syncd.store.work import count_pending
 from syncd.worker import Worker
@@ -122,3 +124,83 @@ def test_outage_pauses_calendar_without_spending_attempts(memory_runtime: Runtim
         mirrors = list(session.query(Mirror))
     assert all(not m.dead and m.attempts == 0 for m in mirrors)
     assert len(connector.calendar("/alice/").events) == 3
+
+
+class RefusingConnector(MemoryConnector):
+    """Every create fails with `error` (a per-event failure, not an outage)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+        self.attempts = 0
+
+    def calendar(self, calendar_id: str):  # type: ignore[no-untyped-def]
+        real = super().calendar(calendar_id)
+        outer = self
+
+        class Refusing(type(real)):  # type: ignore[misc]
+            async def create(self, event):  # type: ignore[no-untyped-def]
+                outer.attempts += 1
+                raise outer.error
+
+        refusing = Refusing(calendar_id)
+        refusing.events = real.events
+        return refusing
+
+
+def dead_mirrors(runtime: Runtime) -> list[Mirror]:
+    with runtime.sessions.begin() as session:
+        return list(session.query(Mirror).filter(Mirror.dead.is_(True)))
+
+
+def test_permanent_errors_dead_letter_at_once(memory_runtime: Runtime) -> None:
+    connector = RefusingConnector(PermanentError("HTTP 415"))
+    seed(memory_runtime, 2)
+    asyncio.run(
+        run_until(memory_runtime, connector, lambda: len(dead_mirrors(memory_runtime)) == 2)
+    )
+    assert connector.attempts == 2
+    assert all(
+        "PermanentError: HTTP 415" in (m.last_error or "") for m in dead_mirrors(memory_runtime)
+    )
+
+
+def test_transient_errors_dead_letter_after_max_attempts_then_retry_revives(
+    memory_runtime: Runtime,
+) -> None:
+    connector = RefusingConnector(TransientError("HTTP 500"))
+    seed(memory_runtime, 1)
+    asyncio.run(
+        run_until(memory_runtime, connector, lambda: len(dead_mirrors(memory_runtime)) == 1)
+    )
+    assert connector.attempts == memory_runtime.settings.worker.max_attempts
+    with memory_runtime.sessions.begin() as session:
+        retry_mirror(session, session.get(Mirror, dead_mirrors(memory_runtime)[0].id))
+    healthy = MemoryConnector()
+    healthy.calendars = connector.calendars
+    asyncio.run(run_until(memory_runtime, healthy, nothing_pending(memory_runtime)))
+    assert sum(len(c.events) for c in healthy.calendars.values()) == 1
+
+
+def test_a_commit_wakes_the_worker_without_waiting_for_the_sweep(
+    memory_runtime: Runtime,
+) -> None:
+    memory_runtime.settings.worker.sweep_interval_seconds = 3600
+    connector = MemoryConnector()
+    seed(memory_runtime, 0)
+
+    async def book_while_idle() -> float:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(Worker(memory_runtime, {"local": connector}).run(stop))
+        await asyncio.sleep(0.3)  # the worker is asleep until the next sweep, an hour away
+        with memory_runtime.sessions.begin() as session:
+            f.book(session, "late", "alice", f.slot(1))
+        started = time.perf_counter()
+        while not connector.calendar("/alice/").events:
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await worker
+        return elapsed
+
+    assert asyncio.run(book_while_idle()) < 1.0
