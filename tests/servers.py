@@ -195,7 +195,7 @@ class RadicaleServer(DavServer):
             "[server]\n"
             f"hosts = 127.0.0.1:{self.port}\n"
             # Radicale's default of 8 would refuse a worker serving several calendars.
-            "max_connections = 64\n"
+            "max_connections = 512\n"
             "[auth]\n"
             "type = htpasswd\n"
             f"htpasswd_filename = {users}\n"

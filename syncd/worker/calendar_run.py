@@ -44,10 +44,12 @@ class CalendarRun:
     concurrency: int
     connector_kind: str
     outage: RemoteError | None = field(default=None)
+    lease_lost: bool = field(default=False)
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
         binding_id = self.target.binding_id
+        heartbeat = asyncio.create_task(self._keep_lease())
         try:
             await self._work_through()
         except Exception as error:
@@ -55,7 +57,17 @@ class CalendarRun:
             log.exception("calendar pass failed", extra={"binding_id": binding_id})
             await self._pause(error)
         finally:
+            heartbeat.cancel()
             await self.ctx.db.run(work.release_lease, binding_id, self.ctx.owner)
+
+    async def _keep_lease(self) -> None:
+        """Renew well before expiry: a pass may outlast one lease period on a slow server."""
+        while True:
+            await asyncio.sleep(self.ctx.lease_seconds / 3)
+            if not await self._renew_lease():
+                self.lease_lost = True  # another worker owns the calendar now: stop
+                log.warning("calendar lease lost", extra={"binding_id": self.target.binding_id})
+                return
 
     async def _work_through(self) -> None:
         """A pipeline: the next claim is made while the last writes are still in flight."""
@@ -76,7 +88,7 @@ class CalendarRun:
             await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
 
     def _may_go_on(self) -> bool:
-        return self.outage is None and not self.ctx.stopping.is_set()
+        return self.outage is None and not self.lease_lost and not self.ctx.stopping.is_set()
 
     async def _claim(self, busy: set[int]) -> list[MirrorTask]:
         return await self.ctx.db.run(

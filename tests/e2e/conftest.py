@@ -19,18 +19,31 @@ from tests.servers import RadicaleServer
 CALENDARS = ("alice", "bob", "carol", "dave")
 
 
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _table(name: str, values: dict[str, object]) -> list[str]:
+    return [f"[{name}]", *(f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None)]
+
+
 def write_config(path: Path, database: str, connector: dict[str, object], **worker: object) -> Path:
+    """A configuration for `syncd worker` subprocesses, with quick retries."""
+    settings = {
+        "sweep_interval_seconds": 1.0,
+        "backoff_base_seconds": 0.1,
+        "backoff_max_seconds": 1.0,
+        "lease_seconds": 5.0,
+        **worker,
+    }
     lines = [
-        "[database]",
-        f'url = "{database}"',
-        "[worker]",
-        "sweep_interval_seconds = 1.0",
-        "backoff_base_seconds = 0.1",
-        "backoff_max_seconds = 1.0",
-        "lease_seconds = 5.0",
-        *(f"{k} = {v}" for k, v in worker.items()),
-        "[connectors.local]",
-        *(f'{k} = "{v}"' for k, v in connector.items() if v is not None),
+        *_table("database", {"url": database}),
+        *_table("worker", settings),
+        *_table("connectors.local", connector),
     ]
     path.write_text("\n".join(lines) + "\n")
     return path

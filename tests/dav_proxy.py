@@ -1,0 +1,116 @@
+"""An HTTP proxy in front of a CalDAV server that counts concurrent requests per calendar.
+
+Several worker processes write through it; afterwards `peak` tells the most
+requests any one calendar collection had in flight at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from types import TracebackType
+from typing import Self
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.servers import free_port
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+
+
+def collection_of(path: str) -> str:
+    """ "/alice/work/x.ics" → "/alice/work/": the calendar a request concerns."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts[:2]) + "/"
+
+
+class CountingProxy:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.port = free_port()
+        self.in_flight: Counter[str] = Counter()
+        self.peak: dict[str, int] = defaultdict(int)
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        app = Starlette(
+            routes=[
+                Route(
+                    "/{path:path}",
+                    self._forward,
+                    methods=[
+                        "GET",
+                        "PUT",
+                        "DELETE",
+                        "PROPFIND",
+                        "REPORT",
+                        "MKCALENDAR",
+                        "HEAD",
+                        "OPTIONS",
+                    ],
+                )
+            ]
+        )
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _enter(self, collection: str) -> None:
+        with self._lock:
+            self.in_flight[collection] += 1
+            self.requests[collection] += 1
+            self.peak[collection] = max(self.peak[collection], self.in_flight[collection])
+
+    def _leave(self, collection: str) -> None:
+        with self._lock:
+            self.in_flight[collection] -= 1
+
+    async def _forward(self, request: Request) -> Response:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=60)
+        collection = collection_of(request.url.path)
+        self._enter(collection)
+        try:
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+            upstream = await self._client.request(
+                request.method,
+                self.upstream + request.url.path,
+                headers=headers,
+                content=await request.body(),
+            )
+        except httpx.TransportError:
+            return Response(status_code=502)
+        finally:
+            self._leave(collection)
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("proxy did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
