@@ -1,8 +1,10 @@
 """Wake the worker right after a commit that made mirrors pending.
 
 The API commits in worker threads; the worker waits on an asyncio event in its
-own loop. `Waker` bridges the two. The periodic sweep remains the safety net
-for wake-ups that are lost (another process committed, or a crash).
+own loop. `Waker` bridges the two within a process. On PostgreSQL the same
+commit also carries a `NOTIFY syncd_wake`, which `syncd.store.listen` turns into
+wake-ups in every other process. The periodic sweep remains the safety net
+for wake-ups that are lost (a dropped connection, or a crash).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.store.mirrors import DIRTY_BINDINGS
@@ -44,6 +46,7 @@ class Waker:
 
     def watch(self, sessions: sessionmaker[Session]) -> None:
         """Wake after every commit of a session from `sessions` that dirtied mirrors."""
+        event.listen(sessions, "before_commit", _notify_other_processes)
         event.listen(sessions, "after_commit", self._after_commit)
         event.listen(sessions, "after_soft_rollback", _forget)
 
@@ -51,6 +54,19 @@ class Waker:
         dirty = session.info.pop(DIRTY_BINDINGS, None)
         if dirty or session.info.pop(OUTBOX_DIRTY, None):
             self.wake()
+
+
+WAKE_CHANNEL = "syncd_wake"
+
+
+def _has_news(session: Session) -> bool:
+    return bool(session.info.get(DIRTY_BINDINGS) or session.info.get(OUTBOX_DIRTY))
+
+
+def _notify_other_processes(session: Session) -> None:
+    # NOTIFY is transactional: delivered to listeners only if this commit succeeds.
+    if _has_news(session) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
 def _set_in(loop: asyncio.AbstractEventLoop, wake_event: asyncio.Event) -> None:

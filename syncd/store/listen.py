@@ -1,0 +1,56 @@
+"""Wake-ups from other processes on PostgreSQL (LISTEN syncd_wake).
+
+Several `syncd web` and `syncd worker` processes share one database; a commit
+in one must wake the workers and senders of all. This task holds one
+connection listening on the wake channel and hands each notification to the
+process's `Waker`. A lost connection is re-opened with backoff; meanwhile the
+sweep keeps everything moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from syncd.wakeup import WAKE_CHANNEL, Waker
+
+log = logging.getLogger("syncd.listen")
+RECONNECT_MAX_SECONDS = 30.0
+POLL_SECONDS = 1.0
+
+
+def libpq_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def listen_for_wakeups(url: str, waker: Waker, stop: asyncio.Event) -> None:
+    """Until `stop`: every NOTIFY on the wake channel wakes this process's loops."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await _listen(libpq_url(url), waker, stop)
+            delay = 0.5
+        except (psycopg.Error, OSError) as error:
+            log.warning("wake-up listener lost its connection: %s", type(error).__name__)
+            waker.wake()  # something may have been missed while disconnected
+            await _sleep_unless_stopped(stop, delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+
+async def _listen(url: str, waker: Waker, stop: asyncio.Event) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        await connection.execute(f"LISTEN {WAKE_CHANNEL}")
+        while not stop.is_set():
+            # A bounded wait, so `stop` is noticed within a second.
+            async for _ in connection.notifies(timeout=POLL_SECONDS):
+                waker.wake()
+
+
+async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return

@@ -1,0 +1,79 @@
+"""On PostgreSQL a commit in one process wakes the loops of another."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from syncd.config import Settings
+from syncd.runtime import Runtime
+from syncd.store.listen import listen_for_wakeups
+from syncd.store.schema import upgrade
+from tests import factories as f
+from tests.dbs import postgres_schema_url
+
+
+@pytest.fixture
+def two_processes() -> Iterator[tuple[Runtime, Runtime]]:
+    """Two runtimes on one database: each has its own Waker, as separate processes do."""
+    with postgres_schema_url() as url:
+        settings = Settings.model_validate(
+            {"database": {"url": url}, "connectors": {"local": {"kind": "memory"}}}
+        )
+        web, worker = Runtime.from_settings(settings), Runtime.from_settings(settings)
+        upgrade(web.engine)
+        yield web, worker
+        web.close()
+        worker.close()
+
+
+def book(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as session:
+        shop = f.merchant(session)
+        f.service(session, shop)
+        f.staff_with_calendar(session, shop, "alice", "/alice/")
+        f.book(session, "b1", "alice", f.slot(0))
+
+
+def test_a_commit_elsewhere_wakes_this_process(two_processes: tuple[Runtime, Runtime]) -> None:
+    web, worker = two_processes
+
+    async def scenario() -> float:
+        stop, woken = asyncio.Event(), asyncio.Event()
+        worker.waker.attach(asyncio.get_running_loop(), woken)
+        listener = asyncio.create_task(
+            listen_for_wakeups(worker.settings.database.url, worker.waker, stop)
+        )
+        await asyncio.sleep(0.5)  # listening
+        started = time.perf_counter()
+        await asyncio.to_thread(book, web)
+        await asyncio.wait_for(woken.wait(), timeout=5)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        await listener
+        return elapsed
+
+    assert asyncio.run(scenario()) < 1.0
+
+
+def test_a_commit_without_news_sends_nothing(two_processes: tuple[Runtime, Runtime]) -> None:
+    web, worker = two_processes
+
+    async def scenario() -> bool:
+        stop, woken = asyncio.Event(), asyncio.Event()
+        worker.waker.attach(asyncio.get_running_loop(), woken)
+        listener = asyncio.create_task(
+            listen_for_wakeups(worker.settings.database.url, worker.waker, stop)
+        )
+        await asyncio.sleep(0.5)
+        with web.sessions.begin() as session:
+            f.merchant(session)
+        await asyncio.sleep(1.0)
+        stop.set()
+        await listener
+        return woken.is_set()
+
+    assert not asyncio.run(scenario())
