@@ -1,6 +1,6 @@
 """Mirror N bookings to a local Radicale through syncd, against raw httpx PUTs.
 
-    .venv/bin/python bench/mirror_caldav.py [--bookings 2000] [--rounds 2]
+    .venv/bin/python bench/mirror_caldav.py [--bookings 2000] [--rounds 3]
 
 syncd: the bookings are enqueued through the store's booking function (what
 the API calls), 50 per transaction, while the worker, running in this
@@ -146,7 +146,7 @@ def events_on(server: RadicaleServer, round_no: int, kind: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bookings", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     raw_times, syncd_times = [], []
     with tempfile.TemporaryDirectory() as tmp, RadicaleServer(Path(tmp) / "radicale") as server:
