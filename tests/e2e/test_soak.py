@@ -31,7 +31,7 @@ SOAK_SECONDS = float(os.environ.get("SYNCD_SOAK_SECONDS", "600"))
 WARM_UP_SECONDS = min(60.0, SOAK_SECONDS / 5)
 API_KEY = "soak-test-key"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 300)]
 
 
 def rss_bytes(pid: int) -> int:
