@@ -1,4 +1,4 @@
-"""The `syncd` command: run, worker, web, db upgrade, check, import."""
+"""The `syncd` command: run, worker, web, db upgrade, check, import, webhooks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from syncd.config import Settings, load_config
 from syncd.errors import ConfigError, InputError
 from syncd.runtime import Runtime
+from syncd.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("syncd")
 
@@ -31,6 +32,7 @@ def parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="back-fill bookings from a JSON file")
     importer.add_argument("file", type=Path)
     importer.add_argument("--no-progress", action="store_true")
+    webhooks_cli.add_commands(commands)
     return top
 
 
@@ -70,6 +72,8 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
         return commands.db_upgrade(runtime)
     if args.command == "import":
         return commands.import_file(runtime, args.file, progress=not args.no_progress)
+    if args.command == "webhooks":
+        return webhooks_cli.run(runtime, args)
     return asyncio.run(commands.serve_command(runtime, args.command))
 
 

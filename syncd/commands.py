@@ -19,6 +19,7 @@ from syncd.runtime import Runtime
 from syncd.serve import serve
 from syncd.store import schema, work
 from syncd.store.db import create_db_engine, is_sqlite
+from syncd.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("syncd")
 
@@ -30,6 +31,8 @@ def check(settings: Settings, *, online: bool) -> int:
     if problems:
         raise ConfigError(problems)
     print("configuration ok")
+    if online:
+        print("\n".join(webhooks_cli.check_lines(settings.database.url)))
     return 0
 
 

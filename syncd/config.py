@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from connectors import load_kind
 from syncd.errors import ConfigError
@@ -54,6 +54,50 @@ class WorkerSettings(Section):
     shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
 
 
+class WebhookSettings(Section):
+    """Signed events to the booking platform; see syncd/webhooks/."""
+
+    timeout_seconds: float = Field(default=15.0, gt=0)
+    concurrency_per_subscription: int = Field(default=8, ge=1, le=256)
+    max_in_flight: int = Field(default=256, ge=1)
+    retry_period_hours: float = Field(default=72.0, gt=0)
+    backoff_base_seconds: float = Field(default=5.0, ge=0)
+    backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    secret_overlap_hours: float = Field(default=24.0, ge=0)
+    keep_delivered_days: float = Field(default=7.0, gt=0)
+
+
+class MailSettings(Section):
+    """Notifications and reminders by email; see syncd/notify/."""
+
+    transport: Literal["file", "smtp"] = "file"
+    directory: str = "var/mail"  # the file transport: one .eml file per message
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    connections: int = Field(default=2, ge=1, le=16)  # SMTP connections used side by side
+    from_address: EmailStr = "bookings@syncd.example"
+    reply_to: EmailStr | None = None  # a merchant's own reply-to takes precedence
+    templates_dir: str | None = None
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_base_seconds: float = Field(default=30.0, ge=0)
+    backoff_max_seconds: float = Field(default=3600.0, ge=0)
+    reminder_grace_minutes: float = Field(default=60.0, ge=0)
+    send_follow_ups: bool = False
+    batch_size: int = Field(default=100, ge=1)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
+
+    def password(self) -> str | None:
+        return read_secret(self.password_env, self.password_file)
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -75,6 +119,8 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -165,6 +211,7 @@ def settings_problems(settings: Settings) -> list[str]:
             "(or set api.key_file); the API refuses every request without a key"
         )
     problems.extend(_secret_problems(settings))
+    problems.extend(_mail_problems(settings.mail))
     return problems
 
 
@@ -177,3 +224,16 @@ def _secret_problems(settings: Settings) -> list[str]:
         if file_name and not Path(file_name).is_file() and not settings.embedded.generate_secrets:
             problems.append(f"connectors.{name}.password_file: {file_name} does not exist")
     return problems
+
+
+def _mail_problems(mail: MailSettings) -> list[str]:
+    if mail.transport != "smtp":
+        return []
+    env_name, file_name = mail.password_env, mail.password_file
+    if env_name and not os.environ.get(env_name) and not file_name:
+        return [f"mail.password_env: {env_name} is not set"]
+    if file_name and not Path(file_name).is_file():
+        return [f"mail.password_file: {file_name} does not exist"]
+    if mail.username and not (env_name or file_name):
+        return ["mail.username: set mail.password_env or mail.password_file for its password"]
+    return []

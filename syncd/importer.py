@@ -20,6 +20,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import ImportedBooking, field_errors
 from syncd.store.bookings import put_booking
 from syncd.store.catalog import get_merchant
+from syncd.store.changes import Actor
 
 
 def read_bookings(path: Path) -> list[ImportedBooking]:
@@ -61,7 +62,7 @@ def import_bookings(runtime: Runtime, bookings: list[ImportedBooking], progress:
 def _store(session: Session, index: int, record: ImportedBooking) -> int:
     try:
         merchant = get_merchant(session, record.merchant)
-        _, new = put_booking(session, merchant, record.key, record)
+        _, new = put_booking(session, merchant, record.key, record, Actor.IMPORT)
     except NotFound as error:
         raise InputError({f"[{index}].merchant": str(error)}) from None
     except (InputError, Conflict) as error:

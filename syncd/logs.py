@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 CONTEXT_FIELDS = (
     "worker",
     "mirror_id",
+    "outbox_id",
     "booking_id",
     "binding_id",
     "attempt",

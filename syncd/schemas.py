@@ -30,6 +30,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BOOKING_LENGTH = timedelta(days=7)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_REMINDER_MINUTES = 60 * 24 * 30
+MAX_FOLLOW_UP_MINUTES = 60 * 24 * 90
 
 
 def _known_timezone(name: str) -> str:
@@ -47,6 +49,7 @@ def _single_line(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
 Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:~-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
+ReminderOffset = Annotated[int, Field(ge=1, le=MAX_REMINDER_MINUTES)]
 
 
 class Strict(BaseModel):
@@ -67,6 +70,16 @@ class ServiceIn(Strict):
     buffer_after_minutes: int = Field(default=0, ge=0, le=24 * 60)
     requires_approval: bool = False
     location: str = Field(default="", max_length=500)
+    # customer reminders, e.g. [1440, 60]: a day and an hour before the start
+    reminder_minutes_before: list[ReminderOffset] = Field(default_factory=list, max_length=5)
+    follow_up_minutes_after: int | None = Field(default=None, ge=0, le=MAX_FOLLOW_UP_MINUTES)
+
+    @field_validator("reminder_minutes_before")
+    @classmethod
+    def _distinct_offsets(cls, offsets: list[int]) -> list[int]:
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("each reminder offset may appear once")
+        return sorted(offsets, reverse=True)
 
 
 def _hour_range(value: list[str]) -> list[str]:
@@ -111,6 +124,7 @@ class BookingIn(Strict):
     origin: Literal["web", "staff"] = "web"
     status: Literal["pending", "confirmed"] | None = None  # None: from the service's rule
     notes: str = Field(default="", max_length=5000)
+    paid: bool = False  # told to the customer on cancellation: refunds are the merchant's
 
     @field_validator("end")
     @classmethod

@@ -26,7 +26,10 @@ log = logging.getLogger("syncd")
 
 # Senders that run beside the worker (outboxes); each "module:factory" is called
 # with the Runtime and returns an object with `async run(stop: asyncio.Event)`.
-BACKGROUND_SERVICES: tuple[str, ...] = ()
+BACKGROUND_SERVICES: tuple[str, ...] = (
+    "syncd.webhooks.sender:WebhookSender",
+    "syncd.notify.sender:mail_sender",
+)
 
 
 class BackgroundService(Protocol):

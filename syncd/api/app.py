@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from syncd.api import routes_bookings, routes_catalog, routes_mirrors
+from syncd.api import (
+    routes_bookings,
+    routes_catalog,
+    routes_mirrors,
+    routes_notify,
+    routes_webhooks,
+)
 from syncd.api.auth import BearerAuth
 from syncd.api.errors import EXCEPTION_HANDLERS, UnexpectedErrors
 from syncd.runtime import Runtime
@@ -42,5 +48,7 @@ def create_api(runtime: Runtime) -> Starlette:
         *routes_catalog.routes(runtime),
         *routes_bookings.routes(runtime),
         *routes_mirrors.routes(runtime),
+        *routes_notify.routes(runtime),
+        *routes_webhooks.routes(runtime),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

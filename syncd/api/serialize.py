@@ -63,6 +63,8 @@ def service_json(service: Service) -> JSON:
         "buffer_after_minutes": service.buffer_after_minutes,
         "requires_approval": service.requires_approval,
         "location": service.location,
+        "reminder_minutes_before": service.reminder_minutes_before,
+        "follow_up_minutes_after": service.follow_up_minutes_after,
     }
 
 
@@ -138,6 +140,7 @@ def booking_json(view: BookingView) -> JSON:
         "version": booking.version,
         "sequence": booking.sequence,
         "notes": booking.notes,
+        "paid": booking.paid,
         "cloned_from": view.cloned_from,
         "created_at": iso(booking.created_at),
         "updated_at": iso(booking.updated_at),

@@ -41,6 +41,7 @@ def _values(session: Session, merchant: Merchant, data: BookingIn) -> dict[str, 
         "customer_timezone": data.customer.timezone,
         "origin": data.origin,
         "notes": data.notes,
+        "paid": data.paid,
         "status": data.status or initial_status(service.requires_approval),
     }
 

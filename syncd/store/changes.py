@@ -18,7 +18,10 @@ from sqlalchemy.orm import Session
 
 from syncd.store.models import Booking
 
-LISTENERS: tuple[str, ...] = ()
+LISTENERS: tuple[str, ...] = (
+    "syncd.webhooks.emit:on_booking_change",
+    "syncd.notify.queue:on_booking_change",
+)
 
 
 class ChangeKind(StrEnum):
@@ -36,6 +39,7 @@ class Actor(StrEnum):
     CUSTOMER = "customer"  # through the manage link
     STAFF = "staff"
     RECONCILIATION = "reconciliation"  # a calendar-wins rule
+    IMPORT = "import"  # a back-fill from a file: its people were told when it was booked
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,9 @@ class Service(Base):
     buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     location: Mapped[str] = mapped_column(String(500), default="")
+    # the customer's reminders, kept with each booking when it is made
+    reminder_minutes_before: Mapped[list[int]] = mapped_column(JSON, default=list)
+    follow_up_minutes_after: Mapped[int | None] = mapped_column(Integer)
 
 
 class Staff(Base):
@@ -158,6 +161,7 @@ class Booking(Base):
     customer_email: Mapped[str | None] = mapped_column(String(320))
     customer_phone: Mapped[str | None] = mapped_column(String(64))
     notes: Mapped[str] = mapped_column(Text, default="")
+    paid: Mapped[bool] = mapped_column(Boolean, default=False)  # refunds are the merchant's
     status: Mapped[str] = mapped_column(String(16))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # bumped when time, staff or status changes: the event's SEQUENCE

@@ -17,6 +17,8 @@ from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.store.mirrors import is_converged
 from syncd.store.models import Booking, CalendarBinding, Mirror, Presence
+from syncd.timeutil import utcnow
+from syncd.webhooks.emit import mirror_dead_lettered
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,19 @@ def record_success(session: Session, mirror_id: int, outcome: Outcome, now: date
 
 
 def record_failure(
-    session: Session, mirror_id: int, error: str, retry_at: datetime, *, dead: bool
+    session: Session, task: MirrorTask, error: str, retry_at: datetime, *, dead: bool
 ) -> None:
-    session.execute(
-        update(Mirror)
-        .where(Mirror.id == mirror_id)
-        .values(attempts=Mirror.attempts + 1, last_error=error, next_attempt_at=retry_at, dead=dead)
-    )
+    """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead."""
+    mirror = session.get(Mirror, task.mirror_id, with_for_update=True)
+    if mirror is None:
+        return
+    if (mirror.desired, mirror.desired_version) != (task.desired, task.desired_version):
+        mirror.attempts, mirror.last_error, mirror.next_attempt_at = 0, error, utcnow()
+        return
+    mirror.attempts += 1
+    mirror.last_error, mirror.next_attempt_at, mirror.dead = error, retry_at, dead
+    if dead:  # the platform hears of it in the same transaction (a webhook event)
+        mirror_dead_lettered(session, mirror.id, error)
 
 
 def pause_binding(session: Session, binding_id: int, until: datetime, error: str) -> int:

@@ -159,7 +159,7 @@ class CalendarRun:
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
         message = f"{type(error).__name__}: {error}"
         await self.ctx.recorder.record(
-            lambda s: work.record_failure(s, task.mirror_id, message, retry_at, dead=dead)
+            lambda s: work.record_failure(s, task, message, retry_at, dead=dead)
         )
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {

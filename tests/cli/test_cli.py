@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from syncd.cli import main
-from syncd.store.models import Booking, Mirror
+from syncd.notify.models import OutboxMessage
+from syncd.store.models import Base, Booking, Mirror
 from tests.servers import free_port
 
 GOOD_CONFIG = """
@@ -123,7 +124,7 @@ def import_record(key: str, **changes: object) -> dict[str, object]:
     return record | changes
 
 
-def count(db: Path, model: type[Booking] | type[Mirror]) -> int:
+def count(db: Path, model: type[Base]) -> int:
     engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as connection:
         found = connection.scalar(select(func.count()).select_from(model))
@@ -145,6 +146,7 @@ def test_import_backfills_with_progress(
     assert "300/300" in captured.err  # the progress bar
     assert count(tmp_path / "s.db", Booking) == 300
     assert count(tmp_path / "s.db", Mirror) == 300
+    assert count(tmp_path / "s.db", OutboxMessage) == 0, "a back-fill emails nobody"
     assert main(["--config", str(config), "import", str(data), "--no-progress"]) == 0
     assert "(0 new, 300 updated)" in capsys.readouterr().out
 

@@ -11,7 +11,8 @@ from syncd.errors import FailureScope, PermanentError, TransientError
 from syncd.runtime import Runtime
 from syncd.store.mirrors import retry_mirror
 from syncd.store.models import Mirror
-from syncd.store.work import count_pending
+from syncd.store.work import claim_due, count_pending, record_failure
+from syncd.timeutil import utcnow
 from syncd.worker import Worker
 from tests import factories as f
 
@@ -204,3 +205,18 @@ def test_a_commit_wakes_the_worker_without_waiting_for_the_sweep(
         return elapsed
 
     assert asyncio.run(book_while_idle()) < 1.0
+
+
+def test_a_failure_of_an_outdated_version_spends_no_attempt(memory_runtime: Runtime) -> None:
+    seed(memory_runtime, 1)
+    with memory_runtime.sessions.begin() as session:
+        mirror = session.query(Mirror).one()
+        (task,) = claim_due(session, mirror.binding_id, utcnow(), limit=10)
+    with memory_runtime.sessions.begin() as session:
+        f.book(session, "b0", "bob", f.slot(50))  # rescheduled while the write was failing
+    with memory_runtime.sessions.begin() as session:
+        record_failure(session, task, "TransientError: HTTP 500", utcnow(), dead=True)
+    with memory_runtime.sessions.begin() as session:
+        mirror = session.get(Mirror, task.mirror_id)
+        assert mirror is not None
+        assert (mirror.dead, mirror.attempts) == (False, 0)

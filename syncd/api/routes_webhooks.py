@@ -1,0 +1,152 @@
+"""A merchant's webhook subscriptions and their deliveries.
+
+    PUT    /merchants/{m}/webhooks/{key}                 create (201, with the secret) or update
+    GET    /merchants/{m}/webhooks[/{key}]               read; never the secret
+    DELETE /merchants/{m}/webhooks/{key}                 with its deliveries
+    POST   /merchants/{m}/webhooks/{key}/rotate-secret   a new secret, shown once
+    GET    /merchants/{m}/webhooks/{key}/deliveries      ?state=failed|pending|delivered
+    POST   /merchants/{m}/webhooks/{key}/deliveries/{id}/redeliver
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import Field
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.errors import NotFound
+from syncd.runtime import Runtime
+from syncd.schemas import Strict, parse
+from syncd.store import catalog
+from syncd.webhooks import subscriptions as subs
+from syncd.webhooks.models import WebhookDelivery, WebhookSubscription
+from syncd.webhooks.views import delivery_json, subscription_json
+
+MAX_PAGE = 200
+
+
+class DeliveryQuery(Strict):
+    state: Literal["pending", "delivered", "failed"] | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+
+
+def _subscription(session: Session, request: Request) -> WebhookSubscription:
+    merchant_key, key = path_keys(request, "merchant", "webhook")
+    merchant = catalog.get_merchant(session, merchant_key)
+    return subs.get_subscription(session, merchant, key)
+
+
+def _subscription_reply(
+    session: Session, subscription: WebhookSubscription, secret: str | None = None
+) -> Response:
+    counts = subs.delivery_counts(session, [subscription.id])[subscription.id]
+    body = subscription_json(subscription, counts)
+    if secret is not None:
+        body["secret"] = secret
+    return reply(body, created=secret is not None)
+
+
+async def put_webhook(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "webhook")
+    data = parse(subs.WebhookIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        subscription, secret = subs.upsert_subscription(session, merchant, key, data)
+        return _subscription_reply(session, subscription, secret)
+
+    return await transact(runtime, work)
+
+
+async def get_webhook(runtime: Runtime, request: Request) -> Response:
+    return await transact(runtime, lambda s: _subscription_reply(s, _subscription(s, request)))
+
+
+async def delete_webhook(runtime: Runtime, request: Request) -> Response:
+    def work(session: Session) -> Response:
+        subs.delete_subscription(session, _subscription(session, request))
+        return Response(status_code=204)
+
+    return await transact(runtime, work)
+
+
+async def list_webhooks(runtime: Runtime, request: Request) -> Response:
+    (merchant_key,) = path_keys(request, "merchant")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        found = subs.merchant_subscriptions(session, merchant)
+        counts = subs.delivery_counts(session, [s.id for s in found])
+        return reply({"items": [subscription_json(s, counts[s.id]) for s in found]})
+
+    return await transact(runtime, work)
+
+
+async def rotate_secret(runtime: Runtime, request: Request) -> Response:
+    overlap = timedelta(hours=runtime.settings.webhooks.secret_overlap_hours)
+
+    def work(session: Session) -> Response:
+        subscription = _subscription(session, request)
+        secret = subs.rotate_secret(session, subscription, overlap)
+        counts = subs.delivery_counts(session, [subscription.id])[subscription.id]
+        return reply(subscription_json(subscription, counts) | {"secret": secret})
+
+    return await transact(runtime, work)
+
+
+def _delivery_filters(
+    subscription: WebhookSubscription, query: DeliveryQuery
+) -> list[ColumnElement[bool]]:
+    filters = [WebhookDelivery.subscription_id == subscription.id]
+    if query.state is not None:
+        filters.append(WebhookDelivery.state == query.state)
+    return filters
+
+
+async def list_deliveries(runtime: Runtime, request: Request) -> Response:
+    query = parse(DeliveryQuery, dict(request.query_params))
+
+    def work(session: Session) -> Response:
+        filters = _delivery_filters(_subscription(session, request), query)
+        rows = subs.deliveries(session, filters, query.cursor, query.limit)
+        more = len(rows) > query.limit
+        cursor = str(rows[query.limit - 1].id) if more else None
+        return reply({"items": [delivery_json(d) for d in rows[: query.limit]],
+                      "next_cursor": cursor})
+
+    return await transact(runtime, work)
+
+
+async def redeliver(runtime: Runtime, request: Request) -> Response:
+    delivery_id: int = request.path_params["delivery"]
+    if delivery_id > MAX_ID:
+        raise NotFound(f"webhook delivery {delivery_id}")
+
+    def work(session: Session) -> Response:
+        subscription = _subscription(session, request)
+        delivery = subs.get_delivery(session, delivery_id)
+        if delivery.subscription_id != subscription.id:
+            raise NotFound(f"webhook delivery {delivery_id}")
+        subs.redeliver(session, delivery)
+        return reply(delivery_json(delivery))
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    webhook = "/merchants/{merchant}/webhooks/{webhook}"
+    return [
+        resource(runtime, "/merchants/{merchant}/webhooks", get=list_webhooks),
+        resource(runtime, webhook, get=get_webhook, put=put_webhook, delete=delete_webhook),
+        resource(runtime, webhook + "/rotate-secret", post=rotate_secret),
+        resource(runtime, webhook + "/deliveries", get=list_deliveries),
+        resource(runtime, webhook + "/deliveries/{delivery:int}/redeliver", post=redeliver),
+    ]

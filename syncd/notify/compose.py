@@ -1,0 +1,129 @@
+"""From a claimed outbox row to the finished message the transport sends."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+
+from syncd.config import MailSettings
+from syncd.notify.calendar import Party, invitation
+from syncd.notify.facts import BookingFacts
+from syncd.notify.kinds import KINDS, MessageKind
+from syncd.notify.mime import CalendarPart, Headers, Mailbox, build_message
+from syncd.notify.outbox import Letter
+from syncd.notify.templates import MailTemplates
+from syncd.notify.times import format_span
+from syncd.notify.transport import Envelope, PermanentMailError
+from syncd.timeutil import zone
+
+# A plain ASCII address (dot-atom local part, host name) needs no further checks.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+MAX_ADDRESS = 254
+
+
+def checked_address(address: str) -> str:
+    """`address` fit for an SMTP envelope and a header, or a PermanentMailError."""
+    if len(address) <= MAX_ADDRESS and _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    try:
+        valid = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        raise PermanentMailError("not a valid email address") from None
+    if valid.ascii_email is None:
+        raise PermanentMailError("the address needs SMTPUTF8, which syncd does not send")
+    return valid.ascii_email
+
+
+def _usable(address: str | None) -> str | None:
+    """A reply-to that would break the message is left out, not allowed to fail it."""
+    try:
+        return checked_address(address) if address else None
+    except PermanentMailError:
+        return None
+
+
+def _short(facts: BookingFacts, zone_name: str) -> str:
+    local = facts.start.astimezone(zone(zone_name))
+    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+
+
+def template_context(letter: Letter, facts: BookingFacts) -> dict[str, Any]:
+    zone_name = letter.timezone
+    previous = None
+    if facts.previous_start is not None and facts.previous_end is not None:
+        previous = format_span(facts.previous_start, facts.previous_end, zone_name)
+    return {
+        "recipient": {
+            "name": letter.to_name,
+            "audience": letter.audience,
+            "role": letter.payload.get("role"),
+        },
+        "merchant": {
+            "key": facts.merchant_key,
+            "name": facts.merchant_name,
+            "contact_text": facts.contact_text,
+            "booking_page_url": facts.booking_page_url,
+        },
+        "booking": facts,
+        "when": format_span(facts.start, facts.end, zone_name),
+        "short_when": _short(facts, zone_name),
+        "previous_when": previous,
+        "timezone": zone_name,
+        "manage_url": letter.payload.get("manage_url"),
+        "minutes": letter.payload.get("minutes"),
+        "actor": letter.payload.get("actor"),
+    }
+
+
+class Composer:
+    def __init__(self, settings: MailSettings) -> None:
+        self.from_address = str(settings.from_address)
+        self.default_reply_to = settings.reply_to
+        self.templates = MailTemplates(settings.templates_dir)
+
+    @property
+    def domain(self) -> str:
+        return self.from_address.rpartition("@")[2]
+
+    def envelope(self, letter: Letter) -> Envelope:
+        """The message for `letter`; PermanentMailError if it can never be sent."""
+        recipient = checked_address(letter.to_address)
+        facts = BookingFacts.from_json(letter.payload["facts"])
+        kind = MessageKind(letter.kind)
+        rendered = self.templates.render(kind, facts.merchant_key, template_context(letter, facts))
+        data = build_message(
+            self._headers(letter, facts, recipient, rendered.subject),
+            rendered.text,
+            rendered.html,
+            self._calendar(kind, facts, letter, recipient),
+        )
+        return Envelope(self.from_address, recipient, data, letter.message_id)
+
+    def _headers(
+        self, letter: Letter, facts: BookingFacts, recipient: str, subject: str
+    ) -> Headers:
+        reply_to = _usable(facts.reply_to) or _usable(self.default_reply_to)
+        return Headers(
+            sender=Mailbox(facts.merchant_name, self.from_address),
+            to=Mailbox(letter.to_name, recipient),
+            reply_to=Mailbox(facts.merchant_name, reply_to) if reply_to else None,
+            subject=subject,
+            date=letter.queued_at,
+            message_id=letter.message_id,
+        )
+
+    def _calendar(
+        self, kind: MessageKind, facts: BookingFacts, letter: Letter, recipient: str
+    ) -> CalendarPart | None:
+        method = KINDS[kind].calendar
+        if method is None:
+            return None
+        organizer = Party(facts.merchant_name, self.from_address)
+        attendee = Party(letter.to_name, recipient)
+        ics = invitation(facts, method, organizer, attendee, letter.queued_at)
+        return CalendarPart(method, ics)

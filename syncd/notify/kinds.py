@@ -1,0 +1,59 @@
+"""The messages syncd sends, and what each one is about.
+
+Adding a kind: a `MessageKind` member, its `KindInfo` entry, and the pair of
+templates `<kind>.txt` / `<kind>.html` in syncd/notify/templates/; then queue
+it where it arises (queue.py for booking changes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class NoticeEvent(StrEnum):
+    """What staff and merchants may opt in to or out of."""
+
+    NEW = "new"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    CONFLICT = "conflict"
+
+
+class CalendarMethod(StrEnum):
+    """The iTIP method of a message's calendar part (RFC 5546)."""
+
+    REQUEST = "REQUEST"
+    CANCEL = "CANCEL"
+
+
+class MessageKind(StrEnum):
+    CONFIRMATION = "confirmation"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    PENDING = "pending"
+    REMINDER = "reminder"
+    FOLLOW_UP = "follow_up"
+    NEW_NOTICE = "new_notice"
+    RESCHEDULE_NOTICE = "reschedule_notice"
+    CANCEL_NOTICE = "cancel_notice"
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    calendar: CalendarMethod | None = None  # customer messages the customer's calendar follows
+    event: NoticeEvent | None = None  # staff and merchant notices: the setting that gates them
+
+
+KINDS: dict[MessageKind, KindInfo] = {
+    MessageKind.CONFIRMATION: KindInfo(CalendarMethod.REQUEST),
+    MessageKind.RESCHEDULED: KindInfo(CalendarMethod.REQUEST),
+    MessageKind.CANCELLED: KindInfo(CalendarMethod.CANCEL),
+    # a tentative event holds the time until the merchant decides
+    MessageKind.PENDING: KindInfo(CalendarMethod.REQUEST),
+    MessageKind.REMINDER: KindInfo(),
+    MessageKind.FOLLOW_UP: KindInfo(),
+    MessageKind.NEW_NOTICE: KindInfo(event=NoticeEvent.NEW),
+    MessageKind.RESCHEDULE_NOTICE: KindInfo(event=NoticeEvent.RESCHEDULED),
+    MessageKind.CANCEL_NOTICE: KindInfo(event=NoticeEvent.CANCELLED),
+}
