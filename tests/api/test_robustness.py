@@ -28,7 +28,6 @@ from tests.api.helpers import (
     put_booking,
     snapshot,
 )
-from tests.dbs import backend_of
 
 BOOKING = f"{MERCHANT}/bookings/b1"
 real_put_booking = bookings.put_booking
@@ -165,11 +164,11 @@ def test_a_unique_key_race_lost_twice_is_a_conflict(
     assert snapshot(runtime.engine) == before
 
 
+# SQLite writers queue at BEGIN IMMEDIATE, so only PostgreSQL's can race.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_concurrent_puts_of_a_new_booking_make_one(
     shop: ApiClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if backend_of(runtime.settings.database.url) == "sqlite":
-        pytest.skip("SQLite writers queue at BEGIN IMMEDIATE, so they cannot race")
     both_looked = threading.Barrier(2, timeout=10)
     first_lookups = itertools.count()
     real_find = catalog.find_in_merchant

@@ -196,15 +196,13 @@ def test_sender_stops_promptly_when_asked(runtime: Runtime) -> None:
     assert asyncio.run(run_briefly()) < 2
 
 
+# One process owns an SQLite database: several senders need PostgreSQL.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_senders_share_the_outbox_without_sending_anything_twice(
     database_url: str, sink: SmtpSink
 ) -> None:
     from collections import Counter
 
-    from tests.dbs import backend_of
-
-    if backend_of(database_url) != "postgresql":
-        pytest.skip("one process owns an SQLite database; several senders need PostgreSQL")
     runtimes = [
         Runtime.from_settings(mail_settings(database_url, smtp_mail(sink.port, batch_size=10)))
         for _ in range(2)
