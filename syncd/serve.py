@@ -20,6 +20,7 @@ import uvicorn
 from connectors import build_connector
 from connectors.base import Connector
 from syncd.runtime import Runtime
+from syncd.store.listen import listen_for_wakeups
 from syncd.worker import Worker
 
 log = logging.getLogger("syncd")
@@ -105,6 +106,10 @@ def _start(
         for path in BACKGROUND_SERVICES:
             service = _background_service(path, runtime)
             tasks.append(asyncio.create_task(service.run(stop), name=path))
+        if runtime.engine.dialect.name == "postgresql":
+            # Commits of other processes (a separate `syncd web`) wake this one's loops.
+            listener = listen_for_wakeups(runtime.settings.database.url, runtime.waker, stop)
+            tasks.append(asyncio.create_task(listener, name="listen"))
     return tasks
 
 
