@@ -137,6 +137,9 @@ Reschedule it and move it to Bob (the event moves to Bob's calendar):
 Cancel it (the event vanishes):
   curl -X POST {auth} {base}/bookings/my-first/cancel
 
+Every confirmation and notice is written as an .eml file under var/mail/
+(open one in any mail client; its invitation updates the same calendar event).
+
 See the booking and the state of its calendar events:
   curl {auth} {base}/bookings/my-first
 
