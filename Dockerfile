@@ -14,8 +14,9 @@ COPY --from=build /install /usr/local
 COPY config/syncd.example.toml /etc/syncd/syncd.toml
 USER syncd
 WORKDIR /var/lib/syncd
-ENV PYTHONUNBUFFERED=1 SYNCD_API__HOST=0.0.0.0
-EXPOSE 8080
+# Inside the container both listeners face the container's network; publish 9464 privately.
+ENV PYTHONUNBUFFERED=1 SYNCD_API__HOST=0.0.0.0 SYNCD_METRICS__HOST=0.0.0.0
+EXPOSE 8080 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)" || exit 1
 ENTRYPOINT ["syncd", "--config", "/etc/syncd/syncd.toml"]

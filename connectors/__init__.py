@@ -13,6 +13,7 @@ from connectors.base import Connector
 KINDS: dict[str, str] = {
     "caldav": "connectors.caldav",
     "memory": "connectors.memory_kind",
+    "m365": "connectors.m365",
 }
 
 

@@ -17,13 +17,75 @@ tests/contract checks them against every connector):
   the event itself (UID or tag), so links are rebuilt after syncd's state is lost.
 - `busy_time` returns every busy interval in the range or raises: a failure is
   never reported as free time.
+- `changes` is the calendar's change feed (see "Watching a calendar" below).
 
 Every error leaving a connector is one of `syncd.errors.RemoteError`'s subclasses.
+
+Watching a calendar
+-------------------
+
+`Calendar.changes(cursor, window, known)` answers "what is different since
+last time?" with a `ChangeSet`. The caller (syncd/reconcile) keeps the cursor
+and the window between passes and hands them back unchanged:
+
+- `cursor` is opaque: whatever the last `ChangeSet.cursor` was, or None the
+  first time. A cursor is only ever passed back with the window it was made
+  for; when syncd moves its window it passes None.
+- With a cursor the service accepts, the answer is a *delta*
+  (`complete=False`): `changed` holds the current content of every event
+  created or modified since the cursor, `removed` the remote ids that are no
+  longer visible (deleted, or, for services whose feed is windowed, moved out
+  of the window; `exact_removals` says the feed knows the difference, else
+  syncd looks its own events up with `find_by_booking` before calling them
+  deleted).
+- With None, or a cursor the service refuses (expired, invalid, any error of
+  the feed itself that is not transient or auth), the answer is a *complete
+  listing* (`complete=True`, `reset_reason` says why when a cursor was
+  refused): `changed` holds every event in the window whose etag differs from
+  `known`, `removed` every id of `known` that the service no longer shows.
+  A refused cursor is never taken to mean "nothing changed".
+- `known` maps the remote ids syncd already holds to the etag it holds for
+  them. An entry whose etag is unchanged need not be fetched or returned, so
+  replayed or duplicated feed entries cost nothing.
+- Events of `changed` are complete (`ObservedEvent`): recurring events are
+  expanded into `intervals` within the window; `busy` is False for
+  transparent / free events. An event that cannot be read is listed in
+  `unreadable` rather than failing the whole feed.
+- Transient failures and refused credentials raise as everywhere else; the
+  caller keeps its old cursor and tries again, so a feed entry may be seen
+  twice: consumers treat the feed as idempotent.
+
+How the services map onto it:
+
+- CalDAV (connectors/caldav/sync.py): the cursor is an RFC 6578 sync-token.
+  A delta is one sync-collection REPORT asking for etags and calendar data
+  (Radicale sends the data, Xandikos does not), plus calendar-multiget REPORTs
+  (in batches) of the new hrefs that came without it; 404 entries are
+  `removed`, and they are exact (`exact_removals`: the feed has no window). A
+  refused token (403/409/412 valid-sync-token, or any non-transient error)
+  and the first pass make a complete listing: a sync-collection with an empty
+  token (every href with its etag, and a fresh token) plus a calendar-query
+  for the etags in the window, then a multiget of what is new. A server
+  without sync-collection gets the same listing from PROPFIND Depth 1 on every
+  pass (cursor None).
+- Microsoft Graph: the cursor is the deltaLink of
+  `/users/{id}/calendarView/delta?startDateTime=&endDateTime=` (the window is
+  fixed in it, which is why a new window means cursor None). None starts a new
+  delta round; its pages (nextLink) up to the deltaLink are one complete
+  listing. A delta round with the deltaLink gives `changed` (occurrences of a
+  series come as their own items, each with its own id and one interval) and
+  `@removed` entries as `removed` (`exact_removals=False`: an event moved out
+  of the window is reported removed too). 410 Gone / `syncStateNotFound` is a
+  refused cursor: start a new round, `complete=True`. `showAs: free` means
+  `busy=False`; `isCancelled` means `cancelled=True`; the booking key comes
+  from the singleValueExtendedProperty, `uid` from `iCalUId`; `etag` is
+  `@odata.etag` (or changeKey).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -75,6 +137,50 @@ class BusyInterval:
     end: datetime
 
 
+@dataclass(frozen=True)
+class ChangeWindow:
+    """The time range a calendar is watched in (foreign busy time, expansion of series)."""
+
+    start: datetime
+    end: datetime
+
+    def clip(self, interval: BusyInterval) -> BusyInterval | None:
+        """`interval` cut to the window, or None when it lies outside."""
+        start, end = max(interval.start, self.start), min(interval.end, self.end)
+        return BusyInterval(start, end) if start < end else None
+
+
+@dataclass(frozen=True)
+class ObservedEvent:
+    """An event as the change feed shows it. Times are aware UTC."""
+
+    ref: RemoteRef
+    booking_key: str | None  # syncd's tag (CalDAV X-SYNCD-BOOKING, Graph extended property)
+    uid: str | None  # the iCalendar UID (Graph: iCalUId); syncd's events use the booking key
+    start: datetime  # of the event itself (a series: its first occurrence)
+    end: datetime
+    busy: bool = True  # False: TRANSP:TRANSPARENT, STATUS:CANCELLED, Graph showAs free
+    cancelled: bool = False  # STATUS:CANCELLED, Graph isCancelled
+    recurring: bool = False
+    # every occurrence overlapping the window, cut to it; empty when none does
+    intervals: tuple[BusyInterval, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """One answer of a calendar's change feed; see "Watching a calendar" above."""
+
+    cursor: str | None  # pass it back next time; None: this calendar can only be listed
+    complete: bool  # a complete listing of the window, not a delta
+    changed: tuple[ObservedEvent, ...] = ()
+    removed: frozenset[str] = frozenset()
+    unreadable: tuple[RemoteRef, ...] = ()  # present, but their data could not be read
+    reset_reason: str | None = None  # why a given cursor was refused
+    # True when `removed` holds only deleted objects, never ones merely out of the window
+    # (CalDAV: the feed is not windowed); else the caller looks its own events up
+    exact_removals: bool = False
+
+
 class Calendar(ABC):
     """One calendar (collection or mailbox calendar) reached through a connector."""
 
@@ -100,6 +206,17 @@ class Calendar(ABC):
     async def busy_time(self, start: datetime, end: datetime) -> list[BusyInterval]:
         """Every busy interval overlapping [start, end); raises rather than guess."""
 
+    async def changes(
+        self, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]
+    ) -> ChangeSet:
+        """What changed since `cursor` (a complete listing when None or refused).
+
+        `known` maps remote ids to the etags the caller holds. A connector that
+        cannot watch its calendars leaves this as it is; the caller then skips
+        reconciliation for them.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no change feed")
+
 
 class Connector(ABC):
     """An account on a calendar service, shared by the calendars bound to it."""
@@ -110,6 +227,12 @@ class Connector(ABC):
     @abstractmethod
     def calendar(self, calendar_id: str) -> Calendar:
         """A handle on one calendar; cheap, makes no request."""
+
+    async def check(self) -> None:
+        """Verify the service is reachable and takes the credentials, with one cheap
+        request (`syncd check --online`). Raises `AuthError` for refused credentials,
+        `TransientError` when unreachable, another `RemoteError` for anything else."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be checked online")
 
     async def aclose(self) -> None:  # noqa: B027 - most connectors hold nothing
         """Release connections; the connector is not used afterwards."""

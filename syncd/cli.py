@@ -1,4 +1,4 @@
-"""The `syncd` command: run, worker, web, db upgrade, check, import, webhooks."""
+"""The `syncd` command: run, worker, web, db upgrade, check, import, webhooks, conflicts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syncd.config import Settings, load_config
 from syncd.errors import ConfigError, InputError
+from syncd.reconcile import cli as conflicts_cli
 from syncd.runtime import Runtime
 from syncd.webhooks import cli as webhooks_cli
 
@@ -28,11 +29,14 @@ def parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply pending migrations")
     check = commands.add_parser("check", help="validate the configuration; report every problem")
-    check.add_argument("--online", action="store_true", help="also reach the database")
+    check.add_argument(
+        "--online", action="store_true", help="also reach the database and every calendar account"
+    )
     importer = commands.add_parser("import", help="back-fill bookings from a JSON file")
     importer.add_argument("file", type=Path)
     importer.add_argument("--no-progress", action="store_true")
     webhooks_cli.add_commands(commands)
+    conflicts_cli.add_commands(commands)
     return top
 
 
@@ -74,6 +78,8 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
         return commands.import_file(runtime, args.file, progress=not args.no_progress)
     if args.command == "webhooks":
         return webhooks_cli.run(runtime, args)
+    if args.command == "conflicts":
+        return conflicts_cli.run(runtime, args)
     return asyncio.run(commands.serve_command(runtime, args.command))
 
 

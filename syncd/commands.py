@@ -12,9 +12,10 @@ from connectors import build_connector
 from connectors.caldav import CalDAVConnector
 from syncd import demo
 from syncd.config import Settings, settings_problems
-from syncd.embedded import EmbeddedRadicale, ensure_secret_file
+from syncd.embedded import EmbeddedRadicale, ensure_generated_secrets
 from syncd.errors import ConfigError
 from syncd.importer import import_bookings, read_bookings
+from syncd.ops.online import connector_problems as online_connector_problems
 from syncd.runtime import Runtime
 from syncd.serve import serve
 from syncd.store import schema, work
@@ -28,6 +29,7 @@ def check(settings: Settings, *, online: bool) -> int:
     problems = settings_problems(settings) + _connector_problems(settings)
     if online:
         problems += _database_problems(settings.database.url)
+        problems += online_connector_problems(settings.connectors)
     if problems:
         raise ConfigError(problems)
     print("configuration ok")
@@ -88,8 +90,7 @@ async def serve_command(runtime: Runtime, mode: str) -> int:
         # One process owns an SQLite database: leases left by a killed run are stale.
         with runtime.sessions.begin() as session:
             work.release_all_leases(session)
-    if settings.embedded.generate_secrets and settings.api.key_file:
-        ensure_secret_file(Path(settings.api.key_file))
+    ensure_generated_secrets(settings)
     radicale = EmbeddedRadicale(settings.embedded) if settings.embedded.radicale else None
     try:
         if radicale is not None:

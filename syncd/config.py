@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from connectors import load_kind
 from syncd.errors import ConfigError
+from syncd.manage.settings import ManageSettings
+from syncd.reconcile.settings import ReconcileSettings
 from syncd.schemas import field_errors
 
 ENV_PREFIX = "SYNCD_"
@@ -98,6 +100,19 @@ class MailSettings(Section):
         return read_secret(self.password_env, self.password_file)
 
 
+class MetricsSettings(Section):
+    """Prometheus metrics (and /healthz, /readyz) on a listener of their own; see syncd/ops/."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)  # 0: any free port (logged)
+    # Gauges read from the database at scrape time: deployment-wide numbers, the same
+    # from every process; scrape them from one process, or turn them off on the others.
+    database_gauges: bool = True
+    database_cache_seconds: float = Field(default=5.0, ge=0)
+    database_timeout_seconds: float = Field(default=2.0, gt=0)
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -122,7 +137,10 @@ class Settings(Section):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    manage: ManageSettings = Field(default_factory=ManageSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def api_key(self) -> str | None:
@@ -212,7 +230,22 @@ def settings_problems(settings: Settings) -> list[str]:
         )
     problems.extend(_secret_problems(settings))
     problems.extend(_mail_problems(settings.mail))
+    problems.extend(_manage_problems(settings))
     return problems
+
+
+def _manage_problems(settings: Settings) -> list[str]:
+    manage = settings.manage
+    if manage.public_url is None:
+        return []
+    if manage.secret_file and settings.embedded.generate_secrets:
+        return []
+    if manage.secret_file and not Path(manage.secret_file).is_file():
+        return [f"manage.secret_file: {manage.secret_file} does not exist"]
+    if not manage.secret_file and not manage.secret():
+        return [f"manage.secret_env: environment variable {manage.secret_env} is not set "
+                "(or set manage.secret_file); the manage pages need a secret"]
+    return []
 
 
 def _secret_problems(settings: Settings) -> list[str]:

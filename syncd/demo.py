@@ -23,6 +23,18 @@ MERCHANT = "demo"
 STAFF = {"alice": "Alice Example", "bob": "Bob Example"}
 TIMEZONE = "Europe/Berlin"
 HOURS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+# customers may cancel, reschedule and switch between Alice and Bob up to 2 hours ahead
+CONSULTATION = ServiceIn(
+    name="Consultation",
+    duration_minutes=45,
+    buffer_after_minutes=15,
+    manage_web_bookings=True,
+    manage_staff_bookings=True,
+    allow_change_staff=True,
+    manage_cutoff_hours=2,
+    slot_interval_minutes=15,
+    staff=list(STAFF),
+)
 
 
 def calendar_path(username: str, staff: str) -> str:
@@ -38,10 +50,10 @@ def seed(runtime: Runtime, connector_name: str, username: str) -> None:
     """Idempotent: a second `make run` finds everything in place."""
     with runtime.sessions.begin() as session:
         merchant, _ = upsert_merchant(
-            session, MERCHANT, MerchantIn(name="Demo Salon", timezone=TIMEZONE)
-        )
-        upsert_service(
-            session, merchant, "consultation", ServiceIn(name="Consultation", duration_minutes=45)
+            session, MERCHANT, MerchantIn(
+                name="Demo Salon", timezone=TIMEZONE,
+                contact_text="To change this booking, call Demo Salon on +49 30 1234567.",
+            )
         )
         for key, name in STAFF.items():
             member, _ = upsert_staff(
@@ -54,6 +66,7 @@ def seed(runtime: Runtime, connector_name: str, username: str) -> None:
             )
             binding = BindingIn(connector=connector_name, calendar_id=calendar_path(username, key))
             upsert_binding(session, member, "work", binding, {connector_name})
+        upsert_service(session, merchant, "consultation", CONSULTATION)
         for index, start in enumerate(_demo_times()):
             staff = list(STAFF)[index % len(STAFF)]
             key = f"demo-{index + 1}"
@@ -107,6 +120,7 @@ def print_instructions(
             password_file=password_file,
             auth=auth,
             base=base,
+            api=api_url,
             alice=calendar_path(username, "alice"),
             bob=calendar_path(username, "bob"),
         ),
@@ -139,6 +153,8 @@ Cancel it (the event vanishes):
 
 Every confirmation and notice is written as an .eml file under var/mail/
 (open one in any mail client; its invitation updates the same calendar event).
+A customer's confirmation carries a "Manage your booking" link ({api}/manage/...):
+open it to reschedule, move to the other staff member, or cancel.
 
 See the booking and the state of its calendar events:
   curl {auth} {base}/bookings/my-first

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.config import EmbeddedSettings
+from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
 
 
@@ -21,6 +21,15 @@ def ensure_secret_file(path: Path) -> str:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
     return path.read_text(encoding="utf-8").strip()
+
+
+def ensure_generated_secrets(settings: Settings) -> None:
+    """With `embedded.generate_secrets`, the API key and manage secret files exist."""
+    if not settings.embedded.generate_secrets:
+        return
+    for name in (settings.api.key_file, settings.manage.secret_file):
+        if name:
+            ensure_secret_file(Path(name))
 
 
 def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:

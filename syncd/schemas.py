@@ -50,6 +50,7 @@ TimeZoneName = Annotated[str, AfterValidator(_known_timezone)]
 Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:~-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
 ReminderOffset = Annotated[int, Field(ge=1, le=MAX_REMINDER_MINUTES)]
+ReconcileRule = Literal["booking_wins", "calendar_wins", "flag"]
 
 
 class Strict(BaseModel):
@@ -61,6 +62,8 @@ class MerchantIn(Strict):
     timezone: TimeZoneName
     contact_text: str = Field(default="", max_length=2000)
     booking_page_url: HttpUrl | None = None
+    # when a staff calendar disagrees with a booking (syncd/reconcile/rules.py)
+    reconcile_rule: ReconcileRule = "booking_wins"
 
 
 class ServiceIn(Strict):
@@ -73,6 +76,25 @@ class ServiceIn(Strict):
     # customer reminders, e.g. [1440, 60]: a day and an hour before the start
     reminder_minutes_before: list[ReminderOffset] = Field(default_factory=list, max_length=5)
     follow_up_minutes_after: int | None = Field(default=None, ge=0, le=MAX_FOLLOW_UP_MINUTES)
+    reconcile_rule: ReconcileRule | None = None  # None: the merchant's rule
+    # customer self-service through the manage link; kept with each booking when it is made
+    manage_web_bookings: bool = True
+    manage_staff_bookings: bool = False  # bookings staff made on the customer's behalf
+    allow_cancel: bool = True
+    allow_reschedule: bool = True
+    allow_change_staff: bool = False  # to another staff member listed in `staff`
+    manage_cutoff_hours: int = Field(default=24, ge=0, le=24 * 365)
+    slot_interval_minutes: int = Field(default=15, ge=5, le=24 * 60)
+    min_lead_minutes: int = Field(default=60, ge=0, le=60 * 24 * 365)
+    max_advance_days: int = Field(default=60, ge=1, le=365)
+    staff: list[Key] = Field(default_factory=list, max_length=500)  # who delivers it
+
+    @field_validator("staff")
+    @classmethod
+    def _distinct_staff(cls, keys: list[str]) -> list[str]:
+        if len(set(keys)) != len(keys):
+            raise ValueError("each staff member may appear once")
+        return keys
 
     @field_validator("reminder_minutes_before")
     @classmethod
@@ -125,6 +147,16 @@ class BookingIn(Strict):
     status: Literal["pending", "confirmed"] | None = None  # None: from the service's rule
     notes: str = Field(default="", max_length=5000)
     paid: bool = False  # told to the customer on cancellation: refunds are the merchant's
+    # for origin "staff": may the customer manage it (None: the service's setting); decided
+    # when the booking is made and never changed afterwards
+    self_manage: bool | None = None
+
+    @field_validator("self_manage")
+    @classmethod
+    def _only_for_staff_bookings(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is not None and info.data.get("origin") != "staff":
+            raise ValueError('only for bookings staff made (origin "staff")')
+        return value
 
     @field_validator("end")
     @classmethod

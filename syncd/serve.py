@@ -17,8 +17,10 @@ from typing import Protocol
 
 import uvicorn
 
-from connectors import build_connector
 from connectors.base import Connector
+from syncd.ops import systemd
+from syncd.ops.health import Heartbeat, Readiness, readiness_for
+from syncd.ops.listener import start_listener
 from syncd.runtime import Runtime
 from syncd.store.listen import listen_for_wakeups
 from syncd.worker import Worker
@@ -52,7 +54,8 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def build_connectors(runtime: Runtime) -> dict[str, Connector]:
-    return {name: build_connector(table) for name, table in runtime.settings.connectors.items()}
+    """The process's connectors (shared with the manage pages); closed when serving ends."""
+    return runtime.connectors
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:
@@ -61,11 +64,11 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-def _web_server(runtime: Runtime) -> EmbeddedServer:
+def _web_server(runtime: Runtime, readiness: Readiness) -> EmbeddedServer:
     from syncd.api import create_app  # noqa: PLC0415 - the worker alone does not need it
 
     config = uvicorn.Config(
-        create_app(runtime),
+        create_app(runtime, readiness=readiness),
         host=runtime.settings.api.host,
         port=runtime.settings.api.port,
         log_config=None,
@@ -78,18 +81,54 @@ def _web_server(runtime: Runtime) -> EmbeddedServer:
 async def serve(runtime: Runtime, *, web: bool = True, worker: bool = True) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    heartbeat = Heartbeat() if worker else None
+    sweep = runtime.settings.worker.sweep_interval_seconds
+    readiness = readiness_for(runtime.engine, heartbeat, sweep)
+    metrics = start_listener(runtime, readiness)
+    try:
+        await _serve_until_stopped(runtime, readiness, heartbeat, stop, web=web)
+    finally:
+        if metrics is not None:
+            metrics.stop()
+
+
+async def _serve_until_stopped(
+    runtime: Runtime,
+    readiness: Readiness,
+    heartbeat: Heartbeat | None,
+    stop: asyncio.Event,
+    *,
+    web: bool,
+) -> None:
     connectors = build_connectors(runtime)
-    server = _web_server(runtime) if web else None
-    tasks = _start(runtime, connectors if worker else None, server, stop)
+    server = _web_server(runtime, readiness) if web else None
+    worker_connectors = connectors if heartbeat is not None else None
+    tasks = _start(runtime, worker_connectors, server, stop, heartbeat)
+    ready = asyncio.create_task(systemd.notify_when_ready(_started(server, heartbeat), stop))
     try:
         await _until_stopped_or_failed(tasks, stop)
     finally:
+        systemd.notify("STOPPING=1")
+        ready.cancel()
         stop.set()
         if server is not None:
             server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*(c.aclose() for c in connectors.values()))
+        await runtime.aclose_connectors()
     log.info("stopped")
+
+
+def _started(
+    server: EmbeddedServer | None, heartbeat: Heartbeat | None
+) -> list[Callable[[], bool]]:
+    """What must hold before systemd hears READY=1: the web server listens, the worker
+    loop went round once."""
+    conditions: list[Callable[[], bool]] = []
+    if server is not None:
+        conditions.append(lambda: server.started)
+    if heartbeat is not None:
+        conditions.append(lambda: heartbeat.seconds_since() is not None)
+    return conditions
 
 
 def _start(
@@ -97,12 +136,14 @@ def _start(
     connectors: Mapping[str, Connector] | None,
     server: EmbeddedServer | None,
     stop: asyncio.Event,
+    heartbeat: Heartbeat | None = None,
 ) -> list[asyncio.Task[None]]:
     tasks = []
     if server is not None:
         tasks.append(asyncio.create_task(server.serve(), name="web"))
     if connectors is not None:
-        tasks.append(asyncio.create_task(Worker(runtime, connectors).run(stop), name="worker"))
+        worker = Worker(runtime, connectors, heartbeat=heartbeat)
+        tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
         for path in BACKGROUND_SERVICES:
             service = _background_service(path, runtime)
             tasks.append(asyncio.create_task(service.run(stop), name=path))

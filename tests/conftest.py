@@ -14,3 +14,10 @@ def _mail_stays_in_the_test(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     leave messages in the checkout.
     """
     monkeypatch.setenv("SYNCD_MAIL__DIRECTORY", str(tmp_path / "mail"))
+
+
+@pytest.fixture(autouse=True)
+def _metrics_on_any_free_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Daemons a test starts listen for scrapes on a free port, not the default 9464 that
+    another daemon (of this run, or of a run beside it) may hold."""
+    monkeypatch.setenv("SYNCD_METRICS__PORT", "0")

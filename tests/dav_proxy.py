@@ -1,11 +1,14 @@
 """An HTTP proxy in front of a CalDAV server that counts concurrent requests per calendar.
 
 Several worker processes write through it; afterwards `peak` tells the most
-requests any one calendar collection had in flight at once.
+requests any one calendar collection had in flight at once. `latency_seconds`
+holds every request that long before forwarding it, as a distant or busy
+server would (bench/scale.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter, defaultdict
@@ -31,8 +34,9 @@ def collection_of(path: str) -> str:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, latency_seconds: float = 0.0) -> None:
         self.upstream = upstream.rstrip("/")
+        self.latency_seconds = latency_seconds
         self.port = free_port()
         self.in_flight: Counter[str] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
@@ -83,6 +87,8 @@ class CountingProxy:
         collection = collection_of(request.url.path)
         self._enter(collection)
         try:
+            if self.latency_seconds:
+                await asyncio.sleep(self.latency_seconds)
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
             upstream = await self._client.request(
                 request.method,
@@ -94,7 +100,9 @@ class CountingProxy:
             return Response(status_code=502)
         finally:
             self._leave(collection)
-        out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+        # httpx decoded the body: a Content-Encoding passed on would have the client decode it again
+        dropped = HOP_BY_HOP | {"content-encoding"}
+        out = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
         return Response(upstream.content, status_code=upstream.status_code, headers=out)
 
     def __enter__(self) -> Self:

@@ -8,8 +8,16 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from connectors.base import BusyInterval, Calendar, EventSpec, RemoteEvent, RemoteRef
-from connectors.caldav import reports
+from connectors.base import (
+    BusyInterval,
+    Calendar,
+    ChangeSet,
+    ChangeWindow,
+    EventSpec,
+    RemoteEvent,
+    RemoteRef,
+)
+from connectors.caldav import reports, sync
 from connectors.caldav.http import ICALENDAR, XML, DavClient
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
 from connectors.caldav.reports import DavResource
@@ -17,7 +25,6 @@ from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
 
 _PUT_HEADERS = {"Content-Type": ICALENDAR}
 _DEPTH_0 = {"Depth": "0", "Content-Type": XML}
-_DEPTH_1 = {"Depth": "1", "Content-Type": XML}
 # Servers match floating times and all-day dates in a zone of their own choosing,
 # and Radicale misses an all-day event without DTEND unless the range holds its
 # start: so ask for a day more on each side, and cut to the exact range here.
@@ -142,8 +149,30 @@ class CalDAVCalendar(Calendar):
         return sorted(overlapping, key=lambda interval: (interval.start, interval.end))
 
     async def _report(self, body: bytes) -> list[DavResource]:
-        response = await self._request("REPORT", self.path, headers=_DEPTH_1, content=body)
-        return reports.parse_multistatus(response.content)
+        return reports.parse_multistatus(await self.report(body, depth="1"))
+
+    async def changes(
+        self, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]
+    ) -> ChangeSet:
+        return await sync.changes(self, cursor, window, known)
+
+    async def report(self, body: bytes, depth: str) -> bytes:
+        """The raw answer to a REPORT on the collection."""
+        headers = {"Depth": depth, "Content-Type": XML}
+        response = await self._request("REPORT", self.path, headers=headers, content=body)
+        return response.content
+
+    async def propfind(self, body: bytes, depth: str) -> bytes:
+        """The raw answer to a PROPFIND on the collection."""
+        headers = {"Depth": depth, "Content-Type": XML}
+        response = await self._request("PROPFIND", self.path, headers=headers, content=body)
+        return response.content
+
+    async def floating_zone(self, needed: bool) -> tzinfo:
+        """The zone floating times are read in; asked of the server only when `needed`."""
+        if self._floating_zone is None and needed:
+            self._floating_zone = await self._calendar_zone()
+        return self._floating_zone or UTC
 
     @staticmethod
     def _events_of(resource: DavResource) -> list[ParsedEvent]:
@@ -154,9 +183,7 @@ class CalDAVCalendar(Calendar):
 
     async def _zone_for(self, events: list[ParsedEvent]) -> tzinfo:
         """The zone that floating times and all-day dates are read in: the calendar's own."""
-        if self._floating_zone is None and any(e.floating for e in events):
-            self._floating_zone = await self._calendar_zone()
-        return self._floating_zone or UTC
+        return await self.floating_zone(any(e.floating for e in events))
 
     async def _calendar_zone(self) -> tzinfo:
         resources = await self._propfind(self.path, reports.CALENDAR_PROPFIND)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from caldav.elements import dav
+
 from connectors.base import Connector
 from connectors.caldav import reports
 from connectors.caldav.calendar import CalDAVCalendar
 from connectors.caldav.http import XML, DavClient, new_client
 from connectors.caldav.settings import Settings, read_password
 from syncd.errors import PermanentError, RemoteNotFound
+
+PRINCIPAL_PROPFIND = reports.propfind(dav.CurrentUserPrincipal())
 
 
 class CalDAVConnector(Connector):
@@ -43,6 +47,13 @@ class CalDAVConnector(Connector):
         except RemoteNotFound:
             return False
         return any(r.is_calendar for r in reports.parse_multistatus(response.content))
+
+    async def check(self) -> None:
+        """PROPFIND Depth 0 on the server's base URL, logged in: the cheapest request that
+        shows the server answers and takes the credentials (401 is an `AuthError`)."""
+        headers = {"Depth": "0", "Content-Type": XML}
+        base = self._dav.base_url
+        await self._dav.request("PROPFIND", base, headers=headers, content=PRINCIPAL_PROPFIND)
 
     async def aclose(self) -> None:
         await self._dav.aclose()

@@ -139,6 +139,9 @@ def error_for_status(response: httpx.Response, action: str) -> RemoteError:
         scope = FailureScope.CALENDAR if status in (429, 503) else FailureScope.ITEM
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         return TransientError(message, retry_after=retry_after, scope=scope)
+    if status == 423:
+        # WebDAV "Locked": Xandikos answers it while another write holds its repository.
+        return TransientError(message, scope=FailureScope.ITEM)
     if status in (403, 409) and b"no-uid-conflict" in response.content:
         # RFC 4791 5.3.2.1: another object of the collection has this UID already.
         return PreconditionFailed(f"{message}: UID used by another object")

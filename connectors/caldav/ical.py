@@ -90,6 +90,7 @@ class ParsedEvent:
     busy: bool
     recurs: bool  # still carries RRULE/RDATE, i.e. was not expanded by the server
     is_override: bool  # has a RECURRENCE-ID: one instance of a recurring event
+    cancelled: bool = False  # STATUS:CANCELLED
 
     @property
     def floating(self) -> bool:
@@ -98,10 +99,11 @@ class ParsedEvent:
 
     def interval(self, floating_zone: tzinfo) -> tuple[datetime, datetime]:
         """Start and end as aware UTC datetimes."""
-        return _instant(self.start, floating_zone), _instant(self.end, floating_zone)
+        return instant(self.start, floating_zone), instant(self.end, floating_zone)
 
 
-def _instant(value: date | datetime, floating_zone: tzinfo) -> datetime:
+def instant(value: date | datetime, floating_zone: tzinfo) -> datetime:
+    """A DTSTART/DTEND value as aware UTC; floating times and dates read in `floating_zone`."""
     if not isinstance(value, datetime):
         value = datetime.combine(value, time())
     if value.tzinfo is None:
@@ -111,8 +113,20 @@ def _instant(value: date | datetime, floating_zone: tzinfo) -> datetime:
 
 def parse_events(calendar_data: str | bytes, href: str) -> list[ParsedEvent]:
     """Every VEVENT in an object's calendar data; `PermanentError` if it cannot be read."""
+    return events_of(read_calendar(calendar_data, href), href)
+
+
+def read_calendar(calendar_data: str | bytes, href: str) -> icalendar.Calendar:
+    """An object's VCALENDAR; `PermanentError` if it cannot be read."""
     try:
-        calendar = icalendar.Calendar.from_ical(calendar_data)
+        return icalendar.Calendar.from_ical(calendar_data)
+    except ValueError as exc:
+        raise PermanentError(f"unreadable calendar data at {href}: {exc}") from None
+
+
+def events_of(calendar: icalendar.Calendar, href: str) -> list[ParsedEvent]:
+    """Every VEVENT of a VCALENDAR; `PermanentError` if one of them cannot be read."""
+    try:
         return [_parsed(vevent) for vevent in calendar.events]
     except ValueError as exc:
         raise PermanentError(f"unreadable calendar data at {href}: {exc}") from None
@@ -125,9 +139,10 @@ def _parsed(vevent: icalendar.Event) -> ParsedEvent:
         summary=_text(vevent, "SUMMARY") or "",
         start=vevent.start,
         end=vevent.end,
-        busy=_is_busy(vevent),
+        busy=is_busy(vevent),
         recurs="RRULE" in vevent or "RDATE" in vevent,
         is_override="RECURRENCE-ID" in vevent,
+        cancelled=(_text(vevent, "STATUS") or "").upper() == "CANCELLED",
     )
 
 
@@ -136,7 +151,8 @@ def _text(vevent: icalendar.Component, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _is_busy(vevent: icalendar.Component) -> bool:
+def is_busy(vevent: icalendar.Component) -> bool:
+    """Whether the event blocks time: neither transparent nor cancelled."""
     transparent = (_text(vevent, "TRANSP") or "").upper() == "TRANSPARENT"
     cancelled = (_text(vevent, "STATUS") or "").upper() == "CANCELLED"
     return not (transparent or cancelled)

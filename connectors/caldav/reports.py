@@ -53,6 +53,27 @@ def _calendar_query(data: BaseElement, event_filter: BaseElement) -> bytes:
     return _xml(_tree(cdav.CalendarQuery(), prop, calendar_filter))
 
 
+def sync_collection(token: str, with_data: bool = False) -> bytes:
+    """An RFC 6578 sync-collection REPORT for what changed since `token`: etags, and with
+    `with_data` the calendar data too (servers may leave it out: then multiget it)."""
+    props = _tree(dav.Prop(), dav.GetEtag(), *([cdav.CalendarData()] if with_data else []))
+    body = (dav.SyncToken(value=token), dav.SyncLevel(value="1"), props)
+    return _xml(_tree(dav.SyncCollection(), *body))
+
+
+def multiget(hrefs: list[str]) -> bytes:
+    """A calendar-multiget REPORT for the etag and calendar data of `hrefs`."""
+    prop = _tree(dav.Prop(), dav.GetEtag(), cdav.CalendarData())
+    return _xml(_tree(cdav.CalendarMultiGet(), prop, *(dav.Href(value=h) for h in hrefs)))
+
+
+def etags_in_range(start: datetime, end: datetime) -> bytes:
+    """calendar-query for the etags (no data) of the VEVENTs overlapping [start, end)."""
+    in_range = _tree(cdav.CompFilter("VEVENT"), cdav.TimeRange(start, end))
+    calendar_filter = _tree(cdav.Filter(), _tree(cdav.CompFilter("VCALENDAR"), in_range))
+    return _xml(_tree(cdav.CalendarQuery(), _tree(dav.Prop(), dav.GetEtag()), calendar_filter))
+
+
 def mkcalendar(display_name: str) -> bytes:
     """A MKCALENDAR body naming the calendar and limiting it to events."""
     components = _tree(cdav.SupportedCalendarComponentSet(), cdav.Comp("VEVENT"))
@@ -88,13 +109,37 @@ class DavResource:
 
 def parse_multistatus(body: bytes) -> list[DavResource]:
     """The resources of a 207 Multi-Status body."""
+    return [_resource(response) for response in _root(body).iter(f"{DAV}response")]
+
+
+@dataclass(frozen=True)
+class SyncAnswer:
+    """A sync-collection response: its members, the new token, and whether it was cut short."""
+
+    resources: list[DavResource]
+    token: str | None
+    truncated: bool  # RFC 6578 3.6: a 507 for the collection itself; ask again with `token`
+
+
+def parse_sync_answer(body: bytes, collection_path: str) -> SyncAnswer:
+    root = _root(body)
+    members, truncated = [], False
+    for response in root.iter(f"{DAV}response"):
+        resource = _resource(response)
+        if resource.href.rstrip("/") == collection_path.rstrip("/"):
+            truncated = truncated or _status_code(response.findtext(f"{DAV}status", "")) == 507
+        else:
+            members.append(resource)
+    return SyncAnswer(members, root.findtext(f"{DAV}sync-token"), truncated)
+
+
+def _root(body: bytes) -> ElementTree.Element:
     try:
         # Expat (>= 2.4.1, bundled with Python 3.11) refuses entity-expansion
         # bombs and ElementTree never fetches external entities.
-        root = ElementTree.fromstring(body)  # noqa: S314
+        return ElementTree.fromstring(body)  # noqa: S314
     except ElementTree.ParseError as exc:
         raise PermanentError(f"unreadable multistatus response: {exc}") from None
-    return [_resource(response) for response in root.iter(f"{DAV}response")]
 
 
 def _resource(response: ElementTree.Element) -> DavResource:

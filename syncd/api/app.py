@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -11,12 +14,17 @@ from starlette.routing import Mount, Route
 from syncd.api import (
     routes_bookings,
     routes_catalog,
+    routes_conflicts,
+    routes_manage,
     routes_mirrors,
     routes_notify,
     routes_webhooks,
 )
 from syncd.api.auth import BearerAuth
 from syncd.api.errors import EXCEPTION_HANDLERS, UnexpectedErrors
+from syncd.ops.health import Readiness
+from syncd.ops.http_metrics import RequestMetrics
+from syncd.reconcile.graph_webhook import graph_webhook_app
 from syncd.runtime import Runtime
 
 
@@ -27,15 +35,32 @@ def _key_source(runtime: Runtime) -> str:
     return "set " + " or ".join(w for w in where if w) if any(where) else "set api.key_env"
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    """Everything syncd serves over HTTP: health outside the API's key, the API inside it."""
-    routes = [Route("/healthz", healthz), Mount("", app=create_api(runtime))]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starlette:
+    """Everything syncd serves over HTTP: health outside the API's key, the API inside it.
+    `readiness` carries the worker's heartbeat when the worker runs in this process."""
+    from syncd.web.app import manage_app  # noqa: PLC0415 - syncd.web imports syncd.api
+
+    ready = readiness or Readiness(runtime.engine)
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", partial(readyz, ready)),
+        Mount("/manage", app=manage_app(runtime)),  # the customer's pages, outside the API key
+        Mount("/graph", app=graph_webhook_app(runtime)),  # Graph's notifications, by clientState
+        Mount("", app=create_api(runtime)),
+    ]
+    middleware = [Middleware(RequestMetrics)]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
 
 
 async def healthz(_: Request) -> JSONResponse:
     """Alive: the process answers. (Readiness, with the database, is a separate question.)"""
     return JSONResponse({"status": "ok"})
+
+
+async def readyz(readiness: Readiness, _: Request) -> JSONResponse:
+    """Ready: 200 when every check passes, else 503 naming the failing ones."""
+    report = await run_in_threadpool(readiness.report)
+    return JSONResponse(report.body(), status_code=200 if report.ready else 503)
 
 
 def create_api(runtime: Runtime) -> Starlette:
@@ -47,6 +72,8 @@ def create_api(runtime: Runtime) -> Starlette:
     routes = [
         *routes_catalog.routes(runtime),
         *routes_bookings.routes(runtime),
+        *routes_conflicts.routes(runtime),
+        *routes_manage.routes(runtime),
         *routes_mirrors.routes(runtime),
         *routes_notify.routes(runtime),
         *routes_webhooks.routes(runtime),

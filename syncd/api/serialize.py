@@ -51,6 +51,7 @@ def merchant_json(merchant: Merchant) -> JSON:
         "timezone": merchant.timezone,
         "contact_text": merchant.contact_text,
         "booking_page_url": merchant.booking_page_url,
+        "reconcile_rule": merchant.reconcile_rule,
     }
 
 
@@ -65,6 +66,17 @@ def service_json(service: Service) -> JSON:
         "location": service.location,
         "reminder_minutes_before": service.reminder_minutes_before,
         "follow_up_minutes_after": service.follow_up_minutes_after,
+        "reconcile_rule": service.reconcile_rule,  # None: the merchant's
+        "manage_web_bookings": service.manage_web_bookings,
+        "manage_staff_bookings": service.manage_staff_bookings,
+        "allow_cancel": service.allow_cancel,
+        "allow_reschedule": service.allow_reschedule,
+        "allow_change_staff": service.allow_change_staff,
+        "manage_cutoff_hours": service.manage_cutoff_hours,
+        "slot_interval_minutes": service.slot_interval_minutes,
+        "min_lead_minutes": service.min_lead_minutes,
+        "max_advance_days": service.max_advance_days,
+        "staff": [staff.key for staff in service.delivered_by],
     }
 
 
@@ -84,6 +96,7 @@ def binding_json(binding: CalendarBinding, counts: BindingCounts) -> JSON:
         "connector": binding.connector,
         "calendar_id": binding.calendar_id,
         "active": binding.active,
+        "state": binding.state,  # ok, paused, auth_error
         "paused_until": iso(binding.paused_until),
         "last_error": binding.last_error,
         "consecutive_failures": binding.consecutive_failures,
@@ -142,6 +155,7 @@ def booking_json(view: BookingView) -> JSON:
         "notes": booking.notes,
         "paid": booking.paid,
         "cloned_from": view.cloned_from,
+        "manage_rules": booking.manage_rules,  # self-service rules in force when it was made
         "created_at": iso(booking.created_at),
         "updated_at": iso(booking.updated_at),
     }

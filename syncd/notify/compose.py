@@ -77,6 +77,7 @@ def template_context(letter: Letter, facts: BookingFacts) -> dict[str, Any]:
         "manage_url": letter.payload.get("manage_url"),
         "minutes": letter.payload.get("minutes"),
         "actor": letter.payload.get("actor"),
+        "conflict": letter.payload.get("conflict"),  # conflict notices (syncd/reconcile)
     }
 
 

@@ -37,6 +37,7 @@ class MessageKind(StrEnum):
     NEW_NOTICE = "new_notice"
     RESCHEDULE_NOTICE = "reschedule_notice"
     CANCEL_NOTICE = "cancel_notice"
+    CONFLICT_NOTICE = "conflict_notice"  # a staff calendar disagrees (syncd/reconcile)
 
 
 @dataclass(frozen=True)
@@ -56,4 +57,5 @@ KINDS: dict[MessageKind, KindInfo] = {
     MessageKind.NEW_NOTICE: KindInfo(event=NoticeEvent.NEW),
     MessageKind.RESCHEDULE_NOTICE: KindInfo(event=NoticeEvent.RESCHEDULED),
     MessageKind.CANCEL_NOTICE: KindInfo(event=NoticeEvent.CANCELLED),
+    MessageKind.CONFLICT_NOTICE: KindInfo(event=NoticeEvent.CONFLICT),
 }

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from syncd.store.models import Booking
 
-MANAGE_LINKS: str | None = None
+MANAGE_LINKS: str | None = "syncd.manage.tokens:manage_link"
 
 ManageLink = Callable[[Session, Booking], str | None]
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from syncd.domain.bookings import apply_changes, event_uid, initial_status
 from syncd.errors import Conflict, InputError
+from syncd.manage.rules import ManageRules, rules_at_booking
 from syncd.schemas import BookingIn, CloneIn
 from syncd.store.catalog import find_in_merchant, get_in_merchant, reference
 from syncd.store.changes import (
@@ -57,13 +58,23 @@ def put_booking(
     values = _values(session, merchant, data)
     booking = find_in_merchant(session, Booking, merchant, key, lock=True)
     if booking is None:
+        service = session.get_one(Service, values["service_id"])
+        values["manage_rules"] = rules_at_booking(service, data.origin, data.self_manage).to_json()
         return _create(session, merchant, key, values, actor), True
     if booking.status == BookingStatus.CANCELLED:
         raise Conflict("a cancelled booking cannot be changed; clone it into a new booking")
+    _keep_self_manage(booking, data.self_manage)
     if data.status is None:
         values["status"] = booking.status  # keep an approval already given
     change_booking(session, booking, values, actor)
     return booking, False
+
+
+def _keep_self_manage(booking: Booking, choice: bool | None) -> None:
+    """Self-management is decided when a booking is made; a later update may only repeat it."""
+    made_with = ManageRules.from_json(booking.manage_rules).booking_choice
+    if choice is not None and choice != made_with:
+        raise InputError({"self_manage": "decided when the booking was made; it cannot change"})
 
 
 def change_booking(
@@ -149,4 +160,7 @@ def _clone_values(
         "notes": source.notes,
         "cloned_from_id": source.id,
         "status": initial_status(source.service.requires_approval),
+        "manage_rules": rules_at_booking(
+            source.service, source.origin, ManageRules.from_json(source.manage_rules).booking_choice
+        ).to_json(),
     }

@@ -91,7 +91,11 @@ def upsert_service(
     if service is None:
         service = Service(merchant_id=merchant.id, key=key)
         session.add(service)
-    _assign(service, data.model_dump())
+    _assign(service, data.model_dump(exclude={"staff"}))
+    service.delivered_by = [
+        reference(session, Staff, merchant, staff_key, f"staff.{index}")
+        for index, staff_key in enumerate(data.staff)
+    ]
     session.flush()
     return service, created
 

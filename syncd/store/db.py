@@ -7,14 +7,21 @@ deployment backend that several worker processes may share.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# Execution option of a connection whose transaction only reads (see read_transaction).
+READ_ONLY = "syncd_read_only"
+# Per SQLite engine: the turn of this process's writers (see transaction).
+_WRITER_TURNS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 
 
 def normalise_url(url: str) -> str:
@@ -48,12 +55,13 @@ def _sqlite_engine(url: str) -> Engine:
         hide_parameters=True,  # error messages would otherwise quote customer data
     )
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", _sqlite_begin_immediate)
+    event.listen(engine, "begin", _sqlite_begin)
+    _WRITER_TURNS[engine] = threading.Lock()
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Transactions are issued by SQLAlchemy (see _sqlite_begin_immediate),
+    # Transactions are issued by SQLAlchemy (see _sqlite_begin),
     # not by the driver's implicit BEGIN.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -64,7 +72,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+def _sqlite_begin(connection: Any) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        # A reader sees a snapshot (WAL) and never needs the write lock: it neither
+        # waits for writers nor holds them up.
+        connection.exec_driver_sql("BEGIN")
+        return
     # Take the write lock at BEGIN so two writers never deadlock on upgrade.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -75,6 +88,29 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: committed when the block ends, rolled back on error."""
-    with sessions.begin() as session:
+    """One unit of work: committed when the block ends, rolled back on error.
+
+    On SQLite the process's writers take turns here before BEGIN IMMEDIATE: a
+    writer left to SQLite's busy handler polls the lock with sleeps of up to
+    100 ms, and so often starts long after the lock was freed.
+    """
+    with _writer_turn(sessions), sessions.begin() as session:
+        yield session
+
+
+def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+    bind = sessions.kw.get("bind")
+    turn = _WRITER_TURNS.get(bind) if isinstance(bind, Engine) else None
+    return turn if turn is not None else nullcontext()
+
+
+@contextmanager
+def read_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads: one consistent snapshot, no write lock on SQLite.
+
+    Writing in it is a mistake: on SQLite the write could fail as busy at once
+    instead of waiting for the lock.
+    """
+    with sessions() as session, session.begin():
+        session.connection(execution_options={READ_ONLY: True})
         yield session

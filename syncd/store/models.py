@@ -15,12 +15,14 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -75,6 +77,14 @@ class Presence(StrEnum):
     ABSENT = "absent"
 
 
+class BindingState(StrEnum):
+    """How a bound calendar fares; shown in the API."""
+
+    OK = "ok"
+    PAUSED = "paused"  # held back after an outage, retried with backoff
+    AUTH_ERROR = "auth_error"  # credentials or permissions refused, retried slowly
+
+
 class Merchant(Base):
     __tablename__ = "merchants"
 
@@ -84,6 +94,17 @@ class Merchant(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     contact_text: Mapped[str] = mapped_column(Text, default="")
     booking_page_url: Mapped[str | None] = mapped_column(String(2000))
+    # what happens when a staff calendar disagrees (syncd.reconcile.models.Rule)
+    reconcile_rule: Mapped[str] = mapped_column(String(16), default="booking_wins")
+
+
+# which staff members deliver a service: the ones a customer may move a booking to
+service_staff = Table(
+    "service_staff",
+    Base.metadata,
+    Column("service_id", ForeignKey("services.id"), primary_key=True),
+    Column("staff_id", ForeignKey("staff.id"), primary_key=True, index=True),
+)
 
 
 class Service(Base):
@@ -102,6 +123,23 @@ class Service(Base):
     # the customer's reminders, kept with each booking when it is made
     reminder_minutes_before: Mapped[list[int]] = mapped_column(JSON, default=list)
     follow_up_minutes_after: Mapped[int | None] = mapped_column(Integer)
+    # overrides the merchant's reconcile_rule for this service's bookings; None: the merchant's
+    reconcile_rule: Mapped[str | None] = mapped_column(String(16))
+    # customer self-service (syncd/manage): copied into each booking's rules when it is made
+    manage_web_bookings: Mapped[bool] = mapped_column(Boolean, default=True)
+    manage_staff_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_cancel: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_reschedule: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_change_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    manage_cutoff_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # which start times customers are offered when they reschedule
+    slot_interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    min_lead_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    max_advance_days: Mapped[int] = mapped_column(Integer, default=60)
+
+    delivered_by: Mapped[list[Staff]] = relationship(
+        secondary=service_staff, order_by=lambda: Staff.key
+    )
 
 
 class Staff(Base):
@@ -140,6 +178,7 @@ class CalendarBinding(Base):
     paused_until: Mapped[datetime | None]  # whole-calendar backoff after an outage
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=BindingState.OK)
 
     staff: Mapped[Staff] = relationship(back_populates="bindings")
 
@@ -168,6 +207,8 @@ class Booking(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     uid: Mapped[str] = mapped_column(String(64), unique=True)
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    # the self-service rules in force when it was made (syncd.manage.rules.ManageRules)
+    manage_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -205,3 +246,28 @@ class Mirror(Base):
 
     booking: Mapped[Booking] = relationship()
     binding: Mapped[CalendarBinding] = relationship()
+
+
+class ManageToken(Base):
+    """A manage link: only the SHA-256 of its random token is kept."""
+
+    __tablename__ = "manage_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class BusyCache(Base):
+    """Busy time read from one bound calendar for one stretch of days, reused briefly."""
+
+    __tablename__ = "busy_cache"
+
+    binding_id: Mapped[int] = mapped_column(ForeignKey("calendar_bindings.id"), primary_key=True)
+    range_start: Mapped[datetime] = mapped_column(primary_key=True)
+    range_end: Mapped[datetime]
+    fetched_at: Mapped[datetime]
+    # [[start, end], ...] as ISO 8601 UTC
+    intervals: Mapped[list[list[str]]] = mapped_column(JSON, default=list)

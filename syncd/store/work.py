@@ -7,16 +7,28 @@ reordered and a calendar's concurrency limit holds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
-from syncd.store.mirrors import is_converged
-from syncd.store.models import Booking, CalendarBinding, Mirror, Presence
+from syncd.reconcile.state import next_pass_time, pass_due
+from syncd.store.models import BindingState, Booking, CalendarBinding, Mirror, Presence
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import mirror_dead_lettered
 
@@ -64,12 +76,17 @@ def _lease_free(owner: str, now: datetime) -> ColumnElement[bool]:
     )
 
 
-def due_bindings(session: Session, owner: str, now: datetime, limit: int) -> list[BindingTarget]:
-    """Calendars with work due now that nobody else holds."""
+def due_bindings(
+    session: Session, owner: str, now: datetime, limit: int, *, watch: bool = False
+) -> list[BindingTarget]:
+    """Calendars with work due now that nobody else holds (with `watch`: or a reconcile pass)."""
     due = select(Mirror.binding_id).where(*_due_mirrors(now)).distinct().scalar_subquery()
+    wanted: ColumnElement[bool] = CalendarBinding.id.in_(due)
+    if watch:
+        wanted = or_(wanted, pass_due(now))
     query = (
         select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
-        .where(CalendarBinding.id.in_(due), _lease_free(owner, now))
+        .where(wanted, _lease_free(owner, now))
         .where(or_(CalendarBinding.paused_until.is_(None), CalendarBinding.paused_until <= now))
         .order_by(CalendarBinding.id)
         .limit(limit)
@@ -77,15 +94,30 @@ def due_bindings(session: Session, owner: str, now: datetime, limit: int) -> lis
     return [BindingTarget(*row) for row in session.execute(query)]
 
 
-def next_due_time(session: Session) -> datetime | None:
-    """When the earliest waiting mirror or paused calendar becomes due."""
-    mirror_due = select(func.min(Mirror.next_attempt_at)).where(
-        Mirror.pending.is_(True), Mirror.dead.is_(False)
+def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
+    """When the earliest waiting mirror, paused calendar (or, with `watch`, pass) becomes due.
+
+    Mirrors of a calendar some worker holds are not waiting for this one: the holder
+    works them, and this worker looks again when the lease ends (a run of its own wakes
+    it when it finishes). Without that, every worker would poll while others write.
+    """
+    now = utcnow()
+    held = and_(CalendarBinding.lease_owner.is_not(None), CalendarBinding.lease_expires_at >= now)
+    waiting = [Mirror.pending.is_(True), Mirror.dead.is_(False)]
+    mirror_due = (
+        select(func.min(Mirror.next_attempt_at))
+        .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
+        .where(*waiting, ~held)
+    )
+    lease_ends = select(func.min(CalendarBinding.lease_expires_at)).where(
+        held, CalendarBinding.id.in_(select(Mirror.binding_id).where(*waiting))
     )
     paused = select(func.min(CalendarBinding.paused_until)).where(
-        CalendarBinding.paused_until.is_not(None)
+        CalendarBinding.paused_until > now
     )
-    times = [session.scalar(mirror_due), session.scalar(paused)]
+    times = [session.scalar(mirror_due), session.scalar(lease_ends), session.scalar(paused)]
+    if watch:
+        times.append(next_pass_time(session, utcnow()))
     present = [t for t in times if t is not None]
     return min(present) if present else None
 
@@ -100,6 +132,33 @@ def acquire_lease(
         .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def lease_and_claim(
+    session: Session,
+    binding_id: int,
+    owner: str,
+    now: datetime,
+    *,
+    lease_seconds: float,
+    limit: int,
+    busy: set[int] | None = None,
+) -> list[MirrorTask] | None:
+    """Take or extend the lease and claim due mirrors in one transaction; None if not ours."""
+    if not acquire_lease(session, binding_id, owner, now, lease_seconds):
+        return None
+    return claim_due(session, binding_id, now, limit, busy)
+
+
+def has_due(session: Session, binding_id: int, now: datetime, busy: set[int]) -> bool:
+    """Whether `claim_due` would find anything: a read, to spare a writer's transaction."""
+    query = (
+        select(Mirror.id)
+        .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
+        .where(Mirror.id.not_in(busy))
+        .limit(1)
+    )
+    return session.scalar(query) is not None
 
 
 def release_lease(session: Session, binding_id: int, owner: str) -> None:
@@ -143,7 +202,10 @@ def _will_write(mirror: Mirror) -> bool:
 def _mark_may_exist(session: Session, mirror_ids: list[int]) -> None:
     if mirror_ids:
         session.execute(
-            update(Mirror).where(Mirror.id.in_(mirror_ids)).values(remote_may_exist=True)
+            update(Mirror)
+            .where(Mirror.id.in_(mirror_ids))
+            .values(remote_may_exist=True)
+            .execution_options(synchronize_session=False)  # the loaded rows are dropped after
         )
 
 
@@ -163,19 +225,63 @@ def _task(mirror: Mirror) -> MirrorTask:
     )
 
 
-def record_success(session: Session, mirror_id: int, outcome: Outcome, now: datetime) -> bool:
-    """Store what the calendar now holds; True if the mirror is converged."""
-    mirror = session.get(Mirror, mirror_id, with_for_update=True)
-    if mirror is None:
-        return True
-    mirror.actual, mirror.actual_version = outcome.actual, outcome.version
-    mirror.remote_id = outcome.ref.remote_id if outcome.ref else None
-    mirror.etag = outcome.ref.etag if outcome.ref else None
-    mirror.remote_may_exist = outcome.actual == Presence.PRESENT
-    mirror.attempts, mirror.last_error = 0, None
-    mirror.pending = not is_converged(mirror)
-    mirror.next_attempt_at = now
-    return not mirror.pending
+@dataclass(frozen=True)
+class Success:
+    """A converge that succeeded at `at`, to be recorded."""
+
+    mirror_id: int
+    outcome: Outcome
+    at: datetime
+
+
+def record_successes(session: Session, successes: Sequence[Success]) -> None:
+    """Store what the calendars now hold: one UPDATE per mirror, sent as one batch.
+
+    Whether the mirror is converged is decided by the row's desired state at the
+    time of the UPDATE, so a booking changed meanwhile leaves its mirror pending.
+    """
+    if successes:
+        session.execute(_RECORD_SUCCESS, [_success_row(success) for success in successes])
+
+
+def _record_success_statement() -> Update:
+    table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
+    # syncd.store.mirrors.is_converged, judged on the row as it is when updated
+    converged = and_(
+        table.c.desired == bindparam("s_actual"),
+        or_(table.c.desired == Presence.ABSENT, table.c.desired_version == bindparam("s_version")),
+    )
+    return (
+        update(table)
+        .where(table.c.id == bindparam("s_id"))
+        .values(
+            actual=bindparam("s_actual"),
+            actual_version=bindparam("s_version"),
+            remote_id=bindparam("s_remote_id"),
+            etag=bindparam("s_etag"),
+            remote_may_exist=bindparam("s_may_exist"),
+            attempts=0,
+            last_error=None,
+            pending=not_(converged),
+            next_attempt_at=bindparam("s_at"),
+        )
+    )
+
+
+_RECORD_SUCCESS = _record_success_statement()
+
+
+def _success_row(success: Success) -> dict[str, object]:
+    outcome, ref = success.outcome, success.outcome.ref
+    return {
+        "s_id": success.mirror_id,
+        "s_actual": outcome.actual,
+        "s_version": outcome.version,
+        "s_remote_id": ref.remote_id if ref else None,
+        "s_etag": ref.etag if ref else None,
+        "s_may_exist": outcome.actual == Presence.PRESENT,
+        "s_at": success.at,
+    }
 
 
 def record_failure(
@@ -194,13 +300,19 @@ def record_failure(
         mirror_dead_lettered(session, mirror.id, error)
 
 
-def pause_binding(session: Session, binding_id: int, until: datetime, error: str) -> int:
+def pause_binding(
+    session: Session,
+    binding_id: int,
+    until: datetime,
+    error: str,
+    state: BindingState = BindingState.PAUSED,
+) -> int:
     """Hold back a whole calendar after an outage; returns its failure streak."""
     binding = session.get(CalendarBinding, binding_id, with_for_update=True)
     if binding is None:
         return 0
     binding.consecutive_failures += 1
-    binding.paused_until, binding.last_error = until, error
+    binding.paused_until, binding.last_error, binding.state = until, error, state
     return binding.consecutive_failures
 
 
@@ -209,16 +321,25 @@ def failure_streak(session: Session, binding_id: int) -> int:
     return binding.consecutive_failures if binding else 0
 
 
+def _unhealthy() -> ColumnElement[bool]:
+    return or_(
+        CalendarBinding.consecutive_failures > 0,
+        CalendarBinding.paused_until.is_not(None),
+        CalendarBinding.state != BindingState.OK,
+    )
+
+
+def needs_healing(session: Session, binding_id: int) -> bool:
+    """Whether `mark_binding_healthy` would change anything: a read, to spare a write."""
+    query = select(CalendarBinding.id).where(CalendarBinding.id == binding_id, _unhealthy())
+    return session.scalar(query) is not None
+
+
 def mark_binding_healthy(session: Session, binding_id: int) -> None:
     session.execute(
         update(CalendarBinding)
-        .where(
-            CalendarBinding.id == binding_id,
-            or_(
-                CalendarBinding.consecutive_failures > 0, CalendarBinding.paused_until.is_not(None)
-            ),
-        )
-        .values(consecutive_failures=0, paused_until=None, last_error=None)
+        .where(CalendarBinding.id == binding_id, _unhealthy())
+        .values(consecutive_failures=0, paused_until=None, last_error=None, state=BindingState.OK)
     )
 
 

@@ -46,6 +46,7 @@ class Resolution(StrEnum):
     BOOKING_WINS = "booking_wins"  # the event was put back as the booking says
     CALENDAR_WINS = "calendar_wins"  # the booking was changed to match the calendar
     DISMISSED = "dismissed"  # looked at and left as it is
+    CLEARED = "cleared"  # closed by itself: the calendar or the booking came back in line
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from functools import partial
 
 import httpx
-from prometheus_client import Counter as Metric
 
+from syncd.metrics import WEBHOOK_ATTEMPTS
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
 from syncd.timeutil import utcnow
@@ -34,7 +34,6 @@ from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.loop import worker_identity
 
 log = logging.getLogger("syncd.webhooks")
-ATTEMPTS = Metric("syncd_webhook_attempts_total", "Webhook POSTs by outcome", ["outcome"])
 MIN_SLEEP_SECONDS = 0.02
 PRUNE_EVERY_SECONDS = 3600.0
 # Per subscription up to ROOM x concurrency deliveries are claimed, refilled once fewer
@@ -211,10 +210,10 @@ class WebhookSender:
 
 def _report(outcome: Outcome) -> None:
     if outcome.state == DeliveryState.DELIVERED:
-        ATTEMPTS.labels("delivered").inc()
+        WEBHOOK_ATTEMPTS.labels("delivered").inc()
         return
     retrying = outcome.state == DeliveryState.PENDING
-    ATTEMPTS.labels("retry" if retrying else "failed").inc()
+    WEBHOOK_ATTEMPTS.labels("retry" if retrying else "failed").inc()
     level = logging.WARNING if retrying else logging.ERROR
     what = "will be retried" if retrying else "failed for good"
     log.log(

@@ -12,7 +12,9 @@ from functools import partial
 from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
+from syncd.reconcile.passes import Watcher
 from syncd.store import work
+from syncd.store.models import BindingState
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.converge import converge
@@ -34,6 +36,7 @@ class RunContext:
     lease_seconds: float
     batch_size: int
     stopping: asyncio.Event
+    watcher: Watcher | None = None  # reconcile passes, after the writes (syncd/reconcile)
 
 
 @dataclass
@@ -45,6 +48,8 @@ class CalendarRun:
     connector_kind: str
     outage: RemoteError | None = field(default=None)
     lease_lost: bool = field(default=False)
+    leased: bool = field(default=False, init=False)  # by this pass's first claim
+    renewed_at: float = field(default_factory=time.monotonic, init=False)
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -62,18 +67,24 @@ class CalendarRun:
 
     async def _keep_lease(self) -> None:
         """Renew well before expiry: a pass may outlast one lease period on a slow server."""
+        period = self.ctx.lease_seconds / 3
         while True:
-            await asyncio.sleep(self.ctx.lease_seconds / 3)
+            await asyncio.sleep(self.renewed_at + period - time.monotonic())
+            if time.monotonic() - self.renewed_at < period:
+                continue  # a claim renewed it meanwhile
             if not await self._renew_lease():
-                self.lease_lost = True  # another worker owns the calendar now: stop
-                log.warning("calendar lease lost", extra={"binding_id": self.target.binding_id})
+                self._lose_lease()
                 return
+
+    def _lose_lease(self) -> None:
+        self.lease_lost = True  # another worker owns the calendar now: stop
+        log.warning("calendar lease lost", extra={"binding_id": self.target.binding_id})
 
     async def _work_through(self) -> None:
         """A pipeline: the next claim is made while the last writes are still in flight."""
         slots = asyncio.Semaphore(self.concurrency)
         in_flight: dict[int, asyncio.Task[None]] = {}
-        while self._may_go_on() and await self._renew_lease():
+        while self._may_go_on():
             claimed = await self._claim(set(in_flight))
             if not claimed:
                 if not in_flight:
@@ -84,16 +95,55 @@ class CalendarRun:
         await asyncio.gather(*in_flight.values())
         if self.outage is not None:
             await self._pause(self.outage)
-        else:
+        elif not self.lease_lost:
+            await self._mark_healthy()
+            await self._watch()
+
+    async def _mark_healthy(self) -> None:
+        # Only the lease holder changes a calendar's health: a look spares a write.
+        if await self.ctx.db.read(work.needs_healing, self.target.binding_id):
             await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
+
+    async def _watch(self) -> None:
+        """The calendar's reconcile pass when one is due, within the same lease and limit."""
+        watcher = self.ctx.watcher
+        if watcher is None or not self._may_go_on():
+            return
+        try:
+            await watcher.watch(
+                self.calendar, self.target.binding_id, self.connector_kind, self.concurrency,
+                self.ctx.owner,
+            )
+        except RemoteError as error:  # the whole calendar failed: pause it as for writes
+            await self._pause(error)
 
     def _may_go_on(self) -> bool:
         return self.outage is None and not self.lease_lost and not self.ctx.stopping.is_set()
 
     async def _claim(self, busy: set[int]) -> list[MirrorTask]:
-        return await self.ctx.db.run(
-            work.claim_due, self.target.binding_id, utcnow(), self.ctx.batch_size, busy
+        """Due mirrors not in flight, claimed with the lease taken or renewed in one transaction.
+
+        The first claim of a pass follows the worker's finding work here; later ones
+        look first, without a writer's transaction (on SQLite: without the write lock).
+        """
+        binding_id = self.target.binding_id
+        if self.leased and not await self.ctx.db.read(work.has_due, binding_id, utcnow(), busy):
+            return []
+        started = time.monotonic()
+        claimed = await self.ctx.db.run(
+            work.lease_and_claim,
+            binding_id,
+            self.ctx.owner,
+            utcnow(),
+            lease_seconds=self.ctx.lease_seconds,
+            limit=self.ctx.batch_size,
+            busy=busy,
         )
+        if claimed is None:
+            self._lose_lease()
+            return []
+        self.leased, self.renewed_at = True, started
+        return claimed
 
     async def _dispatch(
         self,
@@ -118,13 +168,17 @@ class CalendarRun:
         await self._record(task, result)
 
     async def _renew_lease(self) -> bool:
-        return await self.ctx.db.run(
+        started = time.monotonic()
+        renewed = await self.ctx.db.run(
             work.acquire_lease,
             self.target.binding_id,
             self.ctx.owner,
             utcnow(),
             self.ctx.lease_seconds,
         )
+        if renewed:
+            self.renewed_at = started
+        return renewed
 
     async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
         """The outcome, the error to record, or None when the whole calendar failed."""
@@ -132,6 +186,8 @@ class CalendarRun:
         try:
             outcome = await converge(self.calendar, task)
         except (AuthError, TransientError) as error:
+            if isinstance(error, TransientError):
+                metrics.count_throttle(self.connector_kind, error)
             if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
                 self.outage = self.outage or error
                 return None
@@ -144,10 +200,8 @@ class CalendarRun:
 
     async def _record(self, task: MirrorTask, result: Outcome | RemoteError | None) -> None:
         if isinstance(result, Outcome):
-            now = utcnow()
-            await self.ctx.recorder.record(
-                lambda s: work.record_success(s, task.mirror_id, result, now)
-            )
+            success = work.Success(task.mirror_id, result, utcnow())
+            await self.ctx.recorder.record_item(work.record_successes, success)
             metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
         elif result is not None:
             await self._failed(task, result)
@@ -176,17 +230,22 @@ class CalendarRun:
 
     async def _pause(self, error: Exception) -> None:
         binding_id = self.target.binding_id
-        streak = await self.ctx.db.run(work.failure_streak, binding_id) + 1
+        streak = await self.ctx.db.read(work.failure_streak, binding_id) + 1
         retry_after = error.retry_after if isinstance(error, TransientError) else None
         delay = self.ctx.policy.delay(streak, retry_after)
         if isinstance(error, AuthError):
             delay = max(delay, self.ctx.policy.max_seconds)  # credentials rarely fix themselves
         message = f"{type(error).__name__}: {error}"
         until = utcnow() + timedelta(seconds=delay)
-        await self.ctx.db.run(work.pause_binding, binding_id, until, message)
+        state = BindingState.AUTH_ERROR if isinstance(error, AuthError) else BindingState.PAUSED
+        await self.ctx.db.run(work.pause_binding, binding_id, until, message, state)
         metrics.CALENDAR_PAUSES.labels(self.connector_kind).inc()
-        log.warning(
-            "calendar paused for %.1fs: %s",
+        if state == BindingState.AUTH_ERROR:
+            metrics.BINDING_AUTH_ERRORS.labels(self.connector_kind).inc()
+        log.log(
+            logging.ERROR if state == BindingState.AUTH_ERROR else logging.WARNING,
+            "calendar paused (%s) for %.1fs: %s",
+            state,
             delay,
             message,
             extra={"binding_id": binding_id, "failures": streak},

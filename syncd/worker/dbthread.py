@@ -10,6 +10,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncd.store.db import read_transaction, transaction
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -26,8 +28,20 @@ class DatabaseThreads:
         call: Callable[[], R] = partial(self._in_transaction, fn, *args, **kwargs)
         return await loop.run_in_executor(self._pool, call)
 
+    async def read(
+        self, fn: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Like `run` for a function that only reads: it never waits for SQLite's write lock."""
+        loop = asyncio.get_running_loop()
+        call: Callable[[], R] = partial(self._in_read_transaction, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._pool, call)
+
     def _in_transaction(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        with self._sessions.begin() as session:
+        with transaction(self._sessions) as session:
+            return fn(session, *args, **kwargs)
+
+    def _in_read_transaction(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        with read_transaction(self._sessions) as session:
             return fn(session, *args, **kwargs)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -16,6 +17,8 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from connectors.base import Connector
+from syncd.ops.health import Heartbeat
+from syncd.reconcile.passes import Watcher
 from syncd.runtime import Runtime
 from syncd.store import work
 from syncd.store.work import BindingTarget
@@ -35,9 +38,15 @@ def worker_identity() -> str:
 
 class Worker:
     def __init__(
-        self, runtime: Runtime, connectors: Mapping[str, Connector], *, owner: str | None = None
+        self,
+        runtime: Runtime,
+        connectors: Mapping[str, Connector],
+        *,
+        owner: str | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.runtime = runtime
+        self.heartbeat = heartbeat or Heartbeat()  # read by /readyz
         self.settings = runtime.settings.worker
         self.connectors = connectors
         self.owner = owner or worker_identity()
@@ -58,6 +67,16 @@ class Worker:
             lease_seconds=self.settings.lease_seconds,
             batch_size=self.settings.batch_size,
         )
+        self._watch = runtime.settings.reconcile.enabled
+        if self._watch:
+            reconcile = runtime.settings.reconcile
+            upkeep = None
+            if reconcile.graph.public_url is not None:  # Graph change notifications
+                from syncd.reconcile.graph_upkeep import GraphUpkeep  # noqa: PLC0415 - m365 only
+
+                upkeep = GraphUpkeep(self.db, reconcile.graph)
+            watcher = Watcher(self.db, reconcile, self._ctx.policy, upkeep)
+            self._ctx = dataclasses.replace(self._ctx, watcher=watcher)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Converge mirrors until `stop` is set, then shut down gracefully."""
@@ -71,6 +90,7 @@ class Worker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self.heartbeat.beat()
             self._wake.clear()
             await self._dispatch()
             await _first_of(self._wake, stop, await self._sleep_seconds())
@@ -79,7 +99,9 @@ class Worker:
         free = self.settings.calendars_in_parallel - len(self._runs)
         if free <= 0:
             return
-        targets = await self.db.run(work.due_bindings, self.owner, utcnow(), free + len(self._runs))
+        targets = await self.db.read(
+            work.due_bindings, self.owner, utcnow(), free + len(self._runs), watch=self._watch
+        )
         for target in [t for t in targets if t.binding_id not in self._runs][:free]:
             self._start(target)
 
@@ -119,7 +141,9 @@ class Worker:
 
     async def _sleep_seconds(self) -> float:
         sweep = self.settings.sweep_interval_seconds
-        due = await self.db.run(work.next_due_time)
+        if len(self._runs) >= self.settings.calendars_in_parallel:
+            return sweep  # nothing can start before a run finishes, and that wakes the loop
+        due = await self.db.read(work.next_due_time, watch=self._watch)
         if due is None:
             return sweep
         return min(sweep, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))

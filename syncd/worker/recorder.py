@@ -3,40 +3,68 @@
 Every converged or failed mirror must be recorded, but one transaction per
 calendar write would make the database, not the calendar, the bottleneck
 (and on SQLite would queue behind every API transaction). Results arriving
-while a commit is under way are written together in the next one.
+while a commit is under way are written together in the next one. Items of
+one kind (`record_item`) are written by one call for all of them, e.g. one
+batched statement, after the transaction's other writes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
 from syncd.worker.dbthread import DatabaseThreads
 
 R = TypeVar("R")
+T = TypeVar("T")
 Write = Callable[[Session], Any]
+WriteAll = Callable[[Session, Sequence[T]], None]
 
 
-def _apply_all(session: Session, writes: list[Write]) -> list[Any]:
-    return [write(session) for write in writes]
+@dataclass(frozen=True)
+class _Item(Generic[T]):
+    write_all: WriteAll[T]
+    item: T
+
+
+def _apply_all(session: Session, writes: list[Write | _Item[Any]]) -> list[Any]:
+    results: list[Any] = []
+    kinds: dict[WriteAll[Any], list[Any]] = {}
+    for write in writes:
+        if isinstance(write, _Item):
+            kinds.setdefault(write.write_all, []).append(write.item)
+            results.append(None)
+        else:
+            results.append(write(session))
+    for write_all, items in kinds.items():
+        write_all(session, items)
+    return results
 
 
 class Recorder:
     def __init__(self, db: DatabaseThreads) -> None:
         self._db = db
-        self._waiting: list[tuple[Write, asyncio.Future[Any]]] = []
+        self._waiting: list[tuple[Write | _Item[Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
     async def record(self, write: Callable[[Session], R]) -> R:
         """Run `write` in the next group transaction and return its result."""
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        return await self._enqueue(write)  # type: ignore[no-any-return]
+
+    async def record_item(self, write_all: WriteAll[T], item: T) -> None:
+        """Have `item` written in the next group transaction by one `write_all` call for all."""
+        await self._enqueue(_Item(write_all, item))
+
+    def _enqueue(self, write: Write | _Item[Any]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiting.append((write, future))
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         while self._waiting:
@@ -50,7 +78,7 @@ class Recorder:
 
 
 def _settle(
-    batch: list[tuple[Write, asyncio.Future[Any]]],
+    batch: list[tuple[Write | _Item[Any], asyncio.Future[Any]]],
     *,
     results: list[Any] | None = None,
     error: Exception | None = None,

@@ -14,7 +14,7 @@ def test_merchant_is_created_then_updated_then_read(client: ApiClient) -> None:
     assert updated.status_code == 200
     assert client.get(MERCHANT).json() == {
         "key": "m1", "name": "Salon One", "timezone": "Europe/Berlin",
-        "contact_text": "Call us", "booking_page_url": None,
+        "contact_text": "Call us", "booking_page_url": None, "reconcile_rule": "booking_wins",
     }
 
 
@@ -37,7 +37,7 @@ def test_binding_shows_its_state(shop: ApiClient) -> None:
     binding = shop.get(f"{MERCHANT}/staff/alice/calendars/work").json()
     assert binding == {
         "key": "work", "connector": "local", "calendar_id": "alice-work", "active": True,
-        "paused_until": None, "last_error": None, "consecutive_failures": 0,
+        "state": "ok", "paused_until": None, "last_error": None, "consecutive_failures": 0,
         "pending_mirrors": 1, "dead_mirrors": 0,
     }
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
+import icalendar
 
 from connectors.base import Calendar
 from connectors.caldav import CalDAVCalendar, CalDAVConnector, Settings, build
@@ -50,6 +51,16 @@ class Harness(Protocol):
     async def add_foreign(self, event: ForeignEvent) -> None: ...
 
 
+class FeedHarness(Harness, Protocol):
+    """What the change-feed contract needs: changes made by hand, and a refused cursor."""
+
+    async def move_by_hand(self, remote_id: str, start: datetime, end: datetime) -> None: ...
+
+    async def delete_by_hand(self, remote_id: str) -> None: ...
+
+    def refused_cursor(self, cursor: str) -> str: ...
+
+
 class MemoryHarness:
     def __init__(self, calendar: MemoryCalendar) -> None:
         self.calendar = calendar
@@ -57,6 +68,16 @@ class MemoryHarness:
     async def add_foreign(self, event: ForeignEvent) -> None:
         for number, (start, end) in enumerate(event.occurrences()):
             self.calendar.add_foreign_event(f"{event.name}-{number}", start, end, busy=event.busy)
+
+    async def move_by_hand(self, remote_id: str, start: datetime, end: datetime) -> None:
+        self.calendar.edit_event(remote_id, start=start, end=end)
+
+    async def delete_by_hand(self, remote_id: str) -> None:
+        self.calendar.remove_event(remote_id)
+
+    def refused_cursor(self, cursor: str) -> str:
+        self.calendar.expire_cursors()
+        return cursor
 
 
 def unique_name(prefix: str = "cal") -> str:
@@ -77,16 +98,37 @@ class DavHarness:
     async def put_raw(self, name: str, body: str) -> str:
         """PUT `body` as `<collection>/<name>`; returns the object's href."""
         href = self.collection + name
+        response = await self._send("PUT", href, body.encode())
+        response.raise_for_status()
+        return href
+
+    async def _send(self, method: str, href: str, body: bytes | None = None) -> httpx.Response:
         server = self.server
         auth = (server.username, server.password)
+        headers = {"Content-Type": "text/calendar"} if body is not None else {}
         async with httpx.AsyncClient(
             base_url=server.url, auth=auth, verify=server.tls_verify()
         ) as client:
-            response = await client.put(
-                href, content=body.encode(), headers={"Content-Type": "text/calendar"}
-            )
+            return await client.request(method, href, content=body, headers=headers)
+
+    async def move_by_hand(self, remote_id: str, start: datetime, end: datetime) -> None:
+        """What a calendar client does when someone drags the event: GET, new times, PUT."""
+        response = await self._send("GET", remote_id)
         response.raise_for_status()
-        return href
+        calendar = icalendar.Calendar.from_ical(response.content)
+        vevent = calendar.events[0]
+        for name, value in (("DTSTART", start), ("DTEND", end)):
+            del vevent[name]
+            vevent.add(name, value.astimezone(UTC))
+        vevent["SEQUENCE"] = int(vevent.get("SEQUENCE", 0)) + 1
+        (await self._send("PUT", remote_id, calendar.to_ical())).raise_for_status()
+
+    async def delete_by_hand(self, remote_id: str) -> None:
+        (await self._send("DELETE", remote_id)).raise_for_status()
+
+    def refused_cursor(self, cursor: str) -> str:
+        """A token of the server's own shape that names no state it has (as once expired)."""
+        return cursor[:-8] + "00000000"
 
 
 async def dav_harness(server: DavServer) -> AsyncIterator[DavHarness]:

@@ -12,9 +12,17 @@ from typing import Any, ClassVar
 
 import pytest
 
-from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteRef
+from connectors.base import (
+    BusyInterval,
+    ChangeSet,
+    ChangeWindow,
+    EventSpec,
+    EventStatus,
+    ObservedEvent,
+    RemoteRef,
+)
 from syncd.errors import PreconditionFailed, RemoteNotFound
-from tests.contract.harness import BERLIN, ForeignEvent, Harness
+from tests.contract.harness import BERLIN, FeedHarness, ForeignEvent, Harness
 
 MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
 HOUR = timedelta(hours=1)
@@ -199,3 +207,139 @@ class CalendarContract:
         assert await harness.calendar.busy_time(MONDAY_10 + WEEK, MONDAY_10 + 2 * WEEK) == []
         assert await harness.calendar.busy_time(MONDAY_10 - WEEK, MONDAY_10) == []
 
+
+
+# -- the change feed (connectors/base.py, "Watching a calendar") ----------------
+
+DAY = timedelta(days=1)
+WINDOW = ChangeWindow(MONDAY_10 - DAY, MONDAY_10 + 2 * WEEK)
+LUNCH = datetime(2026, 3, 2, 12, 0, tzinfo=BERLIN)  # 11:00 UTC
+
+
+Held = dict[str, str | None]
+
+
+def held_after(answer: ChangeSet, held: Held | None = None) -> Held:
+    """What a caller holds after taking in `answer`."""
+    held = {} if held is None else dict(held)
+    for remote_id in answer.removed:
+        held.pop(remote_id, None)
+    held.update((e.ref.remote_id, e.ref.etag) for e in answer.changed)
+    return held
+
+
+def by_name(answer: ChangeSet) -> dict[str, ObservedEvent]:
+    """The changed events by booking key, or by UID for events syncd did not write."""
+    return {e.booking_key or e.uid or e.ref.remote_id: e for e in answer.changed}
+
+
+def foreign(answer: ChangeSet) -> list[ObservedEvent]:
+    return [e for e in answer.changed if e.booking_key is None]
+
+
+class ChangeFeedContract:
+    """Tests every `Calendar.changes` must pass; the harness fixture is a `FeedHarness`."""
+
+    pytestmark: ClassVar = [pytest.mark.anyio]
+
+    async def test_the_first_answer_lists_the_window(self, harness: FeedHarness) -> None:
+        ref = await harness.calendar.create(spec("b-1"))
+        await harness.add_foreign(ForeignEvent("lunch", LUNCH, LUNCH + HOUR))
+        await harness.add_foreign(ForeignEvent("later", LUNCH + 5 * WEEK, LUNCH + 5 * WEEK + HOUR))
+        answer = await harness.calendar.changes(None, WINDOW, {})
+        assert answer.complete
+        assert answer.cursor is not None
+        assert (answer.reset_reason, answer.removed, answer.unreadable) == (None, frozenset(), ())
+        own = by_name(answer)["b-1"]
+        assert (own.ref, own.start, own.end, own.busy) == (ref, MONDAY_10, MONDAY_10 + HOUR, True)
+        assert own.intervals == (BusyInterval(MONDAY_10, MONDAY_10 + HOUR),)
+        (lunch,) = foreign(answer)
+        assert lunch.intervals == (BusyInterval(MONDAY_10 + 2 * HOUR, MONDAY_10 + 3 * HOUR),)
+        assert lunch.busy
+        assert not lunch.cancelled
+
+    async def test_what_is_held_unchanged_is_not_returned(self, harness: FeedHarness) -> None:
+        await harness.calendar.create(spec("b-1"))
+        await harness.add_foreign(ForeignEvent("lunch", LUNCH, LUNCH + HOUR))
+        first = await harness.calendar.changes(None, WINDOW, {})
+        again = await harness.calendar.changes(None, WINDOW, held_after(first))
+        assert (again.complete, again.changed, again.removed) == (True, (), frozenset())
+        delta = await harness.calendar.changes(first.cursor, WINDOW, held_after(first))
+        assert (delta.complete, delta.changed, delta.removed) == (False, (), frozenset())
+
+    async def test_a_delta_has_moves_and_deletions_but_not_what_is_held(
+        self, harness: FeedHarness
+    ) -> None:
+        one = await harness.calendar.create(spec("b-1"))
+        two = await harness.calendar.create(spec("b-2", start=MONDAY_10 + DAY,
+                                                 end=MONDAY_10 + DAY + HOUR))
+        first = await harness.calendar.changes(None, WINDOW, {})
+        held = held_after(first)
+        await harness.move_by_hand(one.remote_id, MONDAY_10 + 2 * HOUR, MONDAY_10 + 3 * HOUR)
+        await harness.delete_by_hand(two.remote_id)
+        three = await harness.calendar.create(spec("b-3", start=MONDAY_10 + 2 * DAY,
+                                                   end=MONDAY_10 + 2 * DAY + HOUR))
+        held[three.remote_id] = three.etag  # syncd's own write: recorded when it was made
+        delta = await harness.calendar.changes(first.cursor, WINDOW, held)
+        assert not delta.complete
+        assert delta.cursor not in (None, first.cursor)
+        assert set(by_name(delta)) == {"b-1"}
+        moved = by_name(delta)["b-1"]
+        assert (moved.start, moved.end) == (MONDAY_10 + 2 * HOUR, MONDAY_10 + 3 * HOUR)
+        assert moved.ref.etag != one.etag
+        assert delta.removed == {two.remote_id}
+
+    async def test_replayed_cursors_give_the_same_answer(self, harness: FeedHarness) -> None:
+        one = await harness.calendar.create(spec("b-1"))
+        first = await harness.calendar.changes(None, WINDOW, {})
+        await harness.move_by_hand(one.remote_id, MONDAY_10 + HOUR, MONDAY_10 + 2 * HOUR)
+        answers = [
+            await harness.calendar.changes(first.cursor, WINDOW, held_after(first))
+            for _ in range(2)
+        ]
+        shown = [{(e.ref, e.start) for e in answer.changed} for answer in answers]
+        assert shown[0] == shown[1] == {(answers[0].changed[0].ref, MONDAY_10 + HOUR)}
+
+    async def test_a_refused_cursor_gives_a_complete_listing(self, harness: FeedHarness) -> None:
+        one = await harness.calendar.create(spec("b-1"))
+        two = await harness.calendar.create(spec("b-2", start=MONDAY_10 + DAY,
+                                                 end=MONDAY_10 + DAY + HOUR))
+        first = await harness.calendar.changes(None, WINDOW, {})
+        await harness.move_by_hand(one.remote_id, MONDAY_10 + 2 * HOUR, MONDAY_10 + 3 * HOUR)
+        await harness.delete_by_hand(two.remote_id)
+        refused = harness.refused_cursor(str(first.cursor))
+        answer = await harness.calendar.changes(refused, WINDOW, held_after(first))
+        assert answer.complete
+        assert answer.reset_reason
+        assert set(by_name(answer)) == {"b-1"}
+        assert answer.removed == {two.remote_id}
+        held = held_after(answer, held_after(first))
+        after = await harness.calendar.changes(answer.cursor, WINDOW, held)
+        assert (after.complete, after.changed, after.removed) == (False, (), frozenset())
+
+    async def test_transparent_events_block_no_time(self, harness: FeedHarness) -> None:
+        await harness.add_foreign(ForeignEvent("note", LUNCH, LUNCH + HOUR, busy=False))
+        (note,) = foreign(await harness.calendar.changes(None, WINDOW, {}))
+        assert (note.busy, note.intervals) == (False, ())
+
+    async def test_series_are_expanded_within_the_window(self, harness: FeedHarness) -> None:
+        standup = datetime(2026, 2, 23, 9, 0, tzinfo=BERLIN)  # Mondays, from a week before
+        await harness.add_foreign(ForeignEvent("standup", standup, standup + HOUR / 4,
+                                               weekly_count=6))
+        answer = await harness.calendar.changes(None, WINDOW, {})
+        starts = sorted(i.start for e in foreign(answer) for i in e.intervals)
+        assert starts == [datetime(2026, 3, day, 8, 0, tzinfo=UTC) for day in (2, 9, 16)]
+
+    async def test_own_events_moved_out_of_the_window_are_not_lost(
+        self, harness: FeedHarness
+    ) -> None:
+        one = await harness.calendar.create(spec("b-1"))
+        first = await harness.calendar.changes(None, WINDOW, {})
+        far = MONDAY_10 + 10 * WEEK
+        await harness.move_by_hand(one.remote_id, far, far + HOUR)
+        delta = await harness.calendar.changes(first.cursor, WINDOW, held_after(first))
+        moved = by_name(delta).get("b-1")
+        # a windowed feed may report it as gone instead; the caller then looks it up
+        assert moved is not None or delta.removed == {one.remote_id}
+        if moved is not None:
+            assert (moved.start, moved.intervals) == (far, ())

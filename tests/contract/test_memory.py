@@ -6,10 +6,10 @@ import pytest
 
 from connectors.memory import MemoryConnector
 from tests.contract.harness import MemoryHarness
-from tests.contract.suite import CalendarContract
+from tests.contract.suite import CalendarContract, ChangeFeedContract
 
 
-class TestMemoryCalendar(CalendarContract):
+class TestMemoryCalendar(CalendarContract, ChangeFeedContract):
     @pytest.fixture
     def harness(self) -> MemoryHarness:
         return MemoryHarness(MemoryConnector().calendar("/alice/work/"))

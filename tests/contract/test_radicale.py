@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.contract.harness import DavHarness, dav_harness
-from tests.contract.suite import CalendarContract
+from tests.contract.suite import CalendarContract, ChangeFeedContract
 from tests.servers import RadicaleServer
 
 
-class TestRadicaleCalendar(CalendarContract):
+class TestRadicaleCalendar(CalendarContract, ChangeFeedContract):
     @pytest.fixture
     async def harness(self, radicale: RadicaleServer) -> AsyncIterator[DavHarness]:
         async for harness in dav_harness(radicale):

@@ -1,0 +1,92 @@
+"""A calendar object as the change feed reports it: its master VEVENT and its busy occurrences.
+
+Series are expanded with recurring-ical-events (RRULE, RDATE, EXDATE and
+overridden instances), within the watched window only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+import icalendar
+import recurring_ical_events
+
+from connectors.base import BusyInterval, ChangeWindow, ObservedEvent, RemoteRef
+from connectors.caldav.ical import ParsedEvent, events_of, instant, is_busy, read_calendar
+from syncd.errors import PermanentError
+
+# Floating times and all-day dates are matched in the calendar's zone only after
+# expansion, so expand a day more on each side and cut to the window afterwards.
+_EXPANSION_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class CalendarObject:
+    """One stored object (a VCALENDAR), read but not yet placed in time."""
+
+    ref: RemoteRef
+    calendar: icalendar.Calendar
+    events: list[ParsedEvent]  # the master VEVENT first, then overridden instances
+
+    @property
+    def master(self) -> ParsedEvent:
+        return self.events[0]
+
+    @property
+    def floating(self) -> bool:
+        return any(e.floating for e in self.events)
+
+
+def read_object(ref: RemoteRef, calendar_data: str) -> CalendarObject | None:
+    """The object's events; None when it holds no VEVENT (a task, a journal entry)."""
+    calendar = read_calendar(calendar_data, ref.remote_id)
+    events = events_of(calendar, ref.remote_id)
+    if not events:
+        return None
+    masters = [e for e in events if not e.is_override]
+    overrides = [e for e in events if e.is_override]
+    return CalendarObject(ref, calendar, masters + overrides)
+
+
+def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:
+    """The object as an `ObservedEvent`: its own time and its busy occurrences in `window`."""
+    master = obj.master
+    start, end = master.interval(zone)
+    recurring = master.recurs or len(obj.events) > 1
+    occurrences = _occurrences(obj, window, zone) if recurring else _single(master, start, end)
+    intervals = tuple(
+        clipped for clipped in (window.clip(o) for o in occurrences) if clipped is not None
+    )
+    return ObservedEvent(
+        ref=obj.ref,
+        booking_key=master.booking_key,
+        uid=master.uid,
+        start=start,
+        end=end,
+        busy=master.busy,
+        cancelled=master.cancelled,
+        recurring=recurring,
+        intervals=tuple(sorted(set(intervals), key=lambda i: (i.start, i.end))),
+    )
+
+
+def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInterval]:
+    return [BusyInterval(start, end)] if master.busy else []
+
+
+def _occurrences(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
+    query = recurring_ical_events.of(obj.calendar)
+    try:
+        components = query.between(
+            window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN
+        )
+    except (ValueError, TypeError, recurring_ical_events.InvalidCalendar) as exc:
+        raise PermanentError(f"cannot expand the series at {obj.ref.remote_id}: {exc}") from None
+    return [_interval(c, zone) for c in components if c.name == "VEVENT" and is_busy(c)]
+
+
+def _interval(component: icalendar.Event, zone: tzinfo) -> BusyInterval:
+    start: date | datetime = component.start
+    end: date | datetime = component.end
+    return BusyInterval(instant(start, zone), instant(end, zone))

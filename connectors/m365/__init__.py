@@ -1,0 +1,18 @@
+"""Microsoft 365 connector (registry kind "m365"): events on staff mailboxes through
+Microsoft Graph, app-only.
+
+Split by concern: `settings` (the configuration table and its credential),
+`auth` (MSAL tokens, off the event loop), `http` (the clients, and Graph's
+errors as syncd's), `limiter` (each mailbox's request slots and Retry-After
+gate), `batch` (each mailbox's requests folded into JSON batches), `events`
+(EventSpec to Graph JSON and back), `calendar` (the contract's operations on
+one mailbox calendar), `connector` (the app registration).
+"""
+
+from __future__ import annotations
+
+from connectors.m365.calendar import M365Calendar
+from connectors.m365.connector import M365Connector, build
+from connectors.m365.settings import Settings
+
+__all__ = ["M365Calendar", "M365Connector", "Settings", "build"]

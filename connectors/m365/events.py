@@ -1,0 +1,195 @@
+"""A booking's event as Graph JSON, and Graph's event JSON read back.
+
+Every event syncd writes carries the booking key in a single-value extended
+property (BOOKING_PROPERTY), which `$filter` can find after syncd's own state
+is lost. Times are written as wall times in the staff member's zone, so Outlook
+shows and edits them there; they are read back in UTC (the `Prefer` header
+asks for that) because a wall time in the hour repeated when DST ends names two
+instants.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteEvent, RemoteRef
+from syncd.errors import PermanentError
+
+# Fixed for good: events written by any syncd carry this property set.
+PROPERTY_SET = "74c96144-1a1f-4b22-b4e4-30f453d36fb4"
+BOOKING_PROPERTY = f"String {{{PROPERTY_SET}}} Name syncdBookingKey"
+_TRANSACTION_NAMESPACE = uuid.UUID(PROPERTY_SET)
+
+#: Every request: answers in UTC with plain-text bodies, ids that survive folder moves.
+PREFER = 'outlook.timezone="UTC", outlook.body-content-type="text", IdType="ImmutableId"'
+#: What reads select: enough to rebuild a RemoteEvent and compare with an EventSpec.
+SELECT = "subject,body,location,start,end,showAs,isCancelled"
+EXPAND = f"singleValueExtendedProperties($filter=id eq '{BOOKING_PROPERTY}')"
+_NOT_BUSY = frozenset({"free", "workingelsewhere"})
+_SHOW_AS = {EventStatus.CONFIRMED: "busy", EventStatus.TENTATIVE: "tentative"}
+
+
+@dataclass(frozen=True)
+class Reminder:
+    enabled: bool
+    minutes: int
+
+
+def transaction_id(calendar_id: str, booking_key: str) -> str:
+    """The create's de-duplication key: one per booking and calendar, whatever its version.
+
+    Graph answers a POST whose transactionId an existing event of the mailbox
+    carries with that event instead of making a second one. Keyed on the
+    booking (not its sequence), a create retried after the booking changed
+    still finds the first event; keyed on the calendar too, a booking shown on
+    two calendars of one mailbox gets an event on each.
+    """
+    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"{calendar_id}\n{booking_key}"))
+
+
+def event_body(event: EventSpec, reminder: Reminder) -> dict[str, Any]:
+    """The writable properties syncd sets; a PATCH with them replaces all it wrote."""
+    zone = _zone(event.timezone)
+    return {
+        "subject": event.summary,
+        "body": {"contentType": "text", "content": event.description},
+        "location": {"displayName": event.location},
+        "start": _graph_time(event.start, zone, event.timezone),
+        "end": _graph_time(event.end, zone, event.timezone),
+        "showAs": _SHOW_AS[event.status],
+        "isReminderOn": reminder.enabled,
+        "reminderMinutesBeforeStart": reminder.minutes,
+        "singleValueExtendedProperties": [{"id": BOOKING_PROPERTY, "value": event.booking_key}],
+    }
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PermanentError(f"unknown time zone {name!r}") from None
+
+
+def _graph_time(instant: datetime, zone: ZoneInfo, zone_name: str) -> dict[str, str]:
+    """`instant` as wall time in the zone, or in UTC where the wall time would be ambiguous."""
+    local = instant.astimezone(zone)
+    if local.replace(fold=0).astimezone(UTC) != instant:
+        return {"dateTime": _wall(instant.astimezone(UTC)), "timeZone": "UTC"}
+    return {"dateTime": _wall(local), "timeZone": zone_name}
+
+
+def _wall(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """The parts of an event's JSON syncd reads."""
+
+    ref: RemoteRef
+    booking_key: str | None
+    subject: str
+    body: str
+    location: str
+    start: datetime
+    end: datetime
+    show_as: str
+    cancelled: bool
+
+    @property
+    def busy(self) -> bool:
+        return not self.cancelled and self.show_as not in _NOT_BUSY
+
+    def remote_event(self) -> RemoteEvent:
+        return RemoteEvent(
+            self.ref, self.booking_key, self.subject, self.start, self.end, self.busy
+        )
+
+    def shows(self, event: EventSpec) -> bool:
+        """Whether this event already shows `event` as syncd would write it.
+
+        The booking tag is not compared: answers to writes do not carry it.
+        """
+        return (
+            (self.subject, self.start, self.end) == (event.summary, event.start, event.end)
+            and self.show_as == _SHOW_AS[event.status]
+            and _same_text(self.body, event.description)
+            and _same_text(self.location, event.location)
+        )
+
+
+def _same_text(stored: str, written: str) -> bool:
+    # Exchange may store line ends as CRLF and trim trailing space.
+    return stored.replace("\r\n", "\n").strip() == written.replace("\r\n", "\n").strip()
+
+
+def parse_event(data: Any) -> GraphEvent:
+    """An event from Graph's JSON; `PermanentError` if it lacks what syncd needs."""
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        raise PermanentError("Graph sent an event without an id")
+    return GraphEvent(
+        ref=RemoteRef(data["id"], _text(data.get("@odata.etag")) or None),
+        booking_key=booking_key_of(data),
+        subject=_text(data.get("subject")),
+        body=_text((data.get("body") or {}).get("content")),
+        location=_text((data.get("location") or {}).get("displayName")),
+        start=parse_time(data.get("start")),
+        end=parse_time(data.get("end")),
+        show_as=_text(data.get("showAs")).lower() or "busy",
+        cancelled=data.get("isCancelled") is True,
+    )
+
+
+def booking_key_of(data: dict[str, Any]) -> str | None:
+    properties = data.get("singleValueExtendedProperties") or []
+    for prop in properties if isinstance(properties, list) else []:
+        if isinstance(prop, dict) and _same_property(prop.get("id")):
+            value = prop.get("value")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _same_property(property_id: object) -> bool:
+    # Graph may echo the id with its own casing of type and GUID; the name is exact.
+    if not isinstance(property_id, str):
+        return False
+    kind, _, rest = property_id.partition(" ")
+    return kind.lower() == "string" and rest.lower() == BOOKING_PROPERTY.partition(" ")[2].lower()
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def parse_time(value: Any) -> datetime:
+    """An aware UTC instant from a dateTimeTimeZone object."""
+    if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
+        raise PermanentError("Graph sent an event time without a dateTime")
+    try:
+        wall = datetime.fromisoformat(value["dateTime"])
+    except ValueError:
+        raise PermanentError(f"Graph sent an unreadable time {value['dateTime']!r}") from None
+    if wall.tzinfo is None:
+        wall = wall.replace(tzinfo=_graph_zone(value.get("timeZone")))
+    return wall.astimezone(UTC)
+
+
+def _graph_zone(name: object) -> tzinfo:
+    if not isinstance(name, str) or name.upper() in {"UTC", "ETC/UTC", ""}:
+        return UTC
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PermanentError(f"Graph sent an unknown time zone {name!r}") from None
+
+
+def busy_interval(data: Any) -> BusyInterval | None:
+    """The busy time of one calendarView entry, or None if it leaves the time free."""
+    event = parse_event(data)
+    return BusyInterval(event.start, event.end) if event.busy else None

@@ -1,0 +1,49 @@
+"""A booking's manage links, for the admin: issue a new one, or revoke them all."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import path_keys, reply, resource, transact
+from syncd.errors import Conflict
+from syncd.manage.tokens import manage_link, revoke_links
+from syncd.runtime import Runtime
+from syncd.store import catalog
+from syncd.store.models import Booking
+
+
+def _booking(session: Session, merchant_key: str, key: str) -> Booking:
+    merchant = catalog.get_merchant(session, merchant_key)
+    return catalog.get_in_merchant(session, Booking, merchant, key, lock=True)
+
+
+async def issue_link(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+
+    def work(session: Session) -> Response:
+        url = manage_link(session, _booking(session, merchant_key, key))
+        if url is None:
+            raise Conflict(
+                "no manage link: this booking may not be managed (rules, status, or it has"
+                " ended) or manage.public_url is not set"
+            )
+        return reply({"url": url}, created=True)
+
+    return await transact(runtime, work)
+
+
+async def revoke(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "booking")
+
+    def work(session: Session) -> Response:
+        return reply({"revoked": revoke_links(session, _booking(session, merchant_key, key))})
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    path = "/merchants/{merchant}/bookings/{booking}/manage-links"
+    return [resource(runtime, path, post=issue_link, delete=revoke)]

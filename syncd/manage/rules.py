@@ -1,0 +1,150 @@
+"""Who may do what with a booking through its manage link, and until when. Pure: no I/O.
+
+The rules are decided when a booking is made, from its service's settings, its
+origin and (for bookings staff made) the choice made then, and stored with the
+booking as a `ManageRules` snapshot: changing a service later affects only
+bookings made later. Every action checks the snapshot, the booking's status
+and the cutoff again when it is carried out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Action(StrEnum):
+    CANCEL = "cancel"
+    RESCHEDULE = "reschedule"
+    CHANGE_STAFF = "change_staff"
+
+
+class ServiceSettings(Protocol):
+    """The parts of a service the rules are made from (a Service row has them)."""
+
+    manage_web_bookings: bool
+    manage_staff_bookings: bool
+    allow_cancel: bool
+    allow_reschedule: bool
+    allow_change_staff: bool
+    manage_cutoff_hours: int
+
+
+@dataclass(frozen=True)
+class ManageRules:
+    """The snapshot kept with each booking (as JSON in `bookings.manage_rules`)."""
+
+    enabled: bool  # the customer may manage this booking at all
+    cancel: bool
+    reschedule: bool
+    change_staff: bool
+    cutoff_hours: int  # no changes later than this many hours before the start
+    booking_choice: bool | None = None  # what staff chose for a booking they made
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: object) -> ManageRules:
+        """The stored snapshot; a booking without one (or a damaged one) may not be managed."""
+        if not isinstance(data, dict):
+            return CLOSED
+        try:
+            return cls(**data)
+        except TypeError:
+            return CLOSED
+
+
+CLOSED = ManageRules(enabled=False, cancel=False, reschedule=False, change_staff=False,
+                     cutoff_hours=0)
+
+
+def rules_at_booking(service: ServiceSettings, origin: str, choice: bool | None) -> ManageRules:
+    """The rules in force for a booking made now, by `origin` ("web" or "staff")."""
+    if origin == "staff":
+        enabled = service.manage_staff_bookings if choice is None else choice
+    else:
+        enabled = service.manage_web_bookings
+    return ManageRules(
+        enabled=enabled,
+        cancel=service.allow_cancel,
+        reschedule=service.allow_reschedule,
+        change_staff=service.allow_change_staff,
+        cutoff_hours=service.manage_cutoff_hours,
+        booking_choice=choice,
+    )
+
+
+@dataclass(frozen=True)
+class ActionState:
+    allowed: bool
+    reason: str | None  # shown to the customer when the action is closed
+
+
+@dataclass(frozen=True)
+class BookingFacts:
+    """What the rules need to know about the booking as it is now."""
+
+    status: str
+    start: datetime
+    end: datetime
+
+
+OPEN = ActionState(True, None)
+_PERMITTED = {
+    Action.CANCEL: lambda rules: rules.cancel,
+    Action.RESCHEDULE: lambda rules: rules.reschedule,
+    Action.CHANGE_STAFF: lambda rules: rules.change_staff,
+}
+_NOT_OFFERED = {
+    Action.CANCEL: "Cancelling online is not offered for this booking.",
+    Action.RESCHEDULE: "Rescheduling online is not offered for this booking.",
+    Action.CHANGE_STAFF: "Choosing another staff member online is not offered for this booking.",
+}
+
+
+def contact_sentence(contact_text: str, merchant_name: str) -> str:
+    """How to make changes by other means: the merchant's own words, else a plain request."""
+    return contact_text.strip() or f"Please contact {merchant_name} to make changes."
+
+
+def cutoff_reason(hours: int, contact: str) -> str:
+    unit = "hour" if hours == 1 else "hours"
+    return f"Changes are possible until {hours} {unit} before the start. {contact}"
+
+
+def _whole_booking_state(rules: ManageRules, facts: BookingFacts, now: datetime,
+                         contact: str) -> ActionState | None:
+    """Why no action at all is possible, or None when that depends on the action."""
+    if facts.status == "cancelled":
+        return ActionState(False, "This booking has been cancelled.")
+    if now >= facts.start:
+        return ActionState(False, "This booking has already started.")
+    if not rules.enabled:
+        return ActionState(False, f"This booking cannot be changed online. {contact}")
+    return None
+
+
+def action_state(rules: ManageRules, facts: BookingFacts, now: datetime, contact: str,
+                 action: Action) -> ActionState:
+    closed = _whole_booking_state(rules, facts, now, contact)
+    if closed is not None:
+        return closed
+    if not _PERMITTED[action](rules):
+        return ActionState(False, f"{_NOT_OFFERED[action]} {contact}")
+    if now >= facts.start - timedelta(hours=rules.cutoff_hours):
+        return ActionState(False, cutoff_reason(rules.cutoff_hours, contact))
+    return OPEN
+
+
+def action_states(rules: ManageRules, facts: BookingFacts, now: datetime,
+                  contact: str) -> dict[Action, ActionState]:
+    """Each action's state for this booking at `now`; `contact` ends the reasons."""
+    return {action: action_state(rules, facts, now, contact, action) for action in Action}
+
+
+def status_after_reschedule(status: str, requires_approval: bool) -> str:
+    """A moved booking of a manually approved service waits for approval again."""
+    return "pending" if requires_approval else status

@@ -1,0 +1,234 @@
+"""What the manage pages call. Each takes the caller's transaction (the pages run them
+with syncd.api.handling.in_transaction); `slot_list` runs its own, around the calendar
+reads.
+
+Every rule, the cutoff and the slot itself are checked again on every call, not
+only when a page was shown: the moment of the call is the one that counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from syncd.errors import NotFound
+from syncd.manage import availability as av
+from syncd.manage.busy import BusyKnowledge, active_bindings, cached_busy, fetch_busy, store_busy
+from syncd.manage.errors import SlotTaken
+from syncd.manage.rules import Action, status_after_reschedule
+from syncd.manage.settings import ManageSettings, manage_settings
+from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots
+from syncd.manage.tokens import find_booking
+from syncd.manage.views import BookingPage, SlotList, StaffOption, zone_label
+from syncd.runtime import Runtime
+from syncd.store.bookings import change_booking
+from syncd.store.changes import Actor
+from syncd.store.models import Booking, BookingStatus, Staff
+from syncd.timeutil import as_utc
+
+T = TypeVar("T")
+_UNKNOWN_LINK = "manage link"  # the same for every reason a link opens nothing
+
+
+def _booking(session: Session, token: str, now: datetime, *, lock: bool = False) -> Booking:
+    booking = find_booking(session, token, now, lock=lock)
+    if booking is None:
+        raise NotFound(_UNKNOWN_LINK)
+    return booking
+
+
+def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
+    context = av.load_context(session, _booking(session, token, now), now)
+    booking, service, merchant = context.booking, context.service, context.merchant
+    zone = ZoneInfo(booking.customer_timezone)
+    return BookingPage(
+        booking_key=booking.key,
+        service_name=service.name,
+        staff_name=session.get_one(Staff, booking.staff_id).name,
+        start_local=booking.start.astimezone(zone),
+        end_local=booking.end.astimezone(zone),
+        timezone=booking.customer_timezone,
+        zone_label=zone_label(booking.customer_timezone, booking.start),
+        duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
+        location=service.location,
+        status=booking.status,
+        paid=booking.paid,
+        actions=context.states,
+        contact_text=context.contact,
+        booking_page_url=merchant.booking_page_url,
+        merchant_name=merchant.name,
+    )
+
+
+def cancel(session: Session, token: str, now: datetime) -> Booking:
+    booking = _booking(session, token, now, lock=True)
+    av.load_context(session, booking, now).require(Action.CANCEL)
+    change_booking(session, booking, {"status": BookingStatus.CANCELLED}, Actor.CUSTOMER)
+    return booking
+
+
+def reschedule(
+    session: Session, token: str, start: datetime, staff_key: str | None, now: datetime
+) -> Booking:
+    """Move the booking to `start` (and `staff_key`); SlotTaken unless that slot is free now."""
+    booking = _booking(session, token, now, lock=True)
+    context = av.load_context(session, booking, now)
+    target = av.pick_staff(context, av.staff_choices(session, context), staff_key)
+    start = as_utc(start)
+    moved, other_staff = start != booking.start, target.id != booking.staff_id
+    if not (moved or other_staff):
+        context.require(Action.RESCHEDULE)
+        return booking
+    if moved:
+        context.require(Action.RESCHEDULE)
+    if other_staff:
+        context.require(Action.CHANGE_STAFF)
+    _lock_staff(session, target)
+    _require_free(session, context, target, start, now)
+    _move(session, context, target, start)
+    return booking
+
+
+def _lock_staff(session: Session, staff: Staff) -> None:
+    """Serialise confirmations for one staff member (PostgreSQL; SQLite's writers already are)."""
+    session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update())
+
+
+def _require_free(
+    session: Session, context: av.BookingContext, staff: Staff, start: datetime, now: datetime
+) -> None:
+    booking = context.booking
+    shape = av.slot_shape(context.service, booking)
+    window = av.slot_window(context, now)
+    asked = Interval(max(start, window.start), min(start + timedelta(microseconds=1), window.end))
+    needed = av.reach(shape, asked)
+    fresh_after = now - timedelta(seconds=manage_settings(session).busy_confirm_seconds)
+    busy = cached_busy(session, active_bindings(session, staff.id), needed, fresh_after)
+    if busy.missing:
+        raise SlotTaken("This time could not be checked again. Please choose a time again.")
+    blocked = av.booking_blocks(session, staff.id, needed, booking.id)
+    blocked += av.without_own_event(busy.intervals, av.own_event(booking, staff.id))
+    staff_time = StaffTime(staff.timezone, staff.working_hours, blocked)
+    if start not in find_slots(shape, staff_time, asked):
+        raise SlotTaken()
+
+
+def _move(session: Session, context: av.BookingContext, staff: Staff, start: datetime) -> None:
+    booking = context.booking
+    values: dict[str, object] = {
+        "start": start,
+        "end": start + (booking.end - booking.start),
+        "staff_id": staff.id,
+        "status": status_after_reschedule(booking.status, context.service.requires_approval),
+    }
+    change_booking(session, booking, values, Actor.CUSTOMER)
+    booking.staff = staff  # the relationship follows staff_id for whoever reads it next
+
+
+@dataclass(frozen=True)
+class _SlotPlan:
+    """Everything a slot listing needs, read in one transaction and detached from it."""
+
+    customer_zone: ZoneInfo
+    booking_day: date
+    shape: SlotShape
+    window: Interval
+    staff: StaffOption
+    staff_options: list[StaffOption]
+    timezone: str
+    working_hours: dict[str, list[list[str]]]
+    blocked: list[Interval]
+    own: Interval | None
+    busy: BusyKnowledge
+
+    def staff_time(self, busy: list[Interval]) -> StaffTime:
+        blocked = self.blocked + av.without_own_event(busy, self.own)
+        return StaffTime(self.timezone, self.working_hours, blocked)
+
+
+def _plan(
+    session: Session, token: str, staff_key: str | None, now: datetime, settings: ManageSettings
+) -> _SlotPlan:
+    booking = _booking(session, token, now)
+    context = av.load_context(session, booking, now)
+    if not context.states[Action.CHANGE_STAFF].allowed:
+        context.require(Action.RESCHEDULE)
+    elif not context.states[Action.RESCHEDULE].allowed:
+        context.require(Action.CHANGE_STAFF)
+    choices = av.staff_choices(session, context)
+    staff = av.pick_staff(context, choices, staff_key)
+    shape = av.slot_shape(context.service, booking)
+    window = av.slot_window(context, now)
+    needed = av.reach(shape, window)
+    fresh_after = now - timedelta(seconds=settings.busy_cache_seconds)
+    zone = ZoneInfo(booking.customer_timezone)
+    return _SlotPlan(
+        customer_zone=zone,
+        booking_day=booking.start.astimezone(zone).date(),
+        shape=shape,
+        window=window,
+        staff=StaffOption(staff.key, staff.name),
+        staff_options=av.staff_options(context, choices),
+        timezone=staff.timezone,
+        working_hours=staff.working_hours,
+        blocked=av.booking_blocks(session, staff.id, needed, booking.id),
+        own=av.own_event(booking, staff.id),
+        busy=cached_busy(session, active_bindings(session, staff.id), needed, fresh_after),
+    )
+
+
+def _run(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    with runtime.sessions.begin() as session:
+        return work(session)
+
+
+async def _in_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    return await anyio.to_thread.run_sync(_run, runtime, work)
+
+
+async def _known_busy(runtime: Runtime, plan: _SlotPlan, now: datetime) -> list[Interval] | None:
+    """The plan's busy time with what was missing read from the calendars; None if unreadable."""
+    if not plan.busy.missing:
+        return plan.busy.intervals
+    settings = runtime.settings.manage
+    fetched = await fetch_busy(
+        runtime.connectors, plan.busy.missing, settings.busy_timeout_seconds
+    )
+    if fetched is None:
+        return None
+    # another listing storing the same stretch at the same moment fails: theirs will do
+    with contextlib.suppress(IntegrityError):
+        await _in_transaction(runtime, lambda session: store_busy(session, fetched, now))
+    return plan.busy.intervals + [i for found in fetched.values() for i in found]
+
+
+async def slot_list(
+    runtime: Runtime, token: str, day: date | None, staff_key: str | None, now: datetime
+) -> SlotList:
+    """The free times of `day` (the customer's date) with the chosen staff member."""
+    settings = runtime.settings.manage
+    plan = await _in_transaction(
+        runtime, lambda session: _plan(session, token, staff_key, now, settings)
+    )
+    busy = await _known_busy(runtime, plan, now)
+    slots = [] if busy is None else find_slots(plan.shape, plan.staff_time(busy), plan.window)
+    local = [slot.astimezone(plan.customer_zone) for slot in slots]
+    days = sorted({slot.date() for slot in local})
+    chosen = day or (days[0] if days else plan.booking_day)
+    return SlotList(
+        day=chosen,
+        slots=[slot for slot in local if slot.date() == chosen],
+        staff=plan.staff,
+        staff_options=plan.staff_options,
+        busy_unavailable=busy is None,
+        days=days,
+    )

@@ -1,0 +1,40 @@
+"""The `[manage]` configuration table, and how code inside a transaction finds it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from sqlalchemy.orm import Session
+
+SESSION_KEY = "syncd.manage_settings"
+
+
+class ManageSettings(BaseModel):
+    """Customer self-service: the public address of the manage pages and their secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # where customers reach syncd; links are {public_url}/manage/{token}. Unset: no links
+    public_url: HttpUrl | None = None
+    secret_env: str | None = "SYNCD_MANAGE_SECRET"  # noqa: S105 - a variable's name: the pages' HMAC key
+    secret_file: str | None = None
+    busy_cache_seconds: float = Field(default=60.0, ge=0)
+    # a slot chosen from busy time this old may still be confirmed; older must be listed again
+    busy_confirm_seconds: float = Field(default=900.0, ge=0)
+    busy_timeout_seconds: float = Field(default=10.0, gt=0)
+    failures_per_minute: int = Field(default=20, ge=1)
+
+    def secret(self) -> str | None:
+        from syncd.config import read_secret  # noqa: PLC0415 - syncd.config imports this module
+
+        return read_secret(self.secret_env, self.secret_file)
+
+    def link(self, token: str) -> str | None:
+        if self.public_url is None:
+            return None
+        return f"{str(self.public_url).rstrip('/')}/manage/{token}"
+
+
+def manage_settings(session: Session) -> ManageSettings:
+    """The settings the session's runtime was started with (defaults when there is none)."""
+    found = session.info.get(SESSION_KEY)
+    return found if isinstance(found, ManageSettings) else ManageSettings()

@@ -1,0 +1,82 @@
+"""The secret in a manage link: 256 random bits, of which only a SHA-256 is stored.
+
+A token names one booking and nothing else. It works until the booking's end
+(a cancelled booking keeps showing its cancelled page until then) or until the
+merchant revokes the booking's links. A wrong, expired, revoked, malformed or
+tampered token are all simply "no booking": the caller shows one NotFound for
+each, so nothing can be learnt from the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from syncd.manage.rules import ManageRules
+from syncd.manage.settings import manage_settings
+from syncd.store.models import Booking, BookingStatus, ManageToken
+from syncd.timeutil import utcnow
+
+TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def issue_token(session: Session, booking: Booking) -> str:
+    """A new raw token for the booking's link; the database keeps only its hash."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(ManageToken(booking_id=booking.id, token_hash=token_hash(token),
+                            created_at=utcnow()))
+    session.flush()
+    return token
+
+
+def may_manage(booking: Booking) -> bool:
+    return ManageRules.from_json(booking.manage_rules).enabled
+
+
+def manage_link(session: Session, booking: Booking) -> str | None:
+    """The notify MANAGE_LINKS provider: a fresh link, or None where managing is not allowed."""
+    settings = manage_settings(session)
+    if settings.public_url is None or booking.status == BookingStatus.CANCELLED:
+        return None
+    if not may_manage(booking) or booking.end <= utcnow():
+        return None
+    return settings.link(issue_token(session, booking))
+
+
+def find_booking(
+    session: Session, token: str, now: datetime, *, lock: bool = False
+) -> Booking | None:
+    """The booking the token opens, or None; `lock` holds the booking row until commit."""
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    digest = token_hash(token)
+    row = session.scalar(select(ManageToken).where(ManageToken.token_hash == digest))
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return None
+    if row.revoked_at is not None:
+        return None
+    booking = session.get(Booking, row.booking_id, with_for_update=lock or None)
+    if booking is None or now >= booking.end:
+        return None
+    return booking
+
+
+def revoke_links(session: Session, booking: Booking, now: datetime | None = None) -> int:
+    """Every link of the booking stops working; how many were still working."""
+    result = session.execute(
+        update(ManageToken)
+        .where(ManageToken.booking_id == booking.id, ManageToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,62 @@
+"""What the manage pages show: plain data, no HTML, times already in the customer's zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from syncd.manage.rules import Action, ActionState
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    booking_key: str
+    service_name: str
+    staff_name: str
+    start_local: datetime
+    end_local: datetime
+    timezone: str  # the customer's IANA zone
+    zone_label: str  # e.g. "CET, UTC+01:00 (Europe/Berlin)"
+    duration_minutes: int
+    location: str
+    status: str
+    paid: bool
+    actions: dict[Action, ActionState]
+    contact_text: str
+    booking_page_url: str | None
+    merchant_name: str
+
+
+@dataclass(frozen=True)
+class StaffOption:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SlotList:
+    day: date
+    slots: list[datetime]  # aware, in the customer's zone
+    staff: StaffOption
+    staff_options: list[StaffOption]  # all the customer may pick, current first; [] if none
+    busy_unavailable: bool  # the staff calendar could not be read: no slots offered
+    days: list[date]  # days with at least one slot in the bookable window
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{rest:02d}"
+
+
+def zone_label(zone_name: str, at: datetime) -> str:
+    """The zone as a customer recognises it at `at`: abbreviation, offset and IANA name."""
+    local = at.astimezone(ZoneInfo(zone_name))
+    offset = local.utcoffset() or timedelta(0)
+    abbreviation = local.tzname() or ""
+    shown = _offset_text(offset)
+    if abbreviation and abbreviation[0].isalpha() and abbreviation != "UTC":
+        shown = f"{abbreviation}, {shown}"
+    return f"{shown} ({zone_name})"

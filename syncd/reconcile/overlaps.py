@@ -1,0 +1,126 @@
+"""Double bookings: busy events of others overlapping a live booking, and drift conflicts
+whose cause went away. Both are worked out from the store alone, on every pass, so a
+booking moved onto someone's busy time is found as well as an event moved onto a booking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from connectors.base import RemoteRef
+from syncd.reconcile.conflicts import Finding, close, open_on, record_open
+from syncd.reconcile.models import CalendarConflict, ConflictStatus, ObservedBusy, SeenEvent
+from syncd.reconcile.recognise import DRIFT_KINDS
+from syncd.reconcile.rules import rule_for
+from syncd.store.changes import Actor
+from syncd.store.models import Booking, BookingStatus, CalendarBinding, Merchant, Mirror, Presence
+from syncd.timeutil import as_utc
+from syncd.webhooks.emit import ConflictKind, Resolution
+
+Overlap = tuple[int, str]  # booking id, the other event's remote id
+
+
+@dataclass(frozen=True)
+class Overlapping:
+    """Where the other event overlaps the booking."""
+
+    etag: str | None
+    start: datetime
+    end: datetime
+
+
+def check_overlaps(session: Session, binding: CalendarBinding, now: datetime) -> tuple[int, int]:
+    """Open a conflict for each new overlap, close those that ended: (opened, cleared)."""
+    current = _overlapping(session, binding, now)
+    known: dict[Overlap, CalendarConflict] = {}
+    cleared = 0
+    for conflict in open_on(session, binding.id, [ConflictKind.OVERLAP]):
+        key = (conflict.booking_id, conflict.remote_id or "")
+        if key in current:
+            known[key] = conflict
+            continue
+        close(session, conflict, Resolution.CLEARED, actor=Actor.RECONCILIATION,
+              reason="the other event no longer overlaps the booking", now=now)
+        cleared += 1
+    opened = 0
+    for key, found in current.items():
+        if key in known and _shows(known[key], found):
+            continue  # as it was: nothing to write on every pass
+        opened += record_open(session, _finding(session, binding, key, found), now)[1]
+    return opened, cleared
+
+
+def _shows(conflict: CalendarConflict, found: Overlapping) -> bool:
+    side = conflict.calendar_side
+    return (side.get("etag"), side.get("start"), side.get("end")) == (
+        found.etag, as_utc(found.start).isoformat(), as_utc(found.end).isoformat()
+    )
+
+
+def _finding(
+    session: Session, binding: CalendarBinding, key: Overlap, found: Overlapping
+) -> Finding:
+    booking = session.get_one(Booking, key[0])
+    merchant = session.get_one(Merchant, booking.merchant_id)
+    rule = rule_for(merchant.reconcile_rule, booking.service.reconcile_rule)
+    ref = RemoteRef(key[1], found.etag)
+    return Finding(booking, binding, ConflictKind.OVERLAP, rule, ref, found.start, found.end)
+
+
+def _overlapping(
+    session: Session, binding: CalendarBinding, now: datetime
+) -> dict[Overlap, Overlapping]:
+    overlaps = and_(
+        Booking.staff_id == binding.staff_id,
+        Booking.start < ObservedBusy.end,
+        Booking.end > ObservedBusy.start,
+    )
+    query = (
+        select(Booking.id, SeenEvent.remote_id, SeenEvent.etag,
+               func.min(ObservedBusy.start), func.max(ObservedBusy.end))
+        .select_from(SeenEvent)
+        .join(ObservedBusy, ObservedBusy.seen_event_id == SeenEvent.id)
+        .join(Booking, overlaps)
+        .where(SeenEvent.binding_id == binding.id, SeenEvent.busy.is_(True))
+        .where(Booking.status != BookingStatus.CANCELLED, Booking.end > now)
+        .where(or_(SeenEvent.booking_id.is_(None), SeenEvent.booking_id != Booking.id))
+        .group_by(Booking.id, SeenEvent.remote_id, SeenEvent.etag)
+    )
+    rows = session.execute(query).all()
+    return {(b, r): Overlapping(etag, start, end) for b, r, etag, start, end in rows}
+
+
+def sweep_drift(session: Session, binding: CalendarBinding, now: datetime) -> int:
+    """Close open drift conflicts that no longer hold; returns how many."""
+    query = (
+        select(CalendarConflict, Booking.status, Mirror)
+        .join(Booking, Booking.id == CalendarConflict.booking_id)
+        .outerjoin(Mirror, and_(Mirror.booking_id == Booking.id,
+                                Mirror.binding_id == CalendarConflict.binding_id))
+        .where(CalendarConflict.binding_id == binding.id,
+               CalendarConflict.status == ConflictStatus.OPEN,
+               CalendarConflict.kind.in_([str(k) for k in DRIFT_KINDS]))
+    )
+    cleared = 0
+    for conflict, status, mirror in session.execute(query).all():
+        reason = _gone_because(conflict, status, mirror)
+        if reason is not None:
+            close(session, conflict, Resolution.CLEARED, actor=Actor.RECONCILIATION,
+                  reason=reason, now=now)
+            cleared += 1
+    return cleared
+
+
+def _gone_because(conflict: CalendarConflict, status: str, mirror: Mirror | None) -> str | None:
+    if status == BookingStatus.CANCELLED:
+        return "the booking was cancelled"
+    if mirror is None or mirror.desired == Presence.ABSENT:
+        return "the booking is no longer on this calendar"
+    written = mirror.actual_version or 0
+    if not mirror.pending and written > int(conflict.booking_side.get("version", 0)):
+        return "the booking changed and its event was written again"
+    return None

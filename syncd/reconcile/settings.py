@@ -1,0 +1,22 @@
+"""The `[reconcile]` table: how often each bound calendar is watched, and over which window."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from syncd.reconcile.graph_settings import GraphNotificationSettings
+
+
+class ReconcileSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # between two passes over one calendar; a pass is also made at once when one is asked for
+    interval_seconds: float = Field(default=300.0, gt=0)
+    # the watched window (foreign busy time, double bookings): from a little before now ...
+    lookback_days: float = Field(default=1.0, ge=0)
+    # ... to this far ahead; moved forward every window_renew_days (a complete listing)
+    horizon_days: float = Field(default=90.0, gt=0, le=3650)
+    window_renew_days: float = Field(default=7.0, gt=0)
+    # [reconcile.graph]: change notifications from Microsoft Graph (syncd/reconcile/graph_*)
+    graph: GraphNotificationSettings = Field(default_factory=GraphNotificationSettings)

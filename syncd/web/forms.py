@@ -1,0 +1,84 @@
+"""Reading what a customer's browser sends: query parameters and url-encoded forms.
+
+Everything is checked here and refused with `BadInputError` (a 400 page naming the
+problem), so the pages and the domain only ever see well-formed values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from syncd.web.errors import BadInputError
+
+MAX_FORM_BYTES = 4096
+_MAX_FIELDS = 16
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# what datetime.isoformat() writes for a slot: seconds and a UTC offset
+_START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)$")
+_KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The fields of an application/x-www-form-urlencoded body (first value of each).
+
+    Any other body has no fields, so it carries no CSRF token either and is refused as such.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return {}
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise BadInputError("The form is too large.")
+    return _fields(body)
+
+
+def _fields(body: bytes) -> dict[str, str]:
+    try:
+        text = body.decode("ascii")
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise BadInputError("The form could not be read.") from None
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        fields.setdefault(name, value)
+    return fields
+
+
+def optional_day(values: Mapping[str, str], name: str = "date") -> date | None:
+    value = values.get(name, "").strip()
+    if not value:
+        return None
+    if not _DAY.match(value):
+        raise BadInputError(f"The date {value[:40]!r} is not a date like 2030-03-04.")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(f"The date {value!r} does not exist.") from None
+
+
+def required_start(values: Mapping[str, str], name: str = "start") -> datetime:
+    value = values.get(name, "").strip()
+    if not value:
+        raise BadInputError("Please choose a time.")
+    if not _START.match(value):
+        raise BadInputError(f"The time {value[:40]!r} is not a time this page offered.")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInputError(f"The time {value!r} does not exist.") from None
+
+
+def optional_staff(values: Mapping[str, str], name: str = "staff") -> str | None:
+    value = values.get(name, "").strip()
+    if not value:
+        return None
+    if not _KEY.match(value):
+        raise BadInputError("That staff member is not one this page offered.")
+    return value

@@ -1,0 +1,47 @@
+"""Response headers every manage response carries, error pages included.
+
+The manage token is in the URL, so nothing may leak it: no Referer to other
+sites, no caching by browsers or proxies, no framing, no foreign scripts or
+styles (there is no JavaScript at all; the one stylesheet is served here).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+DEFAULT_CACHE_CONTROL = "no-store"
+
+
+class SecurityHeaders:
+    """Add the headers above to every HTTP response; `Cache-Control: no-store` unless set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+                headers.setdefault("Cache-Control", DEFAULT_CACHE_CONTROL)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,107 @@
+"""Rendering the manage pages: Jinja2 templates, autoescaped, with the CSRF cookie.
+
+Templates live in syncd/web/templates/ and are read once. Every page gets
+`base` (where the pages are mounted, e.g. "/manage") and `stylesheet`;
+a page with a form also gets `csrf_token`, and the browser's CSRF cookie
+when it has none yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from importlib.resources import files
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from syncd.web.csrf import CsrfGuard
+
+STYLESHEET = "manage.css"
+DASH = "\N{EN DASH}"
+
+
+def long_day(value: date | datetime) -> str:
+    """E.g. "Tuesday, 4 March 2030"."""
+    return f"{value:%A}, {value.day} {value:%B %Y}"
+
+
+def short_day(value: date) -> str:
+    """E.g. "Tue 4 Mar"."""
+    return f"{value:%a} {value.day} {value:%b}"
+
+
+def clock(value: datetime) -> str:
+    return f"{value:%H:%M}"
+
+
+def time_span(start: datetime, end: datetime) -> str:
+    """E.g. "Tuesday, 4 March 2030, 10:00-10:30", with an en dash; both ends in one zone."""
+    if start.date() == end.date():
+        return f"{long_day(start)}, {clock(start)}{DASH}{clock(end)}"
+    return f"{long_day(start)}, {clock(start)} {DASH} {long_day(end)}, {clock(end)}"
+
+
+def stylesheet_version() -> str:
+    """A short hash of the stylesheet: its URL changes whenever its content does."""
+    content = files("syncd.web").joinpath("static", STYLESHEET).read_bytes()
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("syncd.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    environment.filters.update(
+        long_day=long_day, short_day=short_day, clock=clock, time_span=time_span
+    )
+    return environment
+
+
+class Pages:
+    def __init__(self, csrf: CsrfGuard) -> None:
+        self.csrf = csrf
+        self.environment = _environment()
+        self.stylesheet = f"static/{STYLESHEET}?v={stylesheet_version()}"
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: dict[str, Any],
+        *,
+        status: int = 200,
+        form_for: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The page; with `form_for` (a manage token) its forms carry a CSRF token for it."""
+        base = request.scope.get("root_path", "")
+        values = {"base": base, "stylesheet": f"{base}/{self.stylesheet}", **context}
+        new_browser_id = None
+        if form_for is not None:
+            browser_id, is_new = self.csrf.issue(request)
+            values["csrf_token"] = self.csrf.form_token(browser_id, form_for)
+            new_browser_id = browser_id if is_new else None
+        html = self.environment.get_template(template).render(values)
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        if new_browser_id is not None:
+            self.csrf.set_cookie(response, new_browser_id)
+        return response
+
+    def error(
+        self,
+        request: Request,
+        status: int,
+        title: str,
+        text: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        context = {"title": title, "text": text, "status": status}
+        return self.render(request, "error.html", context, status=status, headers=headers)

@@ -1,0 +1,331 @@
+"""The double's Microsoft Entra ID: registered apps, the token endpoint, bearer checks.
+
+The token endpoint implements the client credentials grant with a client secret or a
+certificate (client_assertion, RFC 7523): the assertion's signature is verified with
+the registered certificate the `x5t` / `x5t#S256` header names, and its aud (the token
+endpoint), iss = sub (the client id) and exp/nbf are checked. Errors carry AAD's shape
+and AADSTS codes. Access tokens are JWTs signed by the double (HS256), so a token the
+double did not issue fails like a foreign token fails at Graph.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from tests.graph.errors import AadError, GraphError
+
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+WRITE_ROLE = "Calendars.ReadWrite"
+READ_ROLES = frozenset({"Calendars.Read", "Calendars.ReadWrite", "Calendars.ReadBasic.All"})
+
+
+@dataclass
+class App:
+    client_id: str
+    secret: str | None
+    certificates: list[x509.Certificate]
+    roles: tuple[str, ...]
+    revoked: bool = False
+
+    def certificate_for(self, header: dict[str, Any]) -> x509.Certificate | None:
+        """The registered certificate the assertion's x5t#S256 (or SHA-1 x5t) header names."""
+        sha256, sha1 = _normal(header.get("x5t#S256")), _normal(header.get("x5t"))
+        for certificate in self.certificates:
+            if sha256 and sha256 == _thumbprint(certificate, hashes.SHA256()):
+                return certificate
+            if sha1 and sha1 == _thumbprint(certificate, hashes.SHA1()):
+                return certificate
+        return None
+
+
+@dataclass(frozen=True)
+class Principal:
+    client_id: str
+    roles: frozenset[str]
+
+    def can_read(self) -> bool:
+        return bool(self.roles & READ_ROLES)
+
+    def can_write(self) -> bool:
+        return WRITE_ROLE in self.roles
+
+
+def _normal(thumbprint: object) -> str | None:
+    """base64url without padding, whichever base64 alphabet and padding a client used."""
+    if not isinstance(thumbprint, str):
+        return None
+    return thumbprint.replace("+", "-").replace("/", "_").rstrip("=")
+
+
+def _thumbprint(certificate: x509.Certificate, algorithm: hashes.HashAlgorithm) -> str:
+    return base64.urlsafe_b64encode(certificate.fingerprint(algorithm)).decode().rstrip("=")
+
+
+@dataclass
+class Directory:
+    tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    token_lifetime_seconds: int = 3599
+    apps: dict[str, App] = field(default_factory=dict)
+    _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    _generation: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add_app(
+        self,
+        client_id: str,
+        secret: str | None = None,
+        certificate_pem: str | bytes | None = None,
+        roles: tuple[str, ...] = (WRITE_ROLE,),
+    ) -> App:
+        pem = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
+        certificates = [x509.load_pem_x509_certificate(pem)] if pem else []
+        app = App(client_id, secret, certificates, tuple(roles))
+        with self._lock:
+            self.apps[client_id] = app
+        return app
+
+    def revoke(self, client_id: str) -> None:
+        with self._lock:
+            self.apps[client_id].revoked = True
+
+    def expire_tokens(self) -> None:
+        with self._lock:
+            self._generation += 1
+
+    # -- token endpoint ---------------------------------------------------------------
+
+    def issue_token(self, tenant: str, form: dict[str, str], token_endpoint: str) -> dict[str, Any]:
+        """The token response for a client credentials request, or AadError."""
+        if tenant.lower() != self.tenant_id:
+            raise AadError(
+                400,
+                "invalid_request",
+                90002,
+                f"Tenant '{tenant}' not found. Check to make "
+                "sure you have the correct tenant ID and are signing into the correct cloud.",
+            )
+        grant_type = form.get("grant_type")
+        if grant_type != "client_credentials":
+            raise AadError(
+                400,
+                "unsupported_grant_type",
+                70003,
+                f"The app requested an unsupported grant type '{grant_type}'.",
+            )
+        client_id = _required(form, "client_id")
+        _check_scope(_required(form, "scope"))
+        app = self._app(client_id)
+        self._authenticate_client(app, form, token_endpoint)
+        return self._token_response(app)
+
+    def _app(self, client_id: str) -> App:
+        app = self.apps.get(client_id)
+        if app is None:
+            raise AadError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier "
+                f"'{client_id}' was not found in the directory '{self.tenant_id}'.",
+            )
+        if app.revoked:
+            raise AadError(
+                400,
+                "invalid_grant",
+                65001,
+                "The user or administrator has not consented "
+                f"to use the application with ID '{client_id}'.",
+            )
+        return app
+
+    def _authenticate_client(self, app: App, form: dict[str, str], token_endpoint: str) -> None:
+        if form.get("client_assertion"):
+            _verify_assertion(app, form, token_endpoint)
+        elif form.get("client_secret"):
+            if app.secret is None or not hmac.compare_digest(form["client_secret"], app.secret):
+                raise AadError(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided. "
+                    "Ensure the secret being sent in the request is the client secret "
+                    "value, not the client secret ID, for a secret added to app "
+                    f"'{app.client_id}'.",
+                )
+        else:
+            raise AadError(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the "
+                "following parameter: 'client_assertion' or 'client_secret'.",
+            )
+
+    def _token_response(self, app: App) -> dict[str, Any]:
+        now = int(time.time())
+        lifetime = int(self.token_lifetime_seconds)
+        claims = {
+            "aud": GRAPH_RESOURCE,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "appid": app.client_id,
+            "tid": self.tenant_id,
+            "roles": list(app.roles),
+            "idtyp": "app",
+            "uti": secrets.token_urlsafe(16),
+            "gen": self._generation,
+        }
+        token = jwt.encode(claims, self._key, algorithm="HS256")
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
+
+    # -- Graph side -------------------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """The app behind a bearer token, or 401 InvalidAuthenticationToken."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthenticated("Access token is empty.")
+        try:
+            claims = jwt.decode(
+                token.strip(), self._key, algorithms=["HS256"], audience=GRAPH_RESOURCE
+            )
+        except jwt.ExpiredSignatureError:
+            raise _unauthenticated("Access token has expired or is not yet valid.") from None
+        except jwt.DecodeError:
+            raise _unauthenticated(
+                "CompactToken parsing failed with error code: 80049217"
+            ) from None
+        except jwt.InvalidTokenError:
+            raise _unauthenticated("Access token validation failure. Invalid audience.") from None
+        app = self.apps.get(str(claims.get("appid")))
+        if claims.get("gen") != self._generation or app is None or app.revoked:
+            # Expired by expire_tokens(), or consent revoked (documented choice of the double:
+            # Graph would accept such a token until its exp; the double refuses it at once).
+            raise _unauthenticated("Access token has expired or is not yet valid.")
+        return Principal(app.client_id, frozenset(app.roles))
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise AadError(
+            400,
+            "invalid_request",
+            900144,
+            f"The request body must contain the following parameter: '{name}'.",
+        )
+    return value
+
+
+def _check_scope(scope: str) -> None:
+    scopes = scope.split()
+    if scopes != [f"{GRAPH_RESOURCE}/.default"]:
+        raise AadError(
+            400,
+            "invalid_scope",
+            1002012,
+            f"The provided value for scope {scope} is not "
+            "valid. Client credential flows must have a scope value with /.default "
+            "suffixed to the resource identifier (application ID URI).",
+        )
+
+
+def _verify_assertion(app: App, form: dict[str, str], token_endpoint: str) -> None:
+    if form.get("client_assertion_type") != JWT_BEARER:
+        raise AadError(
+            400,
+            "invalid_request",
+            50027,
+            f"Invalid client_assertion_type: expected '{JWT_BEARER}'.",
+        )
+    assertion = form["client_assertion"]
+    try:
+        header = jwt.get_unverified_header(assertion)
+    except jwt.DecodeError:
+        raise AadError(
+            400, "invalid_request", 50027, "JWT token is invalid or malformed."
+        ) from None
+    certificate = app.certificate_for(header)
+    if certificate is None:
+        raise AadError(
+            401,
+            "invalid_client",
+            700027,
+            "The certificate with identifier used to sign "
+            "the client assertion is not registered on application. [Reason - The key "
+            "was not found., Thumbprint of key used by client: "
+            f"'{header.get('x5t#S256') or header.get('x5t')}']",
+        )
+    claims = _decode_assertion(assertion, certificate, token_endpoint)
+    if claims.get("iss") != app.client_id or claims.get("sub") != app.client_id:
+        raise AadError(
+            401,
+            "invalid_client",
+            700021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.",
+        )
+
+
+def _decode_assertion(
+    assertion: str, certificate: x509.Certificate, audience: str
+) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            assertion,
+            certificate.public_key(),  # type: ignore[arg-type]
+            algorithms=["RS256", "PS256"],
+            audience=audience,
+            options={"require": ["aud", "iss", "sub", "exp"]},
+        )
+    except (jwt.ExpiredSignatureError, jwt.ImmatureSignatureError):
+        raise AadError(
+            401, "invalid_client", 700024, "Client assertion is not within its valid time range."
+        ) from None
+    except jwt.InvalidAudienceError:
+        raise AadError(
+            401,
+            "invalid_client",
+            700016,
+            f"The audience claim of the client assertion must be the token endpoint '{audience}'.",
+        ) from None
+    except jwt.InvalidSignatureError:
+        raise AadError(
+            401, "invalid_client", 700027, "Client assertion failed signature validation."
+        ) from None
+    except jwt.InvalidTokenError as error:
+        raise AadError(
+            401, "invalid_client", 50027, f"JWT token is invalid or malformed: {error}."
+        ) from None
+    return claims
+
+
+def _unauthenticated(message: str) -> GraphError:
+    return GraphError(
+        401,
+        "InvalidAuthenticationToken",
+        message,
+        {
+            "WWW-Authenticate": 'Bearer realm="", authorization_uri='
+            '"https://login.microsoftonline.com/common/oauth2/authorize", '
+            'client_id="00000003-0000-0000-c000-000000000000"',
+        },
+    )

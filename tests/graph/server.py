@@ -1,0 +1,268 @@
+"""The HTTPS server: Starlette app, uvicorn in a background thread, dropped connections.
+
+Routes: the OpenID configuration and token endpoint MSAL needs under /{tenant}/, and
+Graph under /v1.0/ (with /v1.0/$batch). A Reply with `drop_connection` aborts the TCP
+connection instead of answering: uvicorn's h11 protocol is subclassed to remember each
+connection's transport by client address, so the handler can find and abort it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from tests.graph.batch import BatchRunner
+from tests.graph.errors import AadError, GraphError, Reply, error_reply
+from tests.graph.graph import Call, Pipeline
+from tests.graph.state import State
+from tests.graph.tls import TlsFiles
+
+ODATA_JSON = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;"
+    "IEEE754Compatible=false;charset=utf-8"
+)
+_connections: dict[
+    tuple[int, tuple[str, int]], tuple[asyncio.AbstractEventLoop, asyncio.Transport]
+] = {}
+_connections_lock = threading.Lock()
+
+
+class TrackingH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, remembering transports so a handler can abort one."""
+
+    def _key(self) -> tuple[int, tuple[str, int]] | None:
+        if not self.server or not self.client or self.server[1] is None:
+            return None
+        return self.server[1], (self.client[0], self.client[1])
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        key = self._key()
+        if key is not None:
+            with _connections_lock:
+                _connections[key] = (asyncio.get_running_loop(), transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        key = self._key()
+        if key is not None:
+            with _connections_lock:
+                _connections.pop(key, None)
+        super().connection_lost(exc)
+
+
+def abort_connections(port: int) -> None:
+    """Abort every connection to `port`: clients' idle TLS connections would delay shutdown."""
+    with _connections_lock:
+        found = [entry for key, entry in _connections.items() if key[0] == port]
+    for loop, transport in found:
+        with contextlib.suppress(RuntimeError):  # the loop may be closed already
+            loop.call_soon_threadsafe(transport.abort)
+
+
+class DroppedResponse(Response):
+    """No answer at all: the connection is aborted (as if the network failed)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=500)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server, client = scope.get("server"), scope.get("client")
+        with _connections_lock:
+            found = (
+                _connections.get((server[1], (client[0], client[1]))) if server and client else None
+            )
+        if found is None:
+            return  # already gone (the client hung up, or the double is stopping)
+        found[1].abort()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+
+
+def to_response(reply: Reply, client_request_id: str | None) -> Response:
+    if reply.drop_connection:
+        return DroppedResponse()
+    request_id = client_request_id or "00000000-0000-0000-0000-000000000000"
+    headers = {"request-id": request_id, "client-request-id": request_id, **reply.headers}
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    if isinstance(reply.body, str):
+        return PlainTextResponse(reply.body, reply.status, headers)
+    return Response(json.dumps(reply.body), reply.status, headers, media_type=ODATA_JSON)
+
+
+class GraphApp:
+    """The Starlette application over a State."""
+
+    def __init__(
+        self,
+        state: State,
+        pipeline: Pipeline,
+        on_startup: Callable[[], Awaitable[None]],
+        on_shutdown: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.state, self.pipeline = state, pipeline
+        self.batch = BatchRunner(pipeline)
+        self._on_startup, self._on_shutdown = on_startup, on_shutdown
+        methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+        self.app = Starlette(
+            routes=[
+                Route("/{tenant}/v2.0/.well-known/openid-configuration", self.openid_configuration),
+                Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+                Route("/v1.0/{path:path}", self.graph, methods=methods),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        self.state.loop = asyncio.get_running_loop()
+        await self._on_startup()
+        try:
+            yield
+        finally:
+            await self._on_shutdown()
+
+    async def openid_configuration(self, request: Request) -> Response:
+        tenant = request.path_params["tenant"]
+        directory = self.state.directory
+        if tenant.lower() != directory.tenant_id:
+            error = AadError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+            return JSONResponse(error.body, error.status)
+        root = f"{self.state.base_url}/{directory.tenant_id}"
+        return JSONResponse(
+            {
+                "token_endpoint": f"{root}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "jwks_uri": f"{root}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": f"{root}/v2.0",
+                "request_uri_parameter_supported": False,
+                "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+                "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
+                "tenant_region_scope": "EU",
+                "cloud_instance_name": "microsoftonline.com",
+            }
+        )
+
+    async def token(self, request: Request) -> Response:
+        # OAuth 2.0 token requests are application/x-www-form-urlencoded (RFC 6749 4.4.2).
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+        with self.state.stats_lock:
+            self.state.stats.token_requests += 1
+        endpoint = f"{self.state.base_url}/{request.path_params['tenant']}/oauth2/v2.0/token"
+        try:
+            body = self.state.directory.issue_token(request.path_params["tenant"], form, endpoint)
+        except AadError as error:
+            return JSONResponse(error.body, error.status)
+        return JSONResponse(
+            body, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+        )
+
+    async def graph(self, request: Request) -> Response:
+        self.state.count_request()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if len(request.headers.getlist("prefer")) > 1:
+            headers["prefer"] = ", ".join(request.headers.getlist("prefer"))
+        call = Call(
+            request.method,
+            "/" + request.path_params["path"],
+            {k.lower(): v for k, v in request.query_params.items()},
+            headers,
+            await request.body(),
+            time.monotonic(),
+            None,
+            request.is_disconnected,
+        )
+        reply = await self._answer(call)
+        # 0: the client got no answer (dropped or hung connection).
+        self.state.log(call.method, call.path, 0 if reply.drop_connection else reply.status)
+        return to_response(reply, headers.get("client-request-id"))
+
+    async def _answer(self, call: Call) -> Reply:
+        try:
+            call.principal = self.state.directory.authenticate(call.headers.get("authorization"))
+            if call.path.strip("/").lower() == "$batch":
+                if call.method != "POST":
+                    raise GraphError(
+                        405,
+                        "Request_BadRequest",
+                        "Specified HTTP method is not allowed for the request target.",
+                    )
+                return await self.batch.run(call)
+        except GraphError as error:
+            return error_reply(error, call.headers.get("client-request-id"))
+        return await self.pipeline.execute(call)
+
+
+class ServerThread:
+    """uvicorn serving `app` over TLS on 127.0.0.1, in a daemon thread; restartable on one port."""
+
+    def __init__(self, app: Any, tls: TlsFiles) -> None:
+        self.app, self.tls = app, tls
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then,
+        # and without it every response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            http=TrackingH11Protocol,
+            ws="none",
+            loop="asyncio",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            ssl_certfile=self.tls.cert_file,
+            ssl_keyfile=self.tls.key_file,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="graph-double", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the Graph double did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        abort_connections(self.port)
+        self._thread.join(15)
+        self._server = self._thread = None

@@ -1,0 +1,142 @@
+"""JSON batching: payload rules, per-item results, 4 at a time, per-item throttling."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.graph import GraphDouble
+from tests.graph.conftest import event_body, graph_client, token_for
+
+JSON = {"Content-Type": "application/json"}
+
+
+def get_item(item_id: str, mailbox: str, **extra: Any) -> dict[str, Any]:
+    return {"id": item_id, "method": "GET", "url": f"/users/{mailbox}/calendar/events", **extra}
+
+
+def batch(graph: httpx.Client, requests: list[dict[str, Any]]) -> httpx.Response:
+    return graph.post("/$batch", json={"requests": requests})
+
+
+def by_id(response: httpx.Response) -> dict[str, dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    return {r["id"]: r for r in response.json()["responses"]}
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        [],
+        [{"id": "1", "method": "GET"}],
+        [{"id": "1", "method": "GET", "url": "https://graph.microsoft.com/v1.0/users"}],
+        [
+            {"id": "1", "method": "POST", "url": "/users/a@b.c/calendar/events", "body": {}}
+        ],  # no Content-Type
+        [{"id": "1", "method": "GET", "url": "/users/a@b.c/events", "dependsOn": ["9"]}],
+        [
+            {"id": "a", "method": "GET", "url": "/users/a@b.c/events", "dependsOn": ["b"]},
+            {"id": "b", "method": "GET", "url": "/users/a@b.c/events", "dependsOn": ["a"]},
+        ],
+    ],
+)
+def test_malformed_batches_are_400(graph: httpx.Client, requests: list[dict[str, Any]]) -> None:
+    assert batch(graph, requests).status_code == 400
+
+
+def test_more_than_20_requests_is_400(graph: httpx.Client, mailbox: str) -> None:
+    assert batch(graph, [get_item(str(i), mailbox) for i in range(20)]).status_code == 200
+    response = batch(graph, [get_item(str(i), mailbox) for i in range(21)])
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "BadRequest"
+
+
+def test_ids_must_be_unique_without_regard_to_case(graph: httpx.Client, mailbox: str) -> None:
+    assert batch(graph, [get_item("a", mailbox), get_item("A", mailbox)]).status_code == 400
+
+
+def test_each_item_has_its_own_status_headers_and_body(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    requests: list[dict[str, Any]] = [
+        {
+            "id": "create",
+            "method": "POST",
+            "url": f"/users/{mailbox}/calendar/events",
+            "headers": JSON,
+            "body": event_body(),
+        },
+        {"id": "missing", "method": "GET", "url": f"/users/{mailbox}/events/AAMkAnope="},
+        {
+            "id": "after",
+            "method": "GET",
+            "url": f"/users/{mailbox}/events/AAMkAnope=",
+            "dependsOn": ["missing"],
+        },
+        {
+            "id": "zone",
+            "method": "GET",
+            "url": f"users/{mailbox}/calendar/events?$select=start",
+            "headers": {"Prefer": 'outlook.timezone="Europe/Berlin"'},
+            "dependsOn": ["create"],
+        },
+    ]
+    results = by_id(batch(graph, requests))
+    assert results["create"]["status"] == 201
+    assert results["create"]["body"]["subject"] == "Haircut"
+    assert results["missing"]["status"] == 404
+    assert results["missing"]["body"]["error"]["code"] == "ErrorItemNotFound"
+    assert results["after"]["status"] == 424
+    assert results["zone"]["status"] == 200
+    assert results["zone"]["body"]["value"][0]["start"]["timeZone"] == "Europe/Berlin"
+    assert len(double.events(mailbox)) == 1
+    assert double.stats.batch_items == 4
+    assert double.stats.requests == 1
+
+
+def test_items_run_at_most_four_at_a_time_with_latency_each(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    double.latency_seconds = 0.2
+    started = time.monotonic()
+    results = by_id(batch(graph, [get_item(str(i), mailbox) for i in range(8)]))
+    elapsed = time.monotonic() - started
+    assert {r["status"] for r in results.values()} == {200}
+    assert double.stats.peak_in_flight[mailbox] == 4
+    assert elapsed >= 0.4  # two rounds of four
+
+
+def test_items_count_against_the_mailbox_concurrency(double: GraphDouble, mailbox: str) -> None:
+    double.latency_seconds = 0.4
+    token = token_for(double)
+
+    def single(_: int) -> int:
+        time.sleep(0.1)  # let the batch take its four places first
+        with graph_client(double, token) as client:
+            return client.get(f"/users/{mailbox}/calendar/events").status_code
+
+    with graph_client(double, token) as client, ThreadPoolExecutor(1) as pool:
+        late = pool.submit(single, 0)
+        results = by_id(batch(client, [get_item(str(i), mailbox) for i in range(4)]))
+    assert {r["status"] for r in results.values()} == {200}
+    assert late.result() == 429
+
+
+def test_items_are_throttled_one_by_one(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    double.faults.seed(3)
+    double.faults.throttle_rate = 0.5
+    double.faults.retry_after_seconds = 0.5
+    results = by_id(batch(graph, [get_item(str(i), mailbox) for i in range(10)]))
+    throttled = [r for r in results.values() if r["status"] == 429]
+    assert 0 < len(throttled) < 10
+    assert all(r["headers"]["Retry-After"] == "0.5" for r in throttled)
+    assert double.stats.early_requests == 0  # siblings in one batch are not early
+    double.faults.throttle_rate = 0.0
+    batch(graph, [get_item("again", mailbox)])
+    assert double.stats.early_requests == 1

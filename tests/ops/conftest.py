@@ -1,0 +1,48 @@
+"""Fixtures of the operations tests: a migrated runtime with a memory connector."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from syncd.config import Settings, load_config
+from syncd.runtime import Runtime
+from syncd.store.schema import upgrade
+from tests.api.helpers import API_KEY
+
+
+def settings_for(database_url: str, **environ: str) -> Settings:
+    return load_config(None, environ={
+        "SYNCD_DATABASE__URL": database_url,
+        "SYNCD_API__KEY_ENV": "SYNCD_OPS_TEST_KEY",
+        "SYNCD_CONNECTORS__LOCAL__KIND": "memory",
+        **environ,
+    })
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    monkeypatch.setenv("SYNCD_OPS_TEST_KEY", API_KEY)
+    runtime = Runtime.from_settings(settings_for(f"sqlite:///{tmp_path / 'syncd.db'}"))
+    upgrade(runtime.engine)
+    yield runtime
+    runtime.close()
+
+
+def samples(exposition: str, name: str) -> list[Sample]:
+    """Every sample of the metric family `name` in a text exposition."""
+    return [
+        sample
+        for family in text_string_to_metric_families(exposition)
+        if family.name == name
+        for sample in family.samples
+    ]
+
+
+def registry_samples(registry: CollectorRegistry, name: str) -> list[Sample]:
+    return [s for family in registry.collect() if family.name == name for s in family.samples]
