@@ -301,7 +301,7 @@ def report(bare: Figures, details: Figures, slots: Figures) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--slot-requests", type=int, default=500)  # each costs ~10x a page
+    parser.add_argument("--slot-requests", type=int, default=500)  # each costs a few pages
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

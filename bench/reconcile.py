@@ -2,26 +2,34 @@
 sync REPORT, a full etag listing, and vdirsyncer; on a local Xandikos and a local Radicale.
 
     .venv/bin/python bench/reconcile.py [--events 10000] [--rounds 3] [--servers xandikos,radicale]
+                                        [--rule booking_wins|calendar_wins|flag]
 
 Set-up, per server (not timed):
 - The collection is made with MKCALENDAR, the server is stopped, and `--events` events
   (one every 3 hours from two years ago on: most outside the watched window) are
   written into its storage directly: Radicale gets one .ics file per event in the
-  collection's folder and its `.Radicale.cache` is deleted, so it rebuilds its caches;
+  collection's folder and its `.Radicale.cache` is deleted, so it rebuilds its caches
+  (one time-range REPORT over all of them, untimed, makes it do so at once);
   Xandikos gets the files in the collection's git work tree, all added and committed in
   one commit (dulwich), as its store would hold them.
-- syncd (SQLite, rule `flag`, so a pass writes nothing to the calendar) books 40
-  appointments on the calendar; its worker writes them and makes the first, complete pass.
+- syncd (SQLite; the merchant's rule `--rule`, by default syncd's default `booking_wins`)
+  books 40 appointments on the calendar; its worker writes them and makes the first,
+  complete pass. The worker does not run during the rounds: a pass marks the events it
+  puts back for the worker, which writes nothing meanwhile, so every measurement sees the
+  same 10 changes (`flag` opens a conflict, with its notices and webhook, per change to
+  syncd's events instead).
 - vdirsyncer (installed on first run into bench/.venv-vdirsyncer, apart from syncd's own
   dependencies) syncs the collection to a local folder once.
 
 Then each round makes 10 changes as another client would (3 of syncd's events moved,
 1 deleted; 3 other events moved, 1 deleted, 2 added) and measures, from the same state:
 - the raw sync-collection REPORT with the old token, sent by httpx (the server's own time
-  for these changes; the median of 3, after one untimed request that lets the server
-  refresh its caches after the changes, so that both sides find them warm),
+  for these changes), after one untimed request that lets the server refresh its caches
+  after the changes, so that both sides find them warm,
 - a full etag listing (PROPFIND Depth 1, fetched and parsed),
-- one syncd reconcile pass (its requests counted; store work included),
+- one syncd reconcile pass (its requests counted; store work included); the raw REPORT
+  and the pass are taken in turns, three times each (syncd's SQLite file is put back
+  before each repeated pass, so each makes the same pass), and the medians compared,
 - `vdirsyncer sync` of the same collection (the process, as a user runs it).
 Targets: the pass's requests depend on the changes, not on the calendar's size; the pass
 within 1.5x of the raw sync REPORT; at least 10x faster than vdirsyncer on Xandikos and
@@ -33,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -49,12 +58,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from connectors.caldav import reports
+from connectors.caldav import CalDAVConnector, reports
 from syncd.reconcile.passes import reconcile_pass
 from syncd.reconcile.state import request_pass
 from syncd.worker.dbthread import DatabaseThreads
 from tests.reconcile.hands import DavHands
-from tests.reconcile.recording import recorded_connector
+from tests.reconcile.recording import Recording, recorded_connector
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
 from tests.servers import DavServer, RadicaleServer, XandikosServer
 
@@ -93,6 +102,10 @@ def write_events(folder: Path, events: int) -> list[str]:
 
 
 def seed_radicale(server: RadicaleServer, events: int) -> None:
+    # Radicale refuses a REPORT answer holding more than 10,000 VEVENTs (anti-DoS), which
+    # vdirsyncer's one multiget of the whole collection would; syncd's multigets are batched
+    with server.config_file.open("a") as config:
+        config.write("[reporting]\nmax_expand_occurrence = 1000000\n")
     folder = server.data_dir / "collections" / "collection-root" / server.username / "work"
     write_events(folder, events)
     shutil.rmtree(folder / ".Radicale.cache", ignore_errors=True)  # rebuilt on first use
@@ -106,6 +119,16 @@ def seed_xandikos(server: XandikosServer, events: int) -> None:
     porcelain.add(str(folder), paths=[str(folder / name) for name in names])
     porcelain.commit(str(folder), message=b"seed", author=b"bench <bench@localhost>",
                      committer=b"bench <bench@localhost>")
+
+
+def warm(server: DavServer, collection: str) -> None:
+    """Read every object once, so the server builds its caches before anything is timed
+    (Radicale parses each file on first use; its first write would otherwise time out)."""
+    query = reports.etags_in_range(FIRST_EVENT - SPACING, FIRST_EVENT + 10**6 * SPACING)
+    with server.http_client() as client:
+        response = client.request("REPORT", collection, content=query, timeout=1800,
+                                  headers={"Depth": "1", "Content-Type": "application/xml"})
+    response.raise_for_status()
 
 
 # -- vdirsyncer, in a venv of its own -------------------------------------------------------
@@ -144,8 +167,11 @@ class Vdir:
 
     def run(self, *command: str) -> float:
         started = time.perf_counter()
-        subprocess.run([str(self.binary), "-c", str(self.config), *command], check=True,
-                       capture_output=True, input=b"y\n" * 4)
+        done = subprocess.run([str(self.binary), "-c", str(self.config), *command],
+                              capture_output=True, input=b"y\n" * 4, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"vdirsyncer {' '.join(command)} failed:\n"
+                               f"{done.stderr.decode(errors='replace')[-3000:]}")
         return time.perf_counter() - started
 
 
@@ -160,6 +186,9 @@ class Subject:
     vdir: Vdir
     raw: httpx.AsyncClient
     events: int
+    # syncd's own connector for the timed passes, kept like the worker keeps its one
+    connector: CalDAVConnector
+    recording: Recording
     figures: dict[str, list[float]] = field(default_factory=dict)
     requests: list[Counter[str]] = field(default_factory=list)
 
@@ -167,17 +196,18 @@ class Subject:
         self.figures.setdefault(what, []).append(value)
 
 
-async def prepare(server: DavServer, folder: Path, events: int) -> Subject:
+async def prepare(server: DavServer, folder: Path, events: int, rule: str) -> Subject:
     name = type(server).__name__.removesuffix("Server").lower()
     server.start()
     collection = server.create_collection("work")
     server.stop()
     (seed_radicale if isinstance(server, RadicaleServer) else seed_xandikos)(server, events)
     server.start()
+    warm(server, collection)
     hands = DavHands(server)
     shop = Shop(migrated(settings_for(f"sqlite:///{folder / 'syncd.db'}", hands)), hands,
                 collection)
-    shop.seed("flag")
+    shop.seed(rule)
     for number in range(BOOKINGS):
         shop.book(f"b{number}", START + number * 2 * HOUR)
     started = time.perf_counter()
@@ -186,10 +216,16 @@ async def prepare(server: DavServer, folder: Path, events: int) -> Subject:
           f"first, complete pass in {time.perf_counter() - started:.1f} s", flush=True)
     vdir = Vdir.configure(server, collection, folder)
     vdir.run("discover")
-    print(f"{name}: vdirsyncer's first sync took {vdir.run('sync'):.1f} s", flush=True)
+    try:
+        first_sync = vdir.run("sync")
+    except RuntimeError as error:  # once more, after a first sync cut short, as a user would
+        print(f"{name}: {error}\nserver log: {server.log_file.read_text()[-1500:]}", flush=True)
+        first_sync = vdir.run("sync")
+    print(f"{name}: vdirsyncer's first sync took {first_sync:.1f} s", flush=True)
     raw = httpx.AsyncClient(base_url=server.url, auth=(server.username, server.password),
                             verify=server.tls_verify(), timeout=300)
-    return Subject(name, server, shop, vdir, raw, events)
+    connector, recording = recorded_connector(server)
+    return Subject(name, server, shop, vdir, raw, events, connector, recording)
 
 
 async def change(subject: Subject, round_no: int) -> None:
@@ -234,38 +270,68 @@ async def etag_listing(subject: Subject) -> tuple[float, int]:
     return time.perf_counter() - started, len(listed)
 
 
-async def one_pass(subject: Subject) -> tuple[float, Counter[str], str]:
+async def one_pass(subject: Subject) -> tuple[float, float, Counter[str], str]:
+    """One timed pass: its time, the time its requests took, their kinds, what it found."""
     runtime = subject.shop.runtime
-    connector, recording = recorded_connector(subject.server)
+    calendar = subject.connector.calendar(subject.shop.calendar_id)
     db = DatabaseThreads(runtime.sessions)
+    binding_id = subject.shop.binding_id()
     try:
         with runtime.sessions.begin() as session:
-            request_pass(session, subject.shop.binding_id())
+            request_pass(session, binding_id)
+        # untimed, as the raw side's: a live connection (TLS) to the server
+        await calendar.propfind(reports.CALENDAR_PROPFIND, depth="0")
+        subject.recording.clear()
         started = time.perf_counter()
-        summary = await reconcile_pass(db, connector.calendar(subject.shop.calendar_id),
-                                       subject.shop.binding_id(), runtime.settings.reconcile)
+        summary = await reconcile_pass(db, calendar, binding_id, runtime.settings.reconcile)
         elapsed = time.perf_counter() - started
     finally:
         db.close()
-        await connector.aclose()
     assert summary is not None, "a pass was due"
     assert not summary.complete, "the pass must be a delta"
     found = (f"{summary.changed} changed, {summary.removed} removed, "
-             f"{summary.opened} conflicts opened")
-    return elapsed, Counter(recording.kinds), found
+             f"{summary.rewritten} to put back, {summary.opened} conflicts opened")
+    waited = sum(subject.recording.seconds)
+    return elapsed, waited, Counter(subject.recording.kinds), found
+
+
+class Snapshot:
+    """syncd's SQLite file as it was before a pass, to make the same pass again."""
+
+    def __init__(self, subject: Subject) -> None:
+        self.runtime = subject.shop.runtime
+        self.path = Path(str(self.runtime.engine.url.database))
+        self.runtime.engine.dispose()  # the last connection folds the WAL into the file
+        self.copy = self.path.with_suffix(".before-pass")
+        shutil.copyfile(self.path, self.copy)
+
+    def restore(self) -> None:
+        self.runtime.engine.dispose()
+        for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            stale.unlink(missing_ok=True)
+        shutil.copyfile(self.copy, self.path)
 
 
 async def measure(subject: Subject, round_no: int) -> None:
+    """Raw sync REPORT and pass taken in turns, three times each, from the same state."""
     await change(subject, round_no)
     token = subject.shop.state().cursor
     assert token is not None
     await raw_sync(subject, token)  # untimed: the first answer after changes refreshes caches
-    subject.note("raw", statistics.median([await raw_sync(subject, token) for _ in range(3)]))
     listing, listed = await etag_listing(subject)
+    snapshot = Snapshot(subject)
+    raws, passes = [], []
+    for turn in range(3):
+        raws.append(await raw_sync(subject, token))
+        if turn:
+            snapshot.restore()
+        passes.append(await one_pass(subject))
+    seconds, waited, requests, found = sorted(passes)[1]
+    subject.note("raw", statistics.median(raws))
     subject.note("listing", listing)
     subject.note("listed", listed)
-    seconds, requests, found = await one_pass(subject)
     subject.note("pass", seconds)
+    subject.note("pass requests", waited)
     subject.requests.append(requests)
     subject.note("vdirsyncer", subject.vdir.run("sync"))
     print(f"{subject.name} round {round_no + 1}: pass {seconds:.3f} s ({found}), "
@@ -283,6 +349,9 @@ def report(subject: Subject) -> None:
     print(f"\n{subject.name}: {subject.events} events + {BOOKINGS} bookings, 10 changes, "
           f"median of {len(subject.figures['pass'])} rounds")
     print(f"  reconcile pass      {median['pass']:8.3f} s  {count} requests ({kinds})")
+    own = median["pass"] - median["pass requests"]
+    print(f"    of which waiting for the server {median['pass requests']:.3f} s, syncd's own "
+          f"work (parsing, the store's transactions) {own:.3f} s")
     print(f"  raw sync REPORT     {median['raw']:8.3f} s  1 request      "
           f"pass/raw = {raw_ratio:.2f}  (target <= {TARGET_RAW})  "
           f"{'ok' if raw_ratio <= TARGET_RAW else 'MISSED'}")
@@ -297,14 +366,15 @@ def report(subject: Subject) -> None:
           f"(for 10 changes; the calendar holds {int(median['listed'])} objects)")
 
 
-async def run(server: DavServer, folder: Path, events: int, rounds: int) -> None:
-    subject = await prepare(server, folder, events)
+async def run(server: DavServer, folder: Path, args: argparse.Namespace) -> None:
+    subject = await prepare(server, folder, args.events, args.rule)
     try:
-        for round_no in range(rounds):
+        for round_no in range(args.rounds):
             await measure(subject, round_no)
         report(subject)
     finally:
         await subject.raw.aclose()
+        await subject.connector.aclose()
         await subject.shop.hands.aclose()
         subject.shop.runtime.close()
         server.stop()
@@ -318,13 +388,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--servers", default="xandikos,radicale")
+    parser.add_argument("--rule", default="booking_wins",
+                        choices=("booking_wins", "calendar_wins", "flag"))
     args = parser.parse_args()
+    # a stopped run stops its servers and removes its folders too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     vdirsyncer()
     for name in args.servers.split(","):
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
             folder = Path(tmp)
             server = SERVERS[name](folder / "server")
-            asyncio.run(run(server, folder, args.events, args.rounds))
+            asyncio.run(run(server, folder, args))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
 
 from connectors.base import BusyInterval, ChangeWindow, ObservedEvent, RemoteRef
-from connectors.caldav.ical import ParsedEvent, events_of, instant, is_busy, read_calendar
+from connectors.caldav.ical import (
+    BOOKING_PROPERTY,
+    ParsedEvent,
+    events_of,
+    instant,
+    is_busy,
+    read_calendar,
+)
 from syncd.errors import PermanentError
 
 # Floating times and all-day dates are matched in the calendar's zone only after
@@ -40,13 +48,77 @@ class CalendarObject:
 
 def read_object(ref: RemoteRef, calendar_data: str) -> CalendarObject | None:
     """The object's events; None when it holds no VEVENT (a task, a journal entry)."""
-    calendar = read_calendar(calendar_data, ref.remote_id)
+    calendar = read_calendar(essentials(calendar_data), ref.remote_id)
     events = events_of(calendar, ref.remote_id)
     if not events:
         return None
     masters = [e for e in events if not e.is_override]
     overrides = [e for e in events if e.is_override]
     return CalendarObject(ref, calendar, masters + overrides)
+
+
+# What the feed reads of an object; icalendar would parse everything else (descriptions,
+# attendees, alarms) slowly for nothing: most of a pass's own time on a busy calendar.
+_WANTED = frozenset({
+    "BEGIN", "END", "VERSION", "PRODID", "CALSCALE", "TZID", "TZOFFSETFROM", "TZOFFSETTO",
+    "UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE",
+    "RECURRENCE-ID", "SEQUENCE", "STATUS", "TRANSP", BOOKING_PROPERTY,
+})
+_UNREAD = frozenset({"VALARM", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"})
+
+
+def essentials(calendar_data: str) -> str:
+    """The object with only what the feed reads. A VTIMEZONE of a zone zoneinfo knows goes
+    too: icalendar takes such a TZID from zoneinfo in any case."""
+    kept: list[str] = []
+    zone: list[str] | None = None  # a VTIMEZONE being read
+    unread: str | None = None  # a component being skipped
+    for line in _logical_lines(calendar_data):
+        name, value = _name(line), _value(line)
+        if unread is not None:
+            unread = None if (name, value) == ("END", unread) else unread
+        elif zone is not None:
+            zone.append(line)
+            if (name, value) == ("END", "VTIMEZONE"):
+                kept += [] if _known_zone(zone) else zone
+                zone = None
+        elif name == "BEGIN" and value in _UNREAD:
+            unread = value
+        elif (name, value) == ("BEGIN", "VTIMEZONE"):
+            zone = [line]
+        elif name in _WANTED:
+            kept.append(line)
+    return "".join(kept)
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Content lines with their folded continuations (RFC 5545 3.1) kept with them."""
+    lines: list[str] = []
+    for physical in text.splitlines(keepends=True):
+        if physical[:1] in (" ", "\t") and lines:
+            lines[-1] += physical
+        else:
+            lines.append(physical)
+    return lines
+
+
+def _name(line: str) -> str:
+    end = min((i for i in (line.find(";"), line.find(":")) if i >= 0), default=len(line))
+    return line[:end].strip().upper()
+
+
+def _value(line: str) -> str:
+    return line.partition(":")[2].strip().upper()
+
+
+def _known_zone(vtimezone: list[str]) -> bool:
+    tzid = next((line.partition(":")[2].strip() for line in vtimezone if _name(line) == "TZID"),
+                "")
+    try:
+        ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:

@@ -45,7 +45,8 @@ class FeedSource(Protocol):
 
 def _normal(href: str) -> str:
     """One spelling per object: servers may quote an href differently between answers."""
-    return unquote(urlsplit(href).path)
+    path = href if href.startswith("/") else urlsplit(href).path
+    return unquote(path) if "%" in path else path
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ async def changes(
     if cursor is None:
         return await _complete(source, window, held, None)
     try:
-        answer = await _sync(source, cursor, with_data=True)
+        answer = await _sync(source, cursor)
     except (TransientError, AuthError):
         raise
     except RemoteError as error:
@@ -90,26 +91,20 @@ async def changes(
 class _SyncResult:
     token: str
     members: Members = field(default_factory=dict)
-    # members whose calendar data came with the answer (Radicale sends it; Xandikos not)
-    carried: dict[str, reports.DavResource] = field(default_factory=dict)
-
-    def take(self, resource: reports.DavResource) -> None:
-        etag = (resource.etag or "") if resource.found else None
-        self.members[resource.href] = etag
-        if etag is not None and resource.calendar_data is not None:
-            self.carried[resource.href] = resource
-        else:
-            self.carried.pop(resource.href, None)
 
 
-async def _sync(source: FeedSource, token: str, *, with_data: bool = False) -> _SyncResult:
-    """The members changed since `token` (all of them for ""), following truncated answers."""
+async def _sync(source: FeedSource, token: str) -> _SyncResult:
+    """The members changed since `token` (all of them for ""), following truncated answers.
+
+    Etags only: most changes a pass sees are syncd's own writes, whose etags it holds, and
+    the data of the others costs one multiget (asking for it here made Xandikos's answer
+    slower than the two requests together)."""
     result = _SyncResult(token)
     for _ in range(MAX_SYNC_ROUNDS):
-        body = await source.report(reports.sync_collection(result.token, with_data), depth="0")
+        body = await source.report(reports.sync_collection(result.token), depth="0")
         answer = reports.parse_sync_answer(body, source.path)
         for resource in answer.resources:
-            result.take(resource)
+            result.members[resource.href] = (resource.etag or "") if resource.found else None
         if not answer.token:
             raise PermanentError("sync-collection answered without a sync-token")
         result.token = answer.token
@@ -124,9 +119,7 @@ async def _delta(
     members = answer.members
     new = [href for href, etag in members.items() if etag is not None and held.is_new(href, etag)]
     removed = frozenset(held.id_of(href) for href, etag in members.items() if etag is None)
-    carried = [answer.carried[href] for href in new if href in answer.carried]
-    missing = [href for href in new if href not in answer.carried]
-    changed, unreadable = await _fetch(source, missing, window, held, carried)
+    changed, unreadable = await _fetch(source, new, window, held)
     return ChangeSet(answer.token, complete=False, changed=changed, removed=removed,
                      unreadable=unreadable, exact_removals=True)
 
@@ -172,14 +165,10 @@ async def _fetch(
     hrefs: list[str],
     window: ChangeWindow,
     held: _Known,
-    carried: list[reports.DavResource] | None = None,
 ) -> tuple[tuple[ObservedEvent, ...], tuple[RemoteRef, ...]]:
-    """The objects at `hrefs` (multiget, in batches) and those `carried` already, read;
-    unreadable ones set apart."""
+    """The objects at `hrefs` (multiget, in batches), read; unreadable ones set apart."""
     objects: list[CalendarObject] = []
     unreadable: list[RemoteRef] = []
-    for resource in carried or []:
-        _read(resource, held, objects, unreadable)
     for first in range(0, len(hrefs), MULTIGET_BATCH):
         batch = hrefs[first : first + MULTIGET_BATCH]
         body = await source.report(reports.multiget(batch), depth="1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from syncd.errors import InputError
@@ -20,9 +20,10 @@ from syncd.manage.rules import (
 )
 from syncd.manage.slots import Interval, SlotShape
 from syncd.manage.views import StaffOption
-from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
+from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff, service_staff
 
 _BUFFER_REACH = timedelta(days=2)  # more than any two buffers together
+_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ class BookingContext:
             raise ActionClosed(state.reason or "This is not possible online.")
 
 
-def load_context(session: Session, booking: Booking, now: datetime) -> BookingContext:
-    merchant = session.get_one(Merchant, booking.merchant_id)
-    service = session.get_one(Service, booking.service_id)
+def context_of(booking: Booking, now: datetime) -> BookingContext:
+    """The booking as its actions are judged at `now` (merchant and service loaded with it)."""
+    merchant, service = booking.merchant, booking.service
     rules = ManageRules.from_json(booking.manage_rules)
     contact = contact_sentence(merchant.contact_text, merchant.name)
     facts = BookingFacts(booking.status, booking.start, booking.end)
@@ -52,29 +53,56 @@ def load_context(session: Session, booking: Booking, now: datetime) -> BookingCo
     return BookingContext(booking, merchant, service, rules, contact, states)
 
 
-def staff_choices(session: Session, context: BookingContext) -> list[Staff]:
-    """The booking's staff member first, then the others who deliver the service."""
-    current = session.get_one(Staff, context.booking.staff_id)
-    others = [s for s in context.service.delivered_by if s.id != current.id]
-    return [current, *others]
+@dataclass(frozen=True)
+class StaffChoice:
+    id: int
+    key: str
+    name: str
 
 
-def staff_options(context: BookingContext, choices: list[Staff]) -> list[StaffOption]:
+def staff_choices(
+    session: Session, context: BookingContext, staff_key: str | None
+) -> list[StaffChoice]:
+    """The booking's staff member first, then the others who deliver the service.
+
+    The others are looked up only where they matter: when the customer may change
+    staff, or names someone else (to be told whether that one could be chosen).
+    """
+    current = context.booking.staff
+    choices = [StaffChoice(current.id, current.key, current.name)]
+    if context.states[Action.CHANGE_STAFF].allowed or staff_key not in (None, current.key):
+        choices += [choice for choice in _deliverers(session, context.service.id)
+                    if choice.id != current.id]
+    return choices
+
+
+def _deliverers(session: Session, service_id: int) -> list[StaffChoice]:
+    rows = session.execute(
+        select(Staff.id, Staff.key, Staff.name)
+        .join(service_staff, service_staff.c.staff_id == Staff.id)
+        .where(service_staff.c.service_id == service_id)
+        .order_by(Staff.key)
+    )
+    return [StaffChoice(id_, key, name) for id_, key, name in rows]
+
+
+def staff_options(context: BookingContext, choices: list[StaffChoice]) -> list[StaffOption]:
     if not context.states[Action.CHANGE_STAFF].allowed or len(choices) < 2:
         return []
-    return [StaffOption(staff.key, staff.name) for staff in choices]
+    return [StaffOption(choice.key, choice.name) for choice in choices]
 
 
-def pick_staff(context: BookingContext, choices: list[Staff], staff_key: str | None) -> Staff:
+def pick_staff(
+    session: Session, context: BookingContext, choices: list[StaffChoice], staff_key: str | None
+) -> Staff:
     """The staff member asked for: the current one unless another is allowed and chosen."""
-    current = choices[0]
-    if staff_key is None or staff_key == current.key:
-        return current
-    chosen = next((staff for staff in choices if staff.key == staff_key), None)
+    if staff_key is None or staff_key == choices[0].key:
+        return context.booking.staff
+    chosen = next((choice for choice in choices if choice.key == staff_key), None)
     if chosen is None:
         raise InputError({"staff": "not a staff member who delivers this service"})
     context.require(Action.CHANGE_STAFF)
-    return chosen
+    return session.get_one(Staff, chosen.id)
 
 
 def slot_shape(service: Service, booking: Booking) -> SlotShape:
@@ -113,24 +141,31 @@ def reach(shape: SlotShape, window: Interval) -> Interval:
     )
 
 
+# Built once: building a statement costs more than running it.
+_BLOCKING = (
+    select(Booking.start, Booking.end,
+           Service.buffer_before_minutes, Service.buffer_after_minutes)
+    .join(Service, Service.id == Booking.service_id)
+    .where(
+        Booking.staff_id == bindparam("staff_id"),
+        Booking.status != BookingStatus.CANCELLED,
+        Booking.id != bindparam("except_id"),
+        Booking.start < bindparam("until"),
+        Booking.end > bindparam("since"),
+    )
+)
+
+
 def booking_blocks(
     session: Session, staff_id: int, needed: Interval, except_id: int
 ) -> list[Interval]:
     """The staff member's other live bookings, each widened by its own service's buffers."""
-    rows = session.execute(
-        select(Booking.start, Booking.end,
-               Service.buffer_before_minutes, Service.buffer_after_minutes)
-        .join(Service, Service.id == Booking.service_id)
-        .where(
-            Booking.staff_id == staff_id,
-            Booking.status != BookingStatus.CANCELLED,
-            Booking.id != except_id,
-            Booking.start < needed.end + _BUFFER_REACH,
-            Booking.end > needed.start - _BUFFER_REACH,
-        )
-    )
+    rows = session.execute(_BLOCKING, {
+        "staff_id": staff_id, "except_id": except_id,
+        "until": needed.end + _BUFFER_REACH, "since": needed.start - _BUFFER_REACH,
+    })
     return [
-        Interval(start - timedelta(minutes=before), end + timedelta(minutes=after))
+        Interval(start - _MINUTE * before, end + _MINUTE * after)
         for start, end, before, after in rows
     ]
 

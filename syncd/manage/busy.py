@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
@@ -58,13 +58,23 @@ class BusyKnowledge:
     missing: list[Stretch]
 
 
+# Built once: building a statement costs more than running it.
+_ACTIVE = (
+    select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
+    .where(CalendarBinding.staff_id == bindparam("staff_id"), CalendarBinding.active.is_(True))
+    .order_by(CalendarBinding.id)
+)
+_STORED = select(
+    BusyCache.binding_id, BusyCache.range_start, BusyCache.fetched_at, BusyCache.intervals
+).where(
+    BusyCache.binding_id.in_(bindparam("bindings", expanding=True)),
+    BusyCache.range_start.in_(bindparam("starts", expanding=True)),
+)
+
+
 def active_bindings(session: Session, staff_id: int) -> list[BindingRef]:
-    rows = session.scalars(
-        select(CalendarBinding)
-        .where(CalendarBinding.staff_id == staff_id, CalendarBinding.active.is_(True))
-        .order_by(CalendarBinding.id)
-    )
-    return [BindingRef(row.id, row.connector, row.calendar_id) for row in rows]
+    rows = session.execute(_ACTIVE, {"staff_id": staff_id})
+    return [BindingRef(id_, connector, calendar_id) for id_, connector, calendar_id in rows]
 
 
 def stretch_starts(needed: Interval) -> list[datetime]:
@@ -85,13 +95,13 @@ def cached_busy(
 ) -> BusyKnowledge:
     """Stored busy time over `needed` fetched after `fresh_after`; the rest is missing."""
     knowledge = BusyKnowledge([], [])
+    starts = stretch_starts(needed)
+    stored = {(row.binding_id, row.range_start): row for row in session.execute(
+        _STORED, {"bindings": [binding.id for binding in bindings], "starts": starts}
+    )}
     for binding in bindings:
-        rows = {
-            row.range_start: row
-            for row in session.scalars(select(BusyCache).where(BusyCache.binding_id == binding.id))
-        }
-        for start in stretch_starts(needed):
-            row = rows.get(start)
+        for start in starts:
+            row = stored.get((binding.id, start))
             if row is None or row.fetched_at <= fresh_after:
                 knowledge.missing.append(Stretch(binding, start))
             else:

@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 from syncd.errors import NotFound
 from syncd.manage import availability as av
 from syncd.manage.busy import BusyKnowledge, active_bindings, cached_busy, fetch_busy, store_busy
+from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.errors import SlotTaken
 from syncd.manage.rules import Action, status_after_reschedule
 from syncd.manage.settings import ManageSettings, manage_settings
-from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots
+from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots, free_runs
 from syncd.manage.tokens import find_booking
 from syncd.manage.views import BookingPage, SlotList, StaffOption, zone_label
 from syncd.runtime import Runtime
@@ -47,13 +48,13 @@ def _booking(session: Session, token: str, now: datetime, *, lock: bool = False)
 
 
 def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
-    context = av.load_context(session, _booking(session, token, now), now)
+    context = av.context_of(_booking(session, token, now), now)
     booking, service, merchant = context.booking, context.service, context.merchant
     zone = ZoneInfo(booking.customer_timezone)
     return BookingPage(
         booking_key=booking.key,
         service_name=service.name,
-        staff_name=session.get_one(Staff, booking.staff_id).name,
+        staff_name=booking.staff.name,
         start_local=booking.start.astimezone(zone),
         end_local=booking.end.astimezone(zone),
         timezone=booking.customer_timezone,
@@ -71,7 +72,7 @@ def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
 
 def cancel(session: Session, token: str, now: datetime) -> Booking:
     booking = _booking(session, token, now, lock=True)
-    av.load_context(session, booking, now).require(Action.CANCEL)
+    av.context_of(booking, now).require(Action.CANCEL)
     change_booking(session, booking, {"status": BookingStatus.CANCELLED}, Actor.CUSTOMER)
     return booking
 
@@ -81,8 +82,9 @@ def reschedule(
 ) -> Booking:
     """Move the booking to `start` (and `staff_key`); SlotTaken unless that slot is free now."""
     booking = _booking(session, token, now, lock=True)
-    context = av.load_context(session, booking, now)
-    target = av.pick_staff(context, av.staff_choices(session, context), staff_key)
+    context = av.context_of(booking, now)
+    target = av.pick_staff(session, context, av.staff_choices(session, context, staff_key),
+                           staff_key)
     start = as_utc(start)
     moved, other_staff = start != booking.start, target.id != booking.staff_id
     if not (moved or other_staff):
@@ -138,7 +140,7 @@ def _move(session: Session, context: av.BookingContext, staff: Staff, start: dat
 class _SlotPlan:
     """Everything a slot listing needs, read in one transaction and detached from it."""
 
-    customer_zone: ZoneInfo
+    customer_zone: str
     booking_day: date
     shape: SlotShape
     window: Interval
@@ -159,21 +161,20 @@ def _plan(
     session: Session, token: str, staff_key: str | None, now: datetime, settings: ManageSettings
 ) -> _SlotPlan:
     booking = _booking(session, token, now)
-    context = av.load_context(session, booking, now)
+    context = av.context_of(booking, now)
     if not context.states[Action.CHANGE_STAFF].allowed:
         context.require(Action.RESCHEDULE)
     elif not context.states[Action.RESCHEDULE].allowed:
         context.require(Action.CHANGE_STAFF)
-    choices = av.staff_choices(session, context)
-    staff = av.pick_staff(context, choices, staff_key)
+    choices = av.staff_choices(session, context, staff_key)
+    staff = av.pick_staff(session, context, choices, staff_key)
     shape = av.slot_shape(context.service, booking)
     window = av.slot_window(context, now)
     needed = av.reach(shape, window)
     fresh_after = now - timedelta(seconds=settings.busy_cache_seconds)
-    zone = ZoneInfo(booking.customer_timezone)
     return _SlotPlan(
-        customer_zone=zone,
-        booking_day=booking.start.astimezone(zone).date(),
+        customer_zone=booking.customer_timezone,
+        booking_day=booking.start.astimezone(ZoneInfo(booking.customer_timezone)).date(),
         shape=shape,
         window=window,
         staff=StaffOption(staff.key, staff.name),
@@ -220,13 +221,12 @@ async def slot_list(
         runtime, lambda session: _plan(session, token, staff_key, now, settings)
     )
     busy = await _known_busy(runtime, plan, now)
-    slots = [] if busy is None else find_slots(plan.shape, plan.staff_time(busy), plan.window)
-    local = [slot.astimezone(plan.customer_zone) for slot in slots]
-    days = sorted({slot.date() for slot in local})
+    runs = [] if busy is None else free_runs(plan.shape, plan.staff_time(busy), plan.window)
+    days = days_with_starts(runs, plan.customer_zone, plan.window)
     chosen = day or (days[0] if days else plan.booking_day)
     return SlotList(
         day=chosen,
-        slots=[slot for slot in local if slot.date() == chosen],
+        slots=starts_on(runs, plan.customer_zone, chosen),
         staff=plan.staff,
         staff_options=plan.staff_options,
         busy_unavailable=busy is None,

@@ -8,19 +8,28 @@ service's slot interval; a wall time the clock skips is no start at all, one
 it shows twice is two starts. A start is offered when the appointment lies
 inside working hours and the appointment with its buffers overlaps nothing
 blocked (other bookings with their own buffers, busy time on the calendars).
+
+The starts are not tried one by one: where the offset stays the same, a
+range's candidates are evenly spaced instants, and the free ones among them
+are those that fall into the stretches where an appointment may start. So the
+free starts come as a few runs per day (`SlotRun`), whatever the interval.
 """
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
+from syncd.manage.offsets import Segment, offset_segments
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SAMPLE = timedelta(minutes=30)  # zones never change offset twice within this
 _MARGIN = timedelta(days=2)
+_TICK = timedelta(microseconds=1)  # datetimes are whole microseconds: closed ends become open
 
 
 @dataclass(frozen=True, order=True)
@@ -57,39 +66,91 @@ class StaffTime:
 
 
 @dataclass(frozen=True)
-class _Segment:
-    """A stretch of time during which the zone's offset from UTC stays the same."""
+class SlotRun:
+    """Starts `first`, `first + step`, ... up to and including `last` (aware UTC)."""
 
-    start: datetime
-    end: datetime
-    offset: timedelta
+    first: datetime
+    last: datetime
+    step: timedelta
+
+    def starts(self) -> Iterator[datetime]:
+        count = (self.last - self.first) // self.step + 1
+        return (self.first + self.step * index for index in range(count))
+
+    def within(self, start: datetime, end: datetime) -> SlotRun | None:
+        """The run's starts in [start, end), or None when there are none."""
+        first, last = self.first, self.last
+        if start <= first and last < end:
+            return self
+        if start > first:
+            first += self.step * -((first - start) // self.step)  # rounded up
+        if end <= last:
+            last = self.first + self.step * ((end - _TICK - self.first) // self.step)
+        return SlotRun(first, last, self.step) if first <= last else None
 
 
 def find_slots(shape: SlotShape, staff: StaffTime, window: Interval) -> list[datetime]:
     """Every free start in `window` (aware UTC, ascending)."""
-    zone = ZoneInfo(staff.timezone)
+    return sorted({start for run in free_runs(shape, staff, window) for start in run.starts()})
+
+
+def free_runs(shape: SlotShape, staff: StaffTime, window: Interval) -> list[SlotRun]:
+    """Every free start in `window`, as runs in no order (overlapping ranges repeat starts)."""
     span = Interval(window.start - _MARGIN, window.end + shape.duration + _MARGIN)
-    segments = offset_segments(zone, span)
-    working, candidates = _working_time(shape, staff, zone, span, segments)
-    blocked = merge(staff.blocked)
+    segments = offset_segments(staff.timezone, span.start, span.end)
+    ranges = list(_wall_ranges(staff.working_hours, ZoneInfo(staff.timezone), span))
+    working = merge([piece for wall_start, wall_end in ranges
+                     for piece in _instants_between(wall_start, wall_end, segments)])
+    allowed = _open_starts(shape, working, staff.blocked, window)
     return [
-        start for start in sorted(candidates)
-        if window.start <= start < window.end
-        and _inside(working, Interval(start, start + shape.duration))
-        and not _overlaps_any(blocked, shape.occupied(start))
+        free
+        for run in _candidate_runs(ranges, segments, shape.interval)
+        for free in _runs_inside(run, allowed)
     ]
 
 
-def _working_time(
-    shape: SlotShape, staff: StaffTime, zone: ZoneInfo, span: Interval, segments: list[_Segment]
-) -> tuple[list[Interval], set[datetime]]:
-    pieces: list[Interval] = []
-    candidates: set[datetime] = set()
-    for wall_start, wall_end in _wall_ranges(staff.working_hours, zone, span):
-        pieces.extend(_instants_between(wall_start, wall_end, segments))
-        for wall in _grid(wall_start, wall_end, shape.interval):
-            candidates.update(instants_at(wall, segments))
-    return merge(pieces), candidates
+def _open_starts(
+    shape: SlotShape, working: list[Interval], blocked: Sequence[Interval], window: Interval
+) -> list[Interval]:
+    """Where in `window` an appointment may start: it fits into working time, clear of blocks.
+
+    `working` is merged. A start s fits a working piece p when p.start <= s <= p.end -
+    duration; it clashes with a block b when s - buffer_before < b.end and b.start <
+    s + duration + buffer_after.
+    """
+    fits = merge([Interval(max(piece.start, window.start),
+                           min(piece.end - shape.duration + _TICK, window.end))
+                  for piece in working])
+    reach = shape.duration + shape.buffer_after - _TICK
+    clashes = merge([Interval(block.start - reach, block.end + shape.buffer_before)
+                     for block in merge(blocked)])
+    return _subtract(fits, clashes)
+
+
+def _candidate_runs(
+    ranges: list[tuple[datetime, datetime]], segments: list[Segment], step: timedelta
+) -> Iterator[SlotRun]:
+    """Each range's wall-clock grid, as instants: one run per offset the range meets."""
+    for wall_start, wall_end in ranges:
+        if wall_start >= wall_end:
+            continue
+        last_wall = wall_start + step * ((wall_end - _TICK - wall_start) // step)
+        for segment in segments:
+            grid = SlotRun(_as_utc(wall_start, segment.offset), _as_utc(last_wall, segment.offset),
+                           step)
+            run = grid.within(segment.start, segment.end)
+            if run is not None:
+                yield run
+
+
+def _runs_inside(run: SlotRun, allowed: list[Interval]) -> Iterator[SlotRun]:
+    """The parts of `run` that lie in the `allowed` intervals (sorted, disjoint)."""
+    index = bisect_right(allowed, run.first, key=attrgetter("end"))
+    while index < len(allowed) and allowed[index].start <= run.last:
+        part = run.within(allowed[index].start, allowed[index].end)
+        if part is not None:
+            yield part
+        index += 1
 
 
 def _wall_ranges(
@@ -105,66 +166,21 @@ def _wall_ranges(
 
 
 def _wall(day: date, hhmm: str) -> datetime:
+    return datetime.combine(day, time()) + _clock_time(hhmm)
+
+
+@functools.lru_cache(maxsize=256)
+def _clock_time(hhmm: str) -> timedelta:
     hours, minutes = (int(part) for part in hhmm.split(":"))
-    return datetime.combine(day, time()) + timedelta(hours=hours, minutes=minutes)
-
-
-def _grid(wall_start: datetime, wall_end: datetime, step: timedelta) -> Iterator[datetime]:
-    wall = wall_start
-    while wall < wall_end:
-        yield wall
-        wall += step
-
-
-def offset_segments(zone: ZoneInfo, span: Interval) -> list[_Segment]:
-    """The span cut where the zone's offset changes, each piece with its offset."""
-    segments: list[_Segment] = []
-    start, offset = span.start, _offset(zone, span.start)
-    probe = span.start
-    while probe < span.end:
-        probe = min(probe + _SAMPLE, span.end)
-        if _offset(zone, probe) != offset:
-            change = _first_change(zone, probe - _SAMPLE, probe, offset)
-            segments.append(_Segment(start, change, offset))
-            start, offset = change, _offset(zone, change)
-    segments.append(_Segment(start, span.end, offset))
-    return segments
-
-
-def _offset(zone: ZoneInfo, instant: datetime) -> timedelta:
-    offset = instant.astimezone(zone).utcoffset()
-    assert offset is not None  # a ZoneInfo always knows its offset
-    return offset
-
-
-def _first_change(zone: ZoneInfo, low: datetime, high: datetime, before: timedelta) -> datetime:
-    """The first whole second in (low, high] whose offset differs from `before`."""
-    while high - low > timedelta(seconds=1):
-        middle = low + (high - low) // 2
-        middle = middle.replace(microsecond=0)
-        if _offset(zone, middle) == before:
-            low = middle
-        else:
-            high = middle
-    return high
+    return timedelta(hours=hours, minutes=minutes)
 
 
 def _as_utc(wall: datetime, offset: timedelta) -> datetime:
     return (wall - offset).replace(tzinfo=UTC)
 
 
-def instants_at(wall: datetime, segments: Sequence[_Segment]) -> list[datetime]:
-    """The instants whose wall clock reads `wall`: none in a gap, two in an overlap."""
-    found = []
-    for segment in segments:
-        instant = _as_utc(wall, segment.offset)
-        if segment.start <= instant < segment.end:
-            found.append(instant)
-    return found
-
-
 def _instants_between(
-    wall_start: datetime, wall_end: datetime, segments: Sequence[_Segment]
+    wall_start: datetime, wall_end: datetime, segments: Sequence[Segment]
 ) -> Iterator[Interval]:
     """The instants whose wall clock reads within [wall_start, wall_end)."""
     for segment in segments:
@@ -177,7 +193,7 @@ def _instants_between(
 def merge(intervals: Sequence[Interval]) -> list[Interval]:
     """Sorted, with overlapping and touching intervals joined; empty ones dropped."""
     merged: list[Interval] = []
-    for interval in sorted(i for i in intervals if i.start < i.end):
+    for interval in sorted((i for i in intervals if i.start < i.end), key=attrgetter("start")):
         if merged and interval.start <= merged[-1].end:
             last = merged[-1]
             merged[-1] = Interval(last.start, max(last.end, interval.end))
@@ -186,11 +202,20 @@ def merge(intervals: Sequence[Interval]) -> list[Interval]:
     return merged
 
 
-def _inside(merged: list[Interval], piece: Interval) -> bool:
-    index = bisect_right(merged, piece.start, key=lambda interval: interval.start) - 1
-    return index >= 0 and merged[index].end >= piece.end
-
-
-def _overlaps_any(merged: list[Interval], piece: Interval) -> bool:
-    index = bisect_right(merged, piece.start, key=lambda interval: interval.end)
-    return index < len(merged) and merged[index].start < piece.end
+def _subtract(kept: list[Interval], removed: list[Interval]) -> list[Interval]:
+    """`kept` less `removed`; both merged, and so is the result."""
+    result: list[Interval] = []
+    index = 0
+    for piece in kept:
+        start = piece.start
+        while index < len(removed) and removed[index].end <= start:
+            index += 1
+        cut = index
+        while cut < len(removed) and removed[cut].start < piece.end:
+            if start < removed[cut].start:
+                result.append(Interval(start, removed[cut].start))
+            start = max(start, removed[cut].end)
+            cut += 1
+        if start < piece.end:
+            result.append(Interval(start, piece.end))
+    return result

@@ -15,8 +15,8 @@ import re
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, contains_eager
 
 from syncd.manage.rules import ManageRules
 from syncd.manage.settings import manage_settings
@@ -25,6 +25,20 @@ from syncd.timeutil import utcnow
 
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
+
+# Built once: building a statement costs more than running it.
+_BY_TOKEN = (
+    select(ManageToken.token_hash, ManageToken.revoked_at, Booking)
+    .join(Booking, Booking.id == ManageToken.booking_id)
+    .join(Booking.merchant)
+    .join(Booking.service)
+    .join(Booking.staff)
+    .options(contains_eager(Booking.merchant), contains_eager(Booking.service),
+             contains_eager(Booking.staff))
+    .where(ManageToken.token_hash == bindparam("digest"))
+)
+# only the booking: the joined merchant, service and staff rows are shared
+_LOCKED = _BY_TOKEN.with_for_update(of=Booking).execution_options(populate_existing=True)
 
 
 def token_hash(token: str) -> str:
@@ -57,17 +71,18 @@ def manage_link(session: Session, booking: Booking) -> str | None:
 def find_booking(
     session: Session, token: str, now: datetime, *, lock: bool = False
 ) -> Booking | None:
-    """The booking the token opens, or None; `lock` holds the booking row until commit."""
+    """The booking the token opens, or None; `lock` holds the booking row until commit.
+
+    Its service, staff member and merchant come with it, in the same query.
+    """
     if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
         return None
     digest = token_hash(token)
-    row = session.scalar(select(ManageToken).where(ManageToken.token_hash == digest))
-    if row is None or not hmac.compare_digest(row.token_hash, digest):
+    row = session.execute(_LOCKED if lock else _BY_TOKEN, {"digest": digest}).one_or_none()
+    if row is None or not hmac.compare_digest(row[0], digest):
         return None
-    if row.revoked_at is not None:
-        return None
-    booking = session.get(Booking, row.booking_id, with_for_update=lock or None)
-    if booking is None or now >= booking.end:
+    _, revoked_at, booking = row
+    if revoked_at is not None or now >= booking.end:
         return None
     return booking
 

@@ -14,21 +14,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from connectors.base import ChangeSet, ObservedEvent
 from syncd.reconcile import mirrors as mirror_ops
 from syncd.reconcile import seen
-from syncd.reconcile.conflicts import Finding, drift_key, find_open, record_open, record_outcome
+from syncd.reconcile.conflicts import (
+    Finding,
+    announce_opened,
+    drift_key,
+    find_open,
+    record_open,
+    record_outcome,
+)
 from syncd.reconcile.conflicts import close as close_conflict
-from syncd.reconcile.overlaps import check_overlaps, sweep_drift
+from syncd.reconcile.overlaps import Scope, check_overlaps, sweep_drift
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import PassPlan, check_lease, record_pass, state_of
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
-from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Presence
+from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Presence, Staff
 from syncd.webhooks.emit import ConflictKind, Resolution
 
 _CHUNK = 500
@@ -81,6 +88,7 @@ class _Mirrors:
 
     def _add(self, session: Session, condition: ColumnElement[bool], binding_id: int) -> None:
         query = select(Mirror).where(Mirror.binding_id == binding_id, condition)
+        query = query.options(selectinload(Mirror.booking).selectinload(Booking.service))
         for mirror in session.scalars(query.with_for_update()):
             if mirror.remote_id:
                 self.by_remote[mirror.remote_id] = mirror
@@ -128,21 +136,28 @@ def apply_pass(
     check_lease(session, plan.binding_id, owner)
     binding = session.get_one(CalendarBinding, plan.binding_id)
     state = state_of(session, plan.binding_id, now)
+    previous = state.last_pass_at
     summary = PassSummary(answer.complete, len(answer.changed), len(answer.removed),
                           len(answer.unreadable), reset_reason=answer.reset_reason)
     run = _Pass(session, binding, answer, lookups, now, summary,
-                _Mirrors.load(session, binding.id, answer))
+                _Mirrors.load(session, binding.id, answer), _held(session, binding))
     run.take_in()
-    if answer.complete:
+    if answer.complete:  # the window may have moved too: let go of what fell out of it
         kept = {e.ref.remote_id for e in answer.changed} | (set(plan.known) - answer.removed)
         seen.keep_only(session, binding.id, kept)
-    seen.drop_before(session, binding.id, plan.window.start)
-    opened, cleared = check_overlaps(session, binding, now)
+        seen.drop_before(session, binding.id, plan.window.start)
+    opened, cleared = check_overlaps(session, binding, now, run.overlap_scope(previous))
     summary.opened += opened
     summary.cleared += cleared + sweep_drift(session, binding, now)
+    announce_opened(session, now)
     record_pass(state, plan, answer.cursor, now, settings, complete=answer.complete,
                 reset_reason=answer.reset_reason)
     return summary
+
+
+def _held(session: Session, binding: CalendarBinding) -> list[object]:
+    staff = session.get_one(Staff, binding.staff_id)
+    return [staff, session.get_one(Merchant, staff.merchant_id)]
 
 
 @dataclass
@@ -154,8 +169,17 @@ class _Pass:
     now: datetime
     summary: PassSummary
     mirrors: _Mirrors
+    # rows every conflict's notice reads: the session keeps only weak references to rows
+    held: list[object] = field(default_factory=list)
     foreign: list[seen.Foreign] = field(default_factory=list)
     not_foreign: list[str] = field(default_factory=list)  # gone, or syncd's own
+
+    def overlap_scope(self, previous: datetime | None) -> Scope | None:
+        """Where to look for double bookings: everywhere after a complete listing."""
+        if self.answer.complete or previous is None:
+            return None
+        recorded = frozenset(event.ref.remote_id for event, _ in self.foreign)
+        return Scope(recorded, previous)
 
     def take_in(self) -> None:
         for event in self.answer.changed:

@@ -30,6 +30,8 @@ from syncd.store.models import Booking, CalendarBinding
 from syncd.timeutil import as_utc
 from syncd.webhooks.emit import ConflictKind, ConflictReport, Resolution, emit_conflict_event
 
+_OPENED = "syncd.reconcile.opened"  # session.info: conflicts still to be announced
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -100,7 +102,8 @@ def open_on(
 
 
 def record_open(session: Session, found: Finding, now: datetime) -> tuple[CalendarConflict, bool]:
-    """The open conflict for `found`, and whether it is new (and so was announced)."""
+    """The open conflict for `found`, and whether it is new (then `announce_opened`, before
+    the transaction commits, tells of it: in one go with the others, which is cheaper)."""
     existing = find_open(session, found.open_key)
     if existing is not None and existing.kind == found.kind:
         _seen_again(existing, found, now)
@@ -110,9 +113,20 @@ def record_open(session: Session, found: Finding, now: datetime) -> tuple[Calend
         close(session, existing, Resolution.CLEARED, actor=Actor.RECONCILIATION, reason=reason,
               now=now)
     conflict = _new(session, found, now, ConflictStatus.OPEN)
-    _announce(session, conflict, found, now)
+    session.info.setdefault(_OPENED, []).append((conflict, found))
     metrics.CONFLICTS_OPENED.labels(found.kind).inc()
     return conflict, True
+
+
+def announce_opened(session: Session, now: datetime) -> None:
+    """`conflict.detected` and the notices for the conflicts opened in this transaction."""
+    opened: list[tuple[CalendarConflict, Finding]] = session.info.pop(_OPENED, [])
+    if not opened:
+        return
+    session.flush()  # their ids
+    with session.no_autoflush:  # the notices and events are written together, at commit
+        for conflict, found in opened:
+            _announce(session, conflict, found, now)
 
 
 def record_outcome(
@@ -144,7 +158,6 @@ def close(
     conflict.resolved_by, conflict.reason = actor, reason
     by_hand = actor != Actor.RECONCILIATION
     metrics.CONFLICTS_RESOLVED.labels(resolution if by_hand else "automatic").inc()
-    session.flush()
     booking = session.get_one(Booking, conflict.booking_id)
     binding = session.get_one(CalendarBinding, conflict.binding_id)
     report = ConflictReport(
@@ -173,7 +186,6 @@ def _new(
         times_seen=1,
     )
     session.add(conflict)
-    session.flush()
     return conflict
 
 

@@ -1,14 +1,18 @@
 """Double bookings: busy events of others overlapping a live booking, and drift conflicts
-whose cause went away. Both are worked out from the store alone, on every pass, so a
-booking moved onto someone's busy time is found as well as an event moved onto a booking.
+whose cause went away. Both are worked out from the store, so a booking moved onto
+someone's busy time is found as well as an event moved onto a booking.
+
+A delta pass looks only where something can have changed: at the events it brought,
+the bookings changed since the last pass (with a margin for clocks of other hosts),
+and the overlaps already open; a complete listing looks everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRef
@@ -22,6 +26,7 @@ from syncd.timeutil import as_utc
 from syncd.webhooks.emit import ConflictKind, Resolution
 
 Overlap = tuple[int, str]  # booking id, the other event's remote id
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -33,25 +38,55 @@ class Overlapping:
     end: datetime
 
 
-def check_overlaps(session: Session, binding: CalendarBinding, now: datetime) -> tuple[int, int]:
-    """Open a conflict for each new overlap, close those that ended: (opened, cleared)."""
-    current = _overlapping(session, binding, now)
-    known: dict[Overlap, CalendarConflict] = {}
+@dataclass(frozen=True)
+class Scope:
+    """Where a delta pass looks for overlaps."""
+
+    events: frozenset[str]  # the other events this pass recorded
+    bookings_since: datetime  # the previous pass: bookings changed since
+
+
+def check_overlaps(
+    session: Session, binding: CalendarBinding, now: datetime, scope: Scope | None = None
+) -> tuple[int, int]:
+    """Open a conflict for each new overlap, close those that ended: (opened, cleared).
+    Without a `scope`, every booking and every busy interval is looked at."""
+    open_ = {(c.booking_id, c.remote_id or ""): c
+             for c in open_on(session, binding.id, [ConflictKind.OVERLAP])}
+    current = _current(session, binding, now, scope, open_)
     cleared = 0
-    for conflict in open_on(session, binding.id, [ConflictKind.OVERLAP]):
-        key = (conflict.booking_id, conflict.remote_id or "")
-        if key in current:
-            known[key] = conflict
-            continue
-        close(session, conflict, Resolution.CLEARED, actor=Actor.RECONCILIATION,
-              reason="the other event no longer overlaps the booking", now=now)
-        cleared += 1
+    for key, conflict in open_.items():
+        if key not in current:
+            close(session, conflict, Resolution.CLEARED, actor=Actor.RECONCILIATION,
+                  reason="the other event no longer overlaps the booking", now=now)
+            cleared += 1
     opened = 0
     for key, found in current.items():
-        if key in known and _shows(known[key], found):
+        if key in open_ and _shows(open_[key], found):
             continue  # as it was: nothing to write on every pass
         opened += record_open(session, _finding(session, binding, key, found), now)[1]
     return opened, cleared
+
+
+def _current(
+    session: Session,
+    binding: CalendarBinding,
+    now: datetime,
+    scope: Scope | None,
+    open_: dict[Overlap, CalendarConflict],
+) -> dict[Overlap, Overlapping]:
+    if scope is None:
+        return _overlapping(session, binding, now, None)
+    looks = [
+        SeenEvent.remote_id.in_(sorted(scope.events)) if scope.events else false(),
+        Booking.updated_at >= scope.bookings_since - CLOCK_MARGIN,
+        and_(Booking.id.in_({b for b, _ in open_}), SeenEvent.remote_id.in_({r for _, r in open_}))
+        if open_ else false(),
+    ]
+    found: dict[Overlap, Overlapping] = {}
+    for look in looks:
+        found |= _overlapping(session, binding, now, look)
+    return found
 
 
 def _shows(conflict: CalendarConflict, found: Overlapping) -> bool:
@@ -72,7 +107,7 @@ def _finding(
 
 
 def _overlapping(
-    session: Session, binding: CalendarBinding, now: datetime
+    session: Session, binding: CalendarBinding, now: datetime, look: ColumnElement[bool] | None
 ) -> dict[Overlap, Overlapping]:
     overlaps = and_(
         Booking.staff_id == binding.staff_id,
@@ -90,6 +125,8 @@ def _overlapping(
         .where(or_(SeenEvent.booking_id.is_(None), SeenEvent.booking_id != Booking.id))
         .group_by(Booking.id, SeenEvent.remote_id, SeenEvent.etag)
     )
+    if look is not None:
+        query = query.where(look)
     rows = session.execute(query).all()
     return {(b, r): Overlapping(etag, start, end) for b, r, etag, start, end in rows}
 

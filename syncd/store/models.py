@@ -185,7 +185,11 @@ class CalendarBinding(Base):
 
 class Booking(Base):
     __tablename__ = "bookings"
-    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "key"),
+        # the bookings that block a staff member's slots (syncd.manage.availability)
+        Index("ix_bookings_staff_end", "staff_id", "end"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -212,6 +216,7 @@ class Booking(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    merchant: Mapped[Merchant] = relationship()
     service: Mapped[Service] = relationship()
     staff: Mapped[Staff] = relationship()
 

@@ -11,24 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    ColumnElement,
-    Table,
-    Update,
-    and_,
-    bindparam,
-    func,
-    not_,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.reconcile.state import next_pass_time, pass_due
-from syncd.store.models import BindingState, Booking, CalendarBinding, Mirror, Presence
+from syncd.store.models import (
+    BindingState,
+    Booking,
+    CalendarBinding,
+    Mirror,
+    Presence,
+    Service,
+    Staff,
+)
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import mirror_dead_lettered
 
@@ -134,6 +131,68 @@ def acquire_lease(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def start_passes(
+    session: Session,
+    binding_ids: Sequence[int],
+    owner: str,
+    now: datetime,
+    *,
+    lease_seconds: float,
+    limit: int,
+) -> dict[int, list[MirrorTask]]:
+    """Lease the calendars nobody else holds and claim each one's first due mirrors.
+
+    One transaction for all of them, so that the first writes of many calendars
+    leave together. Returns the claims of the calendars leased, by binding id.
+    """
+    leased = _lease_free_ones(session, binding_ids, owner, now, lease_seconds)
+    claims: dict[int, list[MirrorTask]] = {binding_id: [] for binding_id in leased}
+    if leased:
+        for mirror, task in _claimed(session, _first_due(session, leased, now, limit)):
+            claims[mirror.binding_id].append(task)
+    return claims
+
+
+def _lease_free_ones(
+    session: Session, binding_ids: Sequence[int], owner: str, now: datetime, seconds: float
+) -> list[int]:
+    # PostgreSQL: rows locked in one order, and a row another transaction holds is
+    # left for the next look rather than waited for (SQLite has one writer anyway).
+    free = (
+        select(CalendarBinding.id)
+        .where(CalendarBinding.id.in_(binding_ids), _lease_free(owner, now))
+        .order_by(CalendarBinding.id)
+        .with_for_update(skip_locked=True)
+    )
+    leased = list(session.scalars(free))
+    if leased:
+        session.execute(
+            update(CalendarBinding)
+            .where(CalendarBinding.id.in_(leased))
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+            .execution_options(synchronize_session=False)
+        )
+    return leased
+
+
+def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: int) -> list[Mirror]:
+    order = (Mirror.next_attempt_at, Mirror.id)
+    rank = func.row_number().over(partition_by=Mirror.binding_id, order_by=order)
+    ranked = (
+        select(Mirror.id, rank.label("rank"))
+        .where(Mirror.binding_id.in_(binding_ids), *_due_mirrors(now))
+        .subquery()
+    )
+    query = (
+        select(Mirror)
+        .join(ranked, ranked.c.id == Mirror.id)
+        .where(ranked.c.rank <= limit)
+        .options(*_WITH_EVENT)
+        .order_by(Mirror.binding_id, *order)
+    )
+    return list(session.scalars(query))
+
+
 def lease_and_claim(
     session: Session,
     binding_id: int,
@@ -161,12 +220,35 @@ def has_due(session: Session, binding_id: int, now: datetime, busy: set[int]) ->
     return session.scalar(query) is not None
 
 
-def release_lease(session: Session, binding_id: int, owner: str) -> None:
-    session.execute(
-        update(CalendarBinding)
-        .where(CalendarBinding.id == binding_id, CalendarBinding.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
+@dataclass(frozen=True)
+class Release:
+    """A calendar to give back; with `heal` (its writes went well), its failure streak ends."""
+
+    binding_id: int
+    owner: str
+    heal: bool = False
+
+
+def release_leases(session: Session, releases: Sequence[Release]) -> None:
+    """Give calendars back, each only if `owner` still holds it: a batched UPDATE per kind."""
+    for heal in (False, True):
+        rows = [{"r_id": r.binding_id, "r_owner": r.owner} for r in releases if r.heal is heal]
+        if rows:
+            session.execute(_release_statement(heal=heal), rows)
+
+
+def _release_statement(*, heal: bool) -> Update:
+    table: Table = CalendarBinding.__table__  # type: ignore[assignment]  # the class's own table
+    return (
+        update(table)
+        .where(table.c.id == bindparam("r_id"), table.c.lease_owner == bindparam("r_owner"))
+        .values(lease_owner=None, lease_expires_at=None, **(_HEALED if heal else {}))
     )
+
+
+def release_lease(session: Session, binding_id: int, owner: str, *, heal: bool = False) -> None:
+    """One calendar's `release_leases`."""
+    release_leases(session, [Release(binding_id, owner, heal)])
 
 
 def release_all_leases(session: Session, owner: str | None = None) -> None:
@@ -185,14 +267,30 @@ def claim_due(
         select(Mirror)
         .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
         .where(Mirror.id.not_in(busy or ()))
-        .options(joinedload(Mirror.booking).joinedload(Booking.service))
-        .options(joinedload(Mirror.booking).joinedload(Booking.staff))
+        .options(*_WITH_EVENT)
         .order_by(Mirror.next_attempt_at, Mirror.id)
         .limit(limit)
     )
-    mirrors = list(session.scalars(query))
+    return [task for _, task in _claimed(session, list(session.scalars(query)))]
+
+
+# What a task's event is made of, loaded with its mirror. The booking's, service's
+# and staff member's rows repeat on every mirror's row: what the event does not use
+# is left out (decoding it, JSON among it, was a fifth of a claim). A column left
+# out still loads when first used, with a query of its own.
+_WITH_EVENT = (
+    joinedload(Mirror.booking).defer(Booking.manage_rules),
+    joinedload(Mirror.booking)
+    .joinedload(Booking.service)
+    .load_only(Service.name, Service.location),
+    joinedload(Mirror.booking).joinedload(Booking.staff).load_only(Staff.timezone),
+)
+
+
+def _claimed(session: Session, mirrors: list[Mirror]) -> list[tuple[Mirror, MirrorTask]]:
+    """Tasks for `mirrors`, each marked as possibly written before any request leaves."""
     _mark_may_exist(session, [m.id for m in mirrors if _will_write(m)])
-    return [_task(m) for m in mirrors]
+    return [(m, _task(m)) for m in mirrors]
 
 
 def _will_write(mirror: Mirror) -> bool:
@@ -223,65 +321,6 @@ def _task(mirror: Mirror) -> MirrorTask:
         attempts=mirror.attempts,
         event=event_spec(mirror.booking) if present else None,
     )
-
-
-@dataclass(frozen=True)
-class Success:
-    """A converge that succeeded at `at`, to be recorded."""
-
-    mirror_id: int
-    outcome: Outcome
-    at: datetime
-
-
-def record_successes(session: Session, successes: Sequence[Success]) -> None:
-    """Store what the calendars now hold: one UPDATE per mirror, sent as one batch.
-
-    Whether the mirror is converged is decided by the row's desired state at the
-    time of the UPDATE, so a booking changed meanwhile leaves its mirror pending.
-    """
-    if successes:
-        session.execute(_RECORD_SUCCESS, [_success_row(success) for success in successes])
-
-
-def _record_success_statement() -> Update:
-    table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
-    # syncd.store.mirrors.is_converged, judged on the row as it is when updated
-    converged = and_(
-        table.c.desired == bindparam("s_actual"),
-        or_(table.c.desired == Presence.ABSENT, table.c.desired_version == bindparam("s_version")),
-    )
-    return (
-        update(table)
-        .where(table.c.id == bindparam("s_id"))
-        .values(
-            actual=bindparam("s_actual"),
-            actual_version=bindparam("s_version"),
-            remote_id=bindparam("s_remote_id"),
-            etag=bindparam("s_etag"),
-            remote_may_exist=bindparam("s_may_exist"),
-            attempts=0,
-            last_error=None,
-            pending=not_(converged),
-            next_attempt_at=bindparam("s_at"),
-        )
-    )
-
-
-_RECORD_SUCCESS = _record_success_statement()
-
-
-def _success_row(success: Success) -> dict[str, object]:
-    outcome, ref = success.outcome, success.outcome.ref
-    return {
-        "s_id": success.mirror_id,
-        "s_actual": outcome.actual,
-        "s_version": outcome.version,
-        "s_remote_id": ref.remote_id if ref else None,
-        "s_etag": ref.etag if ref else None,
-        "s_may_exist": outcome.actual == Presence.PRESENT,
-        "s_at": success.at,
-    }
 
 
 def record_failure(
@@ -335,11 +374,19 @@ def needs_healing(session: Session, binding_id: int) -> bool:
     return session.scalar(query) is not None
 
 
+_HEALED = {
+    "consecutive_failures": 0,
+    "paused_until": None,
+    "last_error": None,
+    "state": BindingState.OK,
+}
+
+
 def mark_binding_healthy(session: Session, binding_id: int) -> None:
     session.execute(
         update(CalendarBinding)
         .where(CalendarBinding.id == binding_id, _unhealthy())
-        .values(consecutive_failures=0, paused_until=None, last_error=None, state=BindingState.OK)
+        .values(**_HEALED)
     )
 
 

@@ -13,12 +13,13 @@ from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.reconcile.passes import Watcher
-from syncd.store import work
+from syncd.store import results, work
 from syncd.store.models import BindingState
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.converge import converge
 from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.inflight import InFlight
 from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 
@@ -48,8 +49,11 @@ class CalendarRun:
     connector_kind: str
     outage: RemoteError | None = field(default=None)
     lease_lost: bool = field(default=False)
-    leased: bool = field(default=False, init=False)  # by this pass's first claim
-    renewed_at: float = field(default_factory=time.monotonic, init=False)
+    # the first claim, made with the lease by the worker (syncd.store.work.start_passes)
+    first_claim: list[MirrorTask] | None = field(default=None)
+    renewed_at: float = field(default_factory=time.monotonic)  # the lease, on the monotonic clock
+    leased: bool = field(default=False, init=False)
+    healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -63,7 +67,9 @@ class CalendarRun:
             await self._pause(error)
         finally:
             heartbeat.cancel()
-            await self.ctx.db.run(work.release_lease, binding_id, self.ctx.owner)
+            # With the results of other calendars: passes that end together commit once.
+            release = work.Release(binding_id, self.ctx.owner, heal=self.healthy)
+            await self.ctx.recorder.record_item(work.release_leases, release)
 
     async def _keep_lease(self) -> None:
         """Renew well before expiry: a pass may outlast one lease period on a slow server."""
@@ -81,26 +87,28 @@ class CalendarRun:
         log.warning("calendar lease lost", extra={"binding_id": self.target.binding_id})
 
     async def _work_through(self) -> None:
-        """A pipeline: the next claim is made while the last writes are still in flight."""
-        slots = asyncio.Semaphore(self.concurrency)
-        in_flight: dict[int, asyncio.Task[None]] = {}
+        """A pipeline: the next claim is made as soon as a write finishes, while others run."""
+        writes = InFlight(self.concurrency)
         while self._may_go_on():
-            claimed = await self._claim(set(in_flight))
-            if not claimed:
-                if not in_flight:
-                    break
-                await asyncio.gather(*in_flight.values())
-                continue
-            await self._dispatch(claimed, slots, in_flight)
-        await asyncio.gather(*in_flight.values())
+            written = writes.written
+            claimed = await self._claim(writes.ids)
+            if claimed:
+                await self._dispatch(claimed, writes)
+            elif not writes:
+                break
+            await writes.settle(written)
+            if not writes:
+                break  # all written and recorded; what came meanwhile, the worker starts anew
+        await writes.drain()
         if self.outage is not None:
             await self._pause(self.outage)
         elif not self.lease_lost:
-            await self._mark_healthy()
+            self.healthy = True
             await self._watch()
 
     async def _mark_healthy(self) -> None:
-        # Only the lease holder changes a calendar's health: a look spares a write.
+        # Before a reconcile pass, so that its failure starts a new streak. Only the
+        # lease holder changes a calendar's health: a look spares a write.
         if await self.ctx.db.read(work.needs_healing, self.target.binding_id):
             await self.ctx.db.run(work.mark_binding_healthy, self.target.binding_id)
 
@@ -109,6 +117,7 @@ class CalendarRun:
         watcher = self.ctx.watcher
         if watcher is None or not self._may_go_on():
             return
+        await self._mark_healthy()
         try:
             await watcher.watch(
                 self.calendar, self.target.binding_id, self.connector_kind, self.concurrency,
@@ -126,6 +135,9 @@ class CalendarRun:
         The first claim of a pass follows the worker's finding work here; later ones
         look first, without a writer's transaction (on SQLite: without the write lock).
         """
+        if self.first_claim is not None:
+            first, self.first_claim, self.leased = self.first_claim, None, True
+            return first
         binding_id = self.target.binding_id
         if self.leased and not await self.ctx.db.read(work.has_due, binding_id, utcnow(), busy):
             return []
@@ -145,27 +157,13 @@ class CalendarRun:
         self.leased, self.renewed_at = True, started
         return claimed
 
-    async def _dispatch(
-        self,
-        claimed: list[MirrorTask],
-        slots: asyncio.Semaphore,
-        in_flight: dict[int, asyncio.Task[None]],
-    ) -> None:
+    async def _dispatch(self, claimed: list[MirrorTask], writes: InFlight) -> None:
         for task in claimed:
-            await slots.acquire()
+            await writes.take_slot()
             if not self._may_go_on():
-                slots.release()
+                writes.give_back_slot()
                 return
-            running = asyncio.create_task(self._one(task, slots))
-            in_flight[task.mirror_id] = running
-            running.add_done_callback(partial(_forget, in_flight, task.mirror_id))
-
-    async def _one(self, task: MirrorTask, slots: asyncio.Semaphore) -> None:
-        try:
-            result = await self._attempt(task)
-        finally:
-            slots.release()  # the calendar's slot goes to the next write before recording
-        await self._record(task, result)
+            writes.start(task.mirror_id, self._attempt(task), partial(self._record, task))
 
     async def _renew_lease(self) -> bool:
         started = time.monotonic()
@@ -200,8 +198,8 @@ class CalendarRun:
 
     async def _record(self, task: MirrorTask, result: Outcome | RemoteError | None) -> None:
         if isinstance(result, Outcome):
-            success = work.Success(task.mirror_id, result, utcnow())
-            await self.ctx.recorder.record_item(work.record_successes, success)
+            success = results.Success(task.mirror_id, result, utcnow())
+            await self.ctx.recorder.record_item(results.record_successes, success)
             metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
         elif result is not None:
             await self._failed(task, result)
@@ -230,6 +228,7 @@ class CalendarRun:
 
     async def _pause(self, error: Exception) -> None:
         binding_id = self.target.binding_id
+        self.healthy = False
         streak = await self.ctx.db.read(work.failure_streak, binding_id) + 1
         retry_after = error.retry_after if isinstance(error, TransientError) else None
         delay = self.ctx.policy.delay(streak, retry_after)
@@ -250,7 +249,3 @@ class CalendarRun:
             message,
             extra={"binding_id": binding_id, "failures": streak},
         )
-
-
-def _forget(in_flight: dict[int, asyncio.Task[None]], mirror_id: int, _: object) -> None:
-    in_flight.pop(mirror_id, None)

@@ -12,9 +12,13 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from connectors.base import Connector
 from syncd.ops.health import Heartbeat
@@ -102,22 +106,48 @@ class Worker:
         targets = await self.db.read(
             work.due_bindings, self.owner, utcnow(), free + len(self._runs), watch=self._watch
         )
-        for target in [t for t in targets if t.binding_id not in self._runs][:free]:
-            self._start(target)
+        targets = [t for t in targets if t.binding_id not in self._runs][:free]
+        for target in [t for t in targets if t.connector not in self.connectors]:
+            self._track(target, self._unconfigured(target))
+        await self._start([t for t in targets if t.connector in self.connectors])
 
-    def _start(self, target: BindingTarget) -> None:
-        connector = self.connectors.get(target.connector)
-        if connector is None:
-            self._runs[target.binding_id] = asyncio.create_task(self._unconfigured(target))
-        else:
+    async def _start(self, targets: list[BindingTarget]) -> None:
+        """Lease the calendars and claim their first writes in one transaction, then run them."""
+        if not targets:
+            return
+        renewed_at = time.monotonic()
+        try:
+            claims = await self.db.run(
+                work.start_passes,
+                [t.binding_id for t in targets],
+                self.owner,
+                utcnow(),
+                lease_seconds=self.settings.lease_seconds,
+                limit=self._first_claim_size(targets),
+            )
+        except OperationalError as error:  # busy, or a deadlock on PostgreSQL: next round
+            log.warning("could not lease calendars: %s", type(error.orig).__name__)
+            return
+        for target in [t for t in targets if t.binding_id in claims]:  # others: held elsewhere
+            connector = self.connectors[target.connector]
             run = CalendarRun(
                 self._ctx,
                 target,
                 connector.calendar(target.calendar_id),
                 connector.concurrency_per_calendar,
                 self._kind(target.connector),
+                first_claim=claims[target.binding_id],
+                renewed_at=renewed_at,
             )
-            self._runs[target.binding_id] = asyncio.create_task(run.run())
+            self._track(target, run.run())
+
+    def _first_claim_size(self, targets: list[BindingTarget]) -> int:
+        # Enough to fill the calendars' slots; a run claims the rest itself, while writing.
+        slots = max(self.connectors[t.connector].concurrency_per_calendar for t in targets)
+        return min(self.settings.batch_size, slots)
+
+    def _track(self, target: BindingTarget, run: Coroutine[Any, Any, None]) -> None:
+        self._runs[target.binding_id] = asyncio.create_task(run)
         self._runs[target.binding_id].add_done_callback(
             lambda task: self._finished(target.binding_id, task)
         )

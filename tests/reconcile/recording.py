@@ -3,6 +3,8 @@ sync-collection. Shared by the CalDAV feed tests and bench/reconcile.py."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from connectors.caldav import CalDAVConnector
@@ -26,13 +28,24 @@ class Recording(httpx.AsyncBaseTransport):
         self.inner = inner
         self.refuse_sync = refuse_sync
         self.kinds: list[str] = []
+        self.seconds: list[float] = []  # each request's, until its whole body was read
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         kind = request_kind(request)
         self.kinds.append(kind)
         if self.refuse_sync and kind == "REPORT sync-collection":
             return httpx.Response(403, content=b'<error xmlns="DAV:"><supported-report/></error>')
-        return await self.inner.handle_async_request(request)
+        started = time.perf_counter()
+        response = await self.inner.handle_async_request(request)
+        body = b"".join([chunk async for chunk in response.aiter_raw()])  # still encoded
+        await response.aclose()
+        self.seconds.append(time.perf_counter() - started)
+        return httpx.Response(response.status_code, headers=response.headers,
+                              stream=httpx.ByteStream(body), extensions=response.extensions)
+
+    def clear(self) -> None:
+        self.kinds.clear()
+        self.seconds.clear()
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -1,0 +1,76 @@
+"""Recording what the calendars hold after the worker's writes, many mirrors at a time.
+
+The worker's recorder (syncd/worker/recorder.py) hands every success of a group
+commit to `record_successes` at once: one batched UPDATE, no read before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Table, Update, and_, bindparam, not_, or_, update
+from sqlalchemy.orm import Session
+
+from syncd.store.models import Mirror, Presence
+from syncd.store.work import Outcome
+
+
+@dataclass(frozen=True)
+class Success:
+    """A converge that succeeded at `at`, to be recorded."""
+
+    mirror_id: int
+    outcome: Outcome
+    at: datetime
+
+
+def record_successes(session: Session, successes: Sequence[Success]) -> None:
+    """Store what the calendars now hold: one UPDATE per mirror, sent as one batch.
+
+    Whether the mirror is converged is decided by the row's desired state at the
+    time of the UPDATE, so a booking changed meanwhile leaves its mirror pending.
+    """
+    if successes:
+        session.execute(_RECORD_SUCCESS, [_success_row(success) for success in successes])
+
+
+def _record_success_statement() -> Update:
+    table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
+    # syncd.store.mirrors.is_converged, judged on the row as it is when updated
+    converged = and_(
+        table.c.desired == bindparam("s_actual"),
+        or_(table.c.desired == Presence.ABSENT, table.c.desired_version == bindparam("s_version")),
+    )
+    return (
+        update(table)
+        .where(table.c.id == bindparam("s_id"))
+        .values(
+            actual=bindparam("s_actual"),
+            actual_version=bindparam("s_version"),
+            remote_id=bindparam("s_remote_id"),
+            etag=bindparam("s_etag"),
+            remote_may_exist=bindparam("s_may_exist"),
+            attempts=0,
+            last_error=None,
+            pending=not_(converged),
+            next_attempt_at=bindparam("s_at"),
+        )
+    )
+
+
+_RECORD_SUCCESS = _record_success_statement()
+
+
+def _success_row(success: Success) -> dict[str, object]:
+    outcome, ref = success.outcome, success.outcome.ref
+    return {
+        "s_id": success.mirror_id,
+        "s_actual": outcome.actual,
+        "s_version": outcome.version,
+        "s_remote_id": ref.remote_id if ref else None,
+        "s_etag": ref.etag if ref else None,
+        "s_may_exist": outcome.actual == Presence.PRESENT,
+        "s_at": success.at,
+    }

@@ -1,0 +1,65 @@
+"""A calendar's writes under way: at most its concurrency writing at once, each then recorded.
+
+A calendar pass looks for more work when a write finishes, not after every
+claim: what was due when it last looked is already under way, and a look
+costs the database a transaction for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class InFlight:
+    def __init__(self, concurrency: int) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._writing = 0
+        self.written = 0  # writes finished so far
+        self._progress = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def ids(self) -> set[int]:
+        """The keys of the writes not yet recorded."""
+        return set(self._tasks)
+
+    async def take_slot(self) -> None:
+        await self._slots.acquire()
+        self._writing += 1
+
+    def give_back_slot(self) -> None:
+        self._writing -= 1
+        self._slots.release()
+
+    def start(self, key: int, write: Awaitable[T], record: Callable[[T], Awaitable[None]]) -> None:
+        """Run `write` in the slot just taken, then `record` its result outside the slot."""
+        task = asyncio.create_task(self._run(write, record))
+        self._tasks[key] = task
+        task.add_done_callback(lambda _: self._tasks.pop(key, None))
+
+    async def _run(self, write: Awaitable[T], record: Callable[[T], Awaitable[None]]) -> None:
+        try:
+            result = await write
+        finally:
+            self.give_back_slot()  # the next write goes before this one is recorded
+            self.written += 1
+            self._progress.set()
+        await record(result)
+
+    async def settle(self, written: int) -> None:
+        """Until a write finishes after the first `written` had; none writing: all recorded."""
+        while self._writing and self.written == written:
+            self._progress.clear()
+            await self._progress.wait()
+        if not self._writing:
+            await self.drain()
+
+    async def drain(self) -> None:
+        await asyncio.gather(*self._tasks.values())

@@ -1,0 +1,177 @@
+"""The worker's store calls made lean: leases and first claims in one go, results in bulk."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from connectors.base import RemoteRef
+from syncd.runtime import Runtime
+from syncd.store import work
+from syncd.store.db import read_transaction, transaction
+from syncd.store.models import BindingState, CalendarBinding, Mirror, Presence
+from syncd.store.results import Success, record_successes
+from syncd.store.work import Outcome
+from syncd.timeutil import utcnow
+from tests import factories as f
+
+
+def seed(runtime: Runtime, bookings: int) -> dict[str, int]:
+    """Bookings alternating between alice's and bob's calendars; their binding ids."""
+    with runtime.sessions.begin() as session:
+        shop = f.merchant(session)
+        f.service(session, shop)
+        f.staff_with_calendar(session, shop, "alice", "/alice/")
+        f.staff_with_calendar(session, shop, "bob", "/bob/")
+        for i in range(bookings):
+            f.book(session, f"b{i}", "alice" if i % 2 else "bob", f.slot(i))
+        rows = session.execute(select(CalendarBinding.calendar_id, CalendarBinding.id))
+        return {calendar.strip("/"): binding_id for calendar, binding_id in rows}
+
+
+def lease(runtime: Runtime, binding_id: int, owner: str, seconds: float) -> None:
+    with runtime.sessions.begin() as session:
+        binding = session.get(CalendarBinding, binding_id)
+        assert binding is not None
+        binding.lease_owner, binding.lease_expires_at = owner, utcnow() + timedelta(seconds=seconds)
+
+
+def start(runtime: Runtime, ids: list[int], limit: int = 10) -> dict[int, list[work.MirrorTask]]:
+    with runtime.sessions.begin() as session:
+        return work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
+
+
+def test_start_passes_leases_only_free_calendars_and_claims_up_to_the_limit(
+    memory_runtime: Runtime,
+) -> None:
+    ids = seed(memory_runtime, 8)
+    lease(memory_runtime, ids["bob"], "other", 60)
+    claims = start(memory_runtime, [ids["alice"], ids["bob"]], limit=3)
+    assert list(claims) == [ids["alice"]]
+    assert len(claims[ids["alice"]]) == 3
+    with memory_runtime.sessions.begin() as session:
+        mirrors = {m.id: m for m in session.scalars(select(Mirror))}
+        alice = session.get(CalendarBinding, ids["alice"])
+        assert alice is not None
+        assert alice.lease_owner == "me"
+    claimed = {task.mirror_id for task in claims[ids["alice"]]}
+    # marked before any request leaves: a crash after the write cannot orphan the event
+    assert {i for i, m in mirrors.items() if m.remote_may_exist} == claimed
+
+
+def test_start_passes_takes_over_an_expired_lease(memory_runtime: Runtime) -> None:
+    ids = seed(memory_runtime, 2)
+    lease(memory_runtime, ids["bob"], "crashed", -1)
+    assert list(start(memory_runtime, [ids["bob"]])) == [ids["bob"]]
+
+
+def claim_one(runtime: Runtime, binding_id: int) -> work.MirrorTask:
+    with runtime.sessions.begin() as session:
+        claimed = work.lease_and_claim(
+            session, binding_id, "me", utcnow(), lease_seconds=60, limit=1
+        )
+    assert claimed is not None
+    return claimed[0]
+
+
+def record(runtime: Runtime, task: work.MirrorTask) -> Mirror:
+    outcome = Outcome(Presence.PRESENT, task.desired_version, RemoteRef("remote-1", '"e1"'))
+    with runtime.sessions.begin() as session:
+        record_successes(session, [Success(task.mirror_id, outcome, utcnow())])
+    with runtime.sessions.begin() as session:
+        mirror = session.get(Mirror, task.mirror_id)
+        assert mirror is not None
+        return mirror
+
+
+def test_a_recorded_success_converges_the_mirror(memory_runtime: Runtime) -> None:
+    ids = seed(memory_runtime, 1)
+    mirror = record(memory_runtime, claim_one(memory_runtime, ids["bob"]))
+    assert (mirror.pending, mirror.actual, mirror.remote_id, mirror.etag) == (
+        False,
+        Presence.PRESENT,
+        "remote-1",
+        '"e1"',
+    )
+    assert (mirror.attempts, mirror.last_error, mirror.remote_may_exist) == (0, None, True)
+
+
+def test_a_success_for_an_outdated_version_leaves_the_mirror_pending(
+    memory_runtime: Runtime,
+) -> None:
+    ids = seed(memory_runtime, 1)
+    task = claim_one(memory_runtime, ids["bob"])
+    with memory_runtime.sessions.begin() as session:
+        f.book(session, "b0", "bob", f.slot(30))  # rescheduled while the write was under way
+    mirror = record(memory_runtime, task)
+    assert mirror.pending
+    assert (mirror.actual_version, mirror.remote_id) == (task.desired_version, "remote-1")
+    assert mirror.desired_version > task.desired_version
+
+
+def test_a_recorded_removal_converges_a_mirror_that_wants_no_event(
+    memory_runtime: Runtime,
+) -> None:
+    ids = seed(memory_runtime, 1)
+    claim_one(memory_runtime, ids["bob"])  # a create was attempted: the event may exist
+    with memory_runtime.sessions.begin() as session:
+        f.cancel(session, "b0")
+    task = claim_one(memory_runtime, ids["bob"])
+    assert task.desired == Presence.ABSENT
+    with memory_runtime.sessions.begin() as session:
+        success = Success(task.mirror_id, Outcome(Presence.ABSENT, None, None), utcnow())
+        record_successes(session, [success])
+    with memory_runtime.sessions.begin() as session:
+        mirror = session.get(Mirror, task.mirror_id)
+        assert mirror is not None
+        assert (mirror.pending, mirror.remote_may_exist, mirror.remote_id) == (False, False, None)
+
+
+def paused(runtime: Runtime, binding_id: int) -> CalendarBinding:
+    with runtime.sessions.begin() as session:
+        binding = session.get(CalendarBinding, binding_id)
+        assert binding is not None
+        return binding
+
+
+def test_release_heals_only_a_calendar_this_worker_still_holds(memory_runtime: Runtime) -> None:
+    ids = seed(memory_runtime, 0)
+    with memory_runtime.sessions.begin() as session:
+        until = utcnow() + timedelta(minutes=5)
+        work.pause_binding(session, ids["bob"], until, "TransientError: down")
+    lease(memory_runtime, ids["bob"], "other", 60)
+    with memory_runtime.sessions.begin() as session:
+        work.release_lease(session, ids["bob"], "me", heal=True)
+    assert paused(memory_runtime, ids["bob"]).state == BindingState.PAUSED
+    lease(memory_runtime, ids["bob"], "me", 60)
+    with memory_runtime.sessions.begin() as session:
+        work.release_lease(session, ids["bob"], "me", heal=True)
+    binding = paused(memory_runtime, ids["bob"])
+    assert (binding.state, binding.consecutive_failures, binding.paused_until) == (
+        BindingState.OK,
+        0,
+        None,
+    )
+    assert binding.lease_owner is None
+
+
+def test_a_reader_does_not_wait_for_a_writer(memory_runtime: Runtime) -> None:
+    seed(memory_runtime, 3)
+    seen: list[float] = []
+
+    def read() -> None:
+        started = time.perf_counter()
+        with read_transaction(memory_runtime.sessions) as session:
+            work.count_pending(session)
+        seen.append(time.perf_counter() - started)
+
+    with transaction(memory_runtime.sessions) as session:
+        session.execute(update(Mirror).values(attempts=1))  # holds SQLite's write lock
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(10)
+    assert seen, "the reader waited for the writer"
+    assert seen[0] < 5
