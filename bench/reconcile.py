@@ -292,7 +292,9 @@ async def one_pass(subject: Subject) -> tuple[float, float, Counter[str], str]:
     found = (f"{summary.changed} changed, {summary.removed} removed, "
              f"{summary.rewritten} to put back, {summary.opened} conflicts opened")
     waited = sum(subject.recording.seconds)
-    return elapsed, waited, Counter(subject.recording.kinds), found
+    each = ", ".join(f"{kind.removeprefix('REPORT ')} {seconds:.3f} s" for kind, seconds
+                     in zip(subject.recording.kinds, subject.recording.seconds, strict=True))
+    return elapsed, waited, Counter(subject.recording.kinds), f"{found}; {each}"
 
 
 class Snapshot:
