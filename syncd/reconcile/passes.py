@@ -130,9 +130,11 @@ class Watcher:
         retry_at = utcnow() + timedelta(seconds=self.policy.delay(failures, retry_after))
         await self.db.run(state.record_failure, binding_id, message, retry_at)
         metrics.RECONCILE_PASSES.labels(connector_kind, "failed").inc()
+        # an unexpected error's traceback once, not again on every retry of a backoff
+        unexpected = not isinstance(error, (TransientError, AuthError))
         log.warning("reconcile pass failed: %s", message,
                     extra={"binding_id": binding_id, "failures": failures},
-                    exc_info=not isinstance(error, (TransientError, AuthError)))
+                    exc_info=unexpected and failures == 1)
 
     @staticmethod
     def _done(binding_id: int, kind: str, summary: PassSummary, seconds: float) -> None:

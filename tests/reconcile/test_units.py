@@ -11,7 +11,7 @@ from connectors.base import BusyInterval, ChangeSet, ChangeWindow, ObservedEvent
 from connectors.memory import MemoryCalendar
 from syncd.reconcile.busy import merged
 from syncd.reconcile.models import Rule
-from syncd.reconcile.passes import reconcile_pass
+from syncd.reconcile.passes import Watcher, reconcile_pass
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
@@ -20,6 +20,7 @@ from syncd.reconcile.window import window_for
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import ConflictKind as K
 from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.policy import RetryPolicy
 from tests.reconcile.hands import MemoryHands
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
 
@@ -204,5 +205,36 @@ async def test_a_pass_of_a_worker_that_lost_the_lease_stores_nothing(tmp_path: o
         finally:
             db.close()
         assert (shop.state().passes, shop.conflicts()) == (passes, [])
+    finally:
+        runtime.close()
+
+
+@pytest.mark.anyio
+async def test_a_failing_pass_logs_its_traceback_once(
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    hands = MemoryHands()
+    runtime = migrated(settings_for(f"sqlite:///{tmp_path}/syncd.db", hands))
+    try:
+        shop = Shop(runtime, hands, "/x/")
+        shop.seed("flag")
+
+        class Broken(MemoryCalendar):
+            async def changes(self, *args: object) -> ChangeSet:  # type: ignore[override]
+                raise ValueError("an answer nobody can read")
+
+        db = DatabaseThreads(runtime.sessions)
+        watcher = Watcher(db, ReconcileSettings(), RetryPolicy(10, 0, 0))
+        try:
+            for _ in range(3):
+                with runtime.sessions.begin() as session:
+                    request_pass(session, shop.binding_id())
+                await watcher.watch(Broken("/x/"), shop.binding_id(), "memory", 4)
+        finally:
+            db.close()
+        failed = [r for r in caplog.records if r.getMessage().startswith("reconcile pass failed")]
+        assert [bool(r.exc_info) for r in failed] == [True, False, False]
+        assert "an answer nobody can read" in failed[-1].getMessage()
+        assert shop.state().last_error
     finally:
         runtime.close()
