@@ -10,9 +10,10 @@ per batch item as Graph runs them.
 What is measured is what a long-running daemon shows: the worker runs and is
 idle, with its token and connections (a warm-up booking per mailbox, timed
 apart as "warm-up"); then one transaction stores every booking, and the clock
-runs from its commit until the store reports every mirror converged (polled
-on a connection of its own with a cheap read-only query, which on SQLite
-takes no write lock). Storing the bookings outlasts the double's keep-alive
+runs from its commit until the last mirror's result was stored (that row's
+`updated_at`, read once a poll every 50 ms on a connection of its own finds
+nothing pending: polling more often would compete with the worker, which runs
+in this process). Storing the bookings outlasts the double's keep-alive
 (uvicorn's 5 s), so the clock also covers opening the connections again, as
 after any idle spell. The reconcile pass that follows a calendar's writes is
 off unless --reconcile: it reads the calendar back and is no part of
@@ -37,12 +38,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection as SqlConnection
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,6 +53,7 @@ from syncd.runtime import Runtime
 from syncd.store.db import READ_ONLY
 from syncd.store.models import Mirror
 from syncd.store.schema import upgrade
+from syncd.timeutil import as_utc
 from syncd.worker import Worker
 from tests import factories as f
 from tests.dbs import postgres_schema_url
@@ -186,8 +189,10 @@ def database(kind: str, sqlite_file: Path) -> Iterator[str]:
         yield url
 
 
-# Polled every few milliseconds while the worker runs in this process: it must cost little.
+# Polled while the worker runs in this process; seldom, so as not to compete with it.
 ANY_PENDING = select(exists().where(Mirror.pending.is_(True), Mirror.dead.is_(False)))
+LAST_WRITTEN = select(func.max(Mirror.updated_at))
+POLL_SECONDS = 0.05
 
 
 def any_pending(connection: SqlConnection) -> bool:
@@ -195,12 +200,22 @@ def any_pending(connection: SqlConnection) -> bool:
         return bool(connection.scalar(ANY_PENDING))
 
 
-async def converged(runtime: Runtime) -> float:
-    """Wait until no mirror is pending; when that was seen."""
+def last_written(connection: SqlConnection) -> datetime:
+    with connection.begin():
+        found = connection.scalar(LAST_WRITTEN)
+    assert found is not None
+    return as_utc(found)
+
+
+async def converged(runtime: Runtime, offset: float) -> float:
+    """Wait until no mirror is pending; when the last result was stored (perf_counter).
+
+    That moment is the newest mirror row's `updated_at`, read once all are converged:
+    the store's own record, so the polling's interval adds nothing to it."""
     with runtime.engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         while await asyncio.to_thread(any_pending, connection):
-            await asyncio.sleep(0.005)
-    return time.perf_counter()
+            await asyncio.sleep(POLL_SECONDS)
+        return last_written(connection).timestamp() - offset
 
 
 async def mirror(
@@ -212,13 +227,13 @@ async def mirror(
     connectors = build_connectors(runtime)
     stop = asyncio.Event()
     worker = asyncio.create_task(Worker(runtime, connectors).run(stop))
+    offset = time.time() - time.perf_counter()
     warm_commit = await asyncio.to_thread(book, runtime, "warm", args.mailboxes, 1)
-    warm_up = await converged(runtime) - warm_commit
+    warm_up = await converged(runtime, offset) - warm_commit
     await asyncio.sleep(0.3)  # the worker finishes its passes and goes idle
     double.reset_stats()
-    offset = time.time() - time.perf_counter()
     committed = await asyncio.to_thread(book, runtime, "b", args.mailboxes, args.bookings)
-    elapsed = await converged(runtime) - committed
+    elapsed = await converged(runtime, offset) - committed
     stop.set()
     await worker
     for connector in connectors.values():
