@@ -33,6 +33,7 @@ from syncd.manage.views import BookingPage, SlotList, StaffOption, zone_label
 from syncd.runtime import Runtime
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
+from syncd.store.db import read_transaction
 from syncd.store.models import Booking, BookingStatus, Staff
 from syncd.timeutil import as_utc
 
@@ -196,6 +197,16 @@ async def _in_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(_run, runtime, work)
 
 
+def _read(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    with read_transaction(runtime.sessions) as session:
+        return work(session)
+
+
+async def _in_read_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    """`work`, which only reads: on SQLite it neither waits for nor holds the write lock."""
+    return await anyio.to_thread.run_sync(_read, runtime, work)
+
+
 async def _known_busy(runtime: Runtime, plan: _SlotPlan, now: datetime) -> list[Interval] | None:
     """The plan's busy time with what was missing read from the calendars; None if unreadable."""
     if not plan.busy.missing:
@@ -217,7 +228,7 @@ async def slot_list(
 ) -> SlotList:
     """The free times of `day` (the customer's date) with the chosen staff member."""
     settings = runtime.settings.manage
-    plan = await _in_transaction(
+    plan = await _in_read_transaction(
         runtime, lambda session: _plan(session, token, staff_key, now, settings)
     )
     busy = await _known_busy(runtime, plan, now)

@@ -56,7 +56,7 @@ def action_rows(request: Request, token: str, page: BookingPage) -> list[ActionR
 
 async def load_page(web: Web, token: str) -> BookingPage:
     now = web.clock()
-    return await web.transact(lambda session: booking_page(session, token, now))
+    return await web.read(lambda session: booking_page(session, token, now))
 
 
 def render_details(
