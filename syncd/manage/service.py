@@ -22,11 +22,19 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import NotFound
 from syncd.manage import availability as av
-from syncd.manage.busy import BusyKnowledge, active_bindings, cached_busy, fetch_busy, store_busy
+from syncd.manage.busy import (
+    BusyKnowledge,
+    Stretch,
+    active_bindings,
+    cached_busy,
+    fetch_busy,
+    store_busy,
+)
 from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.errors import SlotTaken
 from syncd.manage.rules import Action, status_after_reschedule
 from syncd.manage.settings import ManageSettings, manage_settings
+from syncd.manage.single_flight import SingleFlight
 from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots, free_runs
 from syncd.manage.tokens import find_booking
 from syncd.manage.views import BookingPage, SlotList, StaffOption, zone_label
@@ -207,20 +215,36 @@ async def _in_read_transaction(runtime: Runtime, work: Callable[[Session], T]) -
     return await anyio.to_thread.run_sync(_read, runtime, work)
 
 
+# (runtime, the stretches missing) → their busy time read and stored, or None if unreadable
+_BUSY_READS: SingleFlight[
+    tuple[int, frozenset[tuple[int, datetime]]], dict[Stretch, list[Interval]] | None
+] = SingleFlight()
+
+
 async def _known_busy(runtime: Runtime, plan: _SlotPlan, now: datetime) -> list[Interval] | None:
-    """The plan's busy time with what was missing read from the calendars; None if unreadable."""
-    if not plan.busy.missing:
+    """The plan's busy time with what was missing read from the calendars; None if unreadable.
+
+    Listings missing the same stretches at the same time share one read of them."""
+    missing = plan.busy.missing
+    if not missing:
         return plan.busy.intervals
-    settings = runtime.settings.manage
-    fetched = await fetch_busy(
-        runtime.connectors, plan.busy.missing, settings.busy_timeout_seconds
-    )
+    key = (id(runtime), frozenset((stretch.binding.id, stretch.start) for stretch in missing))
+    fetched = await _BUSY_READS.run(key, lambda: _read_and_store(runtime, missing, now))
     if fetched is None:
         return None
-    # another listing storing the same stretch at the same moment fails: theirs will do
-    with contextlib.suppress(IntegrityError):
-        await _in_transaction(runtime, lambda session: store_busy(session, fetched, now))
     return plan.busy.intervals + [i for found in fetched.values() for i in found]
+
+
+async def _read_and_store(
+    runtime: Runtime, missing: list[Stretch], now: datetime
+) -> dict[Stretch, list[Interval]] | None:
+    settings = runtime.settings.manage
+    fetched = await fetch_busy(runtime.connectors, missing, settings.busy_timeout_seconds)
+    if fetched is not None:
+        # another process storing the same stretch at the same moment fails: theirs will do
+        with contextlib.suppress(IntegrityError):
+            await _in_transaction(runtime, lambda session: store_busy(session, fetched, now))
+    return fetched
 
 
 async def slot_list(

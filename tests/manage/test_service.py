@@ -171,6 +171,43 @@ def test_busy_time_is_cached_briefly(seeded: Runtime) -> None:
     assert counting.reads == 2 * first
 
 
+class Slow(Counting):
+    """Busy time that takes a while to read, as a remote calendar's does."""
+
+    def calendar(self, calendar_id: str) -> Any:
+        known = calendar_id in self.calendars
+        calendar = super().calendar(calendar_id)
+        if known:
+            return calendar
+        counted = calendar.busy_time
+
+        async def slow(start: datetime, end: datetime) -> list[BusyInterval]:
+            await asyncio.sleep(0.2)
+            return await counted(start, end)
+
+        calendar.busy_time = slow  # type: ignore[method-assign]
+        return calendar
+
+
+def test_listings_at_the_same_moment_share_one_read_of_the_calendar(seeded: Runtime) -> None:
+    tokens = [booked(seeded, f"b{n}", start=at(n)) for n in range(3)]
+    slow = Slow()
+    seeded.connectors = {"local": slow}
+    alone = slots(seeded, tokens[0])
+    reads_of_one_listing = slow.reads
+    assert reads_of_one_listing > 0
+
+    async def many_at_once() -> list[SlotList]:
+        later = NOW + timedelta(seconds=61)  # the cache has gone stale for all of them
+        return await asyncio.gather(*(service.slot_list(seeded, token, None, None, later)
+                                      for token in tokens * 3))
+
+    listings = asyncio.run(many_at_once())
+    assert slow.reads == 2 * reads_of_one_listing
+    assert all(not listing.busy_unavailable and listing.slots for listing in listings)
+    assert alone.slots
+
+
 def test_a_busy_block_learnt_after_listing_is_respected_at_confirmation(
     seeded: Runtime, calendars: MemoryConnector
 ) -> None:
