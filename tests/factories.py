@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncd.schemas import BindingIn, BookingIn, MerchantIn, ServiceIn, StaffIn
 from syncd.store.bookings import cancel_booking, put_booking
 from syncd.store.catalog import get_merchant, upsert_binding, upsert_merchant, upsert_service
 from syncd.store.catalog import upsert_staff as _upsert_staff
-from syncd.store.models import Booking, Merchant
+from syncd.store.models import Booking, CalendarBinding, Merchant
 
 BASE_TIME = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -63,3 +64,16 @@ def cancel(session: Session, key: str) -> Booking:
 def slot(index: int) -> datetime:
     """Distinct half-hour slots from BASE_TIME on."""
     return BASE_TIME + timedelta(minutes=30 * index)
+
+
+def alice_and_bob(session: Session, bookings: int) -> dict[str, int]:
+    """A shop whose `bookings` alternate between alice's and bob's calendars ("/alice/",
+    "/bob/"); their binding ids by name."""
+    shop = merchant(session)
+    service(session, shop)
+    staff_with_calendar(session, shop, "alice", "/alice/")
+    staff_with_calendar(session, shop, "bob", "/bob/")
+    for i in range(bookings):
+        book(session, f"b{i}", "alice" if i % 2 else "bob", slot(i))
+    rows = session.execute(select(CalendarBinding.calendar_id, CalendarBinding.id))
+    return {calendar.strip("/"): binding_id for calendar, binding_id in rows}

@@ -139,9 +139,11 @@ def test_unreadable_busy_time_offers_no_slots(seeded: Runtime) -> None:
 
 
 class Counting(MemoryConnector):
-    def __init__(self) -> None:
+    """Counts busy-time reads; each takes `delay` seconds, as a remote calendar's does."""
+
+    def __init__(self, delay: float = 0.0) -> None:
         super().__init__()
-        self.reads = 0
+        self.reads, self.delay = 0, delay
 
     def calendar(self, calendar_id: str) -> Any:
         known = calendar_id in self.calendars
@@ -152,6 +154,7 @@ class Counting(MemoryConnector):
 
         async def counted(start: datetime, end: datetime) -> list[BusyInterval]:
             self.reads += 1
+            await asyncio.sleep(self.delay)
             return await original(start, end)
 
         calendar.busy_time = counted  # type: ignore[method-assign]
@@ -171,27 +174,9 @@ def test_busy_time_is_cached_briefly(seeded: Runtime) -> None:
     assert counting.reads == 2 * first
 
 
-class Slow(Counting):
-    """Busy time that takes a while to read, as a remote calendar's does."""
-
-    def calendar(self, calendar_id: str) -> Any:
-        known = calendar_id in self.calendars
-        calendar = super().calendar(calendar_id)
-        if known:
-            return calendar
-        counted = calendar.busy_time
-
-        async def slow(start: datetime, end: datetime) -> list[BusyInterval]:
-            await asyncio.sleep(0.2)
-            return await counted(start, end)
-
-        calendar.busy_time = slow  # type: ignore[method-assign]
-        return calendar
-
-
 def test_listings_at_the_same_moment_share_one_read_of_the_calendar(seeded: Runtime) -> None:
     tokens = [booked(seeded, f"b{n}", start=at(n)) for n in range(3)]
-    slow = Slow()
+    slow = Counting(delay=0.2)
     seeded.connectors = {"local": slow}
     alone = slots(seeded, tokens[0])
     reads_of_one_listing = slow.reads

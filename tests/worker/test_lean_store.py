@@ -22,14 +22,7 @@ from tests import factories as f
 def seed(runtime: Runtime, bookings: int) -> dict[str, int]:
     """Bookings alternating between alice's and bob's calendars; their binding ids."""
     with runtime.sessions.begin() as session:
-        shop = f.merchant(session)
-        f.service(session, shop)
-        f.staff_with_calendar(session, shop, "alice", "/alice/")
-        f.staff_with_calendar(session, shop, "bob", "/bob/")
-        for i in range(bookings):
-            f.book(session, f"b{i}", "alice" if i % 2 else "bob", f.slot(i))
-        rows = session.execute(select(CalendarBinding.calendar_id, CalendarBinding.id))
-        return {calendar.strip("/"): binding_id for calendar, binding_id in rows}
+        return f.alice_and_bob(session, bookings)
 
 
 def lease(runtime: Runtime, binding_id: int, owner: str, seconds: float) -> None:

@@ -19,12 +19,7 @@ from tests import factories as f
 
 def seed(runtime: Runtime, bookings: int) -> None:
     with runtime.sessions.begin() as session:
-        shop = f.merchant(session)
-        f.service(session, shop)
-        f.staff_with_calendar(session, shop, "alice", "/alice/")
-        f.staff_with_calendar(session, shop, "bob", "/bob/")
-        for i in range(bookings):
-            f.book(session, f"b{i}", "alice" if i % 2 else "bob", f.slot(i))
+        f.alice_and_bob(session, bookings)
 
 
 async def run_until(
