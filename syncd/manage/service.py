@@ -31,13 +31,14 @@ from syncd.manage.busy import (
     store_busy,
 )
 from syncd.manage.days import days_with_starts, starts_on
+from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.errors import SlotTaken
 from syncd.manage.rules import Action, status_after_reschedule
 from syncd.manage.settings import ManageSettings, manage_settings
 from syncd.manage.single_flight import SingleFlight
 from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots, free_runs
-from syncd.manage.tokens import find_booking
-from syncd.manage.views import BookingPage, SlotList, StaffOption, zone_label
+from syncd.manage.tokens import find_booking, token_digest
+from syncd.manage.views import BookingPage, SlotList, StaffOption
 from syncd.runtime import Runtime
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
@@ -57,26 +58,12 @@ def _booking(session: Session, token: str, now: datetime, *, lock: bool = False)
 
 
 def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
-    context = av.context_of(_booking(session, token, now), now)
-    booking, service, merchant = context.booking, context.service, context.merchant
-    zone = ZoneInfo(booking.customer_timezone)
-    return BookingPage(
-        booking_key=booking.key,
-        service_name=service.name,
-        staff_name=booking.staff.name,
-        start_local=booking.start.astimezone(zone),
-        end_local=booking.end.astimezone(zone),
-        timezone=booking.customer_timezone,
-        zone_label=zone_label(booking.customer_timezone, booking.start),
-        duration_minutes=int((booking.end - booking.start).total_seconds() // 60),
-        location=service.location,
-        status=booking.status,
-        paid=booking.paid,
-        actions=context.states,
-        contact_text=context.contact,
-        booking_page_url=merchant.booking_page_url,
-        merchant_name=merchant.name,
-    )
+    digest = token_digest(token)
+    row = None if digest is None else session.execute(DETAILS_ROW, {"digest": digest}).first()
+    page = details_page(None if row is None else tuple(row), digest or "", now)
+    if page is None:
+        raise NotFound(_UNKNOWN_LINK)
+    return page
 
 
 def cancel(session: Session, token: str, now: datetime) -> Booking:

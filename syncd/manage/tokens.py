@@ -45,6 +45,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+def token_digest(token: object) -> str | None:
+    """The stored form of a token syncd could have issued; None for anything else."""
+    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+        return None
+    return token_hash(token)
+
+
 def issue_token(session: Session, booking: Booking) -> str:
     """A new raw token for the booking's link; the database keeps only its hash."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -75,9 +82,9 @@ def find_booking(
 
     Its service, staff member and merchant come with it, in the same query.
     """
-    if not isinstance(token, str) or not _TOKEN_SHAPE.fullmatch(token):
+    digest = token_digest(token)
+    if digest is None:
         return None
-    digest = token_hash(token)
     row = session.execute(_LOCKED if lock else _BY_TOKEN, {"digest": digest}).one_or_none()
     if row is None or not hmac.compare_digest(row[0], digest):
         return None

@@ -37,6 +37,7 @@ from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import UnexpectedPageErrors, exception_handlers
 from syncd.web.headers import SecurityHeaders
 from syncd.web.limits import FailureLimiter, LimitFailures
+from syncd.web.reads import PageReads
 from syncd.web.render import Pages
 
 log = logging.getLogger("syncd.web")
@@ -97,7 +98,8 @@ def manage_app(
     secure = str(settings.public_url or "").lower().startswith("https://")
     csrf = CsrfGuard(csrf_key(runtime), secure=secure)
     pages = Pages(csrf)
-    web = Web(runtime, pages, csrf, clock, database_limiter(runtime))
+    turns = database_limiter(runtime)
+    web = Web(runtime, pages, csrf, clock, turns, PageReads(runtime.engine, turns))
     limiter = limiter or FailureLimiter(settings.failures_per_minute)
 
     def too_many(scope: Scope, wait: int) -> Response:

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.errors import NotFound
+from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.rules import Action, ActionState
-from syncd.manage.service import booking_page
+from syncd.manage.tokens import token_digest
 from syncd.manage.views import BookingPage
 from syncd.web.context import Web, page_url, token_of
 from syncd.web.render import time_span
@@ -55,8 +57,12 @@ def action_rows(request: Request, token: str, page: BookingPage) -> list[ActionR
 
 
 async def load_page(web: Web, token: str) -> BookingPage:
-    now = web.clock()
-    return await web.read(lambda session: booking_page(session, token, now))
+    digest = token_digest(token)
+    row = None if digest is None else await web.reads.one(DETAILS_ROW, {"digest": digest})
+    page = details_page(row, digest or "", web.clock())
+    if page is None:
+        raise NotFound("manage link")
+    return page
 
 
 def render_details(

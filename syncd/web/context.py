@@ -18,6 +18,7 @@ from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.store.db import read_transaction
 from syncd.web.csrf import CsrfGuard
+from syncd.web.reads import PageReads
 from syncd.web.render import Pages
 
 T = TypeVar("T")
@@ -44,6 +45,7 @@ class Web:
     csrf: CsrfGuard
     clock: Callable[[], datetime]
     database_turns: CapacityLimiter
+    reads: PageReads
 
     async def transact(self, work: Callable[[Session], T]) -> T:
         """`work` in one transaction (see syncd.api.handling), in a worker thread."""

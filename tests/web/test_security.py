@@ -232,7 +232,7 @@ def test_an_unexpected_error_is_a_500_page_and_the_log_withholds_the_token(
     def broken(*_: object) -> None:
         raise RuntimeError(PERSONAL_DATA)
 
-    monkeypatch.setattr(booking_pages, "booking_page", broken)
+    monkeypatch.setattr(booking_pages, "details_page", broken)
     token = shop.tokens["a"]
     with caplog.at_level(logging.ERROR, logger="syncd.web"):
         answer = browsers().get(f"/manage/{token}")
