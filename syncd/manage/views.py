@@ -41,7 +41,9 @@ class SlotList:
     staff: StaffOption
     staff_options: list[StaffOption]  # all the customer may pick, current first; [] if none
     busy_unavailable: bool  # the staff calendar could not be read: no slots offered
-    days: list[date]  # days with at least one slot in the bookable window
+    days: list[date]  # the days of the listing's fortnight with at least one slot
+    earlier: date | None  # the first day of the fortnight before, if any is bookable
+    later: date | None  # the first day of the fortnight after, if any is bookable
 
 
 def _offset_text(offset: timedelta) -> str:

@@ -84,11 +84,12 @@ def render_details(
 
 
 def _headline(page: BookingPage, done: str | None) -> tuple[str, str | None]:
-    when = time_span(page.start_local, page.end_local)
     if done == "rescheduled":
+        when = time_span(page.start_local, page.end_local)
         notice = f"Your booking is now on {when} with {page.staff_name}."
         return "Your booking has been moved", notice
     if done == "cancelled" and page.status == "cancelled":
+        when = time_span(page.start_local, page.end_local)
         return "Your booking is cancelled", f"Your booking on {when} is cancelled."
     return "Your booking", None
 

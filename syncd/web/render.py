@@ -23,18 +23,25 @@ STYLESHEET = "manage.css"
 DASH = "\N{EN DASH}"
 
 
+# The pages are in English whatever the server's locale (strftime's %A and %B follow it).
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
 def long_day(value: date | datetime) -> str:
     """E.g. "Tuesday, 4 March 2030"."""
-    return f"{value:%A}, {value.day} {value:%B %Y}"
+    weekday, month = WEEKDAY_NAMES[value.weekday()], MONTH_NAMES[value.month - 1]
+    return f"{weekday}, {value.day} {month} {value.year}"
 
 
 def short_day(value: date) -> str:
     """E.g. "Tue 4 Mar"."""
-    return f"{value:%a} {value.day} {value:%b}"
+    return f"{WEEKDAY_NAMES[value.weekday()][:3]} {value.day} {MONTH_NAMES[value.month - 1][:3]}"
 
 
 def clock(value: datetime) -> str:
-    return f"{value:%H:%M}"
+    return f"{value.hour:02d}:{value.minute:02d}"
 
 
 def time_span(start: datetime, end: datetime) -> str:

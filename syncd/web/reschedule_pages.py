@@ -52,10 +52,11 @@ def render_closed(
 
 
 async def load_slots(
-    web: Web, token: str, day: date | None, staff_key: str | None
+    web: Web, token: str, day: date | None, staff_key: str | None, from_day: date | None = None
 ) -> SlotList:
     """The day's slots; InputError (a staff member who does not deliver it) becomes a 400."""
-    return await slot_list(web.runtime, token, day, staff_key, web.clock())
+    return await slot_list(web.runtime, token, day, staff_key, web.clock(), from_day=from_day,
+                           turns=web.database_turns)
 
 
 def render_slots(
@@ -75,14 +76,16 @@ def _unique(options: list[StaffOption]) -> list[StaffOption]:
 
 
 async def choose(web: Web, request: Request) -> Response:
-    """GET /{token}/reschedule?date=&staff=: the days, the staff members, the day's free times."""
+    """GET /{token}/reschedule?date=&staff=&from=: the days, the staff members, the day's free
+    times; `from` opens the fortnight that starts then, at its first day with free times."""
     token = token_of(request)
     day, staff_key = optional_day(request.query_params), optional_staff(request.query_params)
+    from_day = optional_day(request.query_params, "from")
     page = await load_page(web, token)
     if not may_reschedule(page):
         return render_closed(web, request, token, page, title=CLOSED_TITLE,
                              reason=closed_reason(page), status=200)
-    slots = await load_slots(web, token, day, staff_key)
+    slots = await load_slots(web, token, day, staff_key, from_day)
     return render_slots(web, request, token, page, slots, taken=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -50,8 +50,8 @@ def booked(runtime: Runtime, key: str = "b1", **changes: Any) -> str:
 
 
 def slots(runtime: Runtime, token: str, day: date | None = None, staff: str | None = None,
-          now: datetime = NOW) -> SlotList:
-    return asyncio.run(service.slot_list(runtime, token, day, staff, now))
+          now: datetime = NOW, *, from_day: date | None = None) -> SlotList:
+    return asyncio.run(service.slot_list(runtime, token, day, staff, now, from_day=from_day))
 
 
 def reschedule(runtime: Runtime, token: str, start: datetime, staff: str | None = None,
@@ -100,6 +100,34 @@ def test_slots_leave_out_other_bookings_and_calendar_busy_time(
     assert listing.staff == StaffOption("alice", "Alice")
     assert [o.key for o in listing.staff_options] == ["alice", "bob"]
     assert not listing.busy_unavailable
+
+
+def test_a_listing_shows_the_days_of_one_fortnight(seeded: Runtime) -> None:
+    token = booked(seeded)
+    first = slots(seeded, token)
+    assert (first.day, first.earlier, first.later) == (date(2030, 3, 4), None, date(2030, 3, 18))
+    assert first.days[0] == date(2030, 3, 4)
+    assert first.days[-1] == date(2030, 3, 15)  # the last weekday before the 18th
+    following = slots(seeded, token, from_day=first.later)
+    assert (following.day, following.earlier) == (date(2030, 3, 18), date(2030, 3, 4))
+    assert following.days[0] == date(2030, 3, 18)
+    assert all(date(2030, 3, 18) <= day < date(2030, 4, 1) for day in following.days)
+    picked = slots(seeded, token, date(2030, 3, 20))
+    assert picked.days == following.days
+    assert picked.slots[0].date() == date(2030, 3, 20)
+
+
+def test_a_fortnight_without_free_times_is_passed_over(
+    seeded: Runtime, calendars: MemoryConnector
+) -> None:
+    token = booked(seeded)
+    calendars.calendar("alice-work").add_foreign_event(
+        "away", NOW, datetime(2030, 3, 25, tzinfo=UTC), busy=True)
+    listing = slots(seeded, token)
+    assert listing.day == date(2030, 3, 25)
+    assert listing.days[0] == date(2030, 3, 25)
+    assert listing.earlier == date(2030, 3, 4)
+    assert slots(seeded, token, date(2030, 3, 5)).days == []  # asked for: shown as it is
 
 
 def test_the_booking_does_not_block_itself(seeded: Runtime, calendars: MemoryConnector) -> None:

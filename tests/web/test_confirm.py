@@ -5,6 +5,8 @@ Each test runs on SQLite and PostgreSQL. Nothing here may ever answer 500.
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from datetime import timedelta
 
@@ -126,6 +128,22 @@ def test_changing_staff_is_offered_and_done(shop: Shop, browsers: Browsers) -> N
     with shop.runtime.sessions.begin() as session:
         booking = session.scalars(select(Booking).where(Booking.key == "a")).one()
         assert (booking.staff.key, booking.start) == ("bob", FREE_SLOT)
+
+
+def test_later_days_are_a_link_away(shop: Shop, browsers: Browsers) -> None:
+    token = shop.tokens["a"]
+    browser = browsers()
+    first = browser.get(f"/manage/{token}/reschedule")
+    later = re.search(r'<a href="([^"]+)">Later days</a>', first.text)
+    assert later is not None
+    assert "Earlier days" not in first.text
+    following = browser.get(html.unescape(later.group(1)))
+    assert following.status_code == 200
+    assert "Earlier days" in following.text
+    shown = re.findall(r'<option value="(\d{4}-\d\d-\d\d)"', following.text)
+    assert shown
+    assert not set(shown) & set(re.findall(r'<option value="(\d{4}-\d\d-\d\d)"', first.text))
+    assert 'type="radio"' in following.text  # the times of its first day with free times
 
 
 def test_an_unreadable_calendar_offers_no_slots_and_says_why(
