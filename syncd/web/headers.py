@@ -7,7 +7,8 @@ styles (there is no JavaScript at all; the one stylesheet is served here).
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from collections.abc import Iterable
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
@@ -23,6 +24,11 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 DEFAULT_CACHE_CONTROL = "no-store"
+_RAW_SECURITY_HEADERS = [(name.lower().encode(), value.encode())
+                         for name, value in SECURITY_HEADERS.items()]
+_REPLACED = frozenset(name for name, _ in _RAW_SECURITY_HEADERS)
+_CACHE_CONTROL = b"cache-control"
+_RAW_CACHE_CONTROL = (_CACHE_CONTROL, DEFAULT_CACHE_CONTROL.encode())
 
 
 class SecurityHeaders:
@@ -38,10 +44,16 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                headers.setdefault("Cache-Control", DEFAULT_CACHE_CONTROL)
+                message["headers"] = with_security_headers(message.get("headers", []))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` (raw ASGI pairs) with the security headers in place of any of the same name,
+    and `Cache-Control: no-store` unless one is there."""
+    kept = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
+    if not any(name.lower() == _CACHE_CONTROL for name, _ in kept):
+        kept.append(_RAW_CACHE_CONTROL)
+    return kept + _RAW_SECURITY_HEADERS

@@ -44,6 +44,14 @@ def clock(value: datetime) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
+STATUS_LABELS = {"confirmed": "Confirmed", "pending": "Waiting for approval",
+                 "cancelled": "Cancelled", "completed": "Completed"}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status) or status.capitalize()
+
+
 def time_span(start: datetime, end: datetime) -> str:
     """E.g. "Tuesday, 4 March 2030, 10:00-10:30", with an en dash; both ends in one zone."""
     if start.date() == end.date():
@@ -67,7 +75,8 @@ def _environment() -> Environment:
         auto_reload=False,
     )
     environment.filters.update(
-        long_day=long_day, short_day=short_day, clock=clock, time_span=time_span
+        long_day=long_day, short_day=short_day, clock=clock, time_span=time_span,
+        status_label=status_label,
     )
     return environment
 
