@@ -18,8 +18,9 @@ Measured, in alternating rounds (the median round is reported):
            HTML, so the bytes on the wire are the same), in a child process
            under the same uvicorn settings;
 - details: GET /manage/{token} for one booking among the 10,000;
-- slots:   GET /manage/{token}/reschedule?date=... (the day's free times, from
-           working hours, the staff member's bookings and calendar busy time).
+- slots:   GET /manage/{token}/reschedule?date=... (the day's free times and the
+           days of its fortnight that have any, from working hours, the staff
+           member's bookings and calendar busy time).
 Targets: details >= 50% of bare's requests per second; slots p99 < 10x details p99.
 Also shown: the server process's CPU time per request, which other load on the
 machine changes far less than throughput and latency.
