@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from syncd.api.handling import in_transaction
 from syncd.errors import NotFound
 from syncd.runtime import Runtime
-from syncd.store.db import read_transaction
 from syncd.web.csrf import CsrfGuard
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
@@ -53,18 +52,6 @@ class Web:
         return await anyio.to_thread.run_sync(
             in_transaction, sessions, work, limiter=self.database_turns
         )
-
-    async def read(self, work: Callable[[Session], T]) -> T:
-        """`work`, which only reads, in a read-only transaction in a worker thread: on SQLite
-        it neither waits for the write lock nor holds up the writers."""
-        return await anyio.to_thread.run_sync(
-            _read, self.runtime, work, limiter=self.database_turns
-        )
-
-
-def _read(runtime: Runtime, work: Callable[[Session], T]) -> T:
-    with read_transaction(runtime.sessions) as session:
-        return work(session)
 
 
 Handler = Callable[[Web, Request], Awaitable[Response]]
