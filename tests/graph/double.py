@@ -243,15 +243,15 @@ class GraphDouble:
         """Wait until every queued change notification was delivered or given up.
 
         Delivery is automatic (see tests/graph/notifier.py); this only waits for it.
-        Returns the change deliveries made meanwhile.
+        Returns the change deliveries made since the previous call, so a POST that
+        went out before this call began is not missed.
         """
-        seen = len(self._state.notifier.deliveries)
         deadline = time.monotonic() + timeout
         while not self._state.notifier.idle():
             if time.monotonic() > deadline:
                 raise TimeoutError("change notifications are still being delivered")
             time.sleep(0.01)
-        return [d for d in self._state.notifier.deliveries[seen:] if d.kind == "change"]
+        return [d for d in self._state.notifier.new_deliveries() if d.kind == "change"]
 
     def lifecycle(self, subscription_id: str, event: str) -> Delivery:
         """Send a lifecycle notification now (subscriptionRemoved also removes the subscription)."""

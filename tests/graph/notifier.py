@@ -60,6 +60,7 @@ class Notifier:
     _task: asyncio.Task[None] | None = None
     _client: httpx.AsyncClient | None = None
     _posts: set[asyncio.Task[None]] = field(default_factory=set)
+    _reported: int = 0  # deliveries already handed out by new_deliveries()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -91,6 +92,13 @@ class Notifier:
     def idle(self) -> bool:
         with self._lock:
             return not self._pending and self._busy == 0
+
+    def new_deliveries(self) -> list[Delivery]:
+        """The deliveries made since the previous call (the first call: since the start)."""
+        with self._lock:
+            fresh = self.deliveries[self._reported :]
+            self._reported = len(self.deliveries)
+        return fresh
 
     async def _deliver_forever(self) -> None:
         assert self._wake is not None

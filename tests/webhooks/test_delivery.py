@@ -122,7 +122,9 @@ def test_410_gone_disables_the_subscription(
 def test_retries_end_with_the_retry_period(
     database_url: str, receiver: Receiver, own_runtime: list[Runtime]
 ) -> None:
-    runtime = migrated(settings_for(database_url, retry_period_hours=0.5 / 3600))
+    # Long enough that the first attempt falls inside it even when the machine is slow to
+    # start the sender; the backoff (at most 0.2 s) then makes several attempts in it.
+    runtime = migrated(settings_for(database_url, retry_period_hours=2 / 3600))
     own_runtime.append(runtime)
     seed_shop(runtime)
     subscribe(runtime, receiver.url)
