@@ -1,7 +1,7 @@
 """The customer's manage pages under load, against a bare Starlette endpoint.
 
-    .venv/bin/python bench/manage_web.py [--requests 3000] [--slot-requests 500]
-                                         [--concurrency 16] [--rounds 3]
+    .venv/bin/python bench/manage_web.py [--requests 6000] [--slot-requests 1000]
+                                         [--concurrency 16] [--slices 12]
 
 The store: a SQLite file with 100 staff members (each with working hours and a
 calendar on the in-memory connector, holding some busy time of its own) and
@@ -13,14 +13,23 @@ sent and read with h11 alone so that the client costs much less than the
 server (through httpx, the client ran out of CPU before even the bare page's
 server did, and both figures were the client's).
 
-Measured, in alternating rounds (the median round is reported):
+Measured side by side: each target's requests are split into slices, and the
+slices of the targets alternate (bare, details, slots, floor, bare, ...), so
+that the shared machine's changing speed falls on all of them alike; each
+figure pools all of a target's slices. (Whole rounds of one target at a time,
+a second or two each, drifted apart by a quarter on this machine.)
 - bare:    a Starlette endpoint returning a fixed page (the details page's own
            HTML, so the bytes on the wire are the same), in a child process
            under the same uvicorn settings;
 - details: GET /manage/{token} for one booking among the 10,000;
 - slots:   GET /manage/{token}/reschedule?date=... (the day's free times and the
            days of its fortnight that have any, from working hours, the staff
-           member's bookings and calendar busy time).
+           member's bookings and calendar busy time);
+- floor:   the details page with no framework at all: a raw ASGI app, under the
+           same uvicorn settings, that runs syncd's own read, page and template
+           for the token and adds the security headers; no routing, middleware,
+           metrics or error handling. Not a target: it shows how much of the gap to
+           bare is the page's own work, which no change to the framing can remove.
 Targets: details >= 50% of bare's requests per second; slots p99 < 10x details p99.
 Also shown: the server process's CPU time per request, which other load on the
 machine changes far less than throughput and latency.
@@ -53,6 +62,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connectors.memory import MemoryConnector
 from syncd.config import Settings
@@ -194,7 +204,7 @@ def booking_rows(
 # ---- the servers (child processes) -------------------------------------------------------
 
 
-def uvicorn_config(app: Starlette, port: int) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, port: int) -> uvicorn.Config:
     """The settings syncd.serve gives uvicorn, for both servers."""
     return uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
                           lifespan="off", access_log=False)
@@ -212,16 +222,66 @@ def serve_bare(port: int, body_file: str) -> None:
     uvicorn.Server(uvicorn_config(bare_app(body), port)).run()
 
 
+def floor_app(database: str) -> ASGIApp:
+    """GET /manage/{token} as a raw ASGI app: syncd's read, page and template, the security
+    headers, nothing else (see the module's docstring)."""
+    from syncd.web.app import page_web
+    from syncd.web.booking_pages import load_page, render_details
+    from syncd.web.headers import with_security_headers
+
+    web = page_web(bench_runtime(database))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        token = scope["path"].removeprefix("/manage/")
+        request = Request({**scope, "root_path": "/manage"})
+        response = render_details(web, request, token, await load_page(web, token))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = with_security_headers(message["headers"])
+            await send(message)
+
+        await response(scope, receive, send_with_headers)
+
+    return app
+
+
+def serve_floor(port: int, database: str) -> None:
+    from syncd.serve import freeze_startup_objects
+
+    app = floor_app(database)
+    freeze_startup_objects()
+    uvicorn.Server(uvicorn_config(app, port)).run()
+
+
 def serve_syncd(port: int, database: str) -> None:
     from syncd.api import create_app
+    from syncd.serve import freeze_startup_objects
 
     runtime = bench_runtime(database)
-    uvicorn.Server(uvicorn_config(create_app(runtime), port)).run()
+    app = create_app(runtime)
+    freeze_startup_objects()  # as syncd.serve does once everything is built
+    uvicorn.Server(uvicorn_config(app, port)).run()
+
+
+def cpu_sides() -> tuple[set[int], set[int]] | None:
+    """(the load's CPUs, the servers' CPUs), or None on a single CPU.
+
+    Left to the scheduler, the load and the server under test sometimes shared
+    one CPU and sometimes not, and throughput jumped between two levels from
+    one slice to the next; kept apart, each has a CPU of its own every time."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return {cpus[0]}, set(cpus[1:])
 
 
 def start_server(target: Callable[..., None], *args: object) -> multiprocessing.Process:
     process = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
     process.start()
+    sides = cpu_sides()
+    if sides is not None and process.pid is not None:
+        os.sched_setaffinity(process.pid, sides[1])
     return process
 
 
@@ -245,9 +305,10 @@ def stop_server(process: multiprocessing.Process) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process `pid` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of all of process `pid`'s threads so far, to the nanosecond (Linux: each
+    thread's schedstat; the clock ticks of /proc/<pid>/stat are too coarse for a slice)."""
+    return sum(int(stat.read_text().split()[0])
+               for stat in Path(f"/proc/{pid}/task").glob("*/schedstat")) / 1e9
 
 
 class Connection:
@@ -320,74 +381,110 @@ async def load(name: str, url: str, pid: int, requests: int, concurrency: int) -
     return Figures(name, requests, seconds, latencies, server_cpu)
 
 
-def measure(name: str, url: str, pid: int, args: argparse.Namespace) -> Figures:
-    requests = args.slot_requests if name == "slots" else args.requests
-    figures = asyncio.run(load(name, url, pid, requests, args.concurrency))
-    print(figures.line(), flush=True)
-    return figures
+def measure(name: str, url: str, pid: int, requests: int, concurrency: int) -> Figures:
+    return asyncio.run(load(name, url, pid, requests, concurrency))
 
 
-def median_figures(rounds: list[Figures]) -> Figures:
-    """The round with the median throughput (its latencies go with it)."""
-    ordered = sorted(rounds, key=lambda figures: figures.per_second)
-    return ordered[len(ordered) // 2]
+def pooled(slices: list[Figures]) -> Figures:
+    """One target's slices as one measurement."""
+    return Figures(
+        slices[0].name,
+        sum(figures.requests for figures in slices),
+        sum(figures.seconds for figures in slices),
+        [latency for figures in slices for latency in figures.latencies],
+        sum(figures.server_cpu for figures in slices),
+    )
 
 
-def report(bare: Figures, details: Figures, slots: Figures) -> None:
+def report(bare: Figures, details: Figures, slots: Figures, floor: Figures) -> None:
     share = details.per_second / bare.per_second
     tail = slots.percentile(0.99) / details.percentile(0.99)
     print(f"\n{STAFF} staff, {BOOKINGS} bookings (SQLite), busy time from the memory connector")
-    for figures in (bare, details, slots):
+    for figures in (bare, details, slots, floor):
         print(figures.line())
     verdict = "ok" if share >= 0.5 else "MISSED"
     print(f"details throughput / bare : {share:6.1%}  (target >= 50%: {verdict})")
     verdict = "ok" if tail < 10 else "MISSED"
     print(f"slots p99 / details p99   : {tail:6.2f}x (target < 10x: {verdict})")
-    cost = (details.server_cpu / details.requests) / (bare.server_cpu / bare.requests)
-    print(f"server CPU per request    : details {cost:.1f}x bare (50% of bare's throughput "
-          "needs at most 2x)")
+    print(f"floor throughput / bare   : {floor.per_second / bare.per_second:6.1%}  (the page's "
+          "own work with no framework: what details could reach at best)")
+    for figures in (details, floor):
+        cost = (figures.server_cpu / figures.requests) / (bare.server_cpu / bare.requests)
+        print(f"server CPU per request    : {figures.name} {cost:.1f}x bare (50% of bare's "
+              "throughput needs at most 2x)")
+
+
+@dataclass
+class Servers:
+    processes: list[multiprocessing.Process]
+
+    def start(self, target: Callable[..., None], url: str, *args: object) -> int:
+        """Start a server on `url`'s port; its pid once it answers `url`."""
+        process = start_server(target, httpx.URL(url).port, *args)
+        self.processes.append(process)
+        wait_until_up(url)
+        assert process.pid is not None
+        return process.pid
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_server(process)
+
+
+def start_targets(servers: Servers, database: str, token: str,
+                  tmp: str) -> dict[str, tuple[str, int]]:
+    """Each target's URL and its server's pid."""
+    details = f"http://127.0.0.1:{free_port()}/manage/{token}"
+    syncd = servers.start(serve_syncd, details, database)
+    page = httpx.get(details).text
+    body_file = Path(tmp) / "details.html"
+    body_file.write_text(page, encoding="utf-8")
+    bare = f"http://127.0.0.1:{free_port()}/page"
+    floor = f"http://127.0.0.1:{free_port()}/manage/{token}"
+    targets = {"bare": (bare, servers.start(serve_bare, bare, str(body_file))),
+               "details": (details, syncd)}
+    day = (first_day() + timedelta(days=3)).date().isoformat()
+    targets["slots"] = (f"{details}/reschedule?date={day}", syncd)
+    targets["floor"] = (floor, servers.start(serve_floor, floor, database))
+    if httpx.get(floor).text != page:
+        raise RuntimeError("the floor server's page differs from syncd's")
+    return targets
+
+
+def run_slices(targets: dict[str, tuple[str, int]], args: argparse.Namespace) -> list[Figures]:
+    found: dict[str, list[Figures]] = {name: [] for name in targets}
+    sides = cpu_sides()
+    if sides is not None:
+        os.sched_setaffinity(0, sides[0])  # the load, apart from the servers
+    for slice_no in range(args.slices):
+        for name, (url, pid) in targets.items():
+            total = args.slot_requests if name == "slots" else args.requests
+            found[name].append(measure(name, url, pid, total // args.slices, args.concurrency))
+        print(f"slice {slice_no + 1}/{args.slices}: " + "   ".join(
+            f"{name} {found[name][-1].per_second:.0f}/s" for name in targets), flush=True)
+    return [pooled(slices) for slices in found.values()]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--slot-requests", type=int, default=500)  # each costs a few pages
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--slot-requests", type=int, default=1000)  # each costs a few pages
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slices", type=int, default=12)
     args = parser.parse_args()
-    os.environ.setdefault("SYNCD_MANAGE_SECRET", secrets.token_urlsafe(32))  # for the server
+    os.environ.setdefault("SYNCD_MANAGE_SECRET", secrets.token_urlsafe(32))  # for the servers
     with tempfile.TemporaryDirectory() as tmp:
         database = str(Path(tmp) / "bench.db")
         started = time.perf_counter()
         token = seed(database)
         print(f"seeded {STAFF} staff and {BOOKINGS} bookings in "
               f"{time.perf_counter() - started:.1f}s", flush=True)
-        syncd_port, bare_port = free_port(), free_port()
-        syncd_server = start_server(serve_syncd, syncd_port, database)
-        bare_server = None
+        servers = Servers([])
         try:
-            base = f"http://127.0.0.1:{syncd_port}/manage/{token}"
-            wait_until_up(base)
-            body_file = Path(tmp) / "details.html"
-            body_file.write_text(httpx.get(base).text, encoding="utf-8")
-            bare_server = start_server(serve_bare, bare_port, str(body_file))
-            bare_url = f"http://127.0.0.1:{bare_port}/page"
-            wait_until_up(bare_url)
-            day = (first_day() + timedelta(days=3)).date().isoformat()
-            assert syncd_server.pid is not None
-            assert bare_server.pid is not None
-            targets = {"bare": (bare_url, bare_server.pid), "details": (base, syncd_server.pid),
-                       "slots": (f"{base}/reschedule?date={day}", syncd_server.pid)}
-            found: dict[str, list[Figures]] = {name: [] for name in targets}
-            for round_no in range(args.rounds):
-                print(f"round {round_no + 1}:", flush=True)
-                for name, (url, pid) in targets.items():  # alternated: drift hits each alike
-                    found[name].append(measure(name, url, pid, args))
+            figures = run_slices(start_targets(servers, database, token, tmp), args)
         finally:
-            for process in (syncd_server, bare_server):
-                if process is not None:
-                    stop_server(process)
-    report(*(median_figures(rounds) for rounds in found.values()))
+            servers.stop()
+    report(*figures)
 
 
 if __name__ == "__main__":

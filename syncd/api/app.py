@@ -38,13 +38,13 @@ def _key_source(runtime: Runtime) -> str:
 def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starlette:
     """Everything syncd serves over HTTP: health outside the API's key, the API inside it.
     `readiness` carries the worker's heartbeat when the worker runs in this process."""
-    from syncd.web.app import manage_app  # noqa: PLC0415 - syncd.web imports syncd.api
+    from syncd.web.app import manage_mount  # noqa: PLC0415 - syncd.web imports syncd.api
 
     ready = readiness or Readiness(runtime.engine)
     routes = [
+        manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
-        Mount("/manage", app=manage_app(runtime)),  # the customer's pages, outside the API key
         Mount("/graph", app=graph_webhook_app(runtime)),  # Graph's notifications, by clientState
         Mount("", app=create_api(runtime)),
     ]

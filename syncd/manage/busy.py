@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from connectors.base import Connector
+from connectors.base import BusyInterval, Connector
 from syncd.errors import RemoteError
 from syncd.manage.slots import Interval
-from syncd.reconcile.busy import observed_busy_on
+from syncd.reconcile.busy import merged, observed_busy_on
+from syncd.reconcile.models import ObservedBusy
 from syncd.store.models import BusyCache, CalendarBinding
+from syncd.store.prepared import Reader
 
 log = logging.getLogger("syncd.manage")
 
@@ -59,7 +62,7 @@ class BusyKnowledge:
 
 
 # Built once: building a statement costs more than running it.
-_ACTIVE = (
+ACTIVE = (
     select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
     .where(CalendarBinding.staff_id == bindparam("staff_id"), CalendarBinding.active.is_(True))
     .order_by(CalendarBinding.id)
@@ -70,10 +73,30 @@ _STORED = select(
     BusyCache.binding_id.in_(bindparam("bindings", expanding=True)),
     BusyCache.range_start.in_(bindparam("starts", expanding=True)),
 )
+# The stored and the observed busy time of a staff member's active calendars, without
+# lists in the parameters: syncd.store.prepared runs the SQL as it was compiled once.
+STORED_OF_STAFF = (
+    select(BusyCache.binding_id, BusyCache.range_start, BusyCache.fetched_at, BusyCache.intervals)
+    .join(CalendarBinding, CalendarBinding.id == BusyCache.binding_id)
+    .where(
+        CalendarBinding.staff_id == bindparam("staff_id"), CalendarBinding.active.is_(True),
+        BusyCache.range_start >= bindparam("first_start"),
+        BusyCache.range_start <= bindparam("last_start"),
+    )
+)
+OBSERVED_OF_STAFF = (
+    select(ObservedBusy.start, ObservedBusy.end)
+    .join(CalendarBinding, CalendarBinding.id == ObservedBusy.binding_id)
+    .where(
+        CalendarBinding.staff_id == bindparam("staff_id"), CalendarBinding.active.is_(True),
+        ObservedBusy.start < bindparam("end"), ObservedBusy.end > bindparam("start"),
+    )
+    .order_by(ObservedBusy.start, ObservedBusy.end)
+)
 
 
 def active_bindings(session: Session, staff_id: int) -> list[BindingRef]:
-    rows = session.execute(_ACTIVE, {"staff_id": staff_id})
+    rows = session.execute(ACTIVE, {"staff_id": staff_id})
     return [BindingRef(id_, connector, calendar_id) for id_, connector, calendar_id in rows]
 
 
@@ -94,20 +117,52 @@ def cached_busy(
     fresh_after: datetime,
 ) -> BusyKnowledge:
     """Stored busy time over `needed` fetched after `fresh_after`; the rest is missing."""
-    knowledge = BusyKnowledge([], [])
     starts = stretch_starts(needed)
-    stored = {(row.binding_id, row.range_start): row for row in session.execute(
+    stored = session.execute(
         _STORED, {"bindings": [binding.id for binding in bindings], "starts": starts}
-    )}
-    for binding in bindings:
-        for start in starts:
-            row = stored.get((binding.id, start))
-            if row is None or row.fetched_at <= fresh_after:
-                knowledge.missing.append(Stretch(binding, start))
-            else:
-                knowledge.intervals.extend(_decode(row.intervals))
+    )
     # busy time reconciliation saw on the calendars since (syncd/reconcile/busy.py)
     observed = observed_busy_on(session, [b.id for b in bindings], needed.start, needed.end)
+    return _knowledge(bindings, starts, stored, observed, fresh_after)
+
+
+def staff_busy(
+    reader: Reader, staff_id: int, needed: Interval, fresh_after: datetime
+) -> BusyKnowledge:
+    """cached_busy over the staff member's active calendars, read through `reader`."""
+    bindings = [BindingRef(*row) for row in reader.all(ACTIVE, {"staff_id": staff_id})]
+    starts = stretch_starts(needed)
+    if not (bindings and starts):
+        return BusyKnowledge([], [])
+    stored = reader.all(STORED_OF_STAFF, {
+        "staff_id": staff_id, "first_start": starts[0], "last_start": starts[-1],
+    })
+    seen = reader.all(OBSERVED_OF_STAFF, {
+        "staff_id": staff_id, "start": needed.start, "end": needed.end,
+    })
+    observed = merged([BusyInterval(start, end) for start, end in seen])
+    return _knowledge(bindings, starts, stored, observed, fresh_after)
+
+
+def _knowledge(
+    bindings: Sequence[BindingRef],
+    starts: Sequence[datetime],
+    stored_rows: Iterable[Sequence[Any]],
+    observed: Iterable[BusyInterval],
+    fresh_after: datetime,
+) -> BusyKnowledge:
+    """Each binding's stretches, known (stored after `fresh_after`) or missing; then what
+    was observed."""
+    stored = {(binding_id, start): (fetched_at, intervals)
+              for binding_id, start, fetched_at, intervals in stored_rows}
+    knowledge = BusyKnowledge([], [])
+    for binding in bindings:
+        for start in starts:
+            fetched_at, intervals = stored.get((binding.id, start), (None, None))
+            if fetched_at is None or fetched_at <= fresh_after:
+                knowledge.missing.append(Stretch(binding, start))
+            else:
+                knowledge.intervals.extend(_decode(intervals))
     knowledge.intervals.extend(Interval(i.start, i.end) for i in observed)
     return knowledge
 

@@ -45,14 +45,15 @@ def details_page(row: tuple[Any, ...] | None, digest: str, now: datetime) -> Boo
     contact = contact_sentence(contact_text, merchant_name)
     facts = BookingFacts(status, start, end)
     zone = ZoneInfo(timezone)
+    start_local = start.astimezone(zone)
     return BookingPage(
         booking_key=key,
         service_name=service_name,
         staff_name=staff_name,
-        start_local=start.astimezone(zone),
+        start_local=start_local,
         end_local=end.astimezone(zone),
         timezone=timezone,
-        zone_label=zone_label(timezone, start),
+        zone_label=zone_label(timezone, start_local),
         duration_minutes=int((end - start).total_seconds() // 60),
         location=location,
         status=status,

@@ -127,22 +127,26 @@ def _whole_booking_state(rules: ManageRules, facts: BookingFacts, now: datetime,
     return None
 
 
-def action_state(rules: ManageRules, facts: BookingFacts, now: datetime, contact: str,
-                 action: Action) -> ActionState:
-    closed = _whole_booking_state(rules, facts, now, contact)
-    if closed is not None:
-        return closed
-    if not _PERMITTED[action](rules):
-        return ActionState(False, f"{_NOT_OFFERED[action]} {contact}")
-    if now >= facts.start - timedelta(hours=rules.cutoff_hours):
-        return ActionState(False, cutoff_reason(rules.cutoff_hours, contact))
-    return OPEN
-
-
 def action_states(rules: ManageRules, facts: BookingFacts, now: datetime,
                   contact: str) -> dict[Action, ActionState]:
     """Each action's state for this booking at `now`; `contact` ends the reasons."""
-    return {action: action_state(rules, facts, now, contact, action) for action in Action}
+    closed = _whole_booking_state(rules, facts, now, contact)
+    if closed is not None:
+        return dict.fromkeys(Action, closed)
+    permitted = _permitted_state(rules, facts, now, contact)
+    return {
+        action: permitted if _PERMITTED[action](rules)
+        else ActionState(False, f"{_NOT_OFFERED[action]} {contact}")
+        for action in Action
+    }
+
+
+def _permitted_state(rules: ManageRules, facts: BookingFacts, now: datetime,
+                     contact: str) -> ActionState:
+    """The state of an action the rules permit: open until the cutoff, closed from then on."""
+    if now >= facts.start - timedelta(hours=rules.cutoff_hours):
+        return ActionState(False, cutoff_reason(rules.cutoff_hours, contact))
+    return OPEN
 
 
 def status_after_reschedule(status: str, requires_approval: bool) -> str:

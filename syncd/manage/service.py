@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -24,39 +22,31 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import NotFound
 from syncd.manage import availability as av
-from syncd.manage.busy import (
-    BusyKnowledge,
-    Stretch,
-    active_bindings,
-    cached_busy,
-    fetch_busy,
-    store_busy,
-)
-from syncd.manage.day_pages import DayPage, day_page
+from syncd.manage.busy import Stretch, active_bindings, cached_busy, fetch_busy, store_busy
 from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.errors import SlotTaken
 from syncd.manage.rules import Action, status_after_reschedule
-from syncd.manage.settings import ManageSettings, manage_settings
+from syncd.manage.settings import manage_settings
 from syncd.manage.single_flight import SingleFlight
-from syncd.manage.slots import Interval, SlotShape, StaffTime, find_slots, free_runs
+from syncd.manage.slot_plan import UNKNOWN_LINK, SlotPlan, read_plan
+from syncd.manage.slots import Interval, StaffTime, find_slots, free_runs
 from syncd.manage.tokens import find_booking, token_digest
-from syncd.manage.views import BookingPage, SlotList, StaffOption
+from syncd.manage.views import BookingPage, SlotList
 from syncd.runtime import Runtime
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
-from syncd.store.db import read_transaction
 from syncd.store.models import Booking, BookingStatus, Staff
+from syncd.store.snapshots import PooledReads, SnapshotReads
 from syncd.timeutil import as_utc
 
 T = TypeVar("T")
-_UNKNOWN_LINK = "manage link"  # the same for every reason a link opens nothing
 
 
 def _booking(session: Session, token: str, now: datetime, *, lock: bool = False) -> Booking:
     booking = find_booking(session, token, now, lock=lock)
     if booking is None:
-        raise NotFound(_UNKNOWN_LINK)
+        raise NotFound(UNKNOWN_LINK)
     return booking
 
 
@@ -65,7 +55,7 @@ def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
     row = None if digest is None else session.execute(DETAILS_ROW, {"digest": digest}).first()
     page = details_page(None if row is None else tuple(row), digest or "", now)
     if page is None:
-        raise NotFound(_UNKNOWN_LINK)
+        raise NotFound(UNKNOWN_LINK)
     return page
 
 
@@ -135,62 +125,6 @@ def _move(session: Session, context: av.BookingContext, staff: Staff, start: dat
     booking.staff = staff  # the relationship follows staff_id for whoever reads it next
 
 
-@dataclass(frozen=True)
-class _SlotPlan:
-    """Everything a slot listing needs, read in one transaction and detached from it."""
-
-    customer_zone: str
-    booking_day: date
-    shape: SlotShape
-    page: DayPage
-    staff: StaffOption
-    staff_options: list[StaffOption]
-    timezone: str
-    working_hours: dict[str, list[list[str]]]
-    blocked: list[Interval]
-    own: Interval | None
-    busy: BusyKnowledge
-
-    @property
-    def window(self) -> Interval:
-        return self.page.span
-
-    def staff_time(self, busy: list[Interval]) -> StaffTime:
-        blocked = self.blocked + av.without_own_event(busy, self.own)
-        return StaffTime(self.timezone, self.working_hours, blocked)
-
-
-def _plan(
-    session: Session, *, token: str, staff_key: str | None, page_day: date | None,
-    now: datetime, settings: ManageSettings,
-) -> _SlotPlan:
-    booking = _booking(session, token, now)
-    context = av.context_of(booking, now)
-    if not context.states[Action.CHANGE_STAFF].allowed:
-        context.require(Action.RESCHEDULE)
-    elif not context.states[Action.RESCHEDULE].allowed:
-        context.require(Action.CHANGE_STAFF)
-    choices = av.staff_choices(session, context, staff_key)
-    staff = av.pick_staff(session, context, choices, staff_key)
-    shape = av.slot_shape(context.service, booking)
-    page = day_page(av.slot_window(context, now), booking.customer_timezone, page_day)
-    needed = av.reach(shape, page.span)
-    fresh_after = now - timedelta(seconds=settings.busy_cache_seconds)
-    return _SlotPlan(
-        customer_zone=booking.customer_timezone,
-        booking_day=booking.start.astimezone(ZoneInfo(booking.customer_timezone)).date(),
-        shape=shape,
-        page=page,
-        staff=StaffOption(staff.key, staff.name),
-        staff_options=av.staff_options(context, choices),
-        timezone=staff.timezone,
-        working_hours=staff.working_hours,
-        blocked=av.booking_blocks(session, staff.id, needed, booking.id),
-        own=av.own_event(booking, staff.id),
-        busy=cached_busy(session, active_bindings(session, staff.id), needed, fresh_after),
-    )
-
-
 def _run(runtime: Runtime, work: Callable[[Session], T]) -> T:
     with runtime.sessions.begin() as session:
         return work(session)
@@ -200,29 +134,13 @@ async def _in_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(_run, runtime, work)
 
 
-def _read(runtime: Runtime, work: Callable[[Session], T]) -> T:
-    with read_transaction(runtime.sessions) as session:
-        return work(session)
-
-
-async def _in_read_transaction(
-    runtime: Runtime, work: Callable[[Session], T], turns: CapacityLimiter | None = None
-) -> T:
-    """`work`, which only reads: on SQLite it neither waits for nor holds the write lock.
-
-    With `turns`, as many at once as it allows: threads running Python code at the
-    same time only take the interpreter from each other (on a loaded SQLite server,
-    one slot listing at a time cost 5.4 ms of CPU where any number cost 8.2)."""
-    return await anyio.to_thread.run_sync(_read, runtime, work, limiter=turns)
-
-
 # (runtime, the stretches missing) → their busy time read and stored, or None if unreadable
 _BUSY_READS: SingleFlight[
     tuple[int, frozenset[tuple[int, datetime]]], dict[Stretch, list[Interval]] | None
 ] = SingleFlight()
 
 
-async def _known_busy(runtime: Runtime, plan: _SlotPlan, now: datetime) -> list[Interval] | None:
+async def _known_busy(runtime: Runtime, plan: SlotPlan, now: datetime) -> list[Interval] | None:
     """The plan's busy time with what was missing read from the calendars; None if unreadable.
 
     Listings missing the same stretches at the same time share one read of them."""
@@ -250,19 +168,26 @@ async def _read_and_store(
 
 async def slot_list(
     runtime: Runtime, token: str, day: date | None, staff_key: str | None, now: datetime,
-    *, from_day: date | None = None, turns: CapacityLimiter | None = None,
+    *, from_day: date | None = None, reads: SnapshotReads | None = None,
+    turns: CapacityLimiter | None = None,
 ) -> SlotList:
     """The free times of `day` (the customer's date) with the chosen staff member, and the
     days with free times on the fortnight's page that holds it (syncd.manage.day_pages).
 
     Without a day: the first day with free times from `from_day` (else the first bookable
     day) on; pages without one are passed over.
+
+    Each page's plan is read through `reads` (the web's syncd.web.reads.PageReads); without
+    it, in a worker thread, `turns` many at once: threads running Python code at the same
+    time only take the interpreter from each other (on a loaded SQLite server, one slot
+    listing at a time cost 5.4 ms of CPU where any number cost 8.2).
     """
+    reads = reads or PooledReads(runtime.engine, turns)
     page_day = day or from_day
     while True:
-        plan = await _in_read_transaction(runtime, partial(
-            _plan, token=token, staff_key=staff_key, page_day=page_day, now=now,
-            settings=runtime.settings.manage), turns)
+        plan = await reads.run(partial(
+            read_plan, token=token, staff_key=staff_key, page_day=page_day, now=now,
+            settings=runtime.settings.manage))
         busy = await _known_busy(runtime, plan, now)
         runs = [] if busy is None else free_runs(plan.shape, plan.staff_time(busy), plan.window)
         days = days_with_starts(runs, plan.customer_zone, plan.window)

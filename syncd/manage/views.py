@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,19 +47,22 @@ class SlotList:
     later: date | None  # the first day of the fortnight after, if any is bookable
 
 
+def zone_label(zone_name: str, at: datetime) -> str:
+    """The zone as a customer recognises it at `at`: abbreviation, offset and IANA name."""
+    local = at.astimezone(ZoneInfo(zone_name))
+    return _zone_label(zone_name, local.utcoffset() or timedelta(0), local.tzname() or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone_label(zone_name: str, offset: timedelta, abbreviation: str) -> str:
+    shown = _offset_text(offset)
+    if abbreviation and abbreviation[0].isalpha() and abbreviation != "UTC":
+        shown = f"{abbreviation}, {shown}"
+    return f"{shown} ({zone_name})"
+
+
 def _offset_text(offset: timedelta) -> str:
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     hours, rest = divmod(abs(minutes), 60)
     return f"UTC{sign}{hours:02d}:{rest:02d}"
-
-
-def zone_label(zone_name: str, at: datetime) -> str:
-    """The zone as a customer recognises it at `at`: abbreviation, offset and IANA name."""
-    local = at.astimezone(ZoneInfo(zone_name))
-    offset = local.utcoffset() or timedelta(0)
-    abbreviation = local.tzname() or ""
-    shown = _offset_text(offset)
-    if abbreviation and abbreviation[0].isalpha() and abbreviation != "UTC":
-        shown = f"{abbreviation}, {shown}"
-    return f"{shown} ({zone_name})"

@@ -4,12 +4,18 @@ Labels are bounded: the route's template as declared ("/api/v1/merchants/{mercha
 never the path asked for, which holds booking keys and tokens; a path no route
 matches is "unmatched"; methods outside the usual few are "other"; the status
 is its class ("2xx").
+
+The template is found after the request, from the route Starlette's routers
+left in the scope (the innermost one that answered); only when no plain route
+answered (a middleware refused first, or nothing matched) are the routes
+matched again, as the router would have matched them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +24,7 @@ from syncd.metrics import HTTP_REQUEST_SECONDS
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+Labels = tuple[str, str, str]
 
 
 class RequestMetrics:
@@ -25,13 +32,14 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._leaf_templates: dict[int, str] | None = None  # id(route) → its full template
+        self._series: dict[Labels, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = route_template(getattr(scope.get("app"), "routes", ()), scope) or UNMATCHED
-        method = scope["method"] if scope["method"] in METHODS else "other"
+        asked = dict(scope)  # the routers add to `scope` as they route it
         status = 500  # unless a response starts: an exception escaping is a 5xx
         started = time.perf_counter()
 
@@ -45,8 +53,33 @@ class RequestMetrics:
             await self.app(scope, receive, watching_send)
         finally:
             elapsed = time.perf_counter() - started
-            labels = (route, method, f"{status // 100}xx")
-            HTTP_REQUEST_SECONDS.labels(*labels).observe(elapsed)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            labels = (self._template(scope, asked), method, f"{status // 100}xx")
+            self._series_of(labels).observe(elapsed)
+
+    def _template(self, routed: Scope, asked: Scope) -> str:
+        routes: Sequence[BaseRoute] = getattr(asked.get("app"), "routes", ())
+        if self._leaf_templates is None:
+            self._leaf_templates = dict(leaf_templates(routes))
+        answered = self._leaf_templates.get(id(routed.get("route")))
+        return answered or route_template(routes, asked) or UNMATCHED
+
+    def _series_of(self, labels: Labels) -> Any:
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = HTTP_REQUEST_SECONDS.labels(*labels)
+        return series
+
+
+def leaf_templates(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[int, str]]:
+    """(id, full template) of every route that answers requests itself, mounts followed."""
+    for route in routes:
+        path = prefix + str(getattr(route, "path", ""))
+        inner: Sequence[BaseRoute] = getattr(route, "routes", None) or ()
+        if inner:
+            yield from leaf_templates(inner, path)
+        else:
+            yield id(route), _leaf_template(route, path)
 
 
 def route_template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
@@ -68,7 +101,11 @@ def _template(route: BaseRoute, scope: Scope) -> str | None:
     path = str(getattr(route, "path", ""))
     inner: Sequence[BaseRoute] = getattr(route, "routes", None) or ()
     if not inner:
-        # A plain route, or a mount of an app without routes (static files, say).
-        return path if hasattr(route, "endpoint") else path + "/{path}"
+        return _leaf_template(route, path)
     rest = route_template(inner, scope)
     return None if rest is None else path + rest
+
+
+def _leaf_template(route: BaseRoute, path: str) -> str:
+    """A plain route's template, or a mount's of an app without routes (static files, say)."""
+    return path if hasattr(route, "endpoint") else path + "/{path}"

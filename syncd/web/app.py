@@ -1,4 +1,4 @@
-"""The customer's manage pages, mounted by syncd.api.create_app under /manage.
+"""The customer's manage pages: the Mount syncd.api.create_app puts at /manage.
 
     /manage/{token}                      details, and which changes are open
     /manage/{token}/reschedule           GET: pick day, staff, time; POST: confirm
@@ -8,8 +8,12 @@
     /manage/{token}/cancelled            done
     /manage/static/manage.css            the one stylesheet
 
-Middleware, outermost first: security headers on every response; the failure
-rate limit (429); unexpected errors as a 500 page.
+One middleware frames every response (syncd.web.frame): the failure rate
+limit (429), the pages' own error pages for what the handlers raise (404,
+400, 403, 409) and for anything unexpected (500), the security headers. The
+routes sit in the Mount itself rather than in an application of their own:
+every request is one of these, and a nested application's layers cost each
+one more.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
-from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,11 +35,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncd.runtime import Runtime
 from syncd.timeutil import utcnow
 from syncd.web import booking_pages, cancel_pages, reschedule_pages
-from syncd.web.context import Web, bind, database_limiter
+from syncd.web.context import PageEndpoint, Web, database_limiter
 from syncd.web.csrf import CsrfGuard
-from syncd.web.errors import UnexpectedPageErrors, exception_handlers
-from syncd.web.headers import SecurityHeaders
-from syncd.web.limits import FailureLimiter, LimitFailures
+from syncd.web.errors import exception_handlers
+from syncd.web.frame import PageFrame
+from syncd.web.limits import FailureLimiter
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
 
@@ -74,43 +77,46 @@ def csrf_key(runtime: Runtime) -> bytes:
 
 def _routes(web: Web) -> list[BaseRoute]:
     static = _CachedStatic(StaticFiles(packages=[("syncd.web", "static")]))
+    get, post = ["GET"], ["POST"]
     return [
+        Route("/{token}", PageEndpoint(web, booking_pages.details), methods=get),  # most asked
         Mount("/static", app=static, name="static"),
-        Route("/{token}", bind(web, booking_pages.details)),
-        Route("/{token}/reschedule", bind(web, reschedule_pages.choose)),
-        Route("/{token}/reschedule", bind(web, reschedule_pages.confirm), methods=["POST"]),
-        Route("/{token}/reschedule/review", bind(web, reschedule_pages.review)),
-        Route("/{token}/rescheduled", bind(web, booking_pages.rescheduled)),
-        Route("/{token}/cancel", bind(web, cancel_pages.ask)),
-        Route("/{token}/cancel", bind(web, cancel_pages.confirm), methods=["POST"]),
-        Route("/{token}/cancelled", bind(web, booking_pages.cancelled)),
+        Route("/{token}/reschedule", PageEndpoint(web, reschedule_pages.choose), methods=get),
+        Route("/{token}/reschedule", PageEndpoint(web, reschedule_pages.confirm), methods=post),
+        Route("/{token}/reschedule/review", PageEndpoint(web, reschedule_pages.review),
+              methods=get),
+        Route("/{token}/rescheduled", PageEndpoint(web, booking_pages.rescheduled), methods=get),
+        Route("/{token}/cancel", PageEndpoint(web, cancel_pages.ask), methods=get),
+        Route("/{token}/cancel", PageEndpoint(web, cancel_pages.confirm), methods=post),
+        Route("/{token}/cancelled", PageEndpoint(web, booking_pages.cancelled), methods=get),
     ]
 
 
-def manage_app(
+def page_web(runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> Web:
+    """What the page handlers are given: renderer, CSRF guard, database turns and reads."""
+    secure = str(runtime.settings.manage.public_url or "").lower().startswith("https://")
+    csrf = CsrfGuard(csrf_key(runtime), secure=secure)
+    turns = database_limiter(runtime)
+    return Web(runtime, Pages(csrf), csrf, clock, turns, PageReads(runtime.engine, turns))
+
+
+def manage_mount(
     runtime: Runtime,
     *,
     clock: Callable[[], datetime] = utcnow,
     limiter: FailureLimiter | None = None,
-) -> Starlette:
+    path: str = "/manage",
+) -> Mount:
     """The manage pages bound to `runtime`; `clock` and `limiter` are replaceable for tests."""
-    settings = runtime.settings.manage
-    secure = str(settings.public_url or "").lower().startswith("https://")
-    csrf = CsrfGuard(csrf_key(runtime), secure=secure)
-    pages = Pages(csrf)
-    turns = database_limiter(runtime)
-    web = Web(runtime, pages, csrf, clock, turns, PageReads(runtime.engine, turns))
-    limiter = limiter or FailureLimiter(settings.failures_per_minute)
+    web = page_web(runtime, clock)
+    pages = web.pages
+    limiter = limiter or FailureLimiter(runtime.settings.manage.failures_per_minute)
 
     def too_many(scope: Scope, wait: int) -> Response:
         text = "There were too many unsuccessful attempts from your network. Please try later."
         return pages.error(Request(scope), 429, "Too many attempts", text,
                            headers={"Retry-After": str(wait)})
 
-    middleware = [
-        Middleware(SecurityHeaders),
-        Middleware(LimitFailures, limiter=limiter, too_many=too_many),
-        Middleware(UnexpectedPageErrors, error_page=pages.error),
-    ]
-    return Starlette(routes=_routes(web), middleware=middleware,
-                     exception_handlers=exception_handlers(pages.error))
+    frame = Middleware(PageFrame, limiter=limiter, too_many=too_many,
+                       handlers=exception_handlers(pages.error), error_page=pages.error)
+    return Mount(path, routes=_routes(web), middleware=[frame])

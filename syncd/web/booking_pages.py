@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,8 +23,7 @@ _ACTIONS = (
 )
 
 
-@dataclass(frozen=True)
-class ActionRow:
+class ActionRow(NamedTuple):
     label: str
     href: str
     allowed: bool
@@ -32,10 +31,12 @@ class ActionRow:
     danger: bool
 
 
-@dataclass(frozen=True)
-class ClosedGroup:
+class ClosedGroup(NamedTuple):
     labels: list[str]
     reason: str
+
+
+_NOT_OFFERED = ActionState(False, None)
 
 
 def closed_groups(rows: list[ActionRow]) -> list[ClosedGroup]:
@@ -48,11 +49,11 @@ def closed_groups(rows: list[ActionRow]) -> list[ClosedGroup]:
 
 
 def action_rows(request: Request, token: str, page: BookingPage) -> list[ActionRow]:
+    link = page_url(request, token)
     rows = []
     for action, label, target, danger in _ACTIONS:
-        state = page.actions.get(action, ActionState(False, None))
-        href = page_url(request, token, target)
-        rows.append(ActionRow(label, href, state.allowed, state.reason, danger))
+        state = page.actions.get(action) or _NOT_OFFERED
+        rows.append(ActionRow(label, f"{link}/{target}", state.allowed, state.reason, danger))
     return rows
 
 

@@ -12,6 +12,7 @@ from anyio import CapacityLimiter
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from syncd.api.handling import in_transaction
 from syncd.errors import NotFound
@@ -57,12 +58,21 @@ class Web:
 Handler = Callable[[Web, Request], Awaitable[Response]]
 
 
-def bind(web: Web, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        return await handler(web, request)
+class PageEndpoint:
+    """A page handler bound to `web`, as the ASGI app of its route.
 
-    endpoint.__name__ = handler.__name__
-    return endpoint
+    What the handler raises goes up to the frame around the pages
+    (syncd.web.frame), which answers with the error page; Starlette's own
+    per-route exception layer would only hand it on."""
+
+    def __init__(self, web: Web, handler: Handler) -> None:
+        self.web = web
+        self.handler = handler
+        self.__name__ = handler.__name__
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(self.web, Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 def token_of(request: Request) -> str:

@@ -3,25 +3,22 @@
 A wrong, expired, revoked or tampered token and a path that does not exist
 all get the same 404 page, byte for byte, so the answer tells a guesser
 nothing. Anything unexpected becomes a plain 500 page; the log names the
-exception's type and the path with its token withheld.
+exception's type and the path with its token withheld (syncd.web.frame).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from syncd.api.errors import redacted_traceback
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.manage.errors import ActionClosed
 
-logger = logging.getLogger("syncd.web")
 _FIRST_SEGMENT = re.compile(r"^/(?!static/)[^/]+")
 
 
@@ -34,6 +31,7 @@ class CsrfError(Exception):
 
 
 ErrorPage = Callable[[Request, int, str, str], Response]
+PageErrorHandler = Callable[[Request, Exception], Response]
 
 NOT_FOUND_TITLE = "Link not valid"
 NOT_FOUND_TEXT = (
@@ -46,7 +44,7 @@ _CSRF_TEXT = (
 )
 
 
-def exception_handlers(error_page: ErrorPage) -> dict[type[Exception], ExceptionHandler]:
+def exception_handlers(error_page: ErrorPage) -> dict[type[Exception], PageErrorHandler]:
     def not_found(request: Request, _: Exception) -> Response:
         return error_page(request, 404, NOT_FOUND_TITLE, NOT_FOUND_TEXT)
 
@@ -90,32 +88,3 @@ def redacted_path(scope: Scope) -> str:
     root, path = str(scope.get("root_path", "")), str(scope["path"])
     rest = path.removeprefix(root)
     return root + _FIRST_SEGMENT.sub("/<token>", rest)
-
-
-class UnexpectedPageErrors:
-    """An exception nothing handled becomes the 500 page; its message is not logged."""
-
-    def __init__(self, app: ASGIApp, error_page: ErrorPage) -> None:
-        self.app = app
-        self.error_page = error_page
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as error:
-            logger.error("unexpected error on %s %s: %s", scope["method"], redacted_path(scope),
-                         redacted_traceback(error))
-            if not started:
-                text = "Something went wrong on our side. Nothing was changed by this error."
-                page = self.error_page(Request(scope), 500, "Sorry", text)
-                await page(scope, receive, send)

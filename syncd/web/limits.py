@@ -21,7 +21,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 WINDOW_SECONDS = 60.0
 # Bounded memory under a flood from many addresses: the least recently failing
@@ -75,32 +75,6 @@ class FailureLimiter:
 
 FAILURE_STATUSES = frozenset({400, 403, 404, 405})
 TooMany = Callable[[Scope, int], Response]
-
-
-class LimitFailures:
-    """Answer 429 to a client over its limit; count the client's 400/403/404/405 answers."""
-
-    def __init__(self, app: ASGIApp, limiter: FailureLimiter, too_many: TooMany) -> None:
-        self.app = app
-        self.limiter = limiter
-        self.too_many = too_many
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client = client_address(scope)
-        wait = self.limiter.retry_after(client)
-        if wait is not None:
-            await self.too_many(scope, wait)(scope, receive, send)
-            return
-
-        async def counting_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in FAILURE_STATUSES:
-                self.limiter.record_failure(client)
-            await send(message)
-
-        await self.app(scope, receive, counting_send)
 
 
 def client_address(scope: Scope) -> str:

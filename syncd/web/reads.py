@@ -1,4 +1,4 @@
-"""One-statement page reads: on SQLite in the event loop itself, elsewhere in a worker thread.
+"""Page reads: on SQLite in the event loop itself, elsewhere in a worker thread.
 
 Handing a read to a worker thread costs about 150 µs of CPU (the queue, the
 thread's wake-up, the loop's wake-up); reading one row of a local SQLite file
@@ -7,22 +7,27 @@ writer, so the worker's transactions do not hold up the loop. The rare read
 that would wait (a checkpoint resetting the log, recovery after a crash) fails
 at once on the loop's connection, which has no busy timeout, and is retried in
 a worker thread, where waiting is harmless.
+
+`one` reads one statement; `run` runs synchronous work of several reads as one
+snapshot (syncd.store.snapshots), and on a read that would wait runs all of it
+again in a worker thread.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import weakref
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from sqlalchemy import Engine, Select
+from sqlalchemy import Engine
 
-from syncd.store.prepared import PreparedRead
+from syncd.store.prepared import Reader, Row, Statement
+from syncd.store.snapshots import in_snapshot, prepared_reads, read_pooled
 
-Row = tuple[Any, ...]
+T = TypeVar("T")
 
 
 class PageReads:
@@ -31,40 +36,55 @@ class PageReads:
         self.limiter = limiter
         self._reads_in_loop = engine.dialect.name == "sqlite" and _is_file(engine)
         self._loop_connection: Any = None
-        self._prepared: dict[int, PreparedRead] = {}
+        self._prepared = prepared_reads(engine)
 
-    async def one(self, statement: Select[Any], parameters: Mapping[str, object]) -> Row | None:
+    async def one(self, statement: Statement, parameters: Mapping[str, object]) -> Row | None:
         """The first row `statement` selects, or None; `statement` is built once and kept."""
-        read = self._prepared.get(id(statement))
-        if read is None:
-            read = self._prepared[id(statement)] = PreparedRead(statement, self.engine.dialect)
+        if self._reads_in_loop:
+            read = self._prepared.of(statement)
+            connection = self._loop_connection or await self._open_loop_connection()
+            try:
+                return read.one(connection, parameters)  # one statement: a snapshot of its own
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):
+                    raise
+        return await self._in_thread(lambda reader: reader.one(statement, parameters))
+
+    async def run(self, work: Callable[[Reader], T]) -> T:
+        """`work`'s reads as one snapshot; its statements are built once and kept."""
         if self._reads_in_loop:
             connection = self._loop_connection or await self._open_loop_connection()
             try:
-                return read.one(connection, parameters)
+                return in_snapshot(connection, self._prepared, work)
             except sqlite3.OperationalError as error:
-                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                if not _is_busy(error):
                     raise
-        return await anyio.to_thread.run_sync(self._pooled_one, read, parameters,
-                                              limiter=self.limiter)
+        return await self._in_thread(work)
 
-    def _pooled_one(self, read: PreparedRead, parameters: Mapping[str, object]) -> Row | None:
-        connection = self.engine.raw_connection()
-        try:
-            return read.one(connection.dbapi_connection, parameters)
-        finally:
-            connection.close()  # back to the pool, its transaction rolled back
+    async def _in_thread(self, work: Callable[[Reader], T]) -> T:
+        return await anyio.to_thread.run_sync(read_pooled, self.engine, self._prepared, work,
+                                              limiter=self.limiter)
 
     async def _open_loop_connection(self) -> Any:
         # Opened in a thread: opening sets WAL mode, which may wait for a lock.
         pooled = await anyio.to_thread.run_sync(self.engine.raw_connection)
+        if self._loop_connection is not None:
+            # Several first requests arrived together and another opened it meanwhile:
+            # this one goes back to the pool, or each would hold a pooled connection for good.
+            pooled.close()
+            return self._loop_connection
         connection = pooled.dbapi_connection
         assert connection is not None
         connection.execute("PRAGMA busy_timeout=0")
         weakref.finalize(self, pooled.close)
-        if self._loop_connection is None:
-            self._loop_connection = connection
+        self._loop_connection = connection
         return connection
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY, or one of its extended codes (recovery, a snapshot gone stale)."""
+    code: int | None = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _is_file(engine: Engine) -> bool:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from importlib.resources import files
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -74,6 +74,9 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    # The pages use none of Jinja's default globals (range, lipsum, cycler...), and
+    # every render copies the globals into its context.
+    environment.globals.clear()
     environment.filters.update(
         long_day=long_day, short_day=short_day, clock=clock, time_span=time_span,
         status_label=status_label,
@@ -86,6 +89,15 @@ class Pages:
         self.csrf = csrf
         self.environment = _environment()
         self.stylesheet = f"static/{STYLESHEET}?v={stylesheet_version()}"
+        self._templates: dict[str, Template] = {}
+
+    def _template(self, name: str) -> Template:
+        # Loaded once: the environment's own cache takes a lock and reorders itself on
+        # every lookup, and templates do not change while syncd runs (auto_reload is off).
+        template = self._templates.get(name)
+        if template is None:
+            template = self._templates[name] = self.environment.get_template(name)
+        return template
 
     def render(
         self,
@@ -105,7 +117,7 @@ class Pages:
             browser_id, is_new = self.csrf.issue(request)
             values["csrf_token"] = self.csrf.form_token(browser_id, form_for)
             new_browser_id = browser_id if is_new else None
-        html = self.environment.get_template(template).render(values)
+        html = self._template(template).render(values)
         response = HTMLResponse(html, status_code=status, headers=headers)
         if new_browser_id is not None:
             self.csrf.set_cookie(response, new_browser_id)

@@ -56,7 +56,7 @@ async def load_slots(
 ) -> SlotList:
     """The day's slots; InputError (a staff member who does not deliver it) becomes a 400."""
     return await slot_list(web.runtime, token, day, staff_key, web.clock(), from_day=from_day,
-                           turns=web.database_turns)
+                           reads=web.reads)
 
 
 def render_slots(

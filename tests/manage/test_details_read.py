@@ -18,6 +18,7 @@ from syncd.manage.tokens import token_digest
 from syncd.runtime import Runtime
 from syncd.store.models import Booking, ManageToken
 from syncd.store.prepared import PreparedRead
+from syncd.web import reads as page_reads
 from syncd.web.reads import PageReads
 from tests.manage import shop
 from tests.manage.shop import NOW, book
@@ -123,21 +124,36 @@ class BusyConnection:
         pass
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # only SQLite reads in the loop
 def test_a_sqlite_read_that_would_wait_is_retried_in_a_thread(
     runtime: Runtime, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if runtime.engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite reads in the loop")
     reads = PageReads(runtime.engine, CapacityLimiter(1))
     loop_thread = threading.get_ident()
     read_in: list[bool] = []
-    pooled_one = reads._pooled_one
+    read_pooled = page_reads.read_pooled
 
     def in_thread(*args: Any) -> Any:
         read_in.append(threading.get_ident() != loop_thread)
-        return pooled_one(*args)
+        return read_pooled(*args)
 
-    monkeypatch.setattr(reads, "_pooled_one", in_thread)
+    monkeypatch.setattr(page_reads, "read_pooled", in_thread)
     monkeypatch.setattr(reads, "_loop_connection", BusyConnection())
     assert read_one(reads, token) == core_row(runtime, token)
     assert read_in == [True]
+
+
+def test_first_reads_arriving_together_keep_one_pooled_connection(
+    runtime: Runtime, token: str
+) -> None:
+    reads = PageReads(runtime.engine, CapacityLimiter(1))
+    digest = digest_of(token)
+
+    async def many_first_reads() -> list[tuple[Any, ...] | None]:
+        return await asyncio.gather(*(reads.one(DETAILS_ROW, {"digest": digest})
+                                      for _ in range(16)))
+
+    rows = asyncio.run(many_first_reads())
+    assert rows == [core_row(runtime, token)] * 16
+    held = 1 if runtime.engine.dialect.name == "sqlite" else 0  # the loop's own connection
+    assert runtime.engine.pool.checkedout() == held  # type: ignore[attr-defined]

@@ -8,11 +8,13 @@ from collections.abc import Sequence
 
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from syncd.api import create_app
-from syncd.ops.http_metrics import METHODS, UNMATCHED, route_template
+from syncd.ops.http_metrics import METHODS, UNMATCHED, RequestMetrics, route_template
 from syncd.runtime import Runtime
 from tests.api.client import ApiClient
 from tests.api.helpers import AUTH, MERCHANT, booking_body
@@ -118,3 +120,35 @@ def test_the_template_follows_mounts_as_the_router_does() -> None:
     assert route_template(routes, scope("/m/s1/b/2", "PUT")) == "/m/{shop}/b/{key}"
     assert route_template(routes, scope("/m/s1/c")) is None
     assert route_template(routes, scope("/z")) is None
+
+
+class RefuseWithoutPass:
+    """Answers 401 before any routing unless the request carries `x-pass`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"x-pass", b"1") not in scope["headers"]:
+            await PlainTextResponse("no", status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def test_a_route_gets_its_template_whether_it_answered_or_was_refused_before_routing() -> None:
+    template = "/probe/{shop}/items/{key}"
+    inner = Starlette(routes=[Route("/items/{key}", endpoint, methods=["PUT"])],
+                      middleware=[Middleware(RefuseWithoutPass)])
+    app = Starlette(routes=[Route("/probe-static", endpoint),
+                            Mount("/probe/{shop}", app=inner)],
+                    middleware=[Middleware(RequestMetrics)])
+    before = {status: count_of(template, "PUT", status) for status in ("2xx", "4xx")}
+    with ApiClient(app) as client:
+        assert client.put("/probe/s1/items/k1", headers={"x-pass": "1"}).status_code == 200
+        assert client.put("/probe/s2/items/k2").status_code == 401
+        assert client.get("/probe/s1/items/k1", headers={"x-pass": "1"}).status_code == 405
+        assert client.get("/probe/s1/elsewhere", headers={"x-pass": "1"}).status_code == 404
+    assert count_of(template, "PUT", "2xx") == before["2xx"] + 1
+    assert count_of(template, "PUT", "4xx") == before["4xx"] + 1
+    assert count_of(template, "GET", "4xx") >= 1
+    assert all("s1" not in route and "k1" not in route for route, _, _ in label_sets())

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from connectors.memory import MemoryConnector
 from syncd.config import Settings, load_config
@@ -26,7 +25,7 @@ from syncd.store.catalog import get_merchant, upsert_binding, upsert_merchant, u
 from syncd.store.catalog import upsert_staff as _upsert_staff
 from syncd.store.models import Booking
 from syncd.store.schema import upgrade
-from syncd.web.app import manage_app
+from syncd.web.app import manage_mount
 from syncd.web.limits import FailureLimiter
 from tests.api.client import ApiClient
 from tests.dbs import database_url
@@ -119,8 +118,7 @@ def seed(runtime: Runtime, service: dict[str, object] | None = None) -> dict[str
 
 def pages_app(runtime: Runtime, clock: Clock, limiter: FailureLimiter | None = None) -> Starlette:
     """The pages mounted as syncd.api.create_app mounts them, on the test's clock."""
-    return Starlette(routes=[Mount("/manage", app=manage_app(runtime, clock=clock,
-                                                              limiter=limiter))])
+    return Starlette(routes=[manage_mount(runtime, clock=clock, limiter=limiter)])
 
 
 @pytest.fixture

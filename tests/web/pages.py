@@ -15,6 +15,7 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
 }
 JUST_TAKEN = "that time was just taken"
 

@@ -1,0 +1,86 @@
+"""What frames every manage response, as one middleware around the pages' routes.
+
+For each request, in order:
+- a client over its failure limit gets the 429 page (syncd.web.limits);
+- what the pages and the router raise (no such page, wrong method) becomes
+  its error page (syncd.web.errors); anything else is logged without its
+  message and becomes the 500 page, unless the response had already started;
+- the response gets the security headers (syncd.web.headers), and a 400, 403,
+  404 or 405 counts as a failure of the client.
+
+One layer rather than one per concern: every customer's page passes through
+it, and each layer costs each request its own call and its own wrapper of
+`send`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from syncd.api.errors import redacted_traceback
+from syncd.web.errors import ErrorPage, PageErrorHandler, redacted_path
+from syncd.web.headers import with_security_headers
+from syncd.web.limits import FAILURE_STATUSES, FailureLimiter, TooMany, client_address
+
+logger = logging.getLogger("syncd.web")
+UNEXPECTED_TEXT = "Something went wrong on our side. Nothing was changed by this error."
+
+
+class PageFrame:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limiter: FailureLimiter,
+        too_many: TooMany,
+        handlers: Mapping[type[Exception], PageErrorHandler],
+        error_page: ErrorPage,
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.too_many = too_many
+        self.handlers = dict(handlers)
+        self.error_page = error_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        client = client_address(scope)
+        started = False
+
+        async def framed_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = with_security_headers(message.get("headers", []))
+                if message["status"] in FAILURE_STATUSES:
+                    self.limiter.record_failure(client)
+            await send(message)
+
+        wait = self.limiter.retry_after(client)
+        if wait is not None:
+            await self.too_many(scope, wait)(scope, receive, framed_send)
+            return
+        try:
+            await self.app(scope, receive, framed_send)
+        except Exception as error:
+            handler = self._handler_of(error)
+            if handler is None or started:
+                logger.error("unexpected error on %s %s: %s", scope["method"],
+                             redacted_path(scope), redacted_traceback(error))
+            if started:
+                return
+            if handler is None:
+                page = self.error_page(Request(scope), 500, "Sorry", UNEXPECTED_TEXT)
+            else:
+                page = handler(Request(scope), error)
+            await page(scope, receive, framed_send)
+
+    def _handler_of(self, error: Exception) -> PageErrorHandler | None:
+        return next((self.handlers[kind] for kind in type(error).__mro__
+                     if kind in self.handlers), None)
