@@ -167,6 +167,20 @@ def _knowledge(
     return knowledge
 
 
+def stored_stretches(
+    session: Session, stretches: Sequence[Stretch], fresh_after: datetime
+) -> dict[Stretch, list[Interval]]:
+    """The busy time of those of `stretches` stored after `fresh_after`."""
+    rows = session.execute(_STORED, {
+        "bindings": sorted({stretch.binding.id for stretch in stretches}),
+        "starts": sorted({stretch.start for stretch in stretches}),
+    })
+    fresh = {(binding_id, start): intervals or []
+             for binding_id, start, fetched_at, intervals in rows if fetched_at > fresh_after}
+    return {stretch: _decode(fresh[stretch.binding.id, stretch.start])
+            for stretch in stretches if (stretch.binding.id, stretch.start) in fresh}
+
+
 def store_busy(
     session: Session, fetched: Mapping[Stretch, list[Interval]], now: datetime
 ) -> None:

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import NotFound
 from syncd.manage import availability as av
-from syncd.manage.busy import Stretch, active_bindings, cached_busy, fetch_busy, store_busy
+from syncd.manage.busy import (
+    Stretch,
+    active_bindings,
+    cached_busy,
+    fetch_busy,
+    store_busy,
+    stored_stretches,
+)
 from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.errors import SlotTaken
@@ -158,12 +165,22 @@ async def _read_and_store(
     runtime: Runtime, missing: list[Stretch], now: datetime
 ) -> dict[Stretch, list[Interval]] | None:
     settings = runtime.settings.manage
-    fetched = await fetch_busy(runtime.connectors, missing, settings.busy_timeout_seconds)
-    if fetched is not None:
-        # another process storing the same stretch at the same moment fails: theirs will do
-        with contextlib.suppress(IntegrityError):
-            await _in_transaction(runtime, lambda session: store_busy(session, fetched, now))
-    return fetched
+    # A listing whose plan was read just before an earlier flight stored these stretches
+    # reaches here after that flight has landed: what it stored is fresh, not missing.
+    fresh_after = now - timedelta(seconds=settings.busy_cache_seconds)
+    stored = await _in_transaction(
+        runtime, lambda session: stored_stretches(session, missing, fresh_after)
+    )
+    unread = [stretch for stretch in missing if stretch not in stored]
+    if not unread:
+        return stored
+    fetched = await fetch_busy(runtime.connectors, unread, settings.busy_timeout_seconds)
+    if fetched is None:
+        return None
+    # another process storing the same stretch at the same moment fails: theirs will do
+    with contextlib.suppress(IntegrityError):
+        await _in_transaction(runtime, lambda session: store_busy(session, fetched, now))
+    return stored | fetched
 
 
 async def slot_list(

@@ -43,6 +43,10 @@ async def listen_for_wakeups(url: str, waker: Waker, stop: asyncio.Event) -> Non
 async def _listen(url: str, waker: Waker, stop: asyncio.Event) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         await connection.execute(f"LISTEN {WAKE_CHANNEL}")
+        log.info("listening for wake-ups")
+        # Commits made before LISTEN took effect (while starting, or reconnecting) woke no
+        # one here; one pass now picks them up instead of the next sweep.
+        waker.wake()
         while not stop.is_set():
             # A bounded wait, so `stop` is noticed within a second.
             async for _ in connection.notifies(timeout=POLL_SECONDS):

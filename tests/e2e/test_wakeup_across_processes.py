@@ -34,13 +34,12 @@ def test_a_commit_elsewhere_wakes_the_worker_at_once(
     worker = WorkerProcess(config, log)
     worker.start()
     try:
-        wait_until(lambda: "worker started" in log.read_text(), 30, "the worker to start")
-        time.sleep(1.0)  # past its first pass: now it sleeps until the hourly sweep
+        wait_until(lambda: "listening for wake-ups" in log.read_text(), 30, "the listener")
         with runtime.sessions.begin() as session:
             f.book(session, "b1", "alice", f.slot(0))
         started = time.monotonic()
         wait_until(lambda: pending_count(runtime) == 0, 10, "the booking mirrored")
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 5.0  # the sweep is an hour away
         assert worker.terminate() == 0
     finally:
         if worker.process is not None and worker.process.poll() is None:

@@ -219,8 +219,8 @@ async def test_slots_never_exceed_the_mailbox_limit() -> None:
 
 async def test_the_gate_holds_every_request_back() -> None:
     limiter = MailboxLimiter(4)
+    started = time.monotonic()
     limiter.hold_off(0.2)
     limiter.hold_off(0.05)  # never shortens the wait
-    started = time.monotonic()
     async with limiter.slots(1):
         assert time.monotonic() - started >= 0.2

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import email
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from email.message import Message
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -27,10 +28,14 @@ from syncd.notify.outbox import Letter
 from syncd.runtime import Runtime
 from syncd.store.catalog import get_merchant, upsert_service
 from syncd.store.models import Booking, Presence
+from syncd.store.prepared import Reader
+from syncd.store.snapshots import PooledReads
 from syncd.webhooks.models import WebhookDelivery
 from syncd.webhooks.subscriptions import WebhookIn, upsert_subscription
 from tests.manage import shop
 from tests.manage.shop import CONTACT, NOW, SOON, at, book, mirrors_of
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -219,6 +224,42 @@ def test_listings_at_the_same_moment_share_one_read_of_the_calendar(seeded: Runt
     assert slow.reads == 2 * reads_of_one_listing
     assert all(not listing.busy_unavailable and listing.slots for listing in listings)
     assert alone.slots
+
+
+class HeldBackReads:
+    """Reads a plan at once but hands it over only once `release` is set: a listing whose
+    snapshot predates what another listing stores meanwhile."""
+
+    def __init__(self, runtime: Runtime, release: asyncio.Event) -> None:
+        self.pooled, self.release = PooledReads(runtime.engine), release
+
+    async def run(self, work: Callable[[Reader], T]) -> T:
+        plan = await self.pooled.run(work)
+        await self.release.wait()
+        return plan
+
+
+def test_a_listing_read_before_another_stored_the_busy_time_does_not_read_it_again(
+    seeded: Runtime,
+) -> None:
+    token = booked(seeded)
+    counting = Counting()
+    seeded.connectors = {"local": counting}
+
+    async def stale_and_fresh() -> tuple[SlotList, int, SlotList]:
+        first_done = asyncio.Event()
+        late = asyncio.create_task(service.slot_list(
+            seeded, token, None, None, NOW, reads=HeldBackReads(seeded, first_done)))
+        await asyncio.sleep(0.2)  # its plan is read: every stretch is missing
+        first = await service.slot_list(seeded, token, None, None, NOW)
+        reads_of_one_listing = counting.reads
+        first_done.set()
+        return first, reads_of_one_listing, await late
+
+    first, reads_of_one_listing, late = asyncio.run(stale_and_fresh())
+    assert reads_of_one_listing > 0
+    assert counting.reads == reads_of_one_listing
+    assert late.slots == first.slots
 
 
 def test_a_busy_block_learnt_after_listing_is_respected_at_confirmation(

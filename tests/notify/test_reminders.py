@@ -144,9 +144,11 @@ def test_a_booking_made_after_its_reminder_time_gets_no_late_reminder(
 
 
 def test_the_sender_delivers_due_reminders(runtime: Runtime, sink: SmtpSink) -> None:
-    soon = datetime.now().astimezone() + timedelta(minutes=60, seconds=2)  # due in 2 s
     with runtime.sessions.begin() as session:
         shop.seed(session, reminders=(HOUR,))
+    # Due in 4 s: still ahead when the booking is made, even on a slow machine.
+    soon = datetime.now().astimezone() + timedelta(minutes=60, seconds=4)
+    with runtime.sessions.begin() as session:
         shop.book(session, "b1", start=soon)
     with SenderThread(runtime):
         sink.wait_for(3)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,7 +19,6 @@ from tests.webhooks.conftest import (
     book_move_cancel,
     deliver_all,
     migrated,
-    run_sender_for,
     run_sender_until,
     seed_shop,
     settings_for,
@@ -66,10 +67,20 @@ def test_a_server_error_is_retried_with_the_same_webhook_id(
     assert (row.state, row.attempts, row.last_status) == ("delivered", 3, 200)
 
 
-def test_a_timeout_is_retried(runtime: Runtime, receiver: Receiver, shop: str) -> None:
-    receiver.answer = first(1, Reply(200, delay=1.5))  # the sender gives up after 0.5 s
-    book(runtime)
-    deliver_all(runtime)
+def test_a_timeout_is_retried(
+    database_url: str, receiver: Receiver, own_runtime: list[Runtime]
+) -> None:
+    runtime = migrated(settings_for(database_url, timeout_seconds=2.0))
+    own_runtime.append(runtime)
+    seed_shop(runtime)
+    subscribe(runtime, receiver.url)
+    unanswered = threading.Event()
+    receiver.answer = first(1, Reply(200, hold=unanswered))  # the sender gives up after 2 s
+    try:
+        book(runtime)
+        deliver_all(runtime)
+    finally:
+        unanswered.set()
     got = receiver.received
     assert len(got) == 2
     assert got[0].webhook_id == got[1].webhook_id
@@ -110,13 +121,26 @@ def test_410_gone_disables_the_subscription(
 ) -> None:
     receiver.answer = always(410)
     book_move_cancel(runtime, "b1")
-    run_sender_for(runtime, 1.5)
+    asyncio.run(run_sender_until(runtime, quiet_after_failing(runtime, seconds=1.0)))
     assert len(receiver.received) == 1
     assert [d.state for d in all_deliveries(runtime)] == ["failed", "pending", "pending"]
     with runtime.sessions.begin() as session:
         subscription = session.query(WebhookSubscription).one()
         assert subscription.enabled is False
         assert "410" in (subscription.disabled_reason or "")
+
+
+def quiet_after_failing(runtime: Runtime, seconds: float) -> Callable[[], bool]:
+    """True once the first delivery failed and `seconds` more passed (time to send more)."""
+    failed_at: float | None = None
+
+    def done() -> bool:
+        nonlocal failed_at
+        if failed_at is None and all_deliveries(runtime)[0].state == "failed":
+            failed_at = time.monotonic()
+        return failed_at is not None and time.monotonic() - failed_at > seconds
+
+    return done
 
 
 def test_retries_end_with_the_retry_period(
@@ -169,7 +193,8 @@ def test_a_commit_wakes_the_sender_at_once(
             await asyncio.to_thread(book_move_cancel, runtime, "b1")
 
         booking = asyncio.create_task(book_soon())
-        await run_sender_until(runtime, lambda: len(receiver.received) == 3, timeout=5)
+        # Well under the 60 s sweep, so only the commit's wake-up can meet it.
+        await run_sender_until(runtime, lambda: len(receiver.received) == 3, timeout=20)
         await booking
 
     asyncio.run(scenario())

@@ -192,14 +192,15 @@ def test_a_commit_wakes_the_worker_without_waiting_for_the_sweep(
         with memory_runtime.sessions.begin() as session:
             f.book(session, "late", "alice", f.slot(1))
         started = time.perf_counter()
-        while not connector.calendar("/alice/").events:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(30):
+            while not connector.calendar("/alice/").events:
+                await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
         stop.set()
         await worker
         return elapsed
 
-    assert asyncio.run(book_while_idle()) < 1.0
+    assert asyncio.run(book_while_idle()) < 5.0  # the sweep is an hour away
 
 
 def test_a_failure_of_an_outdated_version_spends_no_attempt(memory_runtime: Runtime) -> None:
