@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,10 +30,19 @@ from tests.webhooks.standard_webhooks import verify
 
 
 @pytest.fixture
-def own_runtime() -> Iterator[list[Runtime]]:
-    """For tests that need settings of their own: they append the runtime they make."""
+def shop_with(database_url: str, receiver: Receiver) -> Iterator[Callable[..., Runtime]]:
+    """For tests that need webhook settings of their own: acme, subscribed at `receiver`, on
+    a runtime with those settings."""
     made: list[Runtime] = []
-    yield made
+
+    def make(**webhooks: Any) -> Runtime:
+        runtime = migrated(settings_for(database_url, **webhooks))
+        made.append(runtime)
+        seed_shop(runtime)
+        subscribe(runtime, receiver.url)
+        return runtime
+
+    yield make
     for runtime in made:
         runtime.close()
 
@@ -68,12 +78,9 @@ def test_a_server_error_is_retried_with_the_same_webhook_id(
 
 
 def test_a_timeout_is_retried(
-    database_url: str, receiver: Receiver, own_runtime: list[Runtime]
+    receiver: Receiver, shop_with: Callable[..., Runtime]
 ) -> None:
-    runtime = migrated(settings_for(database_url, timeout_seconds=2.0))
-    own_runtime.append(runtime)
-    seed_shop(runtime)
-    subscribe(runtime, receiver.url)
+    runtime = shop_with(timeout_seconds=2.0)
     unanswered = threading.Event()
     receiver.answer = first(1, Reply(200, hold=unanswered))  # the sender gives up after 2 s
     try:
@@ -144,14 +151,11 @@ def quiet_after_failing(runtime: Runtime, seconds: float) -> Callable[[], bool]:
 
 
 def test_retries_end_with_the_retry_period(
-    database_url: str, receiver: Receiver, own_runtime: list[Runtime]
+    receiver: Receiver, shop_with: Callable[..., Runtime]
 ) -> None:
     # Long enough that the first attempt falls inside it even when the machine is slow to
     # start the sender; the backoff (at most 0.2 s) then makes several attempts in it.
-    runtime = migrated(settings_for(database_url, retry_period_hours=2 / 3600))
-    own_runtime.append(runtime)
-    seed_shop(runtime)
-    subscribe(runtime, receiver.url)
+    runtime = shop_with(retry_period_hours=2 / 3600)
     receiver.answer = always(503)
     book(runtime)
     deliver_all(runtime)
@@ -180,12 +184,9 @@ def test_order_per_booking_holds_while_other_bookings_flow(
 
 
 def test_a_commit_wakes_the_sender_at_once(
-    database_url: str, receiver: Receiver, own_runtime: list[Runtime]
+    receiver: Receiver, shop_with: Callable[..., Runtime]
 ) -> None:
-    runtime = migrated(settings_for(database_url, sweep_interval_seconds=60))
-    own_runtime.append(runtime)
-    seed_shop(runtime)
-    subscribe(runtime, receiver.url)
+    runtime = shop_with(sweep_interval_seconds=60)
 
     async def scenario() -> None:
         async def book_soon() -> None:
