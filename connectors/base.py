@@ -16,7 +16,10 @@ tests/contract checks them against every connector):
 - `find_by_booking` finds syncd's event for a booking from what is stored in
   the event itself (UID or tag), so links are rebuilt after syncd's state is lost.
 - `busy_time` returns every busy interval in the range or raises: a failure is
-  never reported as free time.
+  never reported as free time. `busy_within` is the same read bounded in time
+  (a customer waiting on a confirmation): one targeted read of the interval (a
+  time-range calendar-query on CalDAV, a calendarView on Graph), and
+  `TransientError` when the answer does not come within the seconds given.
 - `changes` is the calendar's change feed (see "Watching a calendar" below).
 
 Every error leaving a connector is one of `syncd.errors.RemoteError`'s subclasses.
@@ -84,11 +87,14 @@ How the services map onto it:
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from syncd.errors import TransientError
 
 
 class EventStatus(StrEnum):
@@ -205,6 +211,17 @@ class Calendar(ABC):
     @abstractmethod
     async def busy_time(self, start: datetime, end: datetime) -> list[BusyInterval]:
         """Every busy interval overlapping [start, end); raises rather than guess."""
+
+    async def busy_within(
+        self, start: datetime, end: datetime, seconds: float
+    ) -> list[BusyInterval]:
+        """`busy_time`, or `TransientError` when it takes longer than `seconds` (retries
+        and waits for the calendar's rate limit included)."""
+        try:
+            async with asyncio.timeout(seconds):
+                return await self.busy_time(start, end)
+        except TimeoutError as late:
+            raise TransientError(f"busy time not read within {seconds:g} s") from late
 
     async def changes(
         self, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]

@@ -24,9 +24,11 @@ from pydantic import (
 )
 
 from syncd.errors import InputError
+from syncd.manage.rules import BookingTerms
 from syncd.timeutil import is_timezone
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 MAX_BOOKING_LENGTH = timedelta(days=7)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -77,8 +79,9 @@ class ServiceIn(Strict):
     reminder_minutes_before: list[ReminderOffset] = Field(default_factory=list, max_length=5)
     follow_up_minutes_after: int | None = Field(default=None, ge=0, le=MAX_FOLLOW_UP_MINUTES)
     reconcile_rule: ReconcileRule | None = None  # None: the merchant's rule
-    # customer self-service through the manage link; kept with each booking when it is made
-    manage_web_bookings: bool = True
+    # customer self-service through the manage link, off until the merchant turns it on;
+    # kept with each booking when it is made
+    manage_web_bookings: bool = False
     manage_staff_bookings: bool = False  # bookings staff made on the customer's behalf
     allow_cancel: bool = True
     allow_reschedule: bool = True
@@ -150,13 +153,29 @@ class BookingIn(Strict):
     # for origin "staff": may the customer manage it (None: the service's setting); decided
     # when the booking is made and never changed afterwards
     self_manage: bool | None = None
+    # with it, for origin "staff": the latest the customer may make changes, and which
+    # changes (None: the service's); decided when the booking is made, like the choice
+    manage_cutoff_hours: int | None = Field(default=None, ge=0, le=24 * 365)
+    manage_actions: list[Literal["cancel", "reschedule"]] | None = Field(
+        default=None, max_length=2)
 
-    @field_validator("self_manage")
+    @field_validator("self_manage", "manage_cutoff_hours", "manage_actions")
     @classmethod
-    def _only_for_staff_bookings(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+    def _only_for_staff_bookings(cls, value: T, info: ValidationInfo) -> T:
         if value is not None and info.data.get("origin") != "staff":
             raise ValueError('only for bookings staff made (origin "staff")')
         return value
+
+    @field_validator("manage_actions")
+    @classmethod
+    def _distinct_actions(cls, actions: list[str] | None) -> list[str] | None:
+        if actions is not None and len(set(actions)) != len(actions):
+            raise ValueError("each action may appear once")
+        return actions
+
+    def terms(self) -> BookingTerms:
+        actions = None if self.manage_actions is None else tuple(self.manage_actions)
+        return BookingTerms(self.manage_cutoff_hours, actions)
 
     @field_validator("end")
     @classmethod

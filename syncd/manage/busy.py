@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from connectors.base import BusyInterval, Connector
@@ -190,6 +190,19 @@ def store_busy(
             row = BusyCache(binding_id=stretch.binding.id, range_start=stretch.start)
             session.add(row)
         row.range_end, row.fetched_at, row.intervals = stretch.end, now, _encode(intervals)
+
+
+def forget_stretches(
+    session: Session, binding_ids: Sequence[int], touched: Iterable[Interval]
+) -> None:
+    """Drop the stored stretches of these calendars that overlap `touched`: the next
+    listing reads them afresh."""
+    starts = sorted({start for interval in touched for start in stretch_starts(interval)})
+    if not (binding_ids and starts):
+        return
+    session.execute(delete(BusyCache).where(
+        BusyCache.binding_id.in_(list(binding_ids)), BusyCache.range_start.in_(starts),
+    ))
 
 
 async def fetch_busy(

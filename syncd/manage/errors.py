@@ -21,3 +21,10 @@ class SlotTaken(Conflict):
 
     def __init__(self, message: str = _TAKEN) -> None:
         super().__init__(message)
+
+
+class NothingToChange(Conflict):
+    """The time and staff member asked for are the booking's own: nothing was moved."""
+
+    def __init__(self) -> None:
+        super().__init__("This is already your booking's time.")

@@ -33,6 +33,18 @@ class ServiceSettings(Protocol):
 
 
 @dataclass(frozen=True)
+class BookingTerms:
+    """A staff-made booking's own cutoff and actions ("cancel", "reschedule"), chosen when it
+    was made; None: the service's."""
+
+    cutoff_hours: int | None = None
+    actions: tuple[str, ...] | None = None
+
+
+SERVICE_TERMS = BookingTerms()
+
+
+@dataclass(frozen=True)
 class ManageRules:
     """The snapshot kept with each booking (as JSON in `bookings.manage_rules`)."""
 
@@ -42,6 +54,14 @@ class ManageRules:
     change_staff: bool
     cutoff_hours: int  # no changes later than this many hours before the start
     booking_choice: bool | None = None  # what staff chose for a booking they made
+    # and with it (None: the service's): the booking's own cutoff and actions
+    booking_cutoff_hours: int | None = None
+    booking_actions: list[str] | None = None
+
+    def terms(self) -> BookingTerms:
+        """What staff chose for the booking, beyond whether it may be managed at all."""
+        actions = None if self.booking_actions is None else tuple(self.booking_actions)
+        return BookingTerms(self.booking_cutoff_hours, actions)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,19 +81,27 @@ CLOSED = ManageRules(enabled=False, cancel=False, reschedule=False, change_staff
                      cutoff_hours=0)
 
 
-def rules_at_booking(service: ServiceSettings, origin: str, choice: bool | None) -> ManageRules:
-    """The rules in force for a booking made now, by `origin` ("web" or "staff")."""
+def rules_at_booking(
+    service: ServiceSettings, origin: str, choice: bool | None,
+    terms: BookingTerms = SERVICE_TERMS,
+) -> ManageRules:
+    """The rules in force for a booking made now, by `origin` ("web" or "staff"); `terms`
+    (staff-made bookings only) replace the service's cutoff and actions."""
     if origin == "staff":
         enabled = service.manage_staff_bookings if choice is None else choice
     else:
-        enabled = service.manage_web_bookings
+        enabled, terms = service.manage_web_bookings, SERVICE_TERMS
+    actions = terms.actions
     return ManageRules(
         enabled=enabled,
-        cancel=service.allow_cancel,
-        reschedule=service.allow_reschedule,
-        change_staff=service.allow_change_staff,
-        cutoff_hours=service.manage_cutoff_hours,
+        cancel=service.allow_cancel if actions is None else "cancel" in actions,
+        reschedule=service.allow_reschedule if actions is None else "reschedule" in actions,
+        change_staff=service.allow_change_staff and (actions is None or "reschedule" in actions),
+        cutoff_hours=(service.manage_cutoff_hours if terms.cutoff_hours is None
+                      else terms.cutoff_hours),
         booking_choice=choice,
+        booking_cutoff_hours=terms.cutoff_hours,
+        booking_actions=None if actions is None else sorted(actions),
     )
 
 

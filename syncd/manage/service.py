@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -27,12 +28,14 @@ from syncd.manage.busy import (
     active_bindings,
     cached_busy,
     fetch_busy,
+    forget_stretches,
     store_busy,
     stored_stretches,
 )
 from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.details import DETAILS_ROW, details_page
-from syncd.manage.errors import SlotTaken
+from syncd.manage.errors import NothingToChange, SlotTaken
+from syncd.manage.fresh_busy import BusyUnreadable, FreshBusy, SlotCheck
 from syncd.manage.rules import Action, status_after_reschedule
 from syncd.manage.settings import manage_settings
 from syncd.manage.single_flight import SingleFlight
@@ -73,27 +76,53 @@ def cancel(session: Session, token: str, now: datetime) -> Booking:
     return booking
 
 
-def reschedule(
+def slot_check(
     session: Session, token: str, start: datetime, staff_key: str | None, now: datetime
+) -> SlotCheck:
+    """The calendars and the interval a confirmation of `start` must read afresh."""
+    booking = _booking(session, token, now)
+    context = av.context_of(booking, now)
+    target = _target(session, context, staff_key)
+    bindings = tuple(active_bindings(session, target.id))
+    return SlotCheck(target.id, bindings, _needed(context, as_utc(start), now))
+
+
+def reschedule(
+    session: Session, token: str, start: datetime, staff_key: str | None, now: datetime,
+    *, fresh: FreshBusy | None = None,
 ) -> Booking:
-    """Move the booking to `start` (and `staff_key`); SlotTaken unless that slot is free now."""
+    """Move the booking to `start` (and `staff_key`); SlotTaken unless that slot is free now,
+    NothingToChange if it is the booking's own.
+
+    `fresh` is what the calendars showed at confirm time (syncd.manage.fresh_busy);
+    without it the stored busy time is trusted while `manage.busy_confirm_seconds` young.
+    """
     booking = _booking(session, token, now, lock=True)
     context = av.context_of(booking, now)
-    target = av.pick_staff(session, context, av.staff_choices(session, context, staff_key),
-                           staff_key)
+    target = _target(session, context, staff_key)
     start = as_utc(start)
     moved, other_staff = start != booking.start, target.id != booking.staff_id
     if not (moved or other_staff):
         context.require(Action.RESCHEDULE)
-        return booking
+        raise NothingToChange
     if moved:
         context.require(Action.RESCHEDULE)
     if other_staff:
         context.require(Action.CHANGE_STAFF)
     _lock_staff(session, target)
-    _require_free(session, context, target, start, now)
+    _require_free(session, context, target, start, now, fresh=fresh)
     _move(session, context, target, start)
     return booking
+
+
+def forget_busy(session: Session, check: SlotCheck) -> None:
+    """The stored busy time over the checked slot is out of date: the next listing reads it."""
+    forget_stretches(session, [b.id for b in check.bindings], [check.needed])
+
+
+def _target(session: Session, context: av.BookingContext, staff_key: str | None) -> Staff:
+    return av.pick_staff(session, context, av.staff_choices(session, context, staff_key),
+                         staff_key)
 
 
 def _lock_staff(session: Session, staff: Staff) -> None:
@@ -101,23 +130,46 @@ def _lock_staff(session: Session, staff: Staff) -> None:
     session.execute(select(Staff.id).where(Staff.id == staff.id).with_for_update())
 
 
+def _asked(context: av.BookingContext, start: datetime, now: datetime) -> Interval:
+    """`start` as a moment within the bookable window (empty when outside it)."""
+    window = av.slot_window(context, now)
+    return Interval(max(start, window.start), min(start + timedelta(microseconds=1), window.end))
+
+
+def _needed(context: av.BookingContext, start: datetime, now: datetime) -> Interval:
+    """Everything a slot at `start` touches, buffers included."""
+    shape = av.slot_shape(context.service, context.booking)
+    return av.reach(shape, _asked(context, start, now))
+
+
 def _require_free(
-    session: Session, context: av.BookingContext, staff: Staff, start: datetime, now: datetime
+    session: Session, context: av.BookingContext, staff: Staff, start: datetime, now: datetime,
+    *, fresh: FreshBusy | None,
 ) -> None:
     booking = context.booking
     shape = av.slot_shape(context.service, booking)
-    window = av.slot_window(context, now)
-    asked = Interval(max(start, window.start), min(start + timedelta(microseconds=1), window.end))
-    needed = av.reach(shape, asked)
-    fresh_after = now - timedelta(seconds=manage_settings(session).busy_confirm_seconds)
-    busy = cached_busy(session, active_bindings(session, staff.id), needed, fresh_after)
-    if busy.missing:
-        raise SlotTaken("This time could not be checked again. Please choose a time again.")
+    asked, needed = _asked(context, start, now), _needed(context, start, now)
+    calendar_busy = _calendar_busy(session, staff, needed, now, fresh)
     blocked = av.booking_blocks(session, staff.id, needed, booking.id)
-    blocked += av.without_own_event(busy.intervals, av.own_event(booking, staff.id))
+    blocked += av.without_own_event(calendar_busy, av.own_event(booking, staff.id))
     staff_time = StaffTime(staff.timezone, staff.working_hours, blocked)
     if start not in find_slots(shape, staff_time, asked):
         raise SlotTaken()
+
+
+def _calendar_busy(
+    session: Session, staff: Staff, needed: Interval, now: datetime, fresh: FreshBusy | None
+) -> list[Interval]:
+    bindings = active_bindings(session, staff.id)
+    if fresh is not None:
+        if not fresh.answers(staff.id, bindings, needed):
+            raise BusyUnreadable  # calendars rebound since the read: read again
+        return fresh.intervals
+    fresh_after = now - timedelta(seconds=manage_settings(session).busy_confirm_seconds)
+    busy = cached_busy(session, bindings, needed, fresh_after)
+    if busy.missing:
+        raise SlotTaken("This time could not be checked again. Please choose a time again.")
+    return busy.intervals
 
 
 def _move(session: Session, context: av.BookingContext, staff: Staff, start: datetime) -> None:
@@ -212,13 +264,25 @@ async def slot_list(
             break
         page_day = plan.page.later
     chosen = day or (days[0] if days else plan.booking_day)
+    starts = starts_on(runs, plan.customer_zone, chosen)
+    current = _current_start(plan, chosen)
     return SlotList(
         day=chosen,
-        slots=starts_on(runs, plan.customer_zone, chosen),
+        slots=[start for start in starts if start != current],
         staff=plan.staff,
         staff_options=plan.staff_options,
         busy_unavailable=busy is None,
         days=days,
         earlier=plan.page.earlier,
         later=plan.page.later,
+        current=current,
     )
+
+
+def _current_start(plan: SlotPlan, day: date) -> datetime | None:
+    """The booking's own start in the customer's zone, if with this staff member on `day`:
+    shown as the current time, never offered as a move."""
+    if plan.own is None:
+        return None
+    start = plan.own.start.astimezone(ZoneInfo(plan.customer_zone))
+    return start if start.date() == day else None

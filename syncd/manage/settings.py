@@ -21,6 +21,8 @@ class ManageSettings(BaseModel):
     # a slot chosen from busy time this old may still be confirmed; older must be listed again
     busy_confirm_seconds: float = Field(default=900.0, ge=0)
     busy_timeout_seconds: float = Field(default=10.0, gt=0)
+    # a confirmation reads the slot on each staff calendar again, this long at most
+    confirm_timeout_seconds: float = Field(default=3.0, gt=0)
     failures_per_minute: int = Field(default=20, ge=1)
 
     def secret(self) -> str | None:

@@ -45,6 +45,15 @@ class SlotList:
     days: list[date]  # the days of the listing's fortnight with at least one slot
     earlier: date | None  # the first day of the fortnight before, if any is bookable
     later: date | None  # the first day of the fortnight after, if any is bookable
+    current: datetime | None = None  # the booking's own start, when on this day and staff
+
+    @property
+    def times(self) -> list[tuple[datetime, bool]]:
+        """The day's times to show, each with whether it is the booking's current one."""
+        shown = [(slot, False) for slot in self.slots]
+        if self.current is not None:
+            shown.append((self.current, True))
+        return sorted(shown)
 
 
 def zone_label(zone_name: str, at: datetime) -> str:

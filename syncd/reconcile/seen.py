@@ -14,6 +14,8 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.base import ObservedEvent
+from syncd.manage.busy import forget_stretches
+from syncd.manage.slots import Interval
 from syncd.reconcile.models import ObservedBusy, SeenEvent
 from syncd.store.models import CalendarBinding
 
@@ -38,6 +40,7 @@ def record_foreign(session: Session, binding: CalendarBinding, found: list[Forei
     ids = [rows[remote_id].id for remote_id in kept]
     for first in range(0, len(ids), _CHUNK):
         batch = ids[first:first + _CHUNK]
+        _forget_listed(session, batch)
         session.execute(delete(ObservedBusy).where(ObservedBusy.seen_event_id.in_(batch)))
     intervals = [
         {"seen_event_id": rows[remote_id].id, "binding_id": binding.id,
@@ -47,6 +50,8 @@ def record_foreign(session: Session, binding: CalendarBinding, found: list[Forei
     ]
     if intervals:
         session.execute(insert(ObservedBusy), intervals)
+        shown = [Interval(i.start, i.end) for event, _ in kept.values() for i in event.intervals]
+        forget_stretches(session, [binding.id], shown)
 
 
 def forget(session: Session, binding_id: int, remote_ids: Iterable[str]) -> None:
@@ -86,5 +91,20 @@ def _rows(session: Session, binding_id: int, remote_ids: Iterable[str]) -> dict[
 def _delete(session: Session, row_ids: list[int]) -> None:
     for first in range(0, len(row_ids), _CHUNK):
         batch = row_ids[first:first + _CHUNK]
+        _forget_listed(session, batch)
         session.execute(delete(ObservedBusy).where(ObservedBusy.seen_event_id.in_(batch)))
         session.execute(delete(SeenEvent).where(SeenEvent.id.in_(batch)))
+
+
+def _forget_listed(session: Session, seen_ids: list[int]) -> None:
+    """The busy time the listings stored over these events' old intervals is out of date
+    (syncd.manage.busy): the next listing reads those stretches afresh."""
+    rows = session.execute(
+        select(ObservedBusy.binding_id, ObservedBusy.start, ObservedBusy.end)
+        .where(ObservedBusy.seen_event_id.in_(seen_ids))
+    )
+    touched: dict[int, list[Interval]] = {}
+    for binding_id, start, end in rows:
+        touched.setdefault(binding_id, []).append(Interval(start, end))
+    for binding_id, intervals in touched.items():
+        forget_stretches(session, [binding_id], intervals)

@@ -59,22 +59,36 @@ def put_booking(
     booking = find_in_merchant(session, Booking, merchant, key, lock=True)
     if booking is None:
         service = session.get_one(Service, values["service_id"])
-        values["manage_rules"] = rules_at_booking(service, data.origin, data.self_manage).to_json()
+        values["manage_rules"] = rules_at_booking(
+            service, data.origin, data.self_manage, data.terms()).to_json()
         return _create(session, merchant, key, values, actor), True
     if booking.status == BookingStatus.CANCELLED:
         raise Conflict("a cancelled booking cannot be changed; clone it into a new booking")
-    _keep_self_manage(booking, data.self_manage)
+    _keep_self_manage(booking, data)
     if data.status is None:
         values["status"] = booking.status  # keep an approval already given
     change_booking(session, booking, values, actor)
     return booking, False
 
 
-def _keep_self_manage(booking: Booking, choice: bool | None) -> None:
-    """Self-management is decided when a booking is made; a later update may only repeat it."""
-    made_with = ManageRules.from_json(booking.manage_rules).booking_choice
-    if choice is not None and choice != made_with:
-        raise InputError({"self_manage": "decided when the booking was made; it cannot change"})
+def _rules_of_clone(source: Booking) -> dict[str, object]:
+    """A clone is made under the service's rules of today and its source's own choices."""
+    made_with = ManageRules.from_json(source.manage_rules)
+    return rules_at_booking(
+        source.service, source.origin, made_with.booking_choice, made_with.terms()).to_json()
+
+
+def _keep_self_manage(booking: Booking, data: BookingIn) -> None:
+    """Self-management, its cutoff and actions are decided when a booking is made; a later
+    update may only repeat them."""
+    made_with = ManageRules.from_json(booking.manage_rules)
+    terms = made_with.terms()
+    asked = {"self_manage": (data.self_manage, made_with.booking_choice),
+             "manage_cutoff_hours": (data.manage_cutoff_hours, terms.cutoff_hours),
+             "manage_actions": (data.terms().actions, terms.actions)}
+    for field, (given, made) in asked.items():
+        if given is not None and given != made:
+            raise InputError({field: "decided when the booking was made; it cannot change"})
 
 
 def change_booking(
@@ -160,7 +174,5 @@ def _clone_values(
         "notes": source.notes,
         "cloned_from_id": source.id,
         "status": initial_status(source.service.requires_approval),
-        "manage_rules": rules_at_booking(
-            source.service, source.origin, ManageRules.from_json(source.manage_rules).booking_choice
-        ).to_json(),
+        "manage_rules": _rules_of_clone(source),
     }

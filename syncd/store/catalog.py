@@ -91,11 +91,15 @@ def upsert_service(
     if service is None:
         service = Service(merchant_id=merchant.id, key=key)
         session.add(service)
-    _assign(service, data.model_dump(exclude={"staff"}))
-    service.delivered_by = [
-        reference(session, Staff, merchant, staff_key, f"staff.{index}")
-        for index, staff_key in enumerate(data.staff)
-    ]
+    # a field the request leaves out keeps its stored value: an update never turns a
+    # setting (self-service above all) back to its default by omission
+    given = data.model_fields_set if not created else set(ServiceIn.model_fields)
+    _assign(service, data.model_dump(include=given - {"staff"}))
+    if "staff" in given:
+        service.delivered_by = [
+            reference(session, Staff, merchant, staff_key, f"staff.{index}")
+            for index, staff_key in enumerate(data.staff)
+        ]
     session.flush()
     return service, created
 

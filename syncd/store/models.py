@@ -126,7 +126,7 @@ class Service(Base):
     # overrides the merchant's reconcile_rule for this service's bookings; None: the merchant's
     reconcile_rule: Mapped[str | None] = mapped_column(String(16))
     # customer self-service (syncd/manage): copied into each booking's rules when it is made
-    manage_web_bookings: Mapped[bool] = mapped_column(Boolean, default=True)
+    manage_web_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
     manage_staff_bookings: Mapped[bool] = mapped_column(Boolean, default=False)
     allow_cancel: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_reschedule: Mapped[bool] = mapped_column(Boolean, default=True)

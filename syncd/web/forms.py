@@ -75,6 +75,10 @@ def required_start(values: Mapping[str, str], name: str = "start") -> datetime:
         raise BadInputError(f"The time {value!r} does not exist.") from None
 
 
+def optional_start(values: Mapping[str, str], name: str) -> datetime | None:
+    return required_start(values, name) if values.get(name, "").strip() else None
+
+
 def optional_staff(values: Mapping[str, str], name: str = "staff") -> str | None:
     value = values.get(name, "").strip()
     if not value:

@@ -7,7 +7,6 @@ again on the POST, whatever the pages showed.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -16,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from syncd.errors import Conflict
-from syncd.manage.errors import ActionClosed
+from syncd.manage.errors import ActionClosed, NothingToChange, SlotTaken
+from syncd.manage.fresh_busy import BusyUnreadable, read_fresh
 from syncd.manage.rules import Action
-from syncd.manage.service import reschedule, slot_list
+from syncd.manage.service import forget_busy, reschedule, slot_check, slot_list
 from syncd.manage.tokens import find_booking
 from syncd.manage.views import BookingPage, SlotList, StaffOption
 from syncd.store.models import BookingStatus
@@ -27,7 +27,13 @@ from syncd.web.booking_pages import load_page
 from syncd.web.context import Web, see_other, token_of
 from syncd.web.csrf import FIELD
 from syncd.web.errors import CsrfError
-from syncd.web.forms import optional_day, optional_staff, read_form, required_start
+from syncd.web.forms import (
+    optional_day,
+    optional_staff,
+    optional_start,
+    read_form,
+    required_start,
+)
 
 CLOSED_TITLE = "This booking cannot be rescheduled online"
 
@@ -60,11 +66,15 @@ async def load_slots(
 
 
 def render_slots(
-    web: Web, request: Request, token: str, page: BookingPage, slots: SlotList, *, taken: bool
+    web: Web, request: Request, token: str, page: BookingPage, slots: SlotList, *, taken: bool,
+    unchecked: bool = False, current: bool = False,
 ) -> Response:
+    """The day's free times; `taken`: a chosen time was refused (`unchecked`: because a
+    calendar could not be read to check it); `current`: the booking's own time was chosen."""
     choices = _unique([slots.staff, *slots.staff_options])
     context = {"page": page, "merchant_name": page.merchant_name, "token": token,
-               "slots": slots, "staff_choices": choices, "taken": taken}
+               "slots": slots, "staff_choices": choices, "taken": taken and not unchecked,
+               "unchecked": unchecked, "current_chosen": current}
     return web.pages.render(request, "reschedule.html", context, status=409 if taken else 200)
 
 
@@ -85,6 +95,8 @@ async def choose(web: Web, request: Request) -> Response:
     if not may_reschedule(page):
         return render_closed(web, request, token, page, title=CLOSED_TITLE,
                              reason=closed_reason(page), status=200)
+    if day is None and from_day is None:
+        day = local_day(page.start_local, page)  # open on the booking's own day
     slots = await load_slots(web, token, day, staff_key, from_day)
     return render_slots(web, request, token, page, slots, taken=False)
 
@@ -102,6 +114,8 @@ async def review(web: Web, request: Request) -> Response:
         return render_closed(web, request, token, page, title=CLOSED_TITLE,
                              reason=closed_reason(page), status=200)
     slots = await load_slots(web, token, local_day(start, page), staff_key)
+    if start == slots.current:
+        return render_slots(web, request, token, page, slots, taken=False, current=True)
     if start not in slots.slots:
         return render_slots(web, request, token, page, slots, taken=True)
     new_start = start.astimezone(zone(page.timezone))
@@ -129,16 +143,35 @@ async def confirm(web: Web, request: Request) -> Response:
     move = Move(token, required_start(form), optional_staff(form))
     try:
         await _move(web, move)
+    except NothingToChange:
+        if move.start == optional_start(form, "was"):  # the time the review showed as "Now"
+            return await _current_chosen(web, request, move)
+        return see_other(request, token, "rescheduled")  # a repeated Confirm
     except Conflict as refused:  # SlotTaken, ActionClosed, or a race lost in the database
         return await _after_refusal(web, request, move, refused)
     return see_other(request, token, "rescheduled")
 
 
 async def _move(web: Web, move: Move) -> None:
+    """Read the slot on the staff calendars afresh, then move the booking in one transaction."""
     now = web.clock()
-    await web.transact(
-        lambda session: reschedule(session, move.token, move.start, move.staff_key, now)
-    )
+    check = await web.transact(
+        lambda session: slot_check(session, move.token, move.start, move.staff_key, now))
+    seconds = web.runtime.settings.manage.confirm_timeout_seconds
+    fresh = await read_fresh(web.runtime.connectors, check, seconds)
+    try:
+        await web.transact(lambda session: reschedule(
+            session, move.token, move.start, move.staff_key, now, fresh=fresh))
+    except SlotTaken:
+        if fresh.intervals:  # the calendars show what the stored busy time may not have
+            await web.transact(lambda session: forget_busy(session, check))
+        raise
+
+
+async def _current_chosen(web: Web, request: Request, move: Move) -> Response:
+    page = await load_page(web, move.token)
+    slots = await load_slots(web, move.token, local_day(move.start, page), move.staff_key)
+    return render_slots(web, request, move.token, page, slots, taken=False, current=True)
 
 
 async def _after_refusal(web: Web, request: Request, move: Move, refused: Conflict) -> Response:
@@ -149,14 +182,8 @@ async def _after_refusal(web: Web, request: Request, move: Move, refused: Confli
         return render_closed(web, request, move.token, page, title=CLOSED_TITLE,
                              reason=refused.reason, status=409)
     slots = await load_slots(web, move.token, local_day(move.start, page), move.staff_key)
-    if move.start in slots.slots:
-        # Free after all: only the stored busy time had grown too old to confirm
-        # against, and listing the slots has just read it afresh.
-        with contextlib.suppress(Conflict):
-            await _move(web, move)
-            return see_other(request, move.token, "rescheduled")
-        slots = await load_slots(web, move.token, local_day(move.start, page), move.staff_key)
-    return render_slots(web, request, move.token, page, slots, taken=True)
+    return render_slots(web, request, move.token, page, slots, taken=True,
+                        unchecked=isinstance(refused, BusyUnreadable))
 
 
 async def _already_done(web: Web, move: Move) -> bool:

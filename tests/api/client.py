@@ -8,14 +8,17 @@ with their database work in Starlette's thread pool.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.types import ASGIApp
+
+T = TypeVar("T")
 
 
 class ApiClient:
@@ -42,6 +45,12 @@ class ApiClient:
         traceback: TracebackType | None,
     ) -> None:
         self._stack.close()
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` on the app's event loop (to close what the app opened there)."""
+        if self._portal is None:
+            raise RuntimeError("use the client inside `with ApiClient(...)`")
+        return self._portal.call(work)
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if self._portal is None or self._client is None:

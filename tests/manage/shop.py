@@ -41,7 +41,7 @@ def service_in(**changes: Any) -> ServiceIn:
     body: dict[str, Any] = {
         "name": "Haircut", "duration_minutes": 30, "buffer_after_minutes": 10,
         "location": "Main Street 1", "allow_change_staff": True, "staff": ["alice", "bob"],
-        "slot_interval_minutes": 30,
+        "slot_interval_minutes": 30, "manage_web_bookings": True,
     }
     return ServiceIn.model_validate(body | changes)
 

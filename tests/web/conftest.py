@@ -105,6 +105,7 @@ def seed(runtime: Runtime, service: dict[str, object] | None = None) -> dict[str
                            BindingIn(connector="local", calendar_id=f"{key}-work"), {"local"})
         upsert_service(session, shop, "cut", ServiceIn.model_validate({
             "name": "Haircut", "duration_minutes": 30, "allow_change_staff": True,
+            "manage_web_bookings": True,
             "staff": ["alice", "bob"], **(service or {}),
         }))
     tokens = {}

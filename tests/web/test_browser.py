@@ -67,7 +67,7 @@ def seed_shop(daemon: SyncdDaemon, radicale: RadicaleServer, start: datetime) ->
                    {"connector": "dav", "calendar_id": radicale.collection_path(key)})
     daemon.put("/merchants/m1/services/cut", {
         "name": "Haircut", "duration_minutes": 30, "location": "Main Street 1",
-        "allow_change_staff": True, "staff": ["alice", "bob"],
+        "allow_change_staff": True, "staff": ["alice", "bob"], "manage_web_bookings": True,
     })
     daemon.put("/merchants/m1/bookings/b1", {
         "service": "cut", "staff": "alice", "start": start.isoformat(), "paid": True,

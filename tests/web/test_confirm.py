@@ -25,7 +25,7 @@ from tests.web.conftest import (
     Shop,
     slot_query,
 )
-from tests.web.failing import UnreadableConnector
+from tests.web.failing import StallingCalendar, StallingConnector, UnreadableConnector
 from tests.web.pages import JUST_TAKEN, assert_secure, cancel_token, confirm, review
 
 
@@ -203,3 +203,24 @@ def test_an_event_put_on_the_staff_calendar_meanwhile_takes_the_slot(
     assert FREE_SLOT.isoformat() not in answer.text
     assert shop.booking("a").start == START_A
 
+
+
+def test_a_calendar_that_cannot_be_read_at_confirm_time_changes_nothing(
+    shop: Shop, browsers: Browsers
+) -> None:
+    calendars = StallingConnector()
+    shop.runtime.connectors = {"local": calendars}
+    shop.runtime.settings.manage.confirm_timeout_seconds = 0.2
+    token = shop.tokens["a"]
+    browser = browsers()
+    csrf = review(browser, token)
+    calendar = calendars.calendar("alice-work")
+    assert isinstance(calendar, StallingCalendar)
+    calendar.stalled = True
+    answer = confirm(browser, token, csrf)
+    assert answer.status_code == 409
+    assert "could not be checked" in answer.text
+    assert "please try again" in answer.text.lower()
+    assert JUST_TAKEN not in answer.text.lower()
+    booking = shop.booking("a")
+    assert (booking.start, booking.version) == (START_A, 1)
