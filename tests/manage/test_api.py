@@ -43,7 +43,7 @@ def test_service_manage_settings_and_staff_round_trip(client: ApiClient) -> None
     assert created.status_code == 201, created.text
     shown = client.get(f"{M}/services/cut").json()
     assert shown["staff"] == ["alice", "bob"]
-    assert (shown["manage_web_bookings"], shown["manage_staff_bookings"]) == (True, False)
+    assert (shown["manage_web_bookings"], shown["manage_staff_bookings"]) == (False, False)
     assert (shown["allow_change_staff"], shown["manage_cutoff_hours"]) == (True, 12)
     assert (shown["slot_interval_minutes"], shown["min_lead_minutes"]) == (15, 60)
     client.put(f"{M}/services/cut", json=body | {"staff": []})
@@ -80,7 +80,8 @@ def test_the_per_booking_choice_is_for_staff_made_bookings(client: ApiClient) ->
 
 
 def test_links_are_issued_and_revoked(client: ApiClient, runtime: Runtime) -> None:
-    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 30})
+    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 30,
+                                          "manage_web_bookings": True})
     client.put(f"{M}/bookings/b1", json=booking())
     issued = client.post(f"{M}/bookings/b1/manage-links")
     assert issued.status_code == 201
@@ -95,3 +96,49 @@ def test_links_are_issued_and_revoked(client: ApiClient, runtime: Runtime) -> No
     client.put(f"{M}/bookings/b2", json=booking(origin="staff"))
     assert client.post(f"{M}/bookings/b2/manage-links").status_code == 409
     assert client.delete(f"{M}/bookings/nope/manage-links").status_code == 404
+
+
+def test_self_service_is_off_until_the_merchant_turns_it_on(client: ApiClient) -> None:
+    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 30})
+    assert client.get(f"{M}/services/cut").json()["manage_web_bookings"] is False
+    made = client.put(f"{M}/bookings/b1", json=booking())
+    assert made.json()["manage_rules"]["enabled"] is False
+    assert client.post(f"{M}/bookings/b1/manage-links").status_code == 409
+
+
+def test_a_service_update_keeps_what_it_leaves_out(client: ApiClient) -> None:
+    client.put(f"{M}/services/cut", json={
+        "name": "Cut", "duration_minutes": 30, "manage_web_bookings": True,
+        "manage_cutoff_hours": 6, "staff": ["alice"]})
+    renamed = client.put(f"{M}/services/cut", json={"name": "Haircut", "duration_minutes": 30})
+    assert renamed.status_code == 200, renamed.text
+    shown = client.get(f"{M}/services/cut").json()
+    assert shown["name"] == "Haircut"
+    assert (shown["manage_web_bookings"], shown["manage_cutoff_hours"]) == (True, 6)
+    assert shown["staff"] == ["alice"]
+    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 30,
+                                          "manage_web_bookings": False})
+    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 45})
+    assert client.get(f"{M}/services/cut").json()["manage_web_bookings"] is False
+
+
+def test_a_staff_made_booking_carries_its_own_cutoff_and_actions(client: ApiClient) -> None:
+    client.put(f"{M}/services/cut", json={"name": "Cut", "duration_minutes": 30,
+                                          "manage_cutoff_hours": 24})
+    own = {"origin": "staff", "self_manage": True, "manage_cutoff_hours": 2,
+           "manage_actions": ["cancel"]}
+    made = client.put(f"{M}/bookings/b1", json=booking(**own))
+    assert made.status_code == 201, made.text
+    rules = made.json()["manage_rules"]
+    assert (rules["enabled"], rules["cutoff_hours"], rules["booking_cutoff_hours"]) == (
+        True, 2, 2)
+    assert (rules["cancel"], rules["reschedule"], rules["booking_actions"]) == (
+        True, False, ["cancel"])
+    assert client.get(f"{M}/bookings/b1").json()["manage_rules"] == rules
+    later = client.put(f"{M}/bookings/b1", json=booking(**own | {"manage_cutoff_hours": 5}))
+    assert later.status_code == 422
+    assert "manage_cutoff_hours" in later.json()["error"]["fields"]
+    assert client.put(f"{M}/bookings/b1", json=booking(**own)).status_code == 200
+    web = client.put(f"{M}/bookings/b2", json=booking(manage_cutoff_hours=2))
+    assert web.status_code == 422
+    assert "manage_cutoff_hours" in web.json()["error"]["fields"]

@@ -97,8 +97,9 @@ def test_slots_leave_out_other_bookings_and_calendar_busy_time(
     listing = slots(seeded, token, date(2030, 3, 6))
     berlin = [s.astimezone(shop.zone("Europe/Berlin")).strftime("%H:%M") for s in listing.slots]
     # 11:30 and 13:30 would run their buffer into the next appointment; 12:30 starts in one
-    assert berlin == ["09:00", "09:30", "10:00", "10:30", "11:00",
+    assert berlin == ["09:00", "09:30", "10:30", "11:00",
                       "13:00", "15:00", "15:30", "16:00", "16:30"]
+    assert listing.current == SOON, "the booking's own time is its current one, not a move"
     assert listing.slots[0].utcoffset() == timedelta(hours=1)  # shown in the customer's zone
     assert date(2030, 3, 6) in listing.days
     assert date(2030, 3, 9) not in listing.days
@@ -139,7 +140,8 @@ def test_the_booking_does_not_block_itself(seeded: Runtime, calendars: MemoryCon
     token = booked(seeded)
     calendars.calendar("alice-work").add_foreign_event("its own event", SOON, at(0.5), busy=True)
     listing = slots(seeded, token, date(2030, 3, 6))
-    assert SOON in listing.slots
+    assert listing.current == SOON
+    assert at(0.5) in listing.slots
     assert reschedule(seeded, token, at(0.5)).start == at(0.5)
 
 

@@ -221,8 +221,9 @@ def test_a_listing_through_the_page_reads_is_the_one_in_a_thread(
     in_loop, _, in_thread, _ = listings = asyncio.run(both())
     assert in_loop == in_thread
     assert [s.astimezone(shop.zone("Europe/Berlin")).strftime("%H:%M")
-            for s in listings[1].slots][:6] == ["09:00", "09:30", "10:00", "10:30", "11:00",
-                                                "13:00"]
+            for s in listings[1].slots][:6] == ["09:00", "09:30", "10:30", "11:00", "13:00",
+                                                "13:30"]
+    assert listings[1].current is not None, "10:00 is the booking's own, not a move"
 
 
 class WaitingCursor:
