@@ -78,6 +78,9 @@ class ServiceIn(Strict):
     # customer reminders, e.g. [1440, 60]: a day and an hour before the start
     reminder_minutes_before: list[ReminderOffset] = Field(default_factory=list, max_length=5)
     follow_up_minutes_after: int | None = Field(default=None, ge=0, le=MAX_FOLLOW_UP_MINUTES)
+    # ask the customer for a rating this long after the end; None: never
+    rating_request_minutes_after: int | None = Field(
+        default=None, ge=0, le=MAX_FOLLOW_UP_MINUTES)
     reconcile_rule: ReconcileRule | None = None  # None: the merchant's rule
     # customer self-service through the manage link, off until the merchant turns it on;
     # kept with each booking when it is made

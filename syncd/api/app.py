@@ -18,6 +18,7 @@ from syncd.api import (
     routes_manage,
     routes_mirrors,
     routes_notify,
+    routes_ratings,
     routes_webhooks,
 )
 from syncd.api.auth import BearerAuth
@@ -76,6 +77,7 @@ def create_api(runtime: Runtime) -> Starlette:
         *routes_manage.routes(runtime),
         *routes_mirrors.routes(runtime),
         *routes_notify.routes(runtime),
+        *routes_ratings.routes(runtime),
         *routes_webhooks.routes(runtime),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

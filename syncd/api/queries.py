@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from syncd.api.serialize import BindingCounts, BookingView, MirrorView
 from syncd.errors import NotFound
+from syncd.manage.rating_models import BookingRating
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
 
 V = TypeVar("V")
@@ -31,13 +32,14 @@ def _page(rows: Sequence[tuple[int, V]], limit: int) -> Page[V]:
     return Page(items, rows[limit - 1][0] if more else None)
 
 
-def _bookings() -> Select[Booking, str, str, str, str | None]:
+def _bookings() -> Select[Booking, str, str, str, str | None, BookingRating | None]:
     return (
-        select(Booking, Merchant.key, Service.key, Staff.key, _Source.key)
+        select(Booking, Merchant.key, Service.key, Staff.key, _Source.key, BookingRating)
         .join(Merchant, Booking.merchant_id == Merchant.id)
         .join(Service, Booking.service_id == Service.id)
         .join(Staff, Booking.staff_id == Staff.id)
         .outerjoin(_Source, Booking.cloned_from_id == _Source.id)
+        .outerjoin(BookingRating, BookingRating.booking_id == Booking.id)
     )
 
 

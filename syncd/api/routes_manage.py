@@ -9,10 +9,12 @@ from starlette.routing import Route
 
 from syncd.api.handling import path_keys, reply, resource, transact
 from syncd.errors import Conflict
+from syncd.manage.ratings import revoke_rating_links
 from syncd.manage.tokens import manage_link, revoke_links
 from syncd.runtime import Runtime
 from syncd.store import catalog
 from syncd.store.models import Booking
+from syncd.timeutil import utcnow
 
 
 def _booking(session: Session, merchant_key: str, key: str) -> Booking:
@@ -39,7 +41,9 @@ async def revoke(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "booking")
 
     def work(session: Session) -> Response:
-        return reply({"revoked": revoke_links(session, _booking(session, merchant_key, key))})
+        booking = _booking(session, merchant_key, key)
+        revoked = revoke_links(session, booking) + revoke_rating_links(session, booking, utcnow())
+        return reply({"revoked": revoked})
 
     return await transact(runtime, work)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from syncd.manage.rating_models import BookingRating
+from syncd.manage.ratings import rating_json
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
 from syncd.timeutil import as_utc
 
@@ -32,6 +34,7 @@ class BookingView:
     service: str
     staff: str
     cloned_from: str | None
+    rating: BookingRating | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ def service_json(service: Service) -> JSON:
         "location": service.location,
         "reminder_minutes_before": service.reminder_minutes_before,
         "follow_up_minutes_after": service.follow_up_minutes_after,
+        "rating_request_minutes_after": service.rating_request_minutes_after,
         "reconcile_rule": service.reconcile_rule,  # None: the merchant's
         "manage_web_bookings": service.manage_web_bookings,
         "manage_staff_bookings": service.manage_staff_bookings,
@@ -156,6 +160,7 @@ def booking_json(view: BookingView) -> JSON:
         "paid": booking.paid,
         "cloned_from": view.cloned_from,
         "manage_rules": booking.manage_rules,  # self-service rules in force when it was made
+        "rating": rating_json(view.rating),  # the customer's, once given
         "created_at": iso(booking.created_at),
         "updated_at": iso(booking.updated_at),
     }

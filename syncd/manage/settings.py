@@ -24,6 +24,10 @@ class ManageSettings(BaseModel):
     # a confirmation reads the slot on each staff calendar again, this long at most
     confirm_timeout_seconds: float = Field(default=3.0, gt=0)
     failures_per_minute: int = Field(default=20, ge=1)
+    # a rating link works this long after the booking's end; a rating given can be
+    # changed this long after it was first given
+    rating_days: float = Field(default=30.0, gt=0, le=365)
+    rating_change_hours: float = Field(default=72.0, ge=0)
 
     def secret(self) -> str | None:
         from syncd.config import read_secret  # noqa: PLC0415 - syncd.config imports this module

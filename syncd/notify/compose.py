@@ -77,6 +77,8 @@ def template_context(letter: Letter, facts: BookingFacts) -> dict[str, Any]:
         "manage_url": letter.payload.get("manage_url"),
         "minutes": letter.payload.get("minutes"),
         "actor": letter.payload.get("actor"),
+        "rating_url": letter.payload.get("rating_url"),  # rating requests
+        "rating": letter.payload.get("rating"),  # rating notices
         "conflict": letter.payload.get("conflict"),  # conflict notices (syncd/reconcile)
     }
 

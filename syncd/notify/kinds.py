@@ -18,6 +18,7 @@ class NoticeEvent(StrEnum):
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     CONFLICT = "conflict"
+    RATED = "rated"  # a customer rated a booking
 
 
 class CalendarMethod(StrEnum):
@@ -38,6 +39,8 @@ class MessageKind(StrEnum):
     RESCHEDULE_NOTICE = "reschedule_notice"
     CANCEL_NOTICE = "cancel_notice"
     CONFLICT_NOTICE = "conflict_notice"  # a staff calendar disagrees (syncd/reconcile)
+    RATING_REQUEST = "rating_request"  # a while after the booking ended
+    RATING_NOTICE = "rating_notice"  # to the merchant: a customer rated a booking
 
 
 @dataclass(frozen=True)
@@ -58,4 +61,6 @@ KINDS: dict[MessageKind, KindInfo] = {
     MessageKind.RESCHEDULE_NOTICE: KindInfo(event=NoticeEvent.RESCHEDULED),
     MessageKind.CANCEL_NOTICE: KindInfo(event=NoticeEvent.CANCELLED),
     MessageKind.CONFLICT_NOTICE: KindInfo(event=NoticeEvent.CONFLICT),
+    MessageKind.RATING_REQUEST: KindInfo(),
+    MessageKind.RATING_NOTICE: KindInfo(event=NoticeEvent.RATED),
 }

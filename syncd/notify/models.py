@@ -45,6 +45,7 @@ class Audience(StrEnum):
 class ReminderKind(StrEnum):
     REMINDER = "reminder"  # `minutes` before the start
     FOLLOW_UP = "follow_up"  # `minutes` after the end
+    RATING = "rating"  # a rating request, `minutes` after the end
 
 
 class ReminderState(StrEnum):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from syncd.manage.ratings import rating_link
 from syncd.notify.facts import booking_facts
 from syncd.notify.kinds import MessageKind
 from syncd.notify.links import manage_url
@@ -36,7 +37,9 @@ from syncd.wakeup import OUTBOX_DIRTY
 _MESSAGES = {
     ReminderKind.REMINDER: MessageKind.REMINDER,
     ReminderKind.FOLLOW_UP: MessageKind.FOLLOW_UP,
+    ReminderKind.RATING: MessageKind.RATING_REQUEST,
 }
+_AFTER_THE_END = {ReminderKind.FOLLOW_UP, ReminderKind.RATING}
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class ReminderRules:
 
 
 def due_time(kind: str, minutes: int, booking: Booking) -> datetime:
-    if kind == ReminderKind.FOLLOW_UP:
+    if kind in _AFTER_THE_END:
         return booking.end + timedelta(minutes=minutes)
     return booking.start - timedelta(minutes=minutes)
 
@@ -71,6 +74,8 @@ def _schedule(session: Session, booking: Booking, now: datetime) -> None:
     plans = [(ReminderKind.REMINDER, minutes) for minutes in service.reminder_minutes_before]
     if service.follow_up_minutes_after is not None:
         plans.append((ReminderKind.FOLLOW_UP, service.follow_up_minutes_after))
+    if service.rating_request_minutes_after is not None:
+        plans.append((ReminderKind.RATING, service.rating_request_minutes_after))
     for kind, minutes in plans:
         due = due_time(kind, minutes, booking)
         session.add(
@@ -160,6 +165,8 @@ def _queue(session: Session, reminder: Reminder, booking: Booking, now: datetime
         "minutes": reminder.minutes,
         "manage_url": manage_url(session, booking),
     }
+    if reminder.kind == ReminderKind.RATING:
+        payload["rating_url"] = rating_link(session, booking)
     queue_message(session, booking, addressee, payload, now=now, reminder_id=reminder.id)
 
 

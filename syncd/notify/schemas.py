@@ -14,6 +14,7 @@ class NoticeEvents(Strict):
     rescheduled: bool = True
     cancelled: bool = True
     conflict: bool = True
+    rated: bool = True
 
 
 class MerchantNotificationsIn(Strict):

@@ -123,6 +123,8 @@ class Service(Base):
     # the customer's reminders, kept with each booking when it is made
     reminder_minutes_before: Mapped[list[int]] = mapped_column(JSON, default=list)
     follow_up_minutes_after: Mapped[int | None] = mapped_column(Integer)
+    # a rating request this long after the end (None: none is sent)
+    rating_request_minutes_after: Mapped[int | None] = mapped_column(Integer)
     # overrides the merchant's reconcile_rule for this service's bookings; None: the merchant's
     reconcile_rule: Mapped[str | None] = mapped_column(String(16))
     # customer self-service (syncd/manage): copied into each booking's rules when it is made

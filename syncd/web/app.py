@@ -6,6 +6,8 @@
     /manage/{token}/rescheduled          done
     /manage/{token}/cancel               GET: confirmation step; POST: cancel
     /manage/{token}/cancelled            done
+    /manage/{token}/rate                 GET: stars and a comment; POST: rate (a rating link)
+    /manage/{token}/rated                done
     /manage/static/manage.css            the one stylesheet
 
 One middleware frames every response (syncd.web.frame): the failure rate
@@ -34,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncd.runtime import Runtime
 from syncd.timeutil import utcnow
-from syncd.web import booking_pages, cancel_pages, reschedule_pages
+from syncd.web import booking_pages, cancel_pages, rating_pages, reschedule_pages
 from syncd.web.context import PageEndpoint, Web, database_limiter
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import exception_handlers
@@ -89,6 +91,9 @@ def _routes(web: Web) -> list[BaseRoute]:
         Route("/{token}/cancel", PageEndpoint(web, cancel_pages.ask), methods=get),
         Route("/{token}/cancel", PageEndpoint(web, cancel_pages.confirm), methods=post),
         Route("/{token}/cancelled", PageEndpoint(web, booking_pages.cancelled), methods=get),
+        Route("/{token}/rate", PageEndpoint(web, rating_pages.ask), methods=get),
+        Route("/{token}/rate", PageEndpoint(web, rating_pages.give), methods=post),
+        Route("/{token}/rated", PageEndpoint(web, rating_pages.done), methods=get),
     ]
 
 

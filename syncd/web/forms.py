@@ -86,3 +86,17 @@ def optional_staff(values: Mapping[str, str], name: str = "staff") -> str | None
     if not _KEY.match(value):
         raise BadInputError("That staff member is not one this page offered.")
     return value
+
+
+def required_stars(values: Mapping[str, str], name: str = "stars") -> int:
+    value = values.get(name, "").strip()
+    if value not in {"1", "2", "3", "4", "5"}:
+        raise BadInputError("Please choose from 1 to 5 stars.")
+    return int(value)
+
+
+def optional_comment(values: Mapping[str, str], limit: int, name: str = "comment") -> str:
+    value = values.get(name, "").strip().replace("\r\n", "\n")
+    if len(value) > limit:
+        raise BadInputError(f"Please keep the comment to {limit} characters.")
+    return value

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     CONFLICT_DETECTED = "conflict.detected"
     CONFLICT_RESOLVED = "conflict.resolved"
     MIRROR_DEAD_LETTERED = "mirror.dead_lettered"  # a calendar write was given up on
+    BOOKING_RATED = "booking.rated"  # the customer gave or changed a rating
 
 
 def iso(value: datetime) -> str:

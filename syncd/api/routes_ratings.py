@@ -1,0 +1,73 @@
+"""A merchant's customer ratings, newest first.
+
+    GET /merchants/{m}/ratings[?limit=&cursor=]
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from syncd.api.handling import MAX_ID, path_keys, reply, resource, transact
+from syncd.manage.rating_models import BookingRating
+from syncd.manage.ratings import rating_json
+from syncd.runtime import Runtime
+from syncd.schemas import Strict, parse
+from syncd.store import catalog
+from syncd.store.models import Booking, Service, Staff
+from syncd.timeutil import as_utc
+
+MAX_PAGE = 200
+
+
+class RatingQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: int = Field(default=MAX_ID, ge=0, le=MAX_ID)  # a booking id: those before it
+
+
+Row = tuple[BookingRating, int, str, datetime, str, str]
+
+
+def _rows(session: Session, merchant_id: int, query: RatingQuery) -> list[Row]:
+    statement = (
+        select(BookingRating, Booking.id, Booking.key, Booking.start, Service.key, Staff.key)
+        .join(Booking, Booking.id == BookingRating.booking_id)
+        .join(Service, Service.id == Booking.service_id)
+        .join(Staff, Staff.id == Booking.staff_id)
+        .where(BookingRating.merchant_id == merchant_id, Booking.id < query.cursor)
+        .order_by(Booking.id.desc())
+        .limit(query.limit + 1)
+    )
+    return [row.tuple() for row in session.execute(statement)]
+
+
+def _item(row: Row) -> dict[str, object]:
+    rating, _, booking, start, service, staff = row
+    shown = {"booking": booking, "service": service, "staff": staff,
+             "start": as_utc(start).isoformat()}
+    return shown | (rating_json(rating) or {})
+
+
+async def list_ratings(runtime: Runtime, request: Request) -> Response:
+    (merchant_key,) = path_keys(request, "merchant")
+    query = parse(RatingQuery, dict(request.query_params))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        rows = _rows(session, merchant.id, query)
+        more = len(rows) > query.limit
+        cursor = str(rows[query.limit - 1][1]) if more else None
+        return reply({"items": [_item(row) for row in rows[:query.limit]],
+                      "next_cursor": cursor})
+
+    return await transact(runtime, work)
+
+
+def routes(runtime: Runtime) -> list[Route]:
+    return [resource(runtime, "/merchants/{merchant}/ratings", get=list_ratings)]
