@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,26 +28,28 @@ MAX_PAGE = 200
 
 class RatingQuery(Strict):
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=MAX_ID, ge=0, le=MAX_ID)  # a booking id: those before it
+    cursor: int | None = Field(default=None, ge=0, le=MAX_ID)  # a booking id: those before it
 
 
-Row = tuple[BookingRating, int, str, datetime, str, str]
+RatingRow = Row[BookingRating, int, str, datetime, str, str]
 
 
-def _rows(session: Session, merchant_id: int, query: RatingQuery) -> list[Row]:
+def _rows(session: Session, merchant_id: int, query: RatingQuery) -> list[RatingRow]:
     statement = (
         select(BookingRating, Booking.id, Booking.key, Booking.start, Service.key, Staff.key)
         .join(Booking, Booking.id == BookingRating.booking_id)
         .join(Service, Service.id == Booking.service_id)
         .join(Staff, Staff.id == Booking.staff_id)
-        .where(BookingRating.merchant_id == merchant_id, Booking.id < query.cursor)
+        .where(BookingRating.merchant_id == merchant_id)
         .order_by(Booking.id.desc())
         .limit(query.limit + 1)
     )
-    return [row.tuple() for row in session.execute(statement)]
+    if query.cursor is not None:
+        statement = statement.where(Booking.id < query.cursor)
+    return list(session.execute(statement))
 
 
-def _item(row: Row) -> dict[str, object]:
+def _item(row: RatingRow) -> dict[str, object]:
     rating, _, booking, start, service, staff = row
     shown = {"booking": booking, "service": service, "staff": staff,
              "start": as_utc(start).isoformat()}

@@ -38,11 +38,22 @@ MAX_COMMENT = 2000
 
 
 @dataclass(frozen=True)
-class RatingPage:
-    """What the rating page shows: the booking, the rating so far, whether it may change."""
+class GivenRating:
+    stars: int
+    comment: str
 
-    booking: Booking
-    rating: BookingRating | None
+
+@dataclass(frozen=True)
+class RatingPage:
+    """What the rating page shows: the visit, the rating so far, until when it may change."""
+
+    merchant_name: str
+    service_name: str
+    staff_name: str
+    start: datetime
+    end: datetime
+    customer_timezone: str
+    rating: GivenRating | None
     open_until: datetime | None  # None: it can no longer be given or changed
 
 
@@ -85,7 +96,12 @@ def rated_booking(session: Session, token: str, now: datetime, *, lock: bool = F
 def rating_page(session: Session, token: str, now: datetime) -> RatingPage:
     booking = rated_booking(session, token, now)
     rating = session.get(BookingRating, booking.id)
-    return RatingPage(booking, rating, _open_until(manage_settings(session), rating, now))
+    return RatingPage(
+        booking.merchant.name, booking.service.name, booking.staff.name, booking.start,
+        booking.end, booking.customer_timezone,
+        None if rating is None else GivenRating(rating.stars, rating.comment),
+        _open_until(manage_settings(session), rating, now),
+    )
 
 
 def _open_until(

@@ -31,13 +31,12 @@ async def _page(web: Web, token: str) -> RatingPage:
 
 
 def _context(page: RatingPage, token: str) -> dict[str, Any]:
-    booking = page.booking
-    customer_zone = zone(booking.customer_timezone)
+    customer_zone = zone(page.customer_timezone)
     return {
-        "token": token, "merchant_name": booking.merchant.name, "rating": page.rating,
-        "service_name": booking.service.name, "staff_name": booking.staff.name,
-        "start_local": booking.start.astimezone(customer_zone),
-        "end_local": booking.end.astimezone(customer_zone),
+        "token": token, "merchant_name": page.merchant_name, "rating": page.rating,
+        "service_name": page.service_name, "staff_name": page.staff_name,
+        "start_local": page.start.astimezone(customer_zone),
+        "end_local": page.end.astimezone(customer_zone),
         "open": page.open_until is not None, "stars": STARS, "max_comment": MAX_COMMENT,
         "change_until": _until(page, customer_zone),
     }
