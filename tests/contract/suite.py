@@ -207,6 +207,14 @@ class CalendarContract:
         assert await harness.calendar.busy_time(MONDAY_10 + WEEK, MONDAY_10 + 2 * WEEK) == []
         assert await harness.calendar.busy_time(MONDAY_10 - WEEK, MONDAY_10) == []
 
+    async def test_busy_within_reads_just_the_slot(self, harness: Harness) -> None:
+        lunch = datetime(2026, 3, 2, 12, 0, tzinfo=BERLIN)
+        await harness.add_foreign(ForeignEvent("lunch", lunch, lunch + HOUR))
+        slot = lunch + HOUR / 2
+        busy = await harness.calendar.busy_within(slot, slot + HOUR / 2, 10.0)
+        assert busy == [BusyInterval(lunch.astimezone(UTC), (lunch + HOUR).astimezone(UTC))]
+        assert await harness.calendar.busy_within(lunch + HOUR, lunch + 2 * HOUR, 10.0) == []
+
 
 
 # -- the change feed (connectors/base.py, "Watching a calendar") ----------------

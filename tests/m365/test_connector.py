@@ -161,6 +161,16 @@ async def test_busy_time_fails_rather_than_report_free_time(
         await calendar.busy_time(MONDAY_10 - HOUR, MONDAY_10 + HOUR)
 
 
+async def test_a_slow_calendar_view_is_given_up_within_the_time_asked(
+    double: GraphDouble, calendar: Calendar, mailbox: str
+) -> None:
+    double.add_foreign_event(mailbox, "lunch", MONDAY_10, MONDAY_10 + HOUR)
+    assert await calendar.busy_within(MONDAY_10, MONDAY_10 + HOUR, 10.0)  # token fetched
+    double.latency_seconds = 1.0
+    with pytest.raises(TransientError):
+        await calendar.busy_within(MONDAY_10, MONDAY_10 + HOUR, 0.2)
+
+
 async def test_an_expired_token_is_renewed_once(
     double: GraphDouble, calendar: Calendar, connector: M365Connector
 ) -> None:
