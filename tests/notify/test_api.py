@@ -135,7 +135,8 @@ def test_notification_settings_decide_who_is_told(
 ) -> None:
     defaults = salon.get(SALON + "/staff/alice/notifications").json()
     assert defaults == {
-        "events": {"new": True, "rescheduled": True, "cancelled": True, "conflict": True},
+        "events": {"new": True, "rescheduled": True, "cancelled": True, "conflict": True,
+                   "rated": True},
     }
     put(salon, "/staff/alice/notifications", {"events": {"new": False}})
     merchant = put(salon, "/notifications", {
