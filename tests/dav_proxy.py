@@ -3,7 +3,9 @@
 Several worker processes write through it; afterwards `peak` tells the most
 requests any one calendar collection had in flight at once. `latency_seconds`
 holds every request that long before forwarding it, as a distant or busy
-server would (bench/scale.py).
+server would (bench/scale.py). `fault`, when set, is asked first about every
+request and may answer it instead of the server (an HTML page, a 503, a reset):
+what a misbehaving proxy or load balancer in front of the server does.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +27,7 @@ from starlette.routing import Route
 
 from tests.servers import free_port
 
+Fault = Callable[[Request], Awaitable[Response | None]]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
@@ -34,9 +38,12 @@ def collection_of(path: str) -> str:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str, latency_seconds: float = 0.0) -> None:
+    def __init__(
+        self, upstream: str, latency_seconds: float = 0.0, fault: Fault | None = None
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.latency_seconds = latency_seconds
+        self.fault = fault
         self.port = free_port()
         self.in_flight: Counter[str] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
@@ -89,6 +96,8 @@ class CountingProxy:
         try:
             if self.latency_seconds:
                 await asyncio.sleep(self.latency_seconds)
+            if self.fault is not None and (instead := await self.fault(request)) is not None:
+                return instead
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
             upstream = await self._client.request(
                 request.method,

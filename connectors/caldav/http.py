@@ -148,6 +148,19 @@ def error_for_status(response: httpx.Response, action: str) -> RemoteError:
     return _CLIENT_ERRORS.get(status, PermanentError)(message)
 
 
+def multistatus_body(response: httpx.Response, action: str) -> bytes:
+    """The body of a 207 Multi-Status answer in XML; any other success is not one.
+
+    A proxy, captive portal or maintenance page answers 200 with an HTML page:
+    a transient failure of the request, which must never read as an empty listing.
+    """
+    content_type = response.headers.get("Content-Type", "xml").split(";")[0].strip().lower()
+    if response.status_code != 207 or not content_type.endswith("xml"):
+        shown = content_type or "no content type"
+        raise TransientError(f"{action}: HTTP {response.status_code} {shown}, not a multistatus")
+    return response.content
+
+
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (seconds, maybe fractional, or an HTTP-date)."""
     if value is None:
