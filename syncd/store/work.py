@@ -3,6 +3,12 @@
 The unit of leasing is a calendar binding: whoever holds a binding's lease is
 the only one writing to that calendar, so a booking's writes are never
 reordered and a calendar's concurrency limit holds.
+
+Leases are fenced: every acquisition counts the binding's `lease_generation`
+up, a renewal holds only for the owner and generation it was taken with, and
+results are recorded only while both still match. A worker paused past its
+lease (however long) wakes to find it cannot renew and can record nothing,
+even when the calendar was released meanwhile and nobody holds it.
 """
 
 from __future__ import annotations
@@ -52,6 +58,22 @@ class Outcome:
     actual: Presence
     version: int | None
     ref: RemoteRef | None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds a calendar, and the acquisition it is (the fencing token)."""
+
+    owner: str
+    generation: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A calendar just leased and its first claimed mirrors."""
+
+    generation: int
+    tasks: list[MirrorTask]
 
 
 @dataclass(frozen=True)
@@ -119,16 +141,30 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     return min(present) if present else None
 
 
-def acquire_lease(
-    session: Session, binding_id: int, owner: str, now: datetime, seconds: float
+def held(lease: Lease) -> ColumnElement[bool]:
+    """Bindings `lease` still holds: same owner, same acquisition (expired or not: a lease
+    nobody took since is still this one)."""
+    return and_(
+        CalendarBinding.lease_owner == lease.owner,
+        CalendarBinding.lease_generation == lease.generation,
+    )
+
+
+def renew_lease(
+    session: Session, binding_id: int, lease: Lease, now: datetime, seconds: float
 ) -> bool:
-    """Take or extend the lease; False if another live worker holds it."""
+    """Extend `lease`; False if the calendar was released or acquired since (lease lost)."""
     result = session.execute(
         update(CalendarBinding)
-        .where(CalendarBinding.id == binding_id, _lease_free(owner, now))
-        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+        .where(CalendarBinding.id == binding_id, held(lease))
+        .values(lease_expires_at=now + timedelta(seconds=seconds))
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def holds_lease(session: Session, binding_id: int, lease: Lease) -> bool:
+    query = select(CalendarBinding.id).where(CalendarBinding.id == binding_id, held(lease))
+    return session.scalar(query) is not None
 
 
 def start_passes(
@@ -139,23 +175,24 @@ def start_passes(
     *,
     lease_seconds: float,
     limit: int,
-) -> dict[int, list[MirrorTask]]:
+) -> dict[int, Claim]:
     """Lease the calendars nobody else holds and claim each one's first due mirrors.
 
     One transaction for all of them, so that the first writes of many calendars
     leave together. Returns the claims of the calendars leased, by binding id.
     """
     leased = _lease_free_ones(session, binding_ids, owner, now, lease_seconds)
-    claims: dict[int, list[MirrorTask]] = {binding_id: [] for binding_id in leased}
+    claims = {binding_id: Claim(generation, []) for binding_id, generation in leased.items()}
     if leased:
-        for mirror, task in _claimed(session, _first_due(session, leased, now, limit)):
-            claims[mirror.binding_id].append(task)
+        for mirror, task in _claimed(session, _first_due(session, list(leased), now, limit)):
+            claims[mirror.binding_id].tasks.append(task)
     return claims
 
 
 def _lease_free_ones(
     session: Session, binding_ids: Sequence[int], owner: str, now: datetime, seconds: float
-) -> list[int]:
+) -> dict[int, int]:
+    """The calendars leased, each with its new generation."""
     # PostgreSQL: rows locked in one order, and a row another transaction holds is
     # left for the next look rather than waited for (SQLite has one writer anyway).
     free = (
@@ -169,10 +206,16 @@ def _lease_free_ones(
         session.execute(
             update(CalendarBinding)
             .where(CalendarBinding.id.in_(leased))
-            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+            .values(
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=seconds),
+                lease_generation=CalendarBinding.lease_generation + 1,
+            )
             .execution_options(synchronize_session=False)
         )
-    return leased
+    generations = select(CalendarBinding.id, CalendarBinding.lease_generation)
+    rows = session.execute(generations.where(CalendarBinding.id.in_(leased)))
+    return {row.id: row.lease_generation for row in rows}
 
 
 def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: int) -> list[Mirror]:
@@ -196,15 +239,15 @@ def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: i
 def lease_and_claim(
     session: Session,
     binding_id: int,
-    owner: str,
+    lease: Lease,
     now: datetime,
     *,
     lease_seconds: float,
     limit: int,
     busy: set[int] | None = None,
 ) -> list[MirrorTask] | None:
-    """Take or extend the lease and claim due mirrors in one transaction; None if not ours."""
-    if not acquire_lease(session, binding_id, owner, now, lease_seconds):
+    """Extend the lease and claim due mirrors in one transaction; None if it is lost."""
+    if not renew_lease(session, binding_id, lease, now, lease_seconds):
         return None
     return claim_due(session, binding_id, now, limit, busy)
 
@@ -227,6 +270,17 @@ class Release:
     binding_id: int
     owner: str
     heal: bool = False
+
+
+def task_current(session: Session, binding_id: int, lease: Lease, task: MirrorTask) -> bool:
+    """Whether `task` is still worth writing: its lease held, its mirror still wanting it."""
+    query = (
+        select(Mirror.id)
+        .join(CalendarBinding, CalendarBinding.id == Mirror.binding_id)
+        .where(Mirror.id == task.mirror_id, CalendarBinding.id == binding_id, held(lease))
+        .where(Mirror.desired == task.desired, Mirror.desired_version == task.desired_version)
+    )
+    return session.scalar(query) is not None
 
 
 def release_leases(session: Session, releases: Sequence[Release]) -> None:
@@ -324,11 +378,18 @@ def _task(mirror: Mirror) -> MirrorTask:
 
 
 def record_failure(
-    session: Session, task: MirrorTask, error: str, retry_at: datetime, *, dead: bool
+    session: Session,
+    task: MirrorTask,
+    error: str,
+    retry_at: datetime,
+    *,
+    dead: bool,
+    lease: Lease | None = None,
 ) -> None:
-    """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead."""
+    """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead.
+    With `lease`, nothing is recorded unless it still holds the mirror's calendar."""
     mirror = session.get(Mirror, task.mirror_id, with_for_update=True)
-    if mirror is None:
+    if mirror is None or (lease and not holds_lease(session, mirror.binding_id, lease)):
         return
     if (mirror.desired, mirror.desired_version) != (task.desired, task.desired_version):
         mirror.attempts, mirror.last_error, mirror.next_attempt_at = 0, error, utcnow()

@@ -17,7 +17,7 @@ from syncd.store import results, work
 from syncd.store.models import BindingState
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
-from syncd.worker.converge import converge
+from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.inflight import InFlight
 from syncd.worker.policy import RetryPolicy
@@ -52,6 +52,7 @@ class CalendarRun:
     # the first claim, made with the lease by the worker (syncd.store.work.start_passes)
     first_claim: list[MirrorTask] | None = field(default=None)
     renewed_at: float = field(default_factory=time.monotonic)  # the lease, on the monotonic clock
+    generation: int = 0  # the lease's fencing token, from its acquisition
     leased: bool = field(default=False, init=False)
     healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
 
@@ -70,6 +71,10 @@ class CalendarRun:
             # With the results of other calendars: passes that end together commit once.
             release = work.Release(binding_id, self.ctx.owner, heal=self.healthy)
             await self.ctx.recorder.record_item(work.release_leases, release)
+
+    @property
+    def lease(self) -> work.Lease:
+        return work.Lease(self.ctx.owner, self.generation)
 
     async def _keep_lease(self) -> None:
         """Renew well before expiry: a pass may outlast one lease period on a slow server."""
@@ -145,7 +150,7 @@ class CalendarRun:
         claimed = await self.ctx.db.run(
             work.lease_and_claim,
             binding_id,
-            self.ctx.owner,
+            self.lease,
             utcnow(),
             lease_seconds=self.ctx.lease_seconds,
             limit=self.ctx.batch_size,
@@ -168,9 +173,9 @@ class CalendarRun:
     async def _renew_lease(self) -> bool:
         started = time.monotonic()
         renewed = await self.ctx.db.run(
-            work.acquire_lease,
+            work.renew_lease,
             self.target.binding_id,
-            self.ctx.owner,
+            self.lease,
             utcnow(),
             self.ctx.lease_seconds,
         )
@@ -180,9 +185,13 @@ class CalendarRun:
 
     async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
         """The outcome, the error to record, or None when the whole calendar failed."""
+        if not await self._still_current(task):
+            return None  # the lease or the booking moved on while the task waited
         started = time.perf_counter()
         try:
-            outcome = await converge(self.calendar, task)
+            outcome = await converge(self.calendar, task, partial(self._current, task))
+        except StaleTaskError:
+            return None
         except (AuthError, TransientError) as error:
             if isinstance(error, TransientError):
                 metrics.count_throttle(self.connector_kind, error)
@@ -196,9 +205,20 @@ class CalendarRun:
         metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(elapsed)
         return outcome
 
+    async def _still_current(self, task: MirrorTask) -> bool:
+        """Checked in the store only when the lease may have lapsed since it was last renewed
+        (a worker paused past it): otherwise nobody else can have taken the calendar."""
+        if time.monotonic() - self.renewed_at < self.ctx.lease_seconds / 3:
+            return not self.lease_lost
+        return await self._current(task)
+
+    async def _current(self, task: MirrorTask) -> bool:
+        binding_id = self.target.binding_id
+        return await self.ctx.db.read(work.task_current, binding_id, self.lease, task)
+
     async def _record(self, task: MirrorTask, result: Outcome | RemoteError | None) -> None:
         if isinstance(result, Outcome):
-            success = results.Success(task.mirror_id, result, utcnow())
+            success = results.Success(task.mirror_id, result, utcnow(), self.lease)
             await self.ctx.recorder.record_item(results.record_successes, success)
             metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
         elif result is not None:
@@ -211,7 +231,7 @@ class CalendarRun:
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
         message = f"{type(error).__name__}: {error}"
         await self.ctx.recorder.record(
-            lambda s: work.record_failure(s, task, message, retry_at, dead=dead)
+            lambda s: work.record_failure(s, task, message, retry_at, dead=dead, lease=self.lease)
         )
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {

@@ -136,7 +136,8 @@ class Worker:
                 connector.calendar(target.calendar_id),
                 connector.concurrency_per_calendar,
                 self._kind(target.connector),
-                first_claim=claims[target.binding_id],
+                first_claim=claims[target.binding_id].tasks,
+                generation=claims[target.binding_id].generation,
                 renewed_at=renewed_at,
             )
             self._track(target, run.run())

@@ -34,7 +34,8 @@ def lease(runtime: Runtime, binding_id: int, owner: str, seconds: float) -> None
 
 def start(runtime: Runtime, ids: list[int], limit: int = 10) -> dict[int, list[work.MirrorTask]]:
     with runtime.sessions.begin() as session:
-        return work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
+        claims = work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
+    return {binding_id: claim.tasks for binding_id, claim in claims.items()}
 
 
 def test_start_passes_leases_only_free_calendars_and_claims_up_to_the_limit(
@@ -62,12 +63,7 @@ def test_start_passes_takes_over_an_expired_lease(memory_runtime: Runtime) -> No
 
 
 def claim_one(runtime: Runtime, binding_id: int) -> work.MirrorTask:
-    with runtime.sessions.begin() as session:
-        claimed = work.lease_and_claim(
-            session, binding_id, "me", utcnow(), lease_seconds=60, limit=1
-        )
-    assert claimed is not None
-    return claimed[0]
+    return start(runtime, [binding_id], limit=1)[binding_id][0]
 
 
 def record(runtime: Runtime, task: work.MirrorTask) -> Mirror:
