@@ -48,6 +48,7 @@ class CountingProxy:
         self.in_flight: Counter[str] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
         self.requests: Counter[str] = Counter()
+        self.answered: list[tuple[str, int]] = []  # (method, status) of what the server answered
         self._lock = threading.Lock()
         app = Starlette(
             routes=[
@@ -109,6 +110,8 @@ class CountingProxy:
             return Response(status_code=502)
         finally:
             self._leave(collection)
+        with self._lock:
+            self.answered.append((request.method, upstream.status_code))
         # httpx decoded the body: a Content-Encoding passed on would have the client decode it again
         dropped = HOP_BY_HOP | {"content-encoding"}
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
