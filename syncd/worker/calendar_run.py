@@ -19,6 +19,7 @@ from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
@@ -55,6 +56,7 @@ class CalendarRun:
     generation: int = 0  # the lease's fencing token, from its acquisition
     leased: bool = field(default=False, init=False)
     healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
+    recent: RecentRequests = field(default_factory=RecentRequests, init=False)
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -195,15 +197,22 @@ class CalendarRun:
         except (AuthError, TransientError) as error:
             if isinstance(error, TransientError):
                 metrics.count_throttle(self.connector_kind, error)
-            if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
+            if self._whole_calendar(error):
                 self.outage = self.outage or error
                 return None
             return error
         except RemoteError as error:
             return error
+        self.recent.succeeded()
         elapsed = time.perf_counter() - started
         metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(elapsed)
         return outcome
+
+    def _whole_calendar(self, error: AuthError | TransientError) -> bool:
+        """Whether `error` should pause the calendar rather than back off its one event."""
+        if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
+            return True
+        return self.recent.failed()
 
     async def _still_current(self, task: MirrorTask) -> bool:
         """Checked in the store only when the lease may have lapsed since it was last renewed
