@@ -11,10 +11,12 @@ what a misbehaving proxy or load balancer in front of the server does.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
@@ -22,7 +24,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.servers import free_port
@@ -134,3 +136,33 @@ class CountingProxy:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+@dataclass
+class RandomFaults:
+    """A `fault` failing `rate` of the requests while `on`: a reset in the middle of the
+    answer, a 503 without Retry-After, or a hold past the client's `timeout_seconds`
+    (after which the request still reaches the server, late)."""
+
+    timeout_seconds: float
+    rate: float = 0.07
+    on: bool = False
+    rng: random.Random = field(default_factory=lambda: random.Random(19))
+    counts: Counter[str] = field(default_factory=Counter)
+
+    async def __call__(self, request: Request) -> Response | None:
+        if not self.on or self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(["reset", "503", "timeout"])
+        self.counts[kind] += 1
+        if kind == "503":
+            return Response(b"busy", status_code=503)
+        if kind == "reset":
+            return StreamingResponse(_cut_off())
+        await asyncio.sleep(self.timeout_seconds * 2)
+        return None
+
+
+async def _cut_off() -> AsyncIterator[bytes]:
+    yield b"<?xml"
+    raise ConnectionResetError("connection reset in the middle of the answer")

@@ -6,17 +6,12 @@ reach them within twice the time they take without faults (both measured here).
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 
 from connectors.base import Connector
 from connectors.caldav import Settings, build
@@ -30,7 +25,7 @@ from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
 from tests.contract.harness import unique_name
-from tests.dav_proxy import CountingProxy
+from tests.dav_proxy import CountingProxy, RandomFaults
 from tests.servers import RadicaleServer
 
 pytestmark = pytest.mark.anyio
@@ -40,33 +35,6 @@ PER_CALENDAR = 50
 FAILURE_RATE = 0.07
 LATENCY = 0.05  # a server a little way off: the fault-free time is not all overhead
 TIMEOUT = 2.0  # the connector's; a request the proxy holds longer times out
-
-
-@dataclass
-class RandomFaults:
-    """Fails `rate` of the requests, while `on`: a reset, a 503 or a timeout at random."""
-
-    on: bool = False
-    rate: float = FAILURE_RATE
-    rng: random.Random = field(default_factory=lambda: random.Random(19))
-    counts: Counter[str] = field(default_factory=Counter)
-
-    async def __call__(self, request: Request) -> Response | None:
-        if not self.on or self.rng.random() >= self.rate:
-            return None
-        kind = self.rng.choice(["reset", "503", "timeout"])
-        self.counts[kind] += 1
-        if kind == "503":
-            return Response(b"busy", status_code=503)
-        if kind == "reset":
-            return StreamingResponse(_cut_off())
-        await asyncio.sleep(TIMEOUT * 2)  # the client gave up; the server still gets it late
-        return None
-
-
-async def _cut_off() -> AsyncIterator[bytes]:
-    yield b"<?xml"
-    raise ConnectionResetError("connection reset in the middle of the answer")
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +50,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def faults() -> RandomFaults:
-    return RandomFaults()
+    return RandomFaults(TIMEOUT, FAILURE_RATE)
 
 
 @pytest.fixture
