@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlalchemy import Table, Update, and_, bindparam, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from syncd.store.leases import Lease
 from syncd.store.models import CalendarBinding, Mirror, Presence
-from syncd.store.work import Lease, Outcome
+from syncd.store.work import Outcome
 
 
 @dataclass(frozen=True)

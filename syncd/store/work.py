@@ -4,11 +4,7 @@ The unit of leasing is a calendar binding: whoever holds a binding's lease is
 the only one writing to that calendar, so a booking's writes are never
 reordered and a calendar's concurrency limit holds.
 
-Leases are fenced: every acquisition counts the binding's `lease_generation`
-up, a renewal holds only for the owner and generation it was taken with, and
-results are recorded only while both still match. A worker paused past its
-lease (however long) wakes to find it cannot renew and can record nothing,
-even when the calendar was released meanwhile and nobody holds it.
+Leases themselves (fenced by a generation) are in syncd/store/leases.py.
 """
 
 from __future__ import annotations
@@ -17,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.reconcile.state import next_pass_time, pass_due
+from syncd.store.leases import HEALED, Lease, held, holds_lease, lease_free, renew_lease
 from syncd.store.models import (
     BindingState,
     Booking,
@@ -61,14 +58,6 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Lease:
-    """Who holds a calendar, and the acquisition it is (the fencing token)."""
-
-    owner: str
-    generation: int
-
-
-@dataclass(frozen=True)
 class Claim:
     """A calendar just leased and its first claimed mirrors."""
 
@@ -87,14 +76,6 @@ def _due_mirrors(now: datetime) -> list[ColumnElement[bool]]:
     return [Mirror.pending.is_(True), Mirror.dead.is_(False), Mirror.next_attempt_at <= now]
 
 
-def _lease_free(owner: str, now: datetime) -> ColumnElement[bool]:
-    return or_(
-        CalendarBinding.lease_owner.is_(None),
-        CalendarBinding.lease_owner == owner,
-        CalendarBinding.lease_expires_at < now,
-    )
-
-
 def due_bindings(
     session: Session, owner: str, now: datetime, limit: int, *, watch: bool = False
 ) -> list[BindingTarget]:
@@ -105,7 +86,7 @@ def due_bindings(
         wanted = or_(wanted, pass_due(now))
     query = (
         select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
-        .where(wanted, _lease_free(owner, now))
+        .where(wanted, lease_free(owner, now))
         .where(or_(CalendarBinding.paused_until.is_(None), CalendarBinding.paused_until <= now))
         .order_by(CalendarBinding.id)
         .limit(limit)
@@ -141,32 +122,6 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     return min(present) if present else None
 
 
-def held(lease: Lease) -> ColumnElement[bool]:
-    """Bindings `lease` still holds: same owner, same acquisition (expired or not: a lease
-    nobody took since is still this one)."""
-    return and_(
-        CalendarBinding.lease_owner == lease.owner,
-        CalendarBinding.lease_generation == lease.generation,
-    )
-
-
-def renew_lease(
-    session: Session, binding_id: int, lease: Lease, now: datetime, seconds: float
-) -> bool:
-    """Extend `lease`; False if the calendar was released or acquired since (lease lost)."""
-    result = session.execute(
-        update(CalendarBinding)
-        .where(CalendarBinding.id == binding_id, held(lease))
-        .values(lease_expires_at=now + timedelta(seconds=seconds))
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def holds_lease(session: Session, binding_id: int, lease: Lease) -> bool:
-    query = select(CalendarBinding.id).where(CalendarBinding.id == binding_id, held(lease))
-    return session.scalar(query) is not None
-
-
 def start_passes(
     session: Session,
     binding_ids: Sequence[int],
@@ -197,7 +152,7 @@ def _lease_free_ones(
     # left for the next look rather than waited for (SQLite has one writer anyway).
     free = (
         select(CalendarBinding.id)
-        .where(CalendarBinding.id.in_(binding_ids), _lease_free(owner, now))
+        .where(CalendarBinding.id.in_(binding_ids), lease_free(owner, now))
         .order_by(CalendarBinding.id)
         .with_for_update(skip_locked=True)
     )
@@ -263,15 +218,6 @@ def has_due(session: Session, binding_id: int, now: datetime, busy: set[int]) ->
     return session.scalar(query) is not None
 
 
-@dataclass(frozen=True)
-class Release:
-    """A calendar to give back; with `heal` (its writes went well), its failure streak ends."""
-
-    binding_id: int
-    owner: str
-    heal: bool = False
-
-
 def task_current(session: Session, binding_id: int, lease: Lease, task: MirrorTask) -> bool:
     """Whether `task` is still worth writing: its lease held, its mirror still wanting it."""
     query = (
@@ -281,36 +227,6 @@ def task_current(session: Session, binding_id: int, lease: Lease, task: MirrorTa
         .where(Mirror.desired == task.desired, Mirror.desired_version == task.desired_version)
     )
     return session.scalar(query) is not None
-
-
-def release_leases(session: Session, releases: Sequence[Release]) -> None:
-    """Give calendars back, each only if `owner` still holds it: a batched UPDATE per kind."""
-    for heal in (False, True):
-        rows = [{"r_id": r.binding_id, "r_owner": r.owner} for r in releases if r.heal is heal]
-        if rows:
-            session.execute(_release_statement(heal=heal), rows)
-
-
-def _release_statement(*, heal: bool) -> Update:
-    table: Table = CalendarBinding.__table__  # type: ignore[assignment]  # the class's own table
-    return (
-        update(table)
-        .where(table.c.id == bindparam("r_id"), table.c.lease_owner == bindparam("r_owner"))
-        .values(lease_owner=None, lease_expires_at=None, **(_HEALED if heal else {}))
-    )
-
-
-def release_lease(session: Session, binding_id: int, owner: str, *, heal: bool = False) -> None:
-    """One calendar's `release_leases`."""
-    release_leases(session, [Release(binding_id, owner, heal)])
-
-
-def release_all_leases(session: Session, owner: str | None = None) -> None:
-    """Drop leases held by `owner`, or every lease (a single-process start)."""
-    query = update(CalendarBinding).values(lease_owner=None, lease_expires_at=None)
-    if owner is not None:
-        query = query.where(CalendarBinding.lease_owner == owner)
-    session.execute(query)
 
 
 def claim_due(
@@ -435,19 +351,11 @@ def needs_healing(session: Session, binding_id: int) -> bool:
     return session.scalar(query) is not None
 
 
-_HEALED = {
-    "consecutive_failures": 0,
-    "paused_until": None,
-    "last_error": None,
-    "state": BindingState.OK,
-}
-
-
 def mark_binding_healthy(session: Session, binding_id: int) -> None:
     session.execute(
         update(CalendarBinding)
         .where(CalendarBinding.id == binding_id, _unhealthy())
-        .values(**_HEALED)
+        .values(**HEALED)
     )
 
 

@@ -13,7 +13,7 @@ from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.reconcile.passes import Watcher
-from syncd.store import results, work
+from syncd.store import leases, results, work
 from syncd.store.models import BindingState
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
@@ -71,12 +71,12 @@ class CalendarRun:
         finally:
             heartbeat.cancel()
             # With the results of other calendars: passes that end together commit once.
-            release = work.Release(binding_id, self.ctx.owner, heal=self.healthy)
-            await self.ctx.recorder.record_item(work.release_leases, release)
+            release = leases.Release(binding_id, self.ctx.owner, heal=self.healthy)
+            await self.ctx.recorder.record_item(leases.release_leases, release)
 
     @property
-    def lease(self) -> work.Lease:
-        return work.Lease(self.ctx.owner, self.generation)
+    def lease(self) -> leases.Lease:
+        return leases.Lease(self.ctx.owner, self.generation)
 
     async def _keep_lease(self) -> None:
         """Renew well before expiry: a pass may outlast one lease period on a slow server."""
@@ -175,7 +175,7 @@ class CalendarRun:
     async def _renew_lease(self) -> bool:
         started = time.monotonic()
         renewed = await self.ctx.db.run(
-            work.renew_lease,
+            leases.renew_lease,
             self.target.binding_id,
             self.lease,
             utcnow(),
@@ -186,7 +186,8 @@ class CalendarRun:
         return renewed
 
     async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
-        """The outcome, the error to record, or None when the whole calendar failed."""
+        """The outcome, the error to record, or None: nothing to record (the whole calendar
+        failed, or the task went stale: lease lost, booking changed)."""
         if not await self._still_current(task):
             return None  # the lease or the booking moved on while the task waited
         started = time.perf_counter()

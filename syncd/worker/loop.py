@@ -24,7 +24,7 @@ from connectors.base import Connector
 from syncd.ops.health import Heartbeat
 from syncd.reconcile.passes import Watcher
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import leases, work
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
@@ -189,7 +189,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.db.run(work.release_all_leases, self.owner)
+            await self.db.run(leases.release_all_leases, self.owner)
         self.db.close()
         log.info("worker stopped", extra={"worker": self.owner})
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from connectors.caldav import CalDAVConnector, Settings, build
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import leases, work
 from syncd.store.models import CalendarBinding, Mirror
 from syncd.store.results import Success, record_successes
 from syncd.store.schema import upgrade
@@ -52,13 +52,13 @@ class Salon:
     path: str
     binding_id: int = 0
 
-    def claim(self, owner: str) -> tuple[work.Lease, work.MirrorTask]:
+    def claim(self, owner: str) -> tuple[leases.Lease, work.MirrorTask]:
         with self.runtime.sessions.begin() as session:
             claims = work.start_passes(
                 session, [self.binding_id], owner, utcnow(), lease_seconds=60, limit=1
             )
         claim = claims[self.binding_id]
-        return work.Lease(owner, claim.generation), claim.tasks[0]
+        return leases.Lease(owner, claim.generation), claim.tasks[0]
 
     def expire_lease(self) -> None:
         with self.runtime.sessions.begin() as session:
@@ -69,15 +69,15 @@ class Salon:
         with self.runtime.sessions.begin() as session:
             f.book(session, "b0", "alice", MOVED)
 
-    def record(self, lease: work.Lease, task: work.MirrorTask, outcome: work.Outcome) -> None:
+    def record(self, lease: leases.Lease, task: work.MirrorTask, outcome: work.Outcome) -> None:
         with self.runtime.sessions.begin() as session:
             record_successes(session, [Success(task.mirror_id, outcome, utcnow(), lease)])
 
-    def release(self, lease: work.Lease) -> None:
+    def release(self, lease: leases.Lease) -> None:
         with self.runtime.sessions.begin() as session:
-            work.release_lease(session, self.binding_id, lease.owner)
+            leases.release_lease(session, self.binding_id, lease.owner)
 
-    def current(self, lease: work.Lease, task: work.MirrorTask) -> bool:
+    def current(self, lease: leases.Lease, task: work.MirrorTask) -> bool:
         with self.runtime.sessions.begin() as session:
             return work.task_current(session, self.binding_id, lease, task)
 
@@ -109,7 +109,7 @@ async def salon(database_url: str, radicale: RadicaleServer) -> AsyncIterator[Sa
     runtime.close()
 
 
-async def _takeover(salon: Salon) -> work.Lease:
+async def _takeover(salon: Salon) -> leases.Lease:
     """A's lease lapses, the booking moves, B writes the new time, records it, releases."""
     salon.expire_lease()
     salon.move_booking()
@@ -135,7 +135,7 @@ async def test_a_paused_workers_write_after_the_takeover_is_refused(salon: Salon
         await converge(calendar, task_a, lambda: _async(salon.current(lease_a, task_a)))
     assert salon.starts() == [MOVED]
     with salon.runtime.sessions.begin() as session:  # nobody holds it: A still cannot renew
-        assert not work.renew_lease(session, salon.binding_id, lease_a, utcnow(), 60)
+        assert not leases.renew_lease(session, salon.binding_id, lease_a, utcnow(), 60)
 
 
 async def test_a_write_sent_before_the_pause_is_repaired_and_never_recorded(

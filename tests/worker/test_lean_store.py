@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from connectors.base import RemoteRef
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import leases, work
 from syncd.store.db import read_transaction, transaction
 from syncd.store.models import BindingState, CalendarBinding, Mirror, Presence
 from syncd.store.results import Success, record_successes
@@ -133,11 +133,11 @@ def test_release_heals_only_a_calendar_this_worker_still_holds(memory_runtime: R
         work.pause_binding(session, ids["bob"], until, "TransientError: down")
     lease(memory_runtime, ids["bob"], "other", 60)
     with memory_runtime.sessions.begin() as session:
-        work.release_lease(session, ids["bob"], "me", heal=True)
+        leases.release_lease(session, ids["bob"], "me", heal=True)
     assert paused(memory_runtime, ids["bob"]).state == BindingState.PAUSED
     lease(memory_runtime, ids["bob"], "me", 60)
     with memory_runtime.sessions.begin() as session:
-        work.release_lease(session, ids["bob"], "me", heal=True)
+        leases.release_lease(session, ids["bob"], "me", heal=True)
     binding = paused(memory_runtime, ids["bob"])
     assert (binding.state, binding.consecutive_failures, binding.paused_until) == (
         BindingState.OK,
