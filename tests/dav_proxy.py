@@ -159,6 +159,7 @@ class RandomFaults:
             return Response(b"busy", status_code=503)
         if kind == "reset":
             return StreamingResponse(_cut_off())
+        await request.body()  # read now: the client will have gone when it is forwarded
         await asyncio.sleep(self.timeout_seconds * 2)
         return None
 

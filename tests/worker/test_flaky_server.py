@@ -129,7 +129,6 @@ async def test_random_request_failures_cost_less_than_the_fault_free_time_again(
         events = list_events(radicale, path)
         assert len(events) == PER_CALENDAR
         assert not duplicates(events)
-    print(f"flaky: {faulty:.2f}s with faults {dict(faults.counts)}, {clean:.2f}s without")
     assert faulty <= 2 * clean, f"{faulty:.2f}s with faults, {clean:.2f}s without"
 
 
