@@ -18,7 +18,7 @@ from syncd.importer import import_bookings, read_bookings
 from syncd.ops.online import connector_problems as online_connector_problems
 from syncd.runtime import Runtime
 from syncd.serve import serve
-from syncd.store import schema, work
+from syncd.store import leases, schema
 from syncd.store.db import create_db_engine, is_sqlite
 from syncd.webhooks import cli as webhooks_cli
 
@@ -89,7 +89,7 @@ async def serve_command(runtime: Runtime, mode: str) -> int:
     if is_sqlite(runtime.engine) and mode != "web":
         # One process owns an SQLite database: leases left by a killed run are stale.
         with runtime.sessions.begin() as session:
-            work.release_all_leases(session)
+            leases.release_all_leases(session)
     ensure_generated_secrets(settings)
     radicale = EmbeddedRadicale(settings.embedded) if settings.embedded.radicale else None
     try:

@@ -3,15 +3,20 @@
 Several worker processes write through it; afterwards `peak` tells the most
 requests any one calendar collection had in flight at once. `latency_seconds`
 holds every request that long before forwarding it, as a distant or busy
-server would (bench/scale.py).
+server would (bench/scale.py). `fault`, when set, is asked first about every
+request and may answer it instead of the server (an HTML page, a 503, a reset):
+what a misbehaving proxy or load balancer in front of the server does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
 
@@ -19,11 +24,12 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.servers import free_port
 
+Fault = Callable[[Request], Awaitable[Response | None]]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
@@ -34,13 +40,17 @@ def collection_of(path: str) -> str:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str, latency_seconds: float = 0.0) -> None:
+    def __init__(
+        self, upstream: str, latency_seconds: float = 0.0, fault: Fault | None = None
+    ) -> None:
         self.upstream = upstream.rstrip("/")
         self.latency_seconds = latency_seconds
+        self.fault = fault
         self.port = free_port()
         self.in_flight: Counter[str] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
         self.requests: Counter[str] = Counter()
+        self.answered: list[tuple[str, int]] = []  # (method, status) of what the server answered
         self._lock = threading.Lock()
         app = Starlette(
             routes=[
@@ -89,6 +99,8 @@ class CountingProxy:
         try:
             if self.latency_seconds:
                 await asyncio.sleep(self.latency_seconds)
+            if self.fault is not None and (instead := await self.fault(request)) is not None:
+                return instead
             headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
             upstream = await self._client.request(
                 request.method,
@@ -100,6 +112,8 @@ class CountingProxy:
             return Response(status_code=502)
         finally:
             self._leave(collection)
+        with self._lock:
+            self.answered.append((request.method, upstream.status_code))
         # httpx decoded the body: a Content-Encoding passed on would have the client decode it again
         dropped = HOP_BY_HOP | {"content-encoding"}
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
@@ -122,3 +136,34 @@ class CountingProxy:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+@dataclass
+class RandomFaults:
+    """A `fault` failing `rate` of the requests while `on`: a reset in the middle of the
+    answer, a 503 without Retry-After, or a hold past the client's `timeout_seconds`
+    (after which the request still reaches the server, late)."""
+
+    timeout_seconds: float
+    rate: float = 0.07
+    on: bool = False
+    rng: random.Random = field(default_factory=lambda: random.Random(19))
+    counts: Counter[str] = field(default_factory=Counter)
+
+    async def __call__(self, request: Request) -> Response | None:
+        if not self.on or self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(["reset", "503", "timeout"])
+        self.counts[kind] += 1
+        if kind == "503":
+            return Response(b"busy", status_code=503)
+        if kind == "reset":
+            return StreamingResponse(_cut_off())
+        await request.body()  # read now: the client will have gone when it is forwarded
+        await asyncio.sleep(self.timeout_seconds * 2)
+        return None
+
+
+async def _cut_off() -> AsyncIterator[bytes]:
+    yield b"<?xml"
+    raise ConnectionResetError("connection reset in the middle of the answer")

@@ -18,7 +18,7 @@ from connectors.base import (
     RemoteRef,
 )
 from connectors.caldav import reports, sync
-from connectors.caldav.http import ICALENDAR, XML, DavClient
+from connectors.caldav.http import ICALENDAR, XML, DavClient, multistatus_body
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
 from connectors.caldav.reports import DavResource
 from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
@@ -107,7 +107,7 @@ class CalDAVCalendar(Calendar):
 
     async def _propfind(self, href: str, body: bytes) -> list[DavResource]:
         response = await self._request("PROPFIND", href, headers=_DEPTH_0, content=body)
-        return reports.parse_multistatus(response.content)
+        return reports.parse_multistatus(multistatus_body(response, f"PROPFIND {href}"))
 
     async def find_by_booking(self, booking_key: str) -> RemoteEvent | None:
         href = self.href_for(booking_key)
@@ -160,13 +160,13 @@ class CalDAVCalendar(Calendar):
         """The raw answer to a REPORT on the collection."""
         headers = {"Depth": depth, "Content-Type": XML}
         response = await self._request("REPORT", self.path, headers=headers, content=body)
-        return response.content
+        return multistatus_body(response, f"REPORT {self.path}")
 
     async def propfind(self, body: bytes, depth: str) -> bytes:
         """The raw answer to a PROPFIND on the collection."""
         headers = {"Depth": depth, "Content-Type": XML}
         response = await self._request("PROPFIND", self.path, headers=headers, content=body)
-        return response.content
+        return multistatus_body(response, f"PROPFIND {self.path}")
 
     async def floating_zone(self, needed: bool) -> tzinfo:
         """The zone floating times are read in; asked of the server only when `needed`."""

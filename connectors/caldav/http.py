@@ -115,10 +115,16 @@ def translated_errors(method: str, href: str) -> Iterator[None]:
         action = f"{method} {urlsplit(href).path}"
         if _certificate_refused(exc):
             raise PermanentError(f"{action}: server certificate not trusted") from exc
-        scope = FailureScope.CALENDAR
-        raise TransientError(f"{action}: {type(exc).__name__}", scope=scope) from exc
+        raise TransientError(f"{action}: {type(exc).__name__}", scope=_scope_of(exc)) from exc
     except httpx.RequestError as exc:  # bad URL scheme, undecodable body, ...
         raise PermanentError(f"{method} {urlsplit(href).path}: {type(exc).__name__}") from exc
+
+
+def _scope_of(exc: BaseException) -> FailureScope:
+    """An unreachable server concerns the whole calendar; a request cut short or timed out
+    concerns that request (the worker pauses the calendar when most of them fail)."""
+    unreachable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    return FailureScope.CALENDAR if unreachable else FailureScope.ITEM
 
 
 def _certificate_refused(exc: BaseException) -> bool:
@@ -136,8 +142,10 @@ def error_for_status(response: httpx.Response, action: str) -> RemoteError:
     status = response.status_code
     message = f"{action}: HTTP {status}"
     if status == 429 or status >= 500:
-        scope = FailureScope.CALENDAR if status in (429, 503) else FailureScope.ITEM
         retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        # throttling, or a server saying when to come back, holds for all its requests
+        whole = status == 429 or (status == 503 and retry_after is not None)
+        scope = FailureScope.CALENDAR if whole else FailureScope.ITEM
         return TransientError(message, retry_after=retry_after, scope=scope)
     if status == 423:
         # WebDAV "Locked": Xandikos answers it while another write holds its repository.
@@ -146,6 +154,19 @@ def error_for_status(response: httpx.Response, action: str) -> RemoteError:
         # RFC 4791 5.3.2.1: another object of the collection has this UID already.
         return PreconditionFailed(f"{message}: UID used by another object")
     return _CLIENT_ERRORS.get(status, PermanentError)(message)
+
+
+def multistatus_body(response: httpx.Response, action: str) -> bytes:
+    """The body of a 207 Multi-Status answer in XML; any other success is not one.
+
+    A proxy, captive portal or maintenance page answers 200 with an HTML page:
+    a transient failure of the request, which must never read as an empty listing.
+    """
+    content_type = response.headers.get("Content-Type", "xml").split(";")[0].strip().lower()
+    if response.status_code != 207 or not content_type.endswith("xml"):
+        shown = content_type or "no content type"
+        raise TransientError(f"{action}: HTTP {response.status_code} {shown}, not a multistatus")
+    return response.content
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

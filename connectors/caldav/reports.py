@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 from caldav.elements import cdav, dav
 from caldav.elements.base import BaseElement
 
-from syncd.errors import PermanentError
+from syncd.errors import TransientError
 
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"
@@ -133,12 +133,18 @@ def parse_sync_answer(body: bytes, collection_path: str) -> SyncAnswer:
 
 
 def _root(body: bytes) -> ElementTree.Element:
+    """The body's `<multistatus>`; anything else (an HTML page, a cut-off body) is a failure
+    of this request, never an empty answer: a captive portal or a maintenance page in front
+    of the server answers 200 with HTML, which must not read as "no events"."""
     try:
         # Expat (>= 2.4.1, bundled with Python 3.11) refuses entity-expansion
         # bombs and ElementTree never fetches external entities.
-        return ElementTree.fromstring(body)  # noqa: S314
+        root = ElementTree.fromstring(body)  # noqa: S314
     except ElementTree.ParseError as exc:
-        raise PermanentError(f"unreadable multistatus response: {exc}") from None
+        raise TransientError(f"unreadable multistatus response: {exc}") from None
+    if root.tag != f"{DAV}multistatus":
+        raise TransientError(f"not a multistatus response: <{root.tag}>")
+    return root
 
 
 def _resource(response: ElementTree.Element) -> DavResource:

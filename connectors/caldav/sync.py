@@ -147,11 +147,18 @@ async def _all_members(source: FeedSource) -> tuple[str | None, Members]:
         raise
     except RemoteError:
         body = await source.propfind(reports.ETAG_PROPFIND, depth="1")
-        own = _normal(source.path).rstrip("/")
-        resources = reports.parse_multistatus(body)
-        members = [r for r in resources if r.found and _normal(r.href).rstrip("/") != own]
-        return None, {r.href: r.etag or "" for r in members}
+        return None, _listed_members(source.path, reports.parse_multistatus(body))
     return answer.token, answer.members
+
+
+def _listed_members(path: str, resources: list[reports.DavResource]) -> Members:
+    """The members of a PROPFIND Depth 1 listing, which always holds the collection itself:
+    an answer without it is no listing (an empty calendar would still show the collection)."""
+    own = _normal(path).rstrip("/")
+    if not any(_normal(r.href).rstrip("/") == own for r in resources):
+        raise TransientError(f"PROPFIND {path}: the listing does not show the collection")
+    members = [r for r in resources if r.found and _normal(r.href).rstrip("/") != own]
+    return {r.href: r.etag or "" for r in members}
 
 
 async def _etags_in_window(source: FeedSource, window: ChangeWindow) -> dict[str, str]:

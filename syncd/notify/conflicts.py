@@ -34,6 +34,7 @@ class ConflictFacts:
     calendar: str  # the binding's key
     found_start: datetime | None
     found_end: datetime | None
+    others: tuple[int, ...] = ()  # conflicts of the same calendar this notice tells of too
 
 
 def notify_conflict(
@@ -54,7 +55,7 @@ def _conflict(facts: ConflictFacts, zone_name: str) -> dict[str, Any]:
     if facts.found_start is not None and facts.found_end is not None:
         found = format_span(facts.found_start, facts.found_end, zone_name)
     return {"id": facts.conflict_id, "kind": facts.kind, "calendar": facts.calendar,
-            "found_when": found}
+            "found_when": found, "others": list(facts.others)}
 
 
 def _merchant(session: Session, booking: Booking) -> list[Addressee]:

@@ -131,8 +131,10 @@ def apply_pass(
     now: datetime,
     settings: ReconcileSettings,
     owner: str | None = None,
+    grouped: bool = False,
 ) -> PassSummary:
-    """Everything the pass found, settled; `LeaseLost` (nothing stored) if `owner` lost it."""
+    """Everything the pass found, settled; `LeaseLost` (nothing stored) if `owner` lost it.
+    With `grouped` (a mass disappearance), one notice per calendar tells of its conflicts."""
     check_lease(session, plan.binding_id, owner)
     binding = session.get_one(CalendarBinding, plan.binding_id)
     state = state_of(session, plan.binding_id, now)
@@ -149,7 +151,7 @@ def apply_pass(
     opened, cleared = check_overlaps(session, binding, now, run.overlap_scope(previous))
     summary.opened += opened
     summary.cleared += cleared + sweep_drift(session, binding, now)
-    announce_opened(session, now)
+    announce_opened(session, now, grouped=grouped)
     record_pass(state, plan, answer.cursor, now, settings, complete=answer.complete,
                 reset_reason=answer.reset_reason)
     return summary

@@ -118,15 +118,31 @@ def record_open(session: Session, found: Finding, now: datetime) -> tuple[Calend
     return conflict, True
 
 
-def announce_opened(session: Session, now: datetime) -> None:
-    """`conflict.detected` and the notices for the conflicts opened in this transaction."""
+def announce_opened(session: Session, now: datetime, *, grouped: bool = False) -> None:
+    """`conflict.detected` and the notices for the conflicts opened in this transaction;
+    `grouped` (a mass disappearance): one notice per calendar tells of all its conflicts."""
     opened: list[tuple[CalendarConflict, Finding]] = session.info.pop(_OPENED, [])
     if not opened:
         return
     session.flush()  # their ids
     with session.no_autoflush:  # the notices and events are written together, at commit
         for conflict, found in opened:
-            _announce(session, conflict, found, now)
+            _emit(conflict, found, session)
+        for group in _notice_groups(opened, grouped):
+            _notify(session, group, now)
+
+
+_Opened = list[tuple[CalendarConflict, Finding]]
+
+
+def _notice_groups(opened: _Opened, grouped: bool) -> list[_Opened]:
+    """One notice per conflict, or with `grouped` one per calendar."""
+    if not grouped:
+        return [[item] for item in opened]
+    by_binding: dict[int, _Opened] = {}
+    for conflict, found in opened:
+        by_binding.setdefault(found.binding.id, []).append((conflict, found))
+    return list(by_binding.values())
 
 
 def record_outcome(
@@ -197,10 +213,16 @@ def _seen_again(conflict: CalendarConflict, found: Finding, now: datetime) -> No
     conflict.times_seen += 1
 
 
-def _announce(session: Session, conflict: CalendarConflict, found: Finding, now: datetime) -> None:
+def _emit(conflict: CalendarConflict, found: Finding, session: Session) -> None:
     report = ConflictReport(
         str(conflict.id), found.booking, found.kind, found.binding, found.start, found.end
     )
     emit_conflict_event(session, report)
-    facts = ConflictFacts(conflict.id, found.kind, found.binding.key, found.start, found.end)
+
+
+def _notify(session: Session, group: _Opened, now: datetime) -> None:
+    """The notice of the group's first conflict, naming the others it stands for."""
+    (conflict, found), others = group[0], tuple(c.id for c, _ in group[1:])
+    facts = ConflictFacts(conflict.id, found.kind, found.binding.key, found.start, found.end,
+                          others)
     notify_conflict(session, found.booking, facts, now)

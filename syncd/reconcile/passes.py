@@ -25,6 +25,7 @@ from syncd.reconcile import state
 from syncd.reconcile.apply import Lookups, PassSummary, apply_pass, lookups_needed
 from syncd.reconcile.recognise import CalendarSide
 from syncd.reconcile.settings import ReconcileSettings
+from syncd.reconcile.valve import check_disappearance
 from syncd.timeutil import utcnow
 
 if TYPE_CHECKING:  # the worker imports this module: no import of the worker at run time
@@ -54,12 +55,15 @@ async def reconcile_pass(
     if plan is None:
         return None
     answer = await calendar.changes(plan.cursor, plan.window, plan.known)
+    share = settings.missing_share_to_verify
+    mass = await check_disappearance(db, calendar, binding_id, answer, share)
     lookups: Lookups = {}
     if not answer.exact_removals:
         needed = await db.run(lookups_needed, binding_id, answer, utcnow())
         lookups = await _look_up(calendar, needed, concurrency)
     return await db.run(
-        apply_pass, plan, answer, lookups, now=utcnow(), settings=settings, owner=owner
+        apply_pass, plan, answer, lookups, now=utcnow(), settings=settings, owner=owner,
+        grouped=mass,
     )
 
 

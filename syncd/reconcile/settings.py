@@ -18,5 +18,8 @@ class ReconcileSettings(BaseModel):
     # ... to this far ahead; moved forward every window_renew_days (a complete listing)
     horizon_days: float = Field(default=90.0, gt=0, le=3650)
     window_renew_days: float = Field(default=7.0, gt=0)
+    # a pass that would find more than this share of syncd's live events on a calendar gone
+    # at once reads a few of them directly first, and fails if they are still there
+    missing_share_to_verify: float = Field(default=0.2, gt=0, le=1)
     # [reconcile.graph]: change notifications from Microsoft Graph (syncd/reconcile/graph_*)
     graph: GraphNotificationSettings = Field(default_factory=GraphNotificationSettings)

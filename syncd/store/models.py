@@ -177,6 +177,8 @@ class CalendarBinding(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]
+    # the fencing token: counted up on every acquisition (syncd/store/work.py)
+    lease_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     paused_until: Mapped[datetime | None]  # whole-calendar backoff after an outage
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

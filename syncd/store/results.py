@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, Update, and_, bindparam, not_, or_, update
+from sqlalchemy import Table, Update, and_, bindparam, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from syncd.store.models import Mirror, Presence
+from syncd.store.leases import Lease
+from syncd.store.models import CalendarBinding, Mirror, Presence
 from syncd.store.work import Outcome
 
 
@@ -24,6 +25,7 @@ class Success:
     mirror_id: int
     outcome: Outcome
     at: datetime
+    lease: Lease | None = None  # recorded only while it still holds the mirror's calendar
 
 
 def record_successes(session: Session, successes: Sequence[Success]) -> None:
@@ -32,8 +34,12 @@ def record_successes(session: Session, successes: Sequence[Success]) -> None:
     Whether the mirror is converged is decided by the row's desired state at the
     time of the UPDATE, so a booking changed meanwhile leaves its mirror pending.
     """
-    if successes:
-        session.execute(_RECORD_SUCCESS, [_success_row(success) for success in successes])
+    fenced = [_success_row(s) | _lease_row(s.lease) for s in successes if s.lease]
+    unfenced = [_success_row(s) for s in successes if not s.lease]
+    if fenced:
+        session.execute(_RECORD_FENCED_SUCCESS, fenced)
+    if unfenced:
+        session.execute(_RECORD_SUCCESS, unfenced)
 
 
 def _record_success_statement() -> Update:
@@ -60,7 +66,23 @@ def _record_success_statement() -> Update:
     )
 
 
+def _fenced(statement: Update) -> Update:
+    """Only where the lease the work was claimed under still holds the mirror's calendar."""
+    table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
+    holders = select(CalendarBinding.id).where(
+        CalendarBinding.lease_owner == bindparam("s_owner"),
+        CalendarBinding.lease_generation == bindparam("s_generation"),
+    )
+    return statement.where(table.c.binding_id.in_(holders))
+
+
 _RECORD_SUCCESS = _record_success_statement()
+_RECORD_FENCED_SUCCESS = _fenced(_record_success_statement())
+
+
+def _lease_row(lease: Lease | None) -> dict[str, object]:
+    assert lease is not None
+    return {"s_owner": lease.owner, "s_generation": lease.generation}
 
 
 def _success_row(success: Success) -> dict[str, object]:

@@ -3,6 +3,8 @@
 The unit of leasing is a calendar binding: whoever holds a binding's lease is
 the only one writing to that calendar, so a booking's writes are never
 reordered and a calendar's concurrency limit holds.
+
+Leases themselves (fenced by a generation) are in syncd/store/leases.py.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.reconcile.state import next_pass_time, pass_due
+from syncd.store.leases import HEALED, Lease, held, holds_lease, lease_free, renew_lease
 from syncd.store.models import (
     BindingState,
     Booking,
@@ -55,6 +58,14 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A calendar just leased and its first claimed mirrors."""
+
+    generation: int
+    tasks: list[MirrorTask]
+
+
+@dataclass(frozen=True)
 class BindingTarget:
     binding_id: int
     connector: str
@@ -63,14 +74,6 @@ class BindingTarget:
 
 def _due_mirrors(now: datetime) -> list[ColumnElement[bool]]:
     return [Mirror.pending.is_(True), Mirror.dead.is_(False), Mirror.next_attempt_at <= now]
-
-
-def _lease_free(owner: str, now: datetime) -> ColumnElement[bool]:
-    return or_(
-        CalendarBinding.lease_owner.is_(None),
-        CalendarBinding.lease_owner == owner,
-        CalendarBinding.lease_expires_at < now,
-    )
 
 
 def due_bindings(
@@ -83,7 +86,7 @@ def due_bindings(
         wanted = or_(wanted, pass_due(now))
     query = (
         select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
-        .where(wanted, _lease_free(owner, now))
+        .where(wanted, lease_free(owner, now))
         .where(or_(CalendarBinding.paused_until.is_(None), CalendarBinding.paused_until <= now))
         .order_by(CalendarBinding.id)
         .limit(limit)
@@ -119,18 +122,6 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     return min(present) if present else None
 
 
-def acquire_lease(
-    session: Session, binding_id: int, owner: str, now: datetime, seconds: float
-) -> bool:
-    """Take or extend the lease; False if another live worker holds it."""
-    result = session.execute(
-        update(CalendarBinding)
-        .where(CalendarBinding.id == binding_id, _lease_free(owner, now))
-        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def start_passes(
     session: Session,
     binding_ids: Sequence[int],
@@ -139,28 +130,29 @@ def start_passes(
     *,
     lease_seconds: float,
     limit: int,
-) -> dict[int, list[MirrorTask]]:
+) -> dict[int, Claim]:
     """Lease the calendars nobody else holds and claim each one's first due mirrors.
 
     One transaction for all of them, so that the first writes of many calendars
     leave together. Returns the claims of the calendars leased, by binding id.
     """
     leased = _lease_free_ones(session, binding_ids, owner, now, lease_seconds)
-    claims: dict[int, list[MirrorTask]] = {binding_id: [] for binding_id in leased}
+    claims = {binding_id: Claim(generation, []) for binding_id, generation in leased.items()}
     if leased:
-        for mirror, task in _claimed(session, _first_due(session, leased, now, limit)):
-            claims[mirror.binding_id].append(task)
+        for mirror, task in _claimed(session, _first_due(session, list(leased), now, limit)):
+            claims[mirror.binding_id].tasks.append(task)
     return claims
 
 
 def _lease_free_ones(
     session: Session, binding_ids: Sequence[int], owner: str, now: datetime, seconds: float
-) -> list[int]:
+) -> dict[int, int]:
+    """The calendars leased, each with its new generation."""
     # PostgreSQL: rows locked in one order, and a row another transaction holds is
     # left for the next look rather than waited for (SQLite has one writer anyway).
     free = (
         select(CalendarBinding.id)
-        .where(CalendarBinding.id.in_(binding_ids), _lease_free(owner, now))
+        .where(CalendarBinding.id.in_(binding_ids), lease_free(owner, now))
         .order_by(CalendarBinding.id)
         .with_for_update(skip_locked=True)
     )
@@ -169,10 +161,16 @@ def _lease_free_ones(
         session.execute(
             update(CalendarBinding)
             .where(CalendarBinding.id.in_(leased))
-            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+            .values(
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=seconds),
+                lease_generation=CalendarBinding.lease_generation + 1,
+            )
             .execution_options(synchronize_session=False)
         )
-    return leased
+    generations = select(CalendarBinding.id, CalendarBinding.lease_generation)
+    rows = session.execute(generations.where(CalendarBinding.id.in_(leased)))
+    return {row.id: row.lease_generation for row in rows}
 
 
 def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: int) -> list[Mirror]:
@@ -196,15 +194,15 @@ def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: i
 def lease_and_claim(
     session: Session,
     binding_id: int,
-    owner: str,
+    lease: Lease,
     now: datetime,
     *,
     lease_seconds: float,
     limit: int,
     busy: set[int] | None = None,
 ) -> list[MirrorTask] | None:
-    """Take or extend the lease and claim due mirrors in one transaction; None if not ours."""
-    if not acquire_lease(session, binding_id, owner, now, lease_seconds):
+    """Extend the lease and claim due mirrors in one transaction; None if it is lost."""
+    if not renew_lease(session, binding_id, lease, now, lease_seconds):
         return None
     return claim_due(session, binding_id, now, limit, busy)
 
@@ -220,43 +218,15 @@ def has_due(session: Session, binding_id: int, now: datetime, busy: set[int]) ->
     return session.scalar(query) is not None
 
 
-@dataclass(frozen=True)
-class Release:
-    """A calendar to give back; with `heal` (its writes went well), its failure streak ends."""
-
-    binding_id: int
-    owner: str
-    heal: bool = False
-
-
-def release_leases(session: Session, releases: Sequence[Release]) -> None:
-    """Give calendars back, each only if `owner` still holds it: a batched UPDATE per kind."""
-    for heal in (False, True):
-        rows = [{"r_id": r.binding_id, "r_owner": r.owner} for r in releases if r.heal is heal]
-        if rows:
-            session.execute(_release_statement(heal=heal), rows)
-
-
-def _release_statement(*, heal: bool) -> Update:
-    table: Table = CalendarBinding.__table__  # type: ignore[assignment]  # the class's own table
-    return (
-        update(table)
-        .where(table.c.id == bindparam("r_id"), table.c.lease_owner == bindparam("r_owner"))
-        .values(lease_owner=None, lease_expires_at=None, **(_HEALED if heal else {}))
+def task_current(session: Session, binding_id: int, lease: Lease, task: MirrorTask) -> bool:
+    """Whether `task` is still worth writing: its lease held, its mirror still wanting it."""
+    query = (
+        select(Mirror.id)
+        .join(CalendarBinding, CalendarBinding.id == Mirror.binding_id)
+        .where(Mirror.id == task.mirror_id, CalendarBinding.id == binding_id, held(lease))
+        .where(Mirror.desired == task.desired, Mirror.desired_version == task.desired_version)
     )
-
-
-def release_lease(session: Session, binding_id: int, owner: str, *, heal: bool = False) -> None:
-    """One calendar's `release_leases`."""
-    release_leases(session, [Release(binding_id, owner, heal)])
-
-
-def release_all_leases(session: Session, owner: str | None = None) -> None:
-    """Drop leases held by `owner`, or every lease (a single-process start)."""
-    query = update(CalendarBinding).values(lease_owner=None, lease_expires_at=None)
-    if owner is not None:
-        query = query.where(CalendarBinding.lease_owner == owner)
-    session.execute(query)
+    return session.scalar(query) is not None
 
 
 def claim_due(
@@ -324,11 +294,18 @@ def _task(mirror: Mirror) -> MirrorTask:
 
 
 def record_failure(
-    session: Session, task: MirrorTask, error: str, retry_at: datetime, *, dead: bool
+    session: Session,
+    task: MirrorTask,
+    error: str,
+    retry_at: datetime,
+    *,
+    dead: bool,
+    lease: Lease | None = None,
 ) -> None:
-    """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead."""
+    """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead.
+    With `lease`, nothing is recorded unless it still holds the mirror's calendar."""
     mirror = session.get(Mirror, task.mirror_id, with_for_update=True)
-    if mirror is None:
+    if mirror is None or (lease and not holds_lease(session, mirror.binding_id, lease)):
         return
     if (mirror.desired, mirror.desired_version) != (task.desired, task.desired_version):
         mirror.attempts, mirror.last_error, mirror.next_attempt_at = 0, error, utcnow()
@@ -374,19 +351,11 @@ def needs_healing(session: Session, binding_id: int) -> bool:
     return session.scalar(query) is not None
 
 
-_HEALED = {
-    "consecutive_failures": 0,
-    "paused_until": None,
-    "last_error": None,
-    "state": BindingState.OK,
-}
-
-
 def mark_binding_healthy(session: Session, binding_id: int) -> None:
     session.execute(
         update(CalendarBinding)
         .where(CalendarBinding.id == binding_id, _unhealthy())
-        .values(**_HEALED)
+        .values(**HEALED)
     )
 
 

@@ -13,12 +13,13 @@ from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.reconcile.passes import Watcher
-from syncd.store import results, work
+from syncd.store import leases, results, work
 from syncd.store.models import BindingState
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
-from syncd.worker.converge import converge
+from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.dbthread import DatabaseThreads
+from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
@@ -52,8 +53,10 @@ class CalendarRun:
     # the first claim, made with the lease by the worker (syncd.store.work.start_passes)
     first_claim: list[MirrorTask] | None = field(default=None)
     renewed_at: float = field(default_factory=time.monotonic)  # the lease, on the monotonic clock
+    generation: int = 0  # the lease's fencing token, from its acquisition
     leased: bool = field(default=False, init=False)
     healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
+    recent: RecentRequests = field(default_factory=RecentRequests, init=False)
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -68,8 +71,12 @@ class CalendarRun:
         finally:
             heartbeat.cancel()
             # With the results of other calendars: passes that end together commit once.
-            release = work.Release(binding_id, self.ctx.owner, heal=self.healthy)
-            await self.ctx.recorder.record_item(work.release_leases, release)
+            release = leases.Release(binding_id, self.ctx.owner, heal=self.healthy)
+            await self.ctx.recorder.record_item(leases.release_leases, release)
+
+    @property
+    def lease(self) -> leases.Lease:
+        return leases.Lease(self.ctx.owner, self.generation)
 
     async def _keep_lease(self) -> None:
         """Renew well before expiry: a pass may outlast one lease period on a slow server."""
@@ -145,7 +152,7 @@ class CalendarRun:
         claimed = await self.ctx.db.run(
             work.lease_and_claim,
             binding_id,
-            self.ctx.owner,
+            self.lease,
             utcnow(),
             lease_seconds=self.ctx.lease_seconds,
             limit=self.ctx.batch_size,
@@ -168,9 +175,9 @@ class CalendarRun:
     async def _renew_lease(self) -> bool:
         started = time.monotonic()
         renewed = await self.ctx.db.run(
-            work.acquire_lease,
+            leases.renew_lease,
             self.target.binding_id,
-            self.ctx.owner,
+            self.lease,
             utcnow(),
             self.ctx.lease_seconds,
         )
@@ -179,26 +186,49 @@ class CalendarRun:
         return renewed
 
     async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
-        """The outcome, the error to record, or None when the whole calendar failed."""
+        """The outcome, the error to record, or None: nothing to record (the whole calendar
+        failed, or the task went stale: lease lost, booking changed)."""
+        if not await self._still_current(task):
+            return None  # the lease or the booking moved on while the task waited
         started = time.perf_counter()
         try:
-            outcome = await converge(self.calendar, task)
+            outcome = await converge(self.calendar, task, partial(self._current, task))
+        except StaleTaskError:
+            return None
         except (AuthError, TransientError) as error:
             if isinstance(error, TransientError):
                 metrics.count_throttle(self.connector_kind, error)
-            if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
+            if self._whole_calendar(error):
                 self.outage = self.outage or error
                 return None
             return error
         except RemoteError as error:
             return error
+        self.recent.succeeded()
         elapsed = time.perf_counter() - started
         metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(elapsed)
         return outcome
 
+    def _whole_calendar(self, error: AuthError | TransientError) -> bool:
+        """Whether `error` should pause the calendar rather than back off its one event."""
+        if isinstance(error, AuthError) or error.scope == FailureScope.CALENDAR:
+            return True
+        return self.recent.failed()
+
+    async def _still_current(self, task: MirrorTask) -> bool:
+        """Checked in the store only when the lease may have lapsed since it was last renewed
+        (a worker paused past it): otherwise nobody else can have taken the calendar."""
+        if time.monotonic() - self.renewed_at < self.ctx.lease_seconds / 3:
+            return not self.lease_lost
+        return await self._current(task)
+
+    async def _current(self, task: MirrorTask) -> bool:
+        binding_id = self.target.binding_id
+        return await self.ctx.db.read(work.task_current, binding_id, self.lease, task)
+
     async def _record(self, task: MirrorTask, result: Outcome | RemoteError | None) -> None:
         if isinstance(result, Outcome):
-            success = results.Success(task.mirror_id, result, utcnow())
+            success = results.Success(task.mirror_id, result, utcnow(), self.lease)
             await self.ctx.recorder.record_item(results.record_successes, success)
             metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
         elif result is not None:
@@ -211,7 +241,7 @@ class CalendarRun:
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
         message = f"{type(error).__name__}: {error}"
         await self.ctx.recorder.record(
-            lambda s: work.record_failure(s, task, message, retry_at, dead=dead)
+            lambda s: work.record_failure(s, task, message, retry_at, dead=dead, lease=self.lease)
         )
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {

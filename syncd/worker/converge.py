@@ -7,47 +7,66 @@ reconciliation rules exist, the booking wins over a hand-edited event.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from connectors.base import Calendar, EventSpec, RemoteRef
 from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError
 from syncd.store.models import Presence
 from syncd.store.work import MirrorTask, Outcome
 
+# Whether the task is still the one to write (its lease held, its booking unchanged).
+Recheck = Callable[[], Awaitable[bool]]
 
-async def converge(calendar: Calendar, task: MirrorTask) -> Outcome:
+
+class StaleTaskError(Exception):
+    """The event changed under a write whose task is no longer current: nothing to do."""
+
+
+async def _always() -> bool:
+    return True
+
+
+async def converge(calendar: Calendar, task: MirrorTask, recheck: Recheck = _always) -> Outcome:
+    """`recheck` is asked after a 412 (someone else wrote the event) before overwriting:
+    a worker that lost its lease, or a booking changed since the claim, must not win."""
     if task.event is not None:
-        ref = await _write(calendar, task.ref, task.event)
+        ref = await _write(calendar, task.ref, task.event, recheck)
         return Outcome(Presence.PRESENT, task.desired_version, ref)
-    await _remove(calendar, task)
+    await _remove(calendar, task, recheck)
     return Outcome(Presence.ABSENT, None, None)
 
 
-async def _write(calendar: Calendar, ref: RemoteRef | None, event: EventSpec) -> RemoteRef:
+async def _write(
+    calendar: Calendar, ref: RemoteRef | None, event: EventSpec, recheck: Recheck
+) -> RemoteRef:
     if ref is None:
-        return await _create_or_relink(calendar, event)
+        return await _create_or_relink(calendar, event, recheck)
     try:
         return await calendar.update(ref, event)
     except RemoteNotFound:
-        return await _create_or_relink(calendar, event)
+        return await _create_or_relink(calendar, event, recheck)
     except PreconditionFailed:
-        return await _overwrite_current(calendar, event)
+        return await _overwrite_current(calendar, event, recheck)
 
 
-async def _create_or_relink(calendar: Calendar, event: EventSpec) -> RemoteRef:
+async def _create_or_relink(calendar: Calendar, event: EventSpec, recheck: Recheck) -> RemoteRef:
     try:
         return await calendar.create(event)
     except PreconditionFailed:
-        # Written before (a crash before we recorded it, or a retried request).
-        return await _overwrite_current(calendar, event)
+        # Written before (a crash before we recorded it, a retried request, another worker).
+        return await _overwrite_current(calendar, event, recheck)
 
 
-async def _overwrite_current(calendar: Calendar, event: EventSpec) -> RemoteRef:
+async def _overwrite_current(calendar: Calendar, event: EventSpec, recheck: Recheck) -> RemoteRef:
+    if not await recheck():
+        raise StaleTaskError(event.booking_key)
     current = await calendar.find_by_booking(event.booking_key)
     if current is None:
         raise TransientError("event vanished while being written; trying again")
     return await calendar.update(current.ref, event)
 
 
-async def _remove(calendar: Calendar, task: MirrorTask) -> None:
+async def _remove(calendar: Calendar, task: MirrorTask, recheck: Recheck) -> None:
     ref = task.ref
     if ref is None:
         if not task.remote_may_exist:
@@ -56,15 +75,19 @@ async def _remove(calendar: Calendar, task: MirrorTask) -> None:
         if found is None:
             return
         ref = found.ref
-    await _delete_current(calendar, ref, task.booking_key)
+    await _delete_current(calendar, ref, task.booking_key, recheck)
 
 
-async def _delete_current(calendar: Calendar, ref: RemoteRef, booking_key: str) -> None:
+async def _delete_current(
+    calendar: Calendar, ref: RemoteRef, booking_key: str, recheck: Recheck
+) -> None:
     try:
         await calendar.delete(ref)
     except RemoteNotFound:
         return
     except PreconditionFailed:
+        if not await recheck():
+            raise StaleTaskError(booking_key) from None
         current = await calendar.find_by_booking(booking_key)
         if current is not None:
-            await _delete_current(calendar, current.ref, booking_key)
+            await _delete_current(calendar, current.ref, booking_key, recheck)

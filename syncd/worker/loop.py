@@ -24,7 +24,7 @@ from connectors.base import Connector
 from syncd.ops.health import Heartbeat
 from syncd.reconcile.passes import Watcher
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import leases, work
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
@@ -136,7 +136,8 @@ class Worker:
                 connector.calendar(target.calendar_id),
                 connector.concurrency_per_calendar,
                 self._kind(target.connector),
-                first_claim=claims[target.binding_id],
+                first_claim=claims[target.binding_id].tasks,
+                generation=claims[target.binding_id].generation,
                 renewed_at=renewed_at,
             )
             self._track(target, run.run())
@@ -188,7 +189,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.db.run(work.release_all_leases, self.owner)
+            await self.db.run(leases.release_all_leases, self.owner)
         self.db.close()
         log.info("worker stopped", extra={"worker": self.owner})
 

@@ -57,9 +57,10 @@ async def test_503_with_an_http_date_retry_after() -> None:
     assert 100 < caught.value.retry_after <= 120
 
 
-async def test_other_5xx_concerns_only_the_item() -> None:
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_other_5xx_concerns_only_the_item(status: int) -> None:
     with pytest.raises(TransientError) as caught:
-        await mocked_calendar(answering(500)).create(spec())
+        await mocked_calendar(answering(status)).create(spec())
     assert (caught.value.retry_after, caught.value.scope) == (None, FailureScope.ITEM)
 
 
@@ -118,15 +119,24 @@ async def test_412_on_a_write_to_a_changed_object_stays_precondition_failed() ->
 # -- transport failures ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "error",
-    [httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.RemoteProtocolError,
-     httpx.ReadError],
-)
-async def test_network_failures_pause_the_calendar(error: type[httpx.TransportError]) -> None:
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout])
+async def test_an_unreachable_server_pauses_the_calendar(
+    error: type[httpx.TransportError],
+) -> None:
     with pytest.raises(TransientError) as caught:
         await mocked_calendar(raising(error)).find_by_booking("b-1")
     assert caught.value.scope == FailureScope.CALENDAR
+
+
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError]
+)
+async def test_a_request_cut_short_concerns_only_its_item(
+    error: type[httpx.TransportError],
+) -> None:
+    with pytest.raises(TransientError) as caught:
+        await mocked_calendar(raising(error)).find_by_booking("b-1")
+    assert caught.value.scope == FailureScope.ITEM
 
 
 # -- real servers ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,11 +101,15 @@ class Shop:
 
     async def settle(self, timeout: float = 30) -> None:
         """Run the worker until nothing is pending and no pass is due."""
+        await self.run_until(self._quiet, timeout)
+
+    async def run_until(self, done: Callable[[], bool], timeout: float = 30) -> None:
+        """Run the worker until `done()` holds."""
         worker, stop = Worker(self.runtime, {"cal": self.hands.connector}), asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         try:
             async with asyncio.timeout(timeout):
-                while not self._quiet():
+                while not done():
                     await asyncio.sleep(0.02)
         finally:
             stop.set()
@@ -118,9 +123,12 @@ class Shop:
 
     async def watch_again(self) -> None:
         """Ask for a pass now (as a change notification would), and let the worker make it."""
+        self.request_pass()
+        await self.settle()
+
+    def request_pass(self) -> None:
         with self.runtime.sessions.begin() as session:
             request_pass(session, self.binding_id())
-        await self.settle()
 
     # -- what there is to see ------------------------------------------------
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from connectors.base import RemoteRef
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import leases, work
 from syncd.store.db import read_transaction, transaction
 from syncd.store.models import BindingState, CalendarBinding, Mirror, Presence
 from syncd.store.results import Success, record_successes
@@ -34,7 +34,8 @@ def lease(runtime: Runtime, binding_id: int, owner: str, seconds: float) -> None
 
 def start(runtime: Runtime, ids: list[int], limit: int = 10) -> dict[int, list[work.MirrorTask]]:
     with runtime.sessions.begin() as session:
-        return work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
+        claims = work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
+    return {binding_id: claim.tasks for binding_id, claim in claims.items()}
 
 
 def test_start_passes_leases_only_free_calendars_and_claims_up_to_the_limit(
@@ -62,12 +63,7 @@ def test_start_passes_takes_over_an_expired_lease(memory_runtime: Runtime) -> No
 
 
 def claim_one(runtime: Runtime, binding_id: int) -> work.MirrorTask:
-    with runtime.sessions.begin() as session:
-        claimed = work.lease_and_claim(
-            session, binding_id, "me", utcnow(), lease_seconds=60, limit=1
-        )
-    assert claimed is not None
-    return claimed[0]
+    return start(runtime, [binding_id], limit=1)[binding_id][0]
 
 
 def record(runtime: Runtime, task: work.MirrorTask) -> Mirror:
@@ -137,11 +133,11 @@ def test_release_heals_only_a_calendar_this_worker_still_holds(memory_runtime: R
         work.pause_binding(session, ids["bob"], until, "TransientError: down")
     lease(memory_runtime, ids["bob"], "other", 60)
     with memory_runtime.sessions.begin() as session:
-        work.release_lease(session, ids["bob"], "me", heal=True)
+        leases.release_lease(session, ids["bob"], "me", heal=True)
     assert paused(memory_runtime, ids["bob"]).state == BindingState.PAUSED
     lease(memory_runtime, ids["bob"], "me", 60)
     with memory_runtime.sessions.begin() as session:
-        work.release_lease(session, ids["bob"], "me", heal=True)
+        leases.release_lease(session, ids["bob"], "me", heal=True)
     binding = paused(memory_runtime, ids["bob"])
     assert (binding.state, binding.consecutive_failures, binding.paused_until) == (
         BindingState.OK,
