@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, Update, and_, bindparam, not_, or_, update
+from sqlalchemy import Table, Update, and_, bindparam, func, not_, or_, update
 from sqlalchemy.orm import Session
 
 from syncd.store.models import Mirror, Presence
@@ -52,6 +52,7 @@ def _record_success_statement() -> Update:
             remote_id=bindparam("s_remote_id"),
             etag=bindparam("s_etag"),
             remote_may_exist=bindparam("s_may_exist"),
+            generation=func.coalesce(bindparam("s_generation"), table.c.generation),
             attempts=0,
             last_error=None,
             pending=not_(converged),
@@ -72,5 +73,6 @@ def _success_row(success: Success) -> dict[str, object]:
         "s_remote_id": ref.remote_id if ref else None,
         "s_etag": ref.etag if ref else None,
         "s_may_exist": outcome.actual == Presence.PRESENT,
+        "s_generation": outcome.generation,
         "s_at": success.at,
     }

@@ -7,6 +7,8 @@ reconciliation rules exist, the booking wins over a hand-edited event.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from connectors.base import Calendar, EventSpec, RemoteRef
 from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError
 from syncd.store.models import Presence
@@ -15,21 +17,27 @@ from syncd.store.work import MirrorTask, Outcome
 
 async def converge(calendar: Calendar, task: MirrorTask) -> Outcome:
     if task.event is not None:
-        ref = await _write(calendar, task.ref, task.event)
-        return Outcome(Presence.PRESENT, task.desired_version, ref)
+        ref, generation = await _write(calendar, task.ref, task.event)
+        return Outcome(Presence.PRESENT, task.desired_version, ref, generation)
     await _remove(calendar, task)
     return Outcome(Presence.ABSENT, None, None)
 
 
-async def _write(calendar: Calendar, ref: RemoteRef | None, event: EventSpec) -> RemoteRef:
+async def _write(
+    calendar: Calendar, ref: RemoteRef | None, event: EventSpec
+) -> tuple[RemoteRef, int | None]:
+    """The event written, and the create lineage when a new one began."""
     if ref is None:
-        return await _create_or_relink(calendar, event)
+        return await _create_or_relink(calendar, event), None
     try:
-        return await calendar.update(ref, event)
+        return await calendar.update(ref, event), None
     except RemoteNotFound:
-        return await _create_or_relink(calendar, event)
+        # gone (deleted by hand): a deliberate re-create, a lineage of its own; a
+        # crash before it is recorded repeats this same step, so the same lineage
+        anew = replace(event, generation=event.generation + 1)
+        return await _create_or_relink(calendar, anew), anew.generation
     except PreconditionFailed:
-        return await _overwrite_current(calendar, event)
+        return await _overwrite_current(calendar, event), None
 
 
 async def _create_or_relink(calendar: Calendar, event: EventSpec) -> RemoteRef:
