@@ -89,6 +89,8 @@ class Settings(BaseModel):
             raise ValueError(
                 "certificate_key_* goes with certificate_file or certificate_thumbprint"
             )
+        if self.thumbprint_hex is not None and len(self.thumbprint_hex) not in {40, 64}:
+            raise ValueError("certificate_thumbprint must be a SHA-1 or a SHA-256 thumbprint")
         if self.sha256_thumbprint and self.certificate_file is None:
             raise ValueError(
                 "a SHA-256 certificate_thumbprint needs certificate_file: MSAL computes "

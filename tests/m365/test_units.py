@@ -64,6 +64,8 @@ def test_settings_defaults_follow_graph_limits() -> None:
         ({"client_secret_env": None, "certificate_key_env": "K"}, "goes with"),
         ({"client_secret_env": None, "certificate_key_env": "K",
           "certificate_thumbprint": "AB" * 32}, "needs certificate_file"),
+        ({"client_secret_env": None, "certificate_key_env": "K",
+          "certificate_thumbprint": "AB" * 25}, "SHA-1 or a SHA-256"),
         ({"graph_url": "http://graph.example"}, "https://"),
         ({"requests_per_mailbox": 5}, "less than or equal to 4"),
         ({"batch_size": 21}, "less than or equal to 20"),
