@@ -20,7 +20,10 @@ off unless --reconcile: it reads the calendar back and is no part of
 mirroring.
 
 Ideal for those limits: each mailbox takes ceil(writes / 4) rounds of the
-latency, all mailboxes in parallel. Target: syncd within 1.3x of it. Also
+latency, all mailboxes in parallel. Target: syncd within 1.3x of it. Each
+round also times the baseline of bench/raw_graph.py on fresh mailboxes: a bare
+httpx loop sending the same $batch requests under the same per-mailbox limits
+(target: syncd within 1.5x of it, e.g. `--mailboxes 1000 --bookings 20`). Also
 printed: how long the slowest mailbox's writes took at the double, from its
 first batch item starting to its last answered, which leaves out the
 worker's own part (leases, claims) and the recording of the results.
@@ -32,6 +35,7 @@ import argparse
 import asyncio
 import math
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -48,6 +52,7 @@ from sqlalchemy import exists, func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.raw_graph import raw_loop
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.store.db import READ_ONLY
@@ -61,6 +66,7 @@ from tests.graph import GraphDouble
 from tests.m365.support import connector_table, new_mailbox
 
 TARGET = 1.3
+RAW_TARGET = 1.5
 _EXPOSED = ("base_url", "graph_url", "tenant_id", "client_id", "client_secret", "ca_file")
 
 
@@ -243,8 +249,8 @@ async def mirror(
 
 def one_round(
     double: DoubleProcess, workdir: Path, round_no: int, args: argparse.Namespace
-) -> tuple[float, float]:
-    """Seconds until converged, and the longest time one mailbox took at Graph."""
+) -> tuple[float, float, float]:
+    """Seconds until converged, the longest time one mailbox took at Graph, the raw loop's."""
     with database(args.database, workdir / f"syncd-{round_no}.db") as url:
         runtime = runtime_for(double, workdir, url, args)
         upns = seed(double, runtime, args.mailboxes)
@@ -264,7 +270,11 @@ def one_round(
         f"each mailbox's writes took {min(stats['spans']):.2f}s to {max(stats['spans']):.2f}s",
         flush=True,
     )
-    return elapsed, max(stats["spans"])
+    raw_upns = [new_mailbox(double) for _ in range(args.mailboxes)]
+    raw = raw_loop(double, raw_upns, args.bookings, f"raw{round_no}")
+    print(f"round {round_no + 1}: raw httpx loop {raw:.2f}s; syncd / raw {elapsed / raw:.2f}x",
+          flush=True)
+    return elapsed, max(stats["spans"]), raw
 
 
 def main() -> None:
@@ -278,12 +288,13 @@ def main() -> None:
         "--reconcile", action="store_true", help="also run the reconcile pass after the writes"
     )
     args = parser.parse_args()
-    times, spans = [], []
+    times, spans, raws = [], [], []
     with tempfile.TemporaryDirectory() as tmp, DoubleProcess(args.latency) as double:
         for round_no in range(args.rounds):
-            elapsed, span = one_round(double, Path(tmp), round_no, args)
+            elapsed, span, raw = one_round(double, Path(tmp), round_no, args)
             times.append(elapsed)
             spans.append(span)
+            raws.append(raw)
     best, median, target = min(times), statistics.median(times), ideal(args)
     print(
         f"\n{args.mailboxes} mailboxes x {args.bookings} bookings, {args.latency}s per request, "
@@ -292,6 +303,10 @@ def main() -> None:
     print(f"ideal: ceil({args.bookings}/4) x {args.latency}s = {target:.2f}s")
     print(f"syncd, commit to converged: median {median:.2f}s, best {best:.2f}s")
     print(f"ratio: median {median / target:.2f}x, best {best / target:.2f}x (target <= {TARGET}x)")
+    raw = statistics.median(raws)
+    print(f"raw httpx loop, same batches and limits: median {raw:.2f}s")
+    print(f"syncd / raw loop: median {median / raw:.2f}x (target <= {RAW_TARGET}x)")
+    print(f"load average (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     span = statistics.median(spans)
     print(
         f"at Graph, the slowest mailbox's writes: median {span:.2f}s, "

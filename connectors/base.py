@@ -115,6 +115,9 @@ class EventSpec:
     status: EventStatus = EventStatus.CONFIRMED
     description: str = ""
     location: str = ""
+    # the create lineage: a new one each time the booking's event was found gone, so a
+    # deliberate re-create is a new request while a retried create repeats itself
+    generation: int = 0
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,9 @@ class ChangeSet:
     # True when `removed` holds only deleted objects, never ones merely out of the window
     # (CalDAV: the feed is not windowed); else the caller looks its own events up
     exact_removals: bool = False
+    # read the feed again within this many seconds, whatever the usual interval: set by a
+    # connector whose change notifications do not cover this calendar
+    poll_within_seconds: float | None = None
 
 
 class Calendar(ABC):

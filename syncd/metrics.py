@@ -129,6 +129,11 @@ GRAPH_THROTTLE_WAIT = Counter(
     "syncd_graph_throttle_wait_seconds_total",
     "Seconds Graph requests waited for a mailbox's Retry-After (or backoff) to pass",
 )
+GRAPH_FALLBACKS = Counter(
+    "syncd_graph_fallbacks_total",
+    "Bindings switched to a documented request form after Graph refused an undocumented one",
+    ["form"],  # delta: calendarView delta of a non-default calendar -> windowed listing
+)
 GRAPH_NOTIFICATIONS = Counter(
     "syncd_graph_notifications_total",
     "Change and lifecycle notifications from Microsoft Graph, by outcome",

@@ -11,7 +11,10 @@ means a new request never leaves while an earlier one may be learning of a
 
 Throttled items (429/503/504, whether the batch or the item) are queued again
 and sent once the mailbox's gate opens: after their Retry-After, else after an
-exponential backoff. A 401 drops the token and retries once with a new one. A
+exponential backoff. A batch whose items were throttled "fails with a status
+code of 424" as a whole (Graph's throttling guidance): whatever the outer
+status, the items in the body are read; an outer 424/429/503/504 without them
+is a throttling of every item. A 401 drops the token and retries once with a new one. A
 request without an answer (connection dropped, timeout) is sent again a few
 times: creates carry a transactionId and updates and deletes an If-Match, so
 a repeat cannot do the work twice.
@@ -41,6 +44,9 @@ from syncd.errors import FailureScope, RemoteError, TransientError
 
 log = logging.getLogger("syncd.connectors.m365")
 _RESENDS_WITHOUT_ANSWER = 3
+# 424: a batch failed as a whole for throttled items (syncd sends no dependsOn, so
+# no item of its own can fail for a dependency)
+_RETRIED = THROTTLED | {424}
 
 
 @dataclass(frozen=True)
@@ -169,9 +175,9 @@ class Batcher:
         metrics.GRAPH_REQUESTS.labels("batch").inc()
         envelope = GraphRequest("POST", "/$batch", body=_batch_body(batch))
         response = await self._http.exchange(envelope, token)
-        if response.status != 200:  # the batch as a whole was refused or throttled
-            return [response] * len(batch)
-        return _batch_answers(response.body, len(batch))
+        if response.status == 200 or _has_items(response.body):
+            return _batch_answers(response.body, len(batch))
+        return [response] * len(batch)  # the batch as a whole was refused or throttled
 
     def _settle_all(
         self, batch: list[_Pending], answers: Sequence[GraphResponse | None]
@@ -180,7 +186,7 @@ class Batcher:
         for pending, answer in zip(batch, answers, strict=True):
             if answer is None:
                 outcome.again += self._unanswered([pending], None).again
-            elif answer.status in THROTTLED:
+            elif answer.status in _RETRIED:
                 outcome.again += self._throttled(pending, answer)
             elif answer.status == 401 and not pending.reauthorized:
                 pending.reauthorized = outcome.token_refused = True
@@ -251,6 +257,10 @@ def _batch_answers(body: Any, count: int) -> list[GraphResponse | None]:
             lowered = {str(k).lower(): str(v) for k, v in items}
             answers[index] = GraphResponse(int(item["status"]), lowered, item.get("body"))
     return answers
+
+
+def _has_items(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("responses"), list)
 
 
 def _item_index(item: Any, count: int) -> int | None:

@@ -4,12 +4,20 @@ Calendar ids in bindings are `<user>` for the user's default calendar or
 `<user>/<calendar id>` for another of their calendars; `<user>` is the user's
 principal name (anna@contoso.com) or object id. Use one form per mailbox: the
 per-mailbox limits are kept per spelling.
+
+Only documented request forms are relied on. Events are addressed through their
+calendar (`<calendar>/events/{id}`): a deleted event sits in Deleted Items with
+the same immutable id, where the mailbox-wide `/events/{id}` still reaches it.
+The booking tag is searched with `$filter` on `/users/{id}/events` (where it is
+documented), and each match is read through this calendar with `$expand` (which
+is documented on single events): a match elsewhere is not this calendar's.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -74,8 +82,25 @@ class CalendarTarget:
     def view_path(self) -> str:
         return f"{self._calendar_path}/calendarView"
 
+    @property
+    def mailbox_events_path(self) -> str:
+        return f"{self._user_path}/events"
+
+    @property
+    def is_default(self) -> bool:
+        return self.calendar is None
+
+    @property
+    def delta_path(self) -> str:
+        """event-delta documents /users/{id}/calendarView/delta, the primary calendar's only."""
+        if self.is_default:
+            return f"{self._user_path}/calendarView/delta"
+        return f"{self.view_path}/delta"
+
     def event_path(self, event_id: str) -> str:
-        return f"{self._user_path}/events/{quote(event_id, safe='')}"
+        """The event through its calendar: a deleted event (in Deleted Items, same immutable
+        id) is 404 here, where the mailbox-wide /events/{id} would still update it."""
+        return f"{self.events_path}/{quote(event_id, safe='')}"
 
 
 class M365Calendar(Calendar):
@@ -88,12 +113,16 @@ class M365Calendar(Calendar):
         batcher: Batcher,
         reminder: Reminder,
         link_to_path: Callable[[str], str],
+        *,
+        poll_seconds: float | None = None,
     ) -> None:
         self.calendar_id = calendar_id
         self.target = target
         self._batcher = batcher
         self._reminder = reminder
         self._relative = link_to_path  # absolute nextLink -> path under the Graph root
+        # change notifications do not tell of other calendars: read them this often
+        self._poll_seconds = None if target.is_default else poll_seconds
 
     async def _call(
         self, method: str, url: str, body: Any = None, etag: str | None = None
@@ -120,7 +149,9 @@ class M365Calendar(Calendar):
         """
         body = {
             **events.event_body(event, self._reminder),
-            "transactionId": events.transaction_id(self.calendar_id, event.booking_key),
+            "transactionId": events.transaction_id(
+                self.calendar_id, event.booking_key, event.generation
+            ),
         }
         answer = await self._call("POST", self.target.events_path, body)
         created = events.parse_event(answer.body)
@@ -146,15 +177,27 @@ class M365Calendar(Calendar):
             f"singleValueExtendedProperties/Any(ep: ep/id eq '{events.BOOKING_PROPERTY}' "
             f"and ep/value eq '{value}')"
         )
-        url = (
-            f"{self.target.events_path}?$filter={quote(where, safe='')}"
-            f"&$expand={quote(events.EXPAND, safe='')}&$select={events.SELECT}"
-        )
-        async for entries in self._pages(url):
-            for entry in entries:
-                event = events.parse_event(entry)
-                if event.booking_key == booking_key:  # $filter compares case-insensitively
-                    yield event
+        url = f"{self.target.mailbox_events_path}?$filter={quote(where, safe='')}&$select=id"
+        matches = [
+            entry["id"]
+            async for entries in self._pages(url)
+            for entry in entries
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+        ]
+        for found in await asyncio.gather(*(self._read_here(m) for m in matches)):
+            if found is not None and found.booking_key == booking_key:  # $filter ignores case
+                yield found
+
+    async def _read_here(self, event_id: str) -> GraphEvent | None:
+        """The event through this calendar, or None when it is not in it (404)."""
+        query = f"$select={events.SELECT}&$expand={quote(events.EXPAND, safe='')}"
+        request = GraphRequest("GET", f"{self.target.event_path(event_id)}?{query}", _HEADERS)
+        answer = await self._batcher.send(request)
+        if answer.status == 404:
+            return None
+        if not answer.ok:
+            raise error_for(answer, request)
+        return events.parse_event(answer.body)
 
     async def busy_time(self, start: datetime, end: datetime) -> list[BusyInterval]:
         if start.tzinfo is None or end.tzinfo is None:
@@ -190,9 +233,15 @@ class M365Calendar(Calendar):
         """calendarView delta, the deltaLink as cursor (connectors/m365/delta.py)."""
         target = self.target
         feed = delta.GraphFeed(
-            target.view_path, target.events_path, self._batcher.send, self._relative
+            view_path=target.view_path,
+            events_path=target.events_path,
+            delta_path=target.delta_path,
+            delta_documented=target.is_default,
+            send=self._batcher.send,
+            relative=self._relative,
         )
-        return await delta.changes(feed, cursor, window, known)
+        found = await delta.changes(feed, cursor, window, known)
+        return replace(found, poll_within_seconds=self._poll_seconds)
 
     @property
     def subscriptions(self) -> MailboxSubscriptions:

@@ -50,7 +50,14 @@ class M365Connector(Connector):
         except PermanentError as error:
             return InvalidCalendar(calendar_id, error)
         batcher = self._batcher(target.mailbox_key)
-        return M365Calendar(calendar_id, target, batcher, self._reminder, self._http.relative)
+        return M365Calendar(
+            calendar_id,
+            target,
+            batcher,
+            self._reminder,
+            self._http.relative,
+            poll_seconds=self.settings.other_calendar_poll_seconds,
+        )
 
     def _batcher(self, mailbox: str) -> Batcher:
         """The one queue of a mailbox, whichever of its calendars asks."""

@@ -1,6 +1,6 @@
 """The Microsoft 365 change feed (connectors/base.py, "Watching a calendar"): calendarView delta.
 
-    complete  GET <calendar>/calendarView/delta?startDateTime=&endDateTime= ─▶ nextLink pages
+    complete  GET <delta path>?startDateTime=&endDateTime= ─▶ nextLink pages
               ─▶ deltaLink (the cursor); held ids it did not list are looked up one by one
     delta     GET <deltaLink> ─▶ nextLink pages ─▶ a new deltaLink; `@removed` ids syncd holds
               are looked up one by one (gone, or only moved out of the window)
@@ -14,6 +14,13 @@ refuses (410 Gone / syncStateNotFound, or any error of the feed itself that is
 not transient or auth) gives a complete listing and a fresh deltaLink.
 Occurrences of a series come as items of their own (type "occurrence", one
 interval each) and carry no booking key: syncd never writes series.
+
+event-delta documents /users/{id}/calendarView/delta, the primary calendar's, only.
+Another calendar's delta (/users/{id}/calendars/{cid}/calendarView/delta) is tried;
+when Graph refuses it (400 or 501) the binding switches to a complete windowed
+calendarView listing on every pass (documented for any calendar), recorded as its
+cursor (LISTING_CURSOR, kept in the binding's reconcile state), its reset reason and
+the syncd_graph_fallbacks_total metric.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from urllib.parse import quote
 from connectors.base import BusyInterval, ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
 from connectors.m365 import events
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
+from syncd import metrics
 from syncd.errors import AuthError, PermanentError, RemoteError, RemoteNotFound, TransientError
 
 PAGE_SIZE = 100  # Prefer: odata.maxpagesize of delta pages
@@ -36,6 +44,13 @@ _LOOKUP_SELECT = "start,end,showAs,isCancelled,type,iCalUId"
 _SERIES_KINDS = frozenset({"occurrence", "exception", "seriesMaster"})
 
 Send = Callable[[GraphRequest], Awaitable[GraphResponse]]
+#: The cursor of a binding whose delta Graph refused: list the window on every pass.
+LISTING_CURSOR = "calendarView-listing"
+_FORM_REFUSED = frozenset({400, 501})
+
+
+class DeltaRefusedError(PermanentError):
+    """Graph refused an undocumented delta form (400/501): list the window instead."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,8 @@ class GraphFeed:
     events_path: str  # <calendar>/events
     send: Send  # the mailbox's batcher: any answer, whatever its status
     relative: Callable[[str], str]  # an absolute Graph link as a path under the Graph root
+    delta_path: str  # /users/{id}/calendarView/delta, or <calendar>/calendarView/delta
+    delta_documented: bool = True  # False: a refusal of delta switches to listing
 
     async def get(self, url: str, *, page: bool = False) -> GraphResponse:
         prefer = f"{events.PREFER}, odata.maxpagesize={PAGE_SIZE}" if page else events.PREFER
@@ -55,15 +72,68 @@ class GraphFeed:
 async def changes(
     feed: GraphFeed, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]
 ) -> ChangeSet:
+    if cursor == LISTING_CURSOR:
+        return await _listed(feed, window, known, None)
     if cursor is None:
-        return await _complete(feed, window, known, None)
+        return await _complete_or_listed(feed, window, known, None)
     try:
         delta_link, items = await _round(feed, feed.relative(cursor))
     except (TransientError, AuthError):
         raise
     except RemoteError as error:
-        return await _complete(feed, window, known, f"delta token refused ({error})")
+        reason = f"delta token refused ({error})"
+        return await _complete_or_listed(feed, window, known, reason)
     return await _delta(feed, window, known, delta_link, items)
+
+
+async def _complete_or_listed(
+    feed: GraphFeed, window: ChangeWindow, known: Mapping[str, str | None], reason: str | None
+) -> ChangeSet:
+    try:
+        return await _complete(feed, window, known, reason)
+    except DeltaRefusedError as refusal:
+        if feed.delta_documented:
+            raise
+        metrics.GRAPH_FALLBACKS.labels("delta").inc()
+        return await _listed(feed, window, known, f"{refusal}: listing the window each pass")
+
+
+async def _listed(
+    feed: GraphFeed, window: ChangeWindow, known: Mapping[str, str | None], reason: str | None
+) -> ChangeSet:
+    """A complete listing of the window through calendarView, and LISTING_CURSOR."""
+    listed = await _view_items(feed, window)
+    unlisted = [item_id for item_id in known if item_id not in listed]
+    found = await _Findings.gather(feed, window, known, listed.values(), unlisted)
+    return ChangeSet(
+        LISTING_CURSOR,
+        complete=True,
+        changed=found.changed,
+        removed=found.gone,
+        unreadable=found.unreadable,
+        reset_reason=reason,
+    )
+
+
+async def _view_items(feed: GraphFeed, window: ChangeWindow) -> dict[str, dict[str, Any]]:
+    start, end = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (window.start, window.end))
+    next_url: str | None = (
+        f"{feed.view_path}?startDateTime={start}&endDateTime={end}"
+        f"&$select={_LOOKUP_SELECT}&$top={PAGE_SIZE}"
+    )
+    items: dict[str, dict[str, Any]] = {}
+    for _ in range(MAX_PAGES):
+        if next_url is None:
+            return items
+        body = await _page(feed, next_url, "calendarView")
+        items |= {i["id"]: i for i in body["value"] if isinstance(i, dict) and _has_id(i)}
+        link = body.get("@odata.nextLink")
+        next_url = feed.relative(link) if isinstance(link, str) else None
+    raise PermanentError(f"calendarView: still more after {MAX_PAGES} pages")
+
+
+def _has_id(item: dict[str, Any]) -> bool:
+    return isinstance(item.get("id"), str)
 
 
 async def _round(feed: GraphFeed, url: str) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -87,19 +157,22 @@ async def _round(feed: GraphFeed, url: str) -> tuple[str, dict[str, dict[str, An
     raise PermanentError(f"calendarView delta: no deltaLink after {MAX_PAGES} pages")
 
 
-async def _page(feed: GraphFeed, url: str) -> dict[str, Any]:
+async def _page(feed: GraphFeed, url: str, what: str = "calendarView/delta") -> dict[str, Any]:
     answer = await feed.get(url, page=True)
     if not answer.ok:  # named without the mailbox: the message reaches logs and the store
-        raise error_for(answer, GraphRequest("GET", "/calendarView/delta"))
+        error = error_for(answer, GraphRequest("GET", f"/{what}"))
+        if answer.status in _FORM_REFUSED and what.endswith("delta"):
+            raise DeltaRefusedError(str(error)) from error
+        raise error
     body = answer.body
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise PermanentError("calendarView delta: no collection in the answer")
+        raise PermanentError(f"{what}: no collection in the answer")
     return body
 
 
 def _start_url(feed: GraphFeed, window: ChangeWindow) -> str:
     start, end = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (window.start, window.end))
-    return f"{feed.view_path}/delta?startDateTime={start}&endDateTime={end}"
+    return f"{feed.delta_path}?startDateTime={start}&endDateTime={end}"
 
 
 async def _complete(

@@ -6,6 +6,11 @@ is lost. Times are written as wall times in the staff member's zone, so Outlook
 shows and edits them there; they are read back in UTC (the `Prefer` header
 asks for that) because a wall time in the hour repeated when DST ends names two
 instants.
+
+The zone is sent by its Windows name: Graph documents Windows names and only a
+fixed list of about 100 IANA ones (resources/datetimetimezone), and refuses
+others. The name comes from CLDR's windowsZones table as tzlocal ships it; a
+zone CLDR maps to no Windows zone is written in UTC.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from html.parser import HTMLParser
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from tzlocal.windows_tz import tz_win
 
 from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteEvent, RemoteRef
 from syncd.errors import PermanentError
@@ -41,27 +48,32 @@ class Reminder:
     minutes: int
 
 
-def transaction_id(calendar_id: str, booking_key: str) -> str:
-    """The create's de-duplication key: one per booking and calendar, whatever its version.
+def transaction_id(calendar_id: str, booking_key: str, generation: int = 0) -> str:
+    """The create's de-duplication key: one per create lineage of a booking on a calendar.
 
-    Graph answers a POST whose transactionId an existing event of the mailbox
-    carries with that event instead of making a second one. Keyed on the
-    booking (not its sequence), a create retried after the booking changed
-    still finds the first event; keyed on the calendar too, a booking shown on
-    two calendars of one mailbox gets an event on each.
+    Graph documents transactionId only as avoiding redundant POSTs on client
+    retries: a retry must repeat it, and nothing says what it does once its
+    event was deleted. Keyed on the booking (not its sequence), a create retried
+    after the booking changed still finds the first event; on the calendar too,
+    a booking shown on two calendars of one mailbox gets an event on each; on
+    the lineage (EventSpec.generation), re-creating an event deleted by hand is
+    a new transaction. Lineage 0 keeps the key syncd always used.
     """
-    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, f"{calendar_id}\n{booking_key}"))
+    lineage = f"\n{generation}" if generation else ""
+    name = f"{calendar_id}\n{booking_key}{lineage}"
+    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, name))
 
 
 def event_body(event: EventSpec, reminder: Reminder) -> dict[str, Any]:
     """The writable properties syncd sets; a PATCH with them replaces all it wrote."""
     zone = _zone(event.timezone)
+    windows = windows_zone(event.timezone)
     return {
         "subject": event.summary,
         "body": {"contentType": "text", "content": event.description},
         "location": {"displayName": event.location},
-        "start": _graph_time(event.start, zone, event.timezone),
-        "end": _graph_time(event.end, zone, event.timezone),
+        "start": _graph_time(event.start, zone, windows),
+        "end": _graph_time(event.end, zone, windows),
         "showAs": _SHOW_AS[event.status],
         "isReminderOn": reminder.enabled,
         "reminderMinutesBeforeStart": reminder.minutes,
@@ -76,10 +88,16 @@ def _zone(name: str) -> ZoneInfo:
         raise PermanentError(f"unknown time zone {name!r}") from None
 
 
-def _graph_time(instant: datetime, zone: ZoneInfo, zone_name: str) -> dict[str, str]:
-    """`instant` as wall time in the zone, or in UTC where the wall time would be ambiguous."""
+def windows_zone(iana_name: str) -> str | None:
+    """The Windows zone CLDR maps `iana_name` to, or None when it maps to none."""
+    return tz_win.get(iana_name)
+
+
+def _graph_time(instant: datetime, zone: ZoneInfo, zone_name: str | None) -> dict[str, str]:
+    """`instant` as wall time in the zone, or in UTC where Graph would not know the zone
+    or the wall time would be ambiguous."""
     local = instant.astimezone(zone)
-    if local.replace(fold=0).astimezone(UTC) != instant:
+    if zone_name is None or local.replace(fold=0).astimezone(UTC) != instant:
         return {"dateTime": _wall(instant.astimezone(UTC)), "timeZone": "UTC"}
     return {"dateTime": _wall(local), "timeZone": zone_name}
 
@@ -125,8 +143,9 @@ class GraphEvent:
 
 
 def _same_text(stored: str, written: str) -> bool:
-    # Exchange may store line ends as CRLF and trim trailing space.
-    return stored.replace("\r\n", "\n").strip() == written.replace("\r\n", "\n").strip()
+    # Exchange may store line ends as CRLF, trim trailing space, and answer a
+    # write's body as HTML: compare the words.
+    return stored.split() == written.split()
 
 
 def parse_event(data: Any) -> GraphEvent:
@@ -137,13 +156,47 @@ def parse_event(data: Any) -> GraphEvent:
         ref=RemoteRef(data["id"], _text(data.get("@odata.etag")) or None),
         booking_key=booking_key_of(data),
         subject=_text(data.get("subject")),
-        body=_text((data.get("body") or {}).get("content")),
+        body=body_text(data.get("body")),
         location=_text((data.get("location") or {}).get("displayName")),
         start=parse_time(data.get("start")),
         end=parse_time(data.get("end")),
         show_as=_text(data.get("showAs")).lower() or "busy",
         cancelled=data.get("isCancelled") is True,
     )
+
+
+def body_text(body: Any) -> str:
+    """An itemBody's text: Graph answers writes as HTML whatever the Prefer header asks."""
+    if not isinstance(body, dict):
+        return ""
+    content = _text(body.get("content"))
+    if _text(body.get("contentType")).lower() != "html":
+        return content
+    reader = _HtmlText()
+    reader.feed(content)
+    reader.close()
+    return " ".join(reader.words)
+
+
+class _HtmlText(HTMLParser):
+    """The words of an HTML body, without its head, styles and scripts."""
+
+    _HIDDEN = frozenset({"head", "style", "script", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.words: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._hidden += tag in self._HIDDEN
+
+    def handle_endtag(self, tag: str) -> None:
+        self._hidden -= tag in self._HIDDEN and self._hidden > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.words += data.split()
 
 
 def booking_key_of(data: dict[str, Any]) -> str | None:

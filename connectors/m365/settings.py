@@ -1,9 +1,15 @@
 """The `[connectors.<name>]` table of a Microsoft 365 tenant, and reading its credential.
 
 One table is one app registration (client credentials) in one tenant. The
-credential is a client secret or a certificate (its SHA-1 thumbprint and PEM
-private key); either comes from an environment variable or a file, never from
-the table itself.
+credential is a client secret or a certificate's PEM private key; either comes
+from an environment variable or a file, never from the table itself. A
+certificate credential names its certificate by `certificate_file` (the PEM
+certificate; its thumbprints are computed, and MSAL then signs with PS256 and
+`x5t#S256` as Entra's current certificate-credential page shows) or by a SHA-1
+`certificate_thumbprint` alone (MSAL's older RS256 + `x5t`). MSAL for Python
+(1.39, application.py) takes a SHA-1 thumbprint only as "thumbprint"; it
+computes the SHA-256 one from "public_certificate", so a SHA-256 thumbprint
+needs the certificate and is then checked against it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.m365.certificates import read_certificate
 from syncd.errors import ConfigError
 
 #: Outlook's limit: concurrent requests per app and mailbox.
@@ -31,7 +38,9 @@ class Settings(BaseModel):
     client_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9-]+$")
     client_secret_env: str | None = None
     client_secret_file: str | None = None
-    certificate_thumbprint: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f:]{40,59}$")
+    # SHA-1 (40 hex digits) or SHA-256 (64), colons allowed
+    certificate_thumbprint: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f:]{40,95}$")
+    certificate_file: str | None = None  # the PEM certificate (public) of the key
     certificate_key_env: str | None = None  # PEM private key of the certificate
     certificate_key_file: str | None = None
     authority_host: str = "https://login.microsoftonline.com"
@@ -51,6 +60,9 @@ class Settings(BaseModel):
     retry_max_seconds: float = Field(default=60, ge=0)
     reminder_minutes: int = Field(default=15, ge=0, le=40320)
     reminders: bool = True
+    # Change notifications on /users/{id}/events are reported to cover the default
+    # calendar only: a binding on another calendar is read at least this often.
+    other_calendar_poll_seconds: float = Field(default=60, gt=0)
 
     @field_validator("authority_host", "graph_url")
     @classmethod
@@ -72,9 +84,30 @@ class Settings(BaseModel):
             raise ValueError("name each secret once: *_env or *_file, not both")
         if bool(secrets) == bool(keys):
             raise ValueError("set exactly one of a client secret and a certificate key")
-        if bool(keys) != (self.certificate_thumbprint is not None):
-            raise ValueError("certificate_thumbprint and certificate_key_* go together")
+        named = self.certificate_thumbprint is not None or self.certificate_file is not None
+        if bool(keys) != named:
+            raise ValueError(
+                "certificate_key_* goes with certificate_file or certificate_thumbprint"
+            )
+        if self.thumbprint_hex is not None and len(self.thumbprint_hex) not in {40, 64}:
+            raise ValueError("certificate_thumbprint must be a SHA-1 or a SHA-256 thumbprint")
+        if self.sha256_thumbprint and self.certificate_file is None:
+            raise ValueError(
+                "a SHA-256 certificate_thumbprint needs certificate_file: MSAL computes "
+                "x5t#S256 from the certificate itself"
+            )
         return self
+
+    @property
+    def thumbprint_hex(self) -> str | None:
+        if self.certificate_thumbprint is None:
+            return None
+        return self.certificate_thumbprint.replace(":", "").upper()
+
+    @property
+    def sha256_thumbprint(self) -> bool:
+        hex_digits = self.thumbprint_hex
+        return hex_digits is not None and len(hex_digits) == 64
 
     @property
     def authority(self) -> str:
@@ -82,13 +115,16 @@ class Settings(BaseModel):
 
 
 def read_credential(settings: Settings) -> str | dict[str, str]:
-    """MSAL's `client_credential`: the secret, or the certificate's thumbprint and key."""
-    if settings.certificate_thumbprint is not None:
-        key_env, key_file = settings.certificate_key_env, settings.certificate_key_file
-        key = _secret("certificate_key", key_env, key_file)
-        thumbprint = settings.certificate_thumbprint.replace(":", "").upper()
-        return {"thumbprint": thumbprint, "private_key": key}
-    return _secret("client_secret", settings.client_secret_env, settings.client_secret_file)
+    """MSAL's `client_credential`: the secret, or the certificate (or its thumbprint) and key."""
+    key_env, key_file = settings.certificate_key_env, settings.certificate_key_file
+    if key_env is None and key_file is None:
+        return _secret("client_secret", settings.client_secret_env, settings.client_secret_file)
+    key = _secret("certificate_key", key_env, key_file)
+    if settings.certificate_file is not None:
+        certificate = read_certificate(settings.certificate_file, settings.thumbprint_hex)
+        return {"private_key": key, "public_certificate": certificate}
+    assert settings.thumbprint_hex is not None  # the validator allows no third way
+    return {"thumbprint": settings.thumbprint_hex, "private_key": key}
 
 
 def _secret(name: str, env: str | None, file: str | None) -> str:

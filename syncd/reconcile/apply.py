@@ -153,7 +153,7 @@ def apply_pass(
     summary.cleared += cleared + sweep_drift(session, binding, now)
     announce_opened(session, now, grouped=grouped)
     record_pass(state, plan, answer.cursor, now, settings, complete=answer.complete,
-                reset_reason=answer.reset_reason)
+                reset_reason=answer.reset_reason, poll_within=answer.poll_within_seconds)
     return summary
 
 

@@ -29,12 +29,15 @@ def detach(mirror: Mirror) -> None:
     still looks for the event.
     """
     mirror.remote_id, mirror.etag = None, None
+    _new_lineage(mirror)
 
 
 def rewrite(session: Session, mirror: Mirror, ref: RemoteRef | None, now: datetime) -> None:
     """Have the worker write the booking's event again: over `ref`, or anew when it is gone."""
     mirror.remote_id = None if ref is None else ref.remote_id
     mirror.etag = None if ref is None else ref.etag
+    if ref is None:
+        _new_lineage(mirror)
     mirror.remote_may_exist = True
     mirror.actual_version = None
     _due(session, mirror, now)
@@ -51,3 +54,8 @@ def _due(session: Session, mirror: Mirror, now: datetime) -> None:
     if mirror.pending:
         mirror.dead, mirror.attempts, mirror.next_attempt_at = False, 0, now
         session.info.setdefault(DIRTY_BINDINGS, set()).add(mirror.binding_id)
+
+
+def _new_lineage(mirror: Mirror) -> None:
+    """The event is gone: the next create is a new one, not a retry (EventSpec.generation)."""
+    mirror.generation = (mirror.generation or 0) + 1

@@ -141,11 +141,13 @@ def record_pass(
     *,
     complete: bool,
     reset_reason: str | None,
+    poll_within: float | None = None,
 ) -> None:
     state.cursor = cursor
     state.window_start, state.window_end = plan.window.start, plan.window.end
     state.last_pass_at = now
-    state.next_pass_at = now + timedelta(seconds=settings.interval_seconds)
+    interval = min(settings.interval_seconds, poll_within or settings.interval_seconds)
+    state.next_pass_at = now + timedelta(seconds=interval)
     state.passes += 1
     state.failures, state.last_error = 0, None
     if complete:

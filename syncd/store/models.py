@@ -246,6 +246,8 @@ class Mirror(Base):
     # set before a write is attempted, cleared only once the event is known gone:
     # a crash between the server's write and our record must not orphan an event
     remote_may_exist: Mapped[bool] = mapped_column(Boolean, default=False)
+    # EventSpec.generation: bumped whenever the event is known gone and made anew
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pending: Mapped[bool] = mapped_column(Boolean, default=True)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

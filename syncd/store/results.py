@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, Update, and_, bindparam, not_, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd.store.leases import Lease
@@ -58,6 +58,7 @@ def _record_success_statement() -> Update:
             remote_id=bindparam("s_remote_id"),
             etag=bindparam("s_etag"),
             remote_may_exist=bindparam("s_may_exist"),
+            generation=func.coalesce(bindparam("s_generation"), table.c.generation),
             attempts=0,
             last_error=None,
             pending=not_(converged),
@@ -71,7 +72,7 @@ def _fenced(statement: Update) -> Update:
     table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
     holders = select(CalendarBinding.id).where(
         CalendarBinding.lease_owner == bindparam("s_owner"),
-        CalendarBinding.lease_generation == bindparam("s_generation"),
+        CalendarBinding.lease_generation == bindparam("s_lease_generation"),
     )
     return statement.where(table.c.binding_id.in_(holders))
 
@@ -82,7 +83,7 @@ _RECORD_FENCED_SUCCESS = _fenced(_record_success_statement())
 
 def _lease_row(lease: Lease | None) -> dict[str, object]:
     assert lease is not None
-    return {"s_owner": lease.owner, "s_generation": lease.generation}
+    return {"s_owner": lease.owner, "s_lease_generation": lease.generation}
 
 
 def _success_row(success: Success) -> dict[str, object]:
@@ -94,5 +95,6 @@ def _success_row(success: Success) -> dict[str, object]:
         "s_remote_id": ref.remote_id if ref else None,
         "s_etag": ref.etag if ref else None,
         "s_may_exist": outcome.actual == Presence.PRESENT,
+        "s_generation": outcome.generation,
         "s_at": success.at,
     }

@@ -10,7 +10,7 @@ Leases themselves (fenced by a generation) are in syncd/store/leases.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
@@ -55,6 +55,7 @@ class Outcome:
     actual: Presence
     version: int | None
     ref: RemoteRef | None
+    generation: int | None = None  # the create lineage it ended in; None: unchanged
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,9 @@ def _task(mirror: Mirror) -> MirrorTask:
         ref=ref,
         remote_may_exist=mirror.remote_may_exist or present,
         attempts=mirror.attempts,
-        event=event_spec(mirror.booking) if present else None,
+        event=replace(event_spec(mirror.booking), generation=mirror.generation)
+        if present
+        else None,
     )
 
 

@@ -8,6 +8,7 @@ reconciliation rules exist, the booking wins over a hand-edited event.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from connectors.base import Calendar, EventSpec, RemoteRef
 from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError
@@ -30,23 +31,27 @@ async def converge(calendar: Calendar, task: MirrorTask, recheck: Recheck = _alw
     """`recheck` is asked after a 412 (someone else wrote the event) before overwriting:
     a worker that lost its lease, or a booking changed since the claim, must not win."""
     if task.event is not None:
-        ref = await _write(calendar, task.ref, task.event, recheck)
-        return Outcome(Presence.PRESENT, task.desired_version, ref)
+        ref, generation = await _write(calendar, task.ref, task.event, recheck)
+        return Outcome(Presence.PRESENT, task.desired_version, ref, generation)
     await _remove(calendar, task, recheck)
     return Outcome(Presence.ABSENT, None, None)
 
 
 async def _write(
     calendar: Calendar, ref: RemoteRef | None, event: EventSpec, recheck: Recheck
-) -> RemoteRef:
+) -> tuple[RemoteRef, int | None]:
+    """The event written, and the create lineage when a new one began."""
     if ref is None:
-        return await _create_or_relink(calendar, event, recheck)
+        return await _create_or_relink(calendar, event, recheck), None
     try:
-        return await calendar.update(ref, event)
+        return await calendar.update(ref, event), None
     except RemoteNotFound:
-        return await _create_or_relink(calendar, event, recheck)
+        # gone (deleted by hand): a deliberate re-create, a lineage of its own; a
+        # crash before it is recorded repeats this same step, so the same lineage
+        anew = replace(event, generation=event.generation + 1)
+        return await _create_or_relink(calendar, anew, recheck), anew.generation
     except PreconditionFailed:
-        return await _overwrite_current(calendar, event, recheck)
+        return await _overwrite_current(calendar, event, recheck), None
 
 
 async def _create_or_relink(calendar: Calendar, event: EventSpec, recheck: Recheck) -> RemoteRef:

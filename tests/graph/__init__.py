@@ -31,6 +31,13 @@ Notes for clients:
   `stats.token_requests` those to the token endpoint; batch items are in
   `stats.batch_items` and count in `requests_by_mailbox` and the concurrency limit.
 - Mailbox keys in `stats` and `faults.only_mailbox` are user principal names.
+- Strict by default: request forms the v1.0 reference does not document are refused
+  (tests/graph/forms.py) unless `GraphDouble(undocumented_forms=True)`; DELETE moves an
+  event to Deleted Items (same id, still read mailbox-wide); writes answer bodies as
+  HTML; time zones are Windows names or the documented IANA list; a throttled $batch
+  is 424 (`faults.batch_throttle_rate`: 424 without items); a transactionId of a
+  deleted event is refused; /users/{id}/events subscriptions tell of the default
+  calendar only.
 """
 
 from tests.graph.double import GraphDouble

@@ -7,6 +7,11 @@ naming an unknown request or forming a cycle. Otherwise it is 200 and each item 
 own status, headers and body. Items run at most 4 at a time, as Graph hands them to
 Outlook; each goes through the same limits, faults and latency as a request of its own;
 an item whose dependency failed is 424. Responses come in completion order.
+
+Throttling (concepts/throttling.md, "Throttling and batching"): when an item was
+throttled the batch as a whole "fails with a status code of 424", its items still in
+the body; `faults.batch_throttle_rate` makes a batch 424 with no items at all (none
+ran) and a Retry-After, as a client must also expect.
 """
 
 from __future__ import annotations
@@ -139,6 +144,8 @@ class BatchRunner:
     async def run(self, outer: Call) -> Reply:
         items = parse_batch(outer)
         state = self.pipeline.state
+        if state.faults.throttles_batch():
+            return _throttled_whole(state.faults.retry_after_seconds)
         with state.stats_lock:
             state.stats.batch_items += len(items)
         done = {item.id.lower(): asyncio.Event() for item in items}
@@ -161,7 +168,13 @@ class BatchRunner:
         await asyncio.gather(*(execute(item) for item in items))
         responses = [_response(item_id, results[item_id.lower()]) for item_id in order]
         dropped = any(r.drop_connection for r in results.values())
-        return Reply(200, {"responses": responses}, drop_connection=dropped)
+        throttled = any(r.status == 429 for r in results.values())
+        return Reply(424 if throttled else 200, {"responses": responses}, drop_connection=dropped)
+
+
+def _throttled_whole(retry_after: float) -> Reply:
+    body = graph_error_body("TooManyRequests", "Too many requests in this batch.", None)
+    return Reply(424, body, {"Retry-After": f"{retry_after:g}"})
 
 
 def _failed_dependency(item: Item) -> Reply:

@@ -15,6 +15,7 @@ from tests.graph import recurrence
 from tests.graph.errors import Reply, not_implemented
 from tests.graph.eventjson import render_event
 from tests.graph.events import calendar_of, resolver
+from tests.graph.forms import check_collection_query
 from tests.graph.graph import Context, Route, route
 from tests.graph.odata import parse_filter, refuse_unmodelled_options
 from tests.graph.paging import applied_preferences, collection
@@ -51,6 +52,7 @@ async def calendar_view(context: Context) -> Reply:
     start, end = window(context)
     query, view = context.call.query, context.view()
     refuse_unmodelled_options(query)
+    check_collection_query(context, calendar_scoped=False)
     predicate = parse_filter(query["$filter"]) if "$filter" in query else None
     descending = _start_order(query.get("$orderby"))
     with context.state.store.lock:

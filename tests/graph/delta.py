@@ -26,6 +26,7 @@ from tests.graph.calendarview import Instance, instances, window
 from tests.graph.errors import GraphError, Reply
 from tests.graph.eventjson import View, render_event
 from tests.graph.events import calendar_of
+from tests.graph.forms import check_delta_path
 from tests.graph.graph import Context, Route, route
 from tests.graph.paging import page_size
 from tests.graph.store import Mailbox
@@ -160,6 +161,7 @@ def _changed_outside(mailbox: Mailbox, previous: Round, present: set[str]) -> li
 
 async def calendar_view_delta(context: Context) -> Reply:
     query = context.call.query
+    check_delta_path(context)
     for name in _UNSUPPORTED:
         if name in query:
             raise GraphError(

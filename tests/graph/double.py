@@ -33,8 +33,9 @@ class GraphDouble:
     One app (`client_id`, `client_secret`) may write every mailbox; `add_app` adds more.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, undocumented_forms: bool = False) -> None:
         self._state = State()
+        self._state.undocumented_forms = undocumented_forms
         self._tls = TlsFiles()
         self.client_id = str(uuid.uuid4())
         self.client_secret = secrets.token_urlsafe(32)
@@ -142,6 +143,15 @@ class GraphDouble:
         self._state.latency_seconds = value
 
     @property
+    def undocumented_forms(self) -> bool:
+        """Whether forms Graph does not document are served (tests/graph/forms.py)."""
+        return self._state.undocumented_forms
+
+    @undocumented_forms.setter
+    def undocumented_forms(self, value: bool) -> None:
+        self._state.undocumented_forms = value
+
+    @property
     def faults(self) -> Faults:
         return self._state.faults
 
@@ -161,11 +171,14 @@ class GraphDouble:
         return store.add_calendar(store.resolve(mailbox), name).id
 
     def events(self, mailbox: str) -> list[dict[str, Any]]:
-        """The mailbox's events (all calendars, series unexpanded), extended properties included."""
+        """The mailbox's events (all calendars, series unexpanded), extended properties included.
+
+        Events in Deleted Items are not among them: see `deleted_events`.
+        """
         store = self._state.store
         with store.lock:
             box = store.resolve(mailbox)
-            found = sorted(box.events.values(), key=lambda e: (e.start, e.id))
+            found = sorted(box.in_calendars(), key=lambda e: (e.start, e.id))
             return [
                 {**render_event(e, box, View(expand={"*"})), "calendarId": e.calendar_id}
                 for e in found
@@ -212,8 +225,15 @@ class GraphDouble:
             apply_changes(event, parse_changes(body, creating=False))
             store.changed(box, event)
 
+    def deleted_events(self, mailbox: str) -> list[str]:
+        """Ids of the mailbox's events in Deleted Items."""
+        store = self._state.store
+        with store.lock:
+            box = store.resolve(mailbox)
+            return [e.id for e in box.events.values() if box.is_deleted(e)]
+
     def delete_event_by_hand(self, mailbox: str, event_id: str) -> None:
-        """Delete an event as staff would in Outlook."""
+        """Delete an event as staff would in Outlook: it moves to Deleted Items."""
         store = self._state.store
         with store.lock:
             box = store.resolve(mailbox)

@@ -6,21 +6,27 @@ Paths (all under /users/{id | userPrincipalName}):
   /calendars/{cid}/events[/{id}]  one calendar
 An item path names an event of that scope; an event of another calendar is 404 there
 (the documentation is silent; ids are mailbox-wide in Exchange, the scope is not).
+An event in Deleted Items (see store.py) is outside every calendar, yet the mailbox-wide
+paths still read, list, update and delete it: the hazard a client must not rely on.
 
 POST honours transactionId: a create repeating the transactionId of an existing event
 of the mailbox answers 201 with that event instead of making another (Graph documents
-the de-duplication, not the status; 201 is the double's choice). PATCH and DELETE
+the de-duplication, not the status; 201 is the double's choice). What a transactionId
+of a deleted event does is undocumented; the double never answers with the deleted
+event and refuses such a create (400), so a client must not reuse one. PATCH and DELETE
 honour If-Match against @odata.etag (412 ErrorIrresolvableConflict).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, timedelta
 from typing import Any
 
 from tests.graph import recurrence
 from tests.graph.errors import GraphError, Reply, item_not_found, not_implemented
-from tests.graph.eventjson import apply_changes, new_event, parse_changes, render_event
+from tests.graph.eventjson import View, apply_changes, new_event, parse_changes, render_event
+from tests.graph.forms import check_collection_query
 from tests.graph.graph import Context, Route, route
 from tests.graph.odata import parse_filter, refuse_unmodelled_options
 from tests.graph.paging import applied_preferences, collection
@@ -77,13 +83,23 @@ def _location(context: Context, event_id: str) -> dict[str, str]:
     }
 
 
+def write_view(context: Context) -> View:
+    """How POST and PATCH answers render: outlook.body-content-type is documented for GET
+    only, and the documented create and update examples answer the body as HTML."""
+    return replace(context.view(), body_type=None)
+
+
 async def create_event(context: Context) -> Reply:
-    calendar, view = calendar_of(context), context.view()
+    calendar, view = calendar_of(context), write_view(context)
     changes = parse_changes(context.call.json(), creating=True)
     store, mailbox = context.state.store, context.user
     with store.lock:
         transaction_id = changes.get("transactionId")
         event = mailbox.by_transaction_id(transaction_id) if transaction_id else None
+        if event is not None and mailbox.is_deleted(event):
+            raise GraphError(
+                400, "ErrorInvalidRequest", "The transactionId belongs to a deleted item."
+            )
         if event is None:
             event = store.insert(mailbox, new_event(calendar.id, changes))
         body = render_event(event, mailbox, view)
@@ -136,7 +152,7 @@ async def get_event(context: Context) -> Reply:
 
 
 async def update_event(context: Context) -> Reply:
-    store, view = context.state.store, context.view()
+    store, view = context.state.store, write_view(context)
     changes = parse_changes(context.call.json(), creating=False)
     with store.lock:
         event, occurrence = find_item(context)
@@ -167,6 +183,7 @@ async def delete_event(context: Context) -> Reply:
 async def list_events(context: Context) -> Reply:
     query = context.call.query
     refuse_unmodelled_options(query)
+    check_collection_query(context, calendar_scoped=scope_calendar(context) is not None)
     predicate = parse_filter(query["$filter"]) if "$filter" in query else None
     view = context.view()
     with context.state.store.lock:

@@ -4,6 +4,7 @@
     double.faults.unavailable_rate = 0.05  # 503 + Retry-After
     double.faults.timeout_rate = 0.1       # the request hangs until the client gives up
     double.faults.drop_after_commit = 2    # next 2 POST creates happen, then the connection drops
+    double.faults.batch_throttle_rate = 0.5  # a $batch is 424 as a whole, no items run
     double.faults.only_mailbox = "anna@contoso.test"
     double.faults.seed(7)
 
@@ -32,6 +33,7 @@ class Faults:
         self.timeout_rate = 0.0
         self.hang_seconds = 30.0
         self.drop_after_commit = 0
+        self.batch_throttle_rate = 0.0
         self.only_mailbox: str | None = None
 
     def seed(self, value: int) -> None:
@@ -58,6 +60,11 @@ class Faults:
                 return kind
             draw -= rate
         return None
+
+    def throttles_batch(self) -> bool:
+        """Whether the next $batch is refused as a whole (424 without items)."""
+        with self._lock:
+            return self._random.random() < self.batch_throttle_rate
 
     def take_drop(self, *mailbox: str) -> bool:
         """Whether this create's answer is to be dropped (consumes one of drop_after_commit)."""

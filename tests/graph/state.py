@@ -31,6 +31,7 @@ class State:
         self.notifier = Notifier()
         self.subscriptions: dict[str, Subscription] = {}
         self.subscription_max_minutes = MAX_MINUTES
+        self.undocumented_forms = False  # tests/graph/forms.py
 
     @property
     def graph_url(self) -> str:

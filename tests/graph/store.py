@@ -5,6 +5,11 @@ loop thread while tests call `GraphDouble.events()` or `edit_event()` from their
 Each mailbox numbers its changes (`seq`) so delta queries and subscriptions can tell
 what changed since when; deleted events leave a tombstone with the sequence number
 of their deletion.
+
+Deleting an event moves it to the mailbox's Deleted Items folder, as Exchange does
+(learn.microsoft.com: event-delete; outlook-immutable-id: an immutable id survives
+the move): it leaves its calendar (a tombstone there, a "deleted" notification) but
+keeps its id, and mailbox-wide reads (/users/{id}/events[/{id}]) still find it.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class Mailbox:
     events: dict[str, Event] = field(default_factory=dict)
     tombstones: list[Tombstone] = field(default_factory=list)
     seq: int = 0
+    deleted_items: str = field(default_factory=new_item_id)  # the Deleted Items folder's id
 
     @property
     def default_calendar(self) -> Calendar:
@@ -94,6 +100,13 @@ class Mailbox:
 
     def by_transaction_id(self, transaction_id: str) -> Event | None:
         return next((e for e in self.events.values() if e.transaction_id == transaction_id), None)
+
+    def is_deleted(self, event: Event) -> bool:
+        return event.calendar_id == self.deleted_items
+
+    def in_calendars(self) -> list[Event]:
+        """The events of the mailbox's calendars (not those in Deleted Items)."""
+        return [e for e in self.events.values() if not self.is_deleted(e)]
 
 
 class Store:
@@ -154,10 +167,15 @@ class Store:
         self._notify(mailbox, event, "updated")
 
     def remove(self, mailbox: Mailbox, event: Event) -> None:
+        """Move `event` to Deleted Items: gone from its calendar, same id, still readable."""
         with self.lock:
-            mailbox.events.pop(event.id, None)
+            if mailbox.is_deleted(event):
+                mailbox.events.pop(event.id, None)  # deleted from Deleted Items: gone for good
+                return
             mailbox.tombstones.append(Tombstone(event.id, event.calendar_id, mailbox.next_seq()))
-        self._notify(mailbox, event, "deleted")
+            self._notify(mailbox, event, "deleted")  # told of the calendar it left
+            event.calendar_id = mailbox.deleted_items
+            event.touch(mailbox.seq)
 
     def _notify(self, mailbox: Mailbox, event: Event, change_type: str) -> None:
         for listener in list(self.listeners):

@@ -5,9 +5,10 @@
     GET /subscriptions[/{id}], PATCH /subscriptions/{id} (renew, new notificationUrl),
     DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize
 
-Resources: /users/{id}/events (every calendar of the mailbox — the documentation is
-silent on whether this spans calendars; the double chooses all), /users/{id}/calendar/
-events and /users/{id}/calendars/{cid}/events. Creating (and changing the
+Resources: /users/{id}/events, /users/{id}/calendar/events and
+/users/{id}/calendars/{cid}/events. The documentation is silent on whether
+/users/{id}/events spans calendars, and users report it notifies for the default
+calendar only: the double notifies for the default calendar only. Creating (and changing the
 notificationUrl) runs Graph's validation handshake against notificationUrl and
 lifecycleNotificationUrl; a failed one is 400 ValidationError and no subscription.
 
@@ -57,7 +58,7 @@ class Subscription:
     client_state: str | None
     expiration: datetime
     mailbox_id: str
-    calendar_id: str | None  # None: every calendar of the mailbox
+    calendar_id: str | None  # None: /users/{id}/events, which tells of the default calendar
     application_id: str
     needs_reauthorization: bool = False
 
@@ -65,7 +66,7 @@ class Subscription:
         return (
             self.mailbox_id == mailbox.id
             and change_type in self.change_types
-            and self.calendar_id in {None, event.calendar_id}
+            and event.calendar_id == (self.calendar_id or mailbox.default_calendar.id)
             and self.expiration > datetime.now(UTC)
         )
 

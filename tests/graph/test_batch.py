@@ -23,8 +23,8 @@ def batch(graph: httpx.Client, requests: list[dict[str, Any]]) -> httpx.Response
     return graph.post("/$batch", json={"requests": requests})
 
 
-def by_id(response: httpx.Response) -> dict[str, dict[str, Any]]:
-    assert response.status_code == 200, response.text
+def by_id(response: httpx.Response, status: int = 200) -> dict[str, dict[str, Any]]:
+    assert response.status_code == status, response.text
     return {r["id"]: r for r in response.json()["responses"]}
 
 
@@ -140,7 +140,8 @@ def test_items_are_throttled_one_by_one(
     double.faults.seed(3)
     double.faults.throttle_rate = 0.5
     double.faults.retry_after_seconds = 5  # the follow-up below comes well inside it
-    results = by_id(batch(graph, [get_item(str(i), mailbox) for i in range(10)]))
+    answer = batch(graph, [get_item(str(i), mailbox) for i in range(10)])
+    results = by_id(answer, status=424)  # throttling: "fails with a status code of 424"
     throttled = [r for r in results.values() if r["status"] == 429]
     assert 0 < len(throttled) < 10
     assert all(r["headers"]["Retry-After"] == "5" for r in throttled)
@@ -148,3 +149,14 @@ def test_items_are_throttled_one_by_one(
     double.faults.throttle_rate = 0.0
     batch(graph, [get_item("again", mailbox)])
     assert double.stats.early_requests == 1
+
+
+def test_a_batch_throttled_as_a_whole_is_424_without_items(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    double.faults.batch_throttle_rate = 1.0
+    answer = batch(graph, [get_item(str(i), mailbox) for i in range(3)])
+    assert answer.status_code == 424
+    assert "responses" not in answer.json()
+    assert float(answer.headers["Retry-After"]) > 0
+    assert double.stats.batch_items == 0  # nothing ran

@@ -93,7 +93,7 @@ def test_series_occurrences_in_delta(
     }
     double.add_foreign_event(mailbox, "daily", day(10), day(10, 10), recurrence=daily)
     items, delta_link, _ = round_of(
-        graph, f"/users/{mailbox}/calendar/calendarView/delta", **WINDOW
+        graph, f"/users/{mailbox}/calendarView/delta", **WINDOW
     )
     assert [i["type"] for i in items] == ["occurrence"] * 3
     assert graph.delete(f"/users/{mailbox}/events/{items[1]['id']}").status_code == 204

@@ -238,7 +238,7 @@ def test_staff_edits_show_up_with_a_new_etag(
     assert current["showAs"] == "free"
     assert current["@odata.etag"] != event["@odata.etag"]
     double.delete_event_by_hand(mailbox, str(event["id"]))
-    assert graph.get(f"/users/{mailbox}/events/{event['id']}").status_code == 404
+    assert graph.get(f"/users/{mailbox}/calendar/events/{event['id']}").status_code == 404
 
 
 def test_list_pages_with_top_and_next_link(graph: httpx.Client, mailbox: str) -> None:
@@ -251,3 +251,75 @@ def test_list_pages_with_top_and_next_link(graph: httpx.Client, mailbox: str) ->
     small = graph.get(f"/users/{mailbox}/events", params={"$top": "5"}).json()
     assert len(small["value"]) == 5
     assert "@odata.nextLink" in small
+
+
+def test_a_deleted_event_moves_to_deleted_items_with_its_id(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    event = create(graph, mailbox)
+    assert graph.delete(f"/users/{mailbox}/calendar/events/{event['id']}").status_code == 204
+    assert double.deleted_events(mailbox) == [event["id"]]
+    assert graph.get(f"/users/{mailbox}/calendar/events/{event['id']}").status_code == 404
+    # the mailbox-wide path still reads and even updates it
+    assert graph.get(f"/users/{mailbox}/events/{event['id']}").status_code == 200
+    patched = graph.patch(f"/users/{mailbox}/events/{event['id']}", json={"subject": "x"})
+    assert patched.status_code == 200
+    assert double.events(mailbox) == []
+
+
+def test_a_transaction_id_of_a_deleted_event_is_never_answered_with_it(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    body = event_body(transactionId="tx-1")
+    event = graph.post(f"/users/{mailbox}/calendar/events", json=body).json()
+    graph.delete(f"/users/{mailbox}/calendar/events/{event['id']}")
+    again = graph.post(f"/users/{mailbox}/calendar/events", json=body)
+    assert again.status_code == 400
+    assert double.events(mailbox) == []
+
+
+def test_writes_answer_html_bodies_whatever_prefer_says(
+    graph: httpx.Client, mailbox: str
+) -> None:
+    text = {"Prefer": 'outlook.body-content-type="text"'}
+    body = event_body(body={"contentType": "text", "content": "Bring <id>"})
+    created = graph.post(f"/users/{mailbox}/calendar/events", json=body, headers=text).json()
+    assert created["body"]["contentType"] == "html"
+    assert "Bring &lt;id&gt;" in created["body"]["content"]
+    path = f"/users/{mailbox}/calendar/events/{created['id']}"
+    patched = graph.patch(path, json={"subject": "y"}, headers=text).json()
+    assert patched["body"]["contentType"] == "html"
+    assert graph.get(path, headers=text).json()["body"]["contentType"] == "text"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Vienna", "America/Argentina/Cordoba"])
+def test_time_zones_outside_the_documented_list_are_refused(
+    graph: httpx.Client, mailbox: str, zone: str
+) -> None:
+    answer = graph.post(f"/users/{mailbox}/calendar/events", json=event_body(zone=zone))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "TimeZoneNotSupportedException"
+    for accepted in ("W. Europe Standard Time", "Europe/Berlin", "UTC"):
+        ok = graph.post(f"/users/{mailbox}/calendar/events", json=event_body(zone=accepted))
+        assert ok.status_code == 201
+
+
+def test_undocumented_forms_are_refused_unless_allowed(
+    graph: httpx.Client, mailbox: str, double: GraphDouble
+) -> None:
+    window = {"startDateTime": "2030-01-01T00:00:00Z", "endDateTime": "2030-02-01T00:00:00Z"}
+    refused = [
+        (f"/users/{mailbox}/calendar/calendarView/delta", window),
+        (f"/users/{mailbox}/calendar/events", {"$filter": "subject eq 'x'"}),
+        (f"/users/{mailbox}/events", {"$expand": "singleValueExtendedProperties"}),
+    ]
+    for path, params in refused:
+        assert graph.get(path, params=params).status_code == 400, path
+    double.undocumented_forms = True
+    try:
+        for path, params in refused:
+            assert graph.get(path, params=params).status_code == 200, path
+    finally:
+        double.undocumented_forms = False
+    assert graph.get(f"/users/{mailbox}/calendarView/delta", params=window).status_code == 200
+    assert graph.get(f"/users/{mailbox}/events", params={"$filter": "subject eq 'x'"}).is_success

@@ -267,3 +267,16 @@ def test_lifecycle_needs_a_lifecycle_url(
     subscription = subscribe(graph, f"/users/{mailbox}/events", receiver.url).json()
     with pytest.raises(ValueError, match="lifecycleNotificationUrl"):
         double.lifecycle(subscription["id"], "missed")
+
+
+def test_mailbox_events_subscriptions_tell_of_the_default_calendar_only(
+    graph: httpx.Client, mailbox: str, receiver: NotificationReceiver, double: GraphDouble
+) -> None:
+    other = double.add_calendar(mailbox, "Other")
+    subscribe(graph, f"/users/{mailbox}/events", receiver.url)
+    graph.post(f"/users/{mailbox}/calendars/{other}/events", json=event_body())
+    shown = graph.post(f"/users/{mailbox}/calendar/events", json=event_body()).json()
+    graph.delete(f"/users/{mailbox}/calendar/events/{shown['id']}")
+    double.deliver_notifications()
+    assert sorted(c["changeType"] for c in receiver.changes()) == ["created", "deleted"]
+    assert {c["resourceData"]["id"] for c in receiver.changes()} == {shown["id"]}

@@ -1,7 +1,9 @@
 """dateTimeTimeZone values: Graph's ``{"dateTime": "...", "timeZone": "..."}``.
 
-Graph accepts Windows zone names ("W. Europe Standard Time") and IANA names
-("Europe/Berlin"), and "UTC"; anything else is 400 TimeZoneNotSupportedException.
+Graph accepts Windows zone names ("W. Europe Standard Time"), "UTC", and the fixed
+list of IANA names its dateTimeTimeZone page documents (DOCUMENTED_IANA); any other
+name, even one Python knows ("Europe/Vienna"), is 400 TimeZoneNotSupportedException,
+as tenants report for names outside that list.
 It answers in UTC unless ``Prefer: outlook.timezone="..."`` names another zone,
 with seven fractional digits ("2019-03-15T12:00:00.0000000").
 """
@@ -17,6 +19,31 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from tests.graph.errors import GraphError
 
 _IANA = available_timezones()
+#: api-reference/v1.0/resources/datetimetimezone.md, as listed there ("Europe/Kyiv
+#: (Kiev)" and the like give both spellings).
+DOCUMENTED_IANA = frozenset((
+    "Etc/GMT+12", "Etc/GMT+11", "Pacific/Honolulu", "America/Anchorage", "America/Santa_Isabel",
+    "America/Los_Angeles", "America/Phoenix", "America/Chihuahua", "America/Denver",
+    "America/Guatemala", "America/Chicago", "America/Mexico_City", "America/Regina",
+    "America/Bogota", "America/New_York", "America/Indiana/Indianapolis", "America/Caracas",
+    "America/Asuncion", "America/Halifax", "America/Cuiaba", "America/La_Paz", "America/Santiago",
+    "America/St_Johns", "America/Sao_Paulo", "America/Argentina/Buenos_Aires", "America/Cayenne",
+    "America/Godthab", "America/Montevideo", "America/Bahia", "Etc/GMT+2", "Atlantic/Azores",
+    "Atlantic/Cape_Verde", "Africa/Casablanca", "Etc/GMT", "Europe/London", "Atlantic/Reykjavik",
+    "Europe/Berlin", "Europe/Budapest", "Europe/Paris", "Europe/Warsaw", "Africa/Lagos",
+    "Africa/Windhoek", "Europe/Bucharest", "Asia/Beirut", "Africa/Cairo", "Asia/Damascus",
+    "Africa/Johannesburg", "Europe/Kyiv", "Europe/Kiev", "Europe/Istanbul", "Asia/Jerusalem",
+    "Asia/Amman", "Asia/Baghdad", "Europe/Kaliningrad", "Asia/Riyadh", "Africa/Nairobi",
+    "Asia/Tehran", "Asia/Dubai", "Asia/Baku", "Europe/Moscow", "Indian/Mauritius", "Asia/Tbilisi",
+    "Asia/Yerevan", "Asia/Kabul", "Asia/Karachi", "Asia/Tashkent", "Asia/Kolkata", "Asia/Colombo",
+    "Asia/Kathmandu", "Asia/Almaty", "Asia/Dhaka", "Asia/Yekaterinburg", "Asia/Yangon",
+    "Asia/Rangoon", "Asia/Bangkok", "Asia/Novosibirsk", "Asia/Shanghai", "Asia/Krasnoyarsk",
+    "Asia/Singapore", "Australia/Perth", "Asia/Taipei", "Asia/Ulaanbaatar", "Asia/Irkutsk",
+    "Asia/Tokyo", "Asia/Seoul", "Australia/Adelaide", "Australia/Darwin", "Australia/Brisbane",
+    "Australia/Sydney", "Pacific/Port_Moresby", "Australia/Hobart", "Asia/Yakutsk",
+    "Pacific/Guadalcanal", "Asia/Vladivostok", "Pacific/Auckland", "Etc/GMT-12", "Pacific/Fiji",
+    "Asia/Magadan", "Pacific/Tongatapu", "Pacific/Apia", "Pacific/Kiritimati",
+))
 
 
 def resolve_zone(name: object) -> tzinfo:
@@ -24,7 +51,7 @@ def resolve_zone(name: object) -> tzinfo:
     if isinstance(name, str):
         if name.upper() in {"UTC", "ETC/UTC", "COORDINATED UNIVERSAL TIME"}:
             return UTC
-        iana = WINDOWS_TO_OLSON.get(name, name)
+        iana = WINDOWS_TO_OLSON.get(name) or (name if name in DOCUMENTED_IANA else "")
         if iana in _IANA:
             try:
                 return ZoneInfo(iana)

@@ -69,6 +69,12 @@ class AppCertificate:
         thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()
         return cls(key_pem, cert_pem, thumbprint)
 
+    @property
+    def sha256_thumbprint(self) -> str:
+        """The SHA-256 thumbprint in hex, as Entra's newer pages show it."""
+        certificate = x509.load_pem_x509_certificate(self.certificate_pem.encode())
+        return certificate.fingerprint(hashes.SHA256()).hex().upper()
+
     def msal_credential(self, *, with_certificate: bool = False) -> dict[str, str]:
         """MSAL's client_credential: SHA-1 thumbprint (RS256), or the certificate (PS256)."""
         if with_certificate:

@@ -82,7 +82,7 @@ class ScriptedGraph:
     def feed(self) -> delta.GraphFeed:
         return delta.GraphFeed(
             "/users/a@b.test/calendar/calendarView", "/users/a@b.test/calendar/events",
-            self.send, relative,
+            self.send, relative, "/users/a@b.test/calendarView/delta",
         )
 
 

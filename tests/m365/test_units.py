@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,11 @@ def test_settings_defaults_follow_graph_limits() -> None:
         ({"client_secret_env": None}, "exactly one"),
         ({"certificate_key_env": "K", "certificate_thumbprint": "A" * 40}, "exactly one"),
         ({"client_secret_file": "/run/s"}, "not both"),
-        ({"client_secret_env": None, "certificate_key_env": "K"}, "go together"),
+        ({"client_secret_env": None, "certificate_key_env": "K"}, "goes with"),
+        ({"client_secret_env": None, "certificate_key_env": "K",
+          "certificate_thumbprint": "AB" * 32}, "needs certificate_file"),
+        ({"client_secret_env": None, "certificate_key_env": "K",
+          "certificate_thumbprint": "AB" * 25}, "SHA-1 or a SHA-256"),
         ({"graph_url": "http://graph.example"}, "https://"),
         ({"requests_per_mailbox": 5}, "less than or equal to 4"),
         ({"batch_size": 21}, "less than or equal to 20"),
@@ -97,7 +102,9 @@ def test_calendar_ids_name_a_mailbox_and_maybe_a_calendar() -> None:
     assert default.events_path == "/users/Anna@Contoso.com/calendar/events"
     named = CalendarTarget.parse("anna@contoso.com/AAMkAD=")
     assert named.events_path == "/users/anna@contoso.com/calendars/AAMkAD%3D/events"
-    assert named.event_path("AA/B=") == "/users/anna@contoso.com/events/AA%2FB%3D"
+    calendar_events = "/users/anna@contoso.com/calendars/AAMkAD%3D/events"
+    assert named.event_path("AA/B=") == f"{calendar_events}/AA%2FB%3D"
+    assert default.delta_path == "/users/Anna@Contoso.com/calendarView/delta"
     for bad in ("", "/cal", "anna@contoso.com/", "anna @contoso.com"):
         with pytest.raises(PermanentError):
             CalendarTarget.parse(bad)
@@ -108,8 +115,9 @@ def test_calendar_ids_name_a_mailbox_and_maybe_a_calendar() -> None:
 
 def test_event_body_is_written_in_the_staff_zone_and_tagged() -> None:
     body = events.event_body(SPEC, Reminder(enabled=True, minutes=10))
-    assert body["start"] == {"dateTime": "2026-03-02T10:00:00", "timeZone": "Europe/Berlin"}
-    assert body["end"] == {"dateTime": "2026-03-02T11:00:00", "timeZone": "Europe/Berlin"}
+    berlin = "W. Europe Standard Time"  # Graph documents Windows names (CLDR's mapping)
+    assert body["start"] == {"dateTime": "2026-03-02T10:00:00", "timeZone": berlin}
+    assert body["end"] == {"dateTime": "2026-03-02T11:00:00", "timeZone": berlin}
     assert body["showAs"] == "tentative"
     assert (body["isReminderOn"], body["reminderMinutesBeforeStart"]) == (True, 10)
     assert body["singleValueExtendedProperties"] == [
@@ -235,3 +243,44 @@ def test_retry_after_takes_fractions_and_dates() -> None:
     assert retry_after_seconds("Thu, 01 Jan 2026 12:00:30 GMT", now) == 30
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("-3") == 0
+
+
+@pytest.mark.parametrize(
+    ("zone", "windows"),
+    [
+        ("Europe/Vienna", "W. Europe Standard Time"),
+        ("Asia/Calcutta", "India Standard Time"),
+        ("America/Argentina/Cordoba", "Argentina Standard Time"),
+    ],
+)
+def test_zones_are_written_by_their_windows_name(zone: str, windows: str) -> None:
+    body = events.event_body(replace(SPEC, timezone=zone), Reminder(enabled=True, minutes=10))
+    assert body["start"]["timeZone"] == windows
+
+
+def test_a_zone_without_a_windows_name_is_written_in_utc() -> None:
+    body = events.event_body(
+        replace(SPEC, timezone="Antarctica/Troll"), Reminder(enabled=True, minutes=10)
+    )
+    assert body["start"] == {"dateTime": "2026-03-02T09:00:00", "timeZone": "UTC"}
+
+
+def test_an_html_body_reads_as_its_words() -> None:
+    html = (
+        '<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html">'
+        "<style>p {}</style></head>\r\n<body>\r\nLine one &lt;b&gt;<br>\r\nLine two\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    assert events.body_text({"contentType": "html", "content": html}) == (
+        "Line one <b> Line two"
+    )
+    assert events.body_text({"contentType": "text", "content": "as is"}) == "as is"
+
+
+def test_each_create_lineage_has_its_own_transaction_id() -> None:
+    first = events.transaction_id("anna@contoso.com", "b-1")
+    assert first == events.transaction_id("anna@contoso.com", "b-1", 0)
+    assert events.transaction_id("anna@contoso.com", "b-1", 1) not in {first, ""}
+    assert events.transaction_id("anna@contoso.com", "b-1", 1) == events.transaction_id(
+        "anna@contoso.com", "b-1", 1
+    )

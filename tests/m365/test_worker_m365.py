@@ -176,3 +176,22 @@ def test_revoked_credentials_hold_back_only_their_bindings(
         assert api.get("/api/v1/merchants/acme/staff/anna/calendars/anna-cal").json()[
             "state"] == "ok"
     world.runtime.close()
+
+
+def test_an_event_deleted_in_outlook_is_made_again_in_its_calendar(
+    double: GraphDouble, database_url: str, tmp_path: Path
+) -> None:
+    world = make_world(double, database_url, tmp_path)
+    world.add_staff(["anna"])
+    world.book([("b1", "anna", 0)])
+    asyncio.run(world.run_until(world.converged))
+    (first,) = world.events("anna")
+    double.delete_event_by_hand(world.mailboxes["anna"], first["id"])  # to Deleted Items
+    world.book([("b1", "anna", 4)])  # rescheduled: the worker writes again
+    asyncio.run(world.run_until(world.converged))
+    (again,) = world.events("anna")
+    assert again["id"] != first["id"]
+    assert parse_time(again["start"]) == f.slot(4)
+    (mirror,) = world.mirrors()
+    assert (mirror.remote_id, mirror.generation) == (again["id"], 1)  # a new create lineage
+    world.runtime.close()

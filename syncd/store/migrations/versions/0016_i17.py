@@ -1,0 +1,29 @@
+"""mirrors.generation: the create lineage of a mirror's event
+
+Revision ID: 0016_i17
+Revises: 0011_manage_indexes
+
+Graph's transactionId de-duplicates retried creates; re-creating an event that
+was deleted by hand must be a new transaction, so each mirror counts the events
+it had to make anew.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0016_i17"
+down_revision = "0011_manage_indexes"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("mirrors") as batch:
+        batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("mirrors") as batch:
+        batch.drop_column("generation")
