@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -61,15 +63,17 @@ _POSTGRES_CLASSES = {"08": Outage.UNREACHABLE, "57": Outage.UNREACHABLE, "53": O
 
 
 def outage_of(error: BaseException) -> Outage | None:
-    """The outage `error` reports, or None when it is something else (a bug, bad data)."""
+    """The outage `error` reports, or None when it is something else (a bug, bad data).
+
+    Raw driver errors count too: some reads use the driver directly (syncd.store.prepared)."""
     if isinstance(error, PoolTimeout):
         return Outage.UNREACHABLE
-    if not isinstance(error, DBAPIError):
-        return None
-    found = _driver_outage(error.orig)
-    if found is None and error.connection_invalidated:
-        return Outage.UNREACHABLE
-    return found
+    if isinstance(error, DBAPIError):
+        found = _driver_outage(error.orig)
+        return Outage.UNREACHABLE if found is None and error.connection_invalidated else found
+    if isinstance(error, sqlite3.Error | psycopg.Error):
+        return _driver_outage(error)
+    return None
 
 
 def outage_or_raise(error: Exception) -> Outage:
@@ -81,15 +85,16 @@ def outage_or_raise(error: Exception) -> Outage:
 
 
 def _driver_outage(orig: BaseException | None) -> Outage | None:
-    name = getattr(orig, "sqlite_errorname", None)
-    if isinstance(name, str):
+    if isinstance(orig, sqlite3.Error):
+        name = getattr(orig, "sqlite_errorname", "")
         return _SQLITE.get("_".join(name.split("_")[:2]))  # SQLITE_IOERR_WRITE: SQLITE_IOERR
-    state = getattr(orig, "sqlstate", None)
-    if isinstance(state, str):
-        return _POSTGRES.get(state) or _POSTGRES_CLASSES.get(state[:2])
-    if type(orig).__name__ == "OperationalError" and hasattr(orig, "sqlstate"):
-        return Outage.UNREACHABLE  # psycopg: no server answered, so no SQLSTATE
-    return None
+    if not isinstance(orig, psycopg.Error):
+        return None
+    state = orig.sqlstate
+    if state is None:  # no server answered, so no SQLSTATE
+        lost = isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+        return Outage.UNREACHABLE if lost else None
+    return _POSTGRES.get(state) or _POSTGRES_CLASSES.get(state[:2])
 
 
 @dataclass
