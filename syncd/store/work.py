@@ -117,7 +117,7 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     )
     times = [session.scalar(mirror_due), session.scalar(lease_ends), session.scalar(paused)]
     if watch:
-        times.append(next_pass_time(session, utcnow()))
+        times.append(next_pass_time(session, utcnow(), held=held))
     present = [t for t in times if t is not None]
     return min(present) if present else None
 

@@ -1,4 +1,5 @@
-"""A worker whose calendars are all paused rests until the earliest pause ends."""
+"""A worker with nothing it may do rests: calendars all paused (until the earliest pause
+ends), or all leased by another worker (until a lease ends)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def pause_every_calendar(runtime: Runtime, why: str) -> None:
             work.pause_binding(session, binding_id, until, why)
 
 
+def lease_every_calendar_elsewhere(runtime: Runtime) -> None:
+    with runtime.sessions.begin() as session:
+        ids = f.alice_and_bob(session, 6)
+        for binding_id in ids.values():
+            work.acquire_lease(session, binding_id, "another-worker", utcnow(), 3600)
+
+
 class TransactionCount:
     def __init__(self, runtime: Runtime) -> None:
         self.count = 0
@@ -74,3 +82,11 @@ def test_a_worker_whose_calendars_are_paused_makes_at_most_one_transaction_a_sec
     pause_every_calendar(slow_sweep_runtime, why)
     rate = asyncio.run(transactions_per_second(slow_sweep_runtime))
     assert rate <= 1.0, f"{rate:.1f} transactions/s while every calendar is paused"
+
+
+def test_a_worker_whose_calendars_another_worker_holds_makes_at_most_one_transaction_a_second(
+    slow_sweep_runtime: Runtime,
+) -> None:
+    lease_every_calendar_elsewhere(slow_sweep_runtime)  # their reconcile passes are due, too
+    rate = asyncio.run(transactions_per_second(slow_sweep_runtime))
+    assert rate <= 1.0, f"{rate:.1f} transactions/s while another worker holds every calendar"
