@@ -132,6 +132,7 @@ class UnexpectedErrors:
 def _failure_response(outage: Outage | None) -> Response:
     if outage is None:
         return error_response(500, "internal_error", GENERIC_500)
+    outage.record()
     retry = {"Retry-After": str(outage.retry_after_seconds)}
     return error_response(503, outage.value, outage.message, headers=retry)
 

@@ -22,11 +22,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import psycopg
+from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger("syncd.store")
 MAX_BACKOFF_SECONDS = 5.0
+DATABASE_OUTAGES = Counter(
+    "syncd_database_outages_total",
+    "Database outages met: once per outage by each waiting loop, once per refused request",
+    ["cause"],  # database_unavailable, database_full, database_read_only, database_busy
+)
 
 
 class Outage(StrEnum):
@@ -43,6 +49,9 @@ class Outage(StrEnum):
     def retry_after_seconds(self) -> int:
         return 30 if self in (Outage.FULL, Outage.READ_ONLY) else 5
 
+    def record(self) -> None:
+        DATABASE_OUTAGES.labels(self.value).inc()
+
 
 _MESSAGES = {
     Outage.UNREACHABLE: "the database cannot be reached; nothing was changed, try again",
@@ -50,6 +59,8 @@ _MESSAGES = {
     Outage.READ_ONLY: "the database refuses writes; nothing was changed, try again later",
     Outage.BUSY: "the database is busy; nothing was changed, try again",
 }
+for _outage in Outage:  # served at 0 from the start: a rise, not an appearance, alerts
+    DATABASE_OUTAGES.labels(_outage.value)
 _SQLITE = {
     "SQLITE_FULL": Outage.FULL,
     "SQLITE_READONLY": Outage.READ_ONLY,
@@ -107,6 +118,7 @@ class Backoff:
     async def wait(self, outage: Outage, stop: asyncio.Event) -> None:
         if self._seconds == 0:
             log.warning("%s: %s; retrying with backoff", self.what, outage.message.split(";")[0])
+            outage.record()
         self._seconds = min(MAX_BACKOFF_SECONDS, max(0.5, self._seconds * 2))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self._seconds)

@@ -91,6 +91,7 @@ class PageFrame:
         if outage is None:
             return self.error_page(request, 500, "Sorry", UNEXPECTED_TEXT)
         logger.warning("%s on %s %s", outage.value, request.method, redacted_path(request.scope))
+        outage.record()
         page = self.error_page(request, 503, "Please try again in a moment", OUTAGE_TEXT)
         page.headers["Retry-After"] = str(outage.retry_after_seconds)
         return page

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import make_url
 
 from syncd.api import create_app
@@ -53,7 +54,13 @@ def test_a_database_refusing_writes_fails_readiness_and_answers_503(
     assert snapshot(runtime.engine) == before
 
 
+def outages_counted() -> float:
+    labels = {"cause": "database_unavailable"}
+    return REGISTRY.get_sample_value("syncd_database_outages_total", labels) or 0.0
+
+
 def test_an_unreachable_database_answers_503_with_retry_after(settings: Settings) -> None:
+    counted = outages_counted()
     url = f"postgresql://syncd:hunter2-secret@127.0.0.1:{free_port()}/syncd"
     database = settings.database.model_copy(update={"url": url})
     runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
@@ -68,3 +75,4 @@ def test_an_unreachable_database_answers_503_with_retry_after(settings: Settings
     assert int(refused.headers["Retry-After"]) > 0
     assert "hunter2" not in refused.text
     assert ready.json()["checks"]["database"]["cause"] == "database_unavailable"
+    assert outages_counted() == counted + 1
