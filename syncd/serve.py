@@ -3,6 +3,10 @@
 SIGTERM and SIGINT stop both gracefully: the web handler stops accepting
 requests, the worker finishes or abandons its in-flight writes within
 `worker.shutdown_timeout_seconds`, and the process exits 0.
+
+A database outage stops none of them: each loop waits with backoff and goes on
+(syncd.store.outage), and a background service that an outage ends anyway is
+started again.
 """
 
 from __future__ import annotations

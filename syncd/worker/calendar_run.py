@@ -85,6 +85,7 @@ class CalendarRun:
                 renewed = await self._renew_lease()
             except Exception as error:
                 outage_or_raise(error)  # the database is out: try again next period
+                await asyncio.sleep(period)
                 continue
             if not renewed:
                 self._lose_lease()
