@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd import ports
 from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
+from syncd.ops import ports
 
 log = logging.getLogger("syncd")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.ports import command_line, listener_pid
+from syncd.ops.ports import command_line, listener_pid
 from tests.cli.test_cli import start_daemon, wait_for_health
 from tests.e2e.conftest import wait_until
 from tests.servers import free_port
