@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -20,6 +22,7 @@ from syncd.runtime import Runtime
 from syncd.serve import serve
 from syncd.store import leases, schema
 from syncd.store.db import create_db_engine, is_sqlite
+from syncd.store.outage import Backoff, outage_or_raise
 from syncd.webhooks import cli as webhooks_cli
 
 log = logging.getLogger("syncd")
@@ -85,11 +88,7 @@ def _require_current_schema(runtime: Runtime) -> None:
 
 async def serve_command(runtime: Runtime, mode: str) -> int:
     settings = runtime.settings
-    _require_current_schema(runtime)
-    if is_sqlite(runtime.engine) and mode != "web":
-        # One process owns an SQLite database: leases left by a killed run are stale.
-        with runtime.sessions.begin() as session:
-            leases.release_all_leases(session)
+    await _when_database_answers(lambda: _prepare_database(runtime, mode))
     ensure_generated_secrets(settings)
     radicale = EmbeddedRadicale(settings.embedded) if settings.embedded.radicale else None
     try:
@@ -101,6 +100,28 @@ async def serve_command(runtime: Runtime, mode: str) -> int:
         if radicale is not None:
             radicale.stop()
     return 0
+
+
+def _prepare_database(runtime: Runtime, mode: str) -> None:
+    _require_current_schema(runtime)
+    if is_sqlite(runtime.engine) and mode != "web":
+        # One process owns an SQLite database: leases left by a killed run are stale.
+        with runtime.sessions.begin() as session:
+            leases.release_all_leases(session)
+
+
+async def _when_database_answers(step: Callable[[], None]) -> None:
+    """Run `step`, again and again while the database is out: a process started
+    before its database (a host booting, a failover) waits for it instead of exiting."""
+    backoff, never = Backoff("starting"), asyncio.Event()
+    while True:
+        try:
+            await asyncio.to_thread(step)
+        except Exception as error:
+            await backoff.wait(outage_or_raise(error), never)
+        else:
+            backoff.recovered()
+            return
 
 
 async def _seed_demo(runtime: Runtime, radicale: EmbeddedRadicale) -> None:

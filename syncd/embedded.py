@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +16,9 @@ from pathlib import Path
 
 from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
+from syncd.ops import ports
+
+log = logging.getLogger("syncd")
 
 
 def ensure_secret_file(path: Path) -> str:
@@ -53,6 +60,9 @@ def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
 
 @dataclass
 class EmbeddedRadicale:
+    """Radicale as a child process that ends with syncd (see syncd.embedded_child); its
+    pid is kept in <data_dir>/radicale.pid so that a start after a crash can replace it."""
+
     settings: EmbeddedSettings
     process: subprocess.Popen[bytes] | None = None
 
@@ -64,20 +74,88 @@ class EmbeddedRadicale:
     def password_file(self) -> Path:
         return Path(self.settings.data_dir) / "password"
 
+    @property
+    def pid_file(self) -> Path:
+        return Path(self.settings.data_dir) / "radicale.pid"
+
     def start(self) -> None:
         data = Path(self.settings.data_dir).resolve()
         password = ensure_secret_file(self.password_file)
         (data / "users").write_text(f"{self.settings.username}:{password}\n", encoding="utf-8")
-        (data / "config").write_text(_radicale_config(self.settings, data), encoding="utf-8")
+        config = data / "config"
+        config.write_text(_radicale_config(self.settings, data), encoding="utf-8")
+        self._free_the_port(config)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "radicale", "--config", str(data / "config")],
+            [sys.executable, "-m", "syncd.embedded_child", "--config", str(config)],
+            stdin=subprocess.PIPE,  # its end of file tells the child that syncd is gone
         )
+        self.pid_file.write_text(str(self.process.pid), encoding="utf-8")
         _wait_for_port(self.settings.radicale_port, self.process)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.pid_file.unlink(missing_ok=True)
+
+    def _free_the_port(self, config: Path) -> None:
+        """Stop the Radicale an earlier run of ours left on the port; refuse anyone else's."""
+        port = self.settings.radicale_port
+        if not _answers(port):
+            return
+        stale = self._stale_child(config)
+        if stale is None:
+            raise ConfigError([_taken(port)])
+        log.warning("stopping the embedded Radicale left by an earlier run (pid %d)", stale)
+        _end(stale, port)
+
+    def _stale_child(self, config: Path) -> int | None:
+        """The pid of an earlier run's Radicale of this data directory, if one runs."""
+        recorded = self.pid_file.read_text().strip() if self.pid_file.exists() else ""
+        candidates = [int(recorded)] if recorded.isdigit() else []
+        holder = ports.listener_pid(self.settings.radicale_port)
+        candidates += [holder] if holder is not None else []
+        ours = [pid for pid in candidates if _is_radicale_of(pid, config)]
+        return ours[0] if ours else None
+
+
+def _is_radicale_of(pid: int, config: Path) -> bool:
+    command = ports.command_line(pid)
+    return "radicale" in command and f"--config {config}" in command
+
+
+def _taken(port: int) -> str:
+    holder = ports.listener_pid(port)
+    who = "another program" if holder is None else f"pid {holder} ({ports.command_line(holder)})"
+    return (
+        f"embedded.radicale_port: port {port} is taken by {who}, not by a Radicale of this "
+        "data_dir; stop it or choose another port"
+    )
+
+
+def _end(pid: int, port: int, timeout: float = 10) -> None:
+    """SIGTERM `pid`, SIGKILL it if the port is still held after `timeout`, wait for the port."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while _answers(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not _answers(port):
+            return
+    raise ConfigError([_taken(port)])
+
+
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
@@ -85,10 +163,7 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float =
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ConfigError([f"embedded.radicale_port: Radicale exited (is port {port} taken?)"])
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            time.sleep(0.05)
-        else:
+        if _answers(port):
             return
+        time.sleep(0.05)
     raise ConfigError([f"embedded.radicale_port: Radicale did not answer on {port}"])

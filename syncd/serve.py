@@ -3,6 +3,10 @@
 SIGTERM and SIGINT stop both gracefully: the web handler stops accepting
 requests, the worker finishes or abandons its in-flight writes within
 `worker.shutdown_timeout_seconds`, and the process exits 0.
+
+A database outage stops none of them: each loop waits with backoff and goes on
+(syncd.store.outage), and a background service that an outage ends anyway is
+started again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib
 import logging
 import signal
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Protocol
 
 import uvicorn
@@ -24,6 +29,7 @@ from syncd.ops.health import Heartbeat, Readiness, readiness_for
 from syncd.ops.listener import start_listener
 from syncd.runtime import Runtime
 from syncd.store.listen import listen_for_wakeups
+from syncd.store.outage import Backoff, outage_or_raise
 from syncd.worker import Worker
 
 log = logging.getLogger("syncd")
@@ -156,13 +162,34 @@ def _start(
         worker = Worker(runtime, connectors, heartbeat=heartbeat)
         tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
         for path in BACKGROUND_SERVICES:
-            service = _background_service(path, runtime)
-            tasks.append(asyncio.create_task(service.run(stop), name=path))
+            service = partial(_background_service, path, runtime)
+            tasks.append(asyncio.create_task(_kept_running(path, service, stop), name=path))
         if runtime.engine.dialect.name == "postgresql":
             # Commits of other processes (a separate `syncd web`) wake this one's loops.
             listener = listen_for_wakeups(runtime.settings.database.url, runtime.waker, stop)
             tasks.append(asyncio.create_task(listener, name="listen"))
     return tasks
+
+
+async def _kept_running(
+    name: str, service: Callable[[], BackgroundService], stop: asyncio.Event
+) -> None:
+    """Run a fresh `service()` again whenever a database outage ends it, until `stop`.
+
+    The services wait out an outage themselves; this is the net for one met where
+    they do not look for it (starting, shutting down)."""
+    backoff = Backoff(name)
+    while True:
+        try:
+            await service().run(stop)
+        except Exception as error:
+            outage = outage_or_raise(error)
+            if stop.is_set():
+                return
+            log.warning("%s stopped by an outage (%s); starting it again", name, outage)
+            await backoff.wait(outage, stop)
+        else:
+            return
 
 
 async def _until_stopped_or_failed(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:

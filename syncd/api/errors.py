@@ -3,7 +3,8 @@
     {"error": {"code": "invalid_input", "message": "...", "fields": {"end": "..."}}}
 
 syncd's own errors (syncd.errors) and Starlette's routing errors are mapped to
-a status here; anything else becomes a 500 whose traceback is logged without
+a status here; a database outage (syncd.store.outage) is a 503 with
+`Retry-After` and a code naming it; anything else becomes a 500 whose traceback is logged without
 the exception's message, since that may quote request data (customer names).
 """
 
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from syncd.errors import Conflict, InputError, NotFound
+from syncd.store.outage import Outage, outage_of
 
 logger = logging.getLogger("syncd.api")
 GENERIC_500 = "an unexpected error occurred; it has been logged"
@@ -118,9 +120,21 @@ class UnexpectedErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
-            _log(scope, error)
+            outage = outage_of(error)
+            if outage is None:
+                _log(scope, error)
+            else:
+                logger.warning("%s on %s %s", outage.value, scope["method"], scope["path"])
             if not started:  # else the server closes the half-sent response
-                await error_response(500, "internal_error", GENERIC_500)(scope, receive, send)
+                await _failure_response(outage)(scope, receive, send)
+
+
+def _failure_response(outage: Outage | None) -> Response:
+    if outage is None:
+        return error_response(500, "internal_error", GENERIC_500)
+    outage.record()
+    retry = {"Retry-After": str(outage.retry_after_seconds)}
+    return error_response(503, outage.value, outage.message, headers=retry)
 
 
 def _log(scope: Scope, error: Exception) -> None:

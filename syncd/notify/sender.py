@@ -19,7 +19,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from syncd.notify import outbox, reminders
@@ -31,6 +30,7 @@ from syncd.notify.reminders import ReminderRules
 from syncd.notify.transport import MailTransport, build_transport
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
+from syncd.store.outage import Backoff, outage_or_raise
 from syncd.timeutil import utcnow
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.loop import worker_identity
@@ -96,16 +96,18 @@ class MailSender:
         if is_sqlite(self.runtime.engine):
             # One process owns an SQLite database: claims left by a killed run are stale.
             await self.db.run(outbox.release_all_claims)
+        backoff = Backoff("mail sender")
         while not stop.is_set():
             self._wake.clear()
             try:
-                if await self._round(stop):
-                    continue
-                sleep = await self._sleep_seconds()
-            except OperationalError as error:  # the database went away: try again later
-                log.error("mail round failed: database unavailable (%s)", type(error.orig).__name__)
-                sleep = self.settings.sweep_interval_seconds
-            await _event_or_timeout(self._wake, stop, sleep)
+                more = await self._round(stop)
+                sleep = 0.0 if more else await self._sleep_seconds()
+            except Exception as error:  # the database went away: try again soon
+                await backoff.wait(outage_or_raise(error), stop)
+                continue
+            backoff.recovered()
+            if sleep:
+                await _event_or_timeout(self._wake, stop, sleep)
 
     async def _round(self, stop: asyncio.Event) -> bool:
         queued = await self.db.run(reminders.promote_due, utcnow(), self.rules)

@@ -1,16 +1,19 @@
 """Liveness and readiness.
 
 `/healthz` says the process answers. `/readyz` says it can do its job: the
-database answers, its schema is the one this code expects, and (in a process
+database answers and takes a write (a full disk or a read-only database fails
+the check though SELECT works), its schema is the one this code expects, and (in a process
 that runs the worker) the worker loop went round recently. Each check is
 reported by name, so a 503 says which one failed.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
@@ -18,8 +21,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from syncd.store import schema
+from syncd.store.db import is_sqlite
+from syncd.store.outage import Outage, outage_of
 
 Check = dict[str, Any]  # {"ok": bool, ...details}; never a secret or a URL
+SQLITE_MIN_FREE_BYTES = 1 << 20  # a few transactions' log and pages
+_PROBE_WRITE = text("UPDATE readiness_probe SET probed_at = CURRENT_TIMESTAMP WHERE id = 1")
 
 
 class Heartbeat:
@@ -101,8 +108,7 @@ class Readiness:
                 connection.execute(text("SELECT 1"))
                 current = set(MigrationContext.configure(connection).get_current_heads())
         except SQLAlchemyError as error:
-            # The type only: a driver's message may quote the connection string.
-            return {"database": _failed(f"cannot query it ({type(error).__name__})")}
+            return {"database": _database_failed("cannot query it", error)}
         migrations: Check = {
             "ok": current == self._expected,
             "current": sorted(current),
@@ -110,7 +116,18 @@ class Readiness:
         }
         if not migrations["ok"]:
             migrations["error"] = "schema is not current; run `syncd db upgrade`"
-        return {"database": {"ok": True}, "migrations": migrations}
+            return {"database": {"ok": True}, "migrations": migrations}
+        return {"database": self._write_check(), "migrations": migrations}
+
+    def _write_check(self) -> Check:
+        """A database that answers SELECT may still refuse every write (a full disk, a
+        read-only standby): the probe writes its one row."""
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(_PROBE_WRITE)
+        except SQLAlchemyError as error:
+            return _database_failed("cannot write to it", error)
+        return _sqlite_room(self.engine)
 
     def _worker_check(self, heartbeat: Heartbeat) -> Check:
         silence = heartbeat.seconds_since()
@@ -121,8 +138,30 @@ class Readiness:
         return {"ok": True, "seconds_since_last_pass": round(silence, 3)}
 
 
+def _sqlite_room(engine: Engine) -> Check:
+    """SQLite writes a small change into log space it already holds: on a full disk the
+    probe's write passes while a booking's fails. So its filesystem must have room."""
+    database = engine.url.database if is_sqlite(engine) else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return {"ok": True}
+    stats = os.statvfs(Path(database).resolve().parent)
+    free = stats.f_bavail * stats.f_frsize
+    if free >= SQLITE_MIN_FREE_BYTES:
+        return {"ok": True}
+    message = f"its disk is full ({free // 1024} KiB free)"
+    return {**_failed(message), "cause": Outage.FULL.value}
+
+
 def _failed(error: str) -> Check:
     return {"ok": False, "error": error}
+
+
+def _database_failed(doing: str, error: SQLAlchemyError) -> Check:
+    # The cause's name only: a driver's message may quote the connection string.
+    outage = outage_of(error)
+    if outage is None:
+        return _failed(f"{doing} ({type(error).__name__})")
+    return {**_failed(f"{doing}: {outage.message.split(';')[0]}"), "cause": outage.value}
 
 
 def readiness_for(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from connectors.base import ChangeWindow
@@ -57,11 +57,15 @@ def pass_due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def next_pass_time(session: Session, now: datetime) -> datetime | None:
-    """When the next pass of an active, unpaused calendar falls due (now for a new one)."""
+def next_pass_time(
+    session: Session, now: datetime, *, held: ColumnElement[bool] | None = None
+) -> datetime | None:
+    """When the next pass of an active, unpaused calendar falls due (now for a new one);
+    calendars matching `held` (leased by a worker, which makes their passes) left out."""
     usable = and_(
         CalendarBinding.active.is_(True),
         or_(CalendarBinding.paused_until.is_(None), CalendarBinding.paused_until <= now),
+        true() if held is None else ~held,
     )
     unwatched = select(CalendarBinding.id).where(
         usable, CalendarBinding.id.not_in(select(ReconcileState.binding_id))

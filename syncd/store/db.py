@@ -40,8 +40,16 @@ def create_db_engine(url: str) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
+    # A server that does not answer (a partition, a host gone) fails a connection within
+    # seconds, as one that refuses does: requests answer 503 rather than hang.
+    timeout = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": 10}
     return create_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,  # a connection the server dropped (restart) is replaced, not used
+        hide_parameters=True,
+        connect_args=timeout,
     )
 
 

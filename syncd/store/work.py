@@ -105,10 +105,13 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     now = utcnow()
     held = and_(CalendarBinding.lease_owner.is_not(None), CalendarBinding.lease_expires_at >= now)
     waiting = [Mirror.pending.is_(True), Mirror.dead.is_(False)]
+    # A paused calendar's mirrors wait for the pause's end (the `paused` time below),
+    # however long ago they fell due: counting them would make the worker spin.
+    resting = and_(CalendarBinding.paused_until.is_not(None), CalendarBinding.paused_until > now)
     mirror_due = (
         select(func.min(Mirror.next_attempt_at))
         .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
-        .where(*waiting, ~held)
+        .where(*waiting, ~held, ~resting)
     )
     lease_ends = select(func.min(CalendarBinding.lease_expires_at)).where(
         held, CalendarBinding.id.in_(select(Mirror.binding_id).where(*waiting))
@@ -118,7 +121,7 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     )
     times = [session.scalar(mirror_due), session.scalar(lease_ends), session.scalar(paused)]
     if watch:
-        times.append(next_pass_time(session, utcnow()))
+        times.append(next_pass_time(session, utcnow(), held=held))
     present = [t for t in times if t is not None]
     return min(present) if present else None
 

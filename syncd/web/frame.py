@@ -19,15 +19,21 @@ import logging
 from collections.abc import Mapping
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syncd.api.errors import redacted_traceback
+from syncd.store.outage import Outage, outage_of
 from syncd.web.errors import ErrorPage, PageErrorHandler, redacted_path
 from syncd.web.headers import with_security_headers
 from syncd.web.limits import FAILURE_STATUSES, FailureLimiter, TooMany, client_address
 
 logger = logging.getLogger("syncd.web")
 UNEXPECTED_TEXT = "Something went wrong on our side. Nothing was changed by this error."
+OUTAGE_TEXT = (
+    "We cannot reach our booking records just now. Nothing was changed. "
+    "Please try again in a few minutes."
+)
 
 
 class PageFrame:
@@ -69,17 +75,26 @@ class PageFrame:
         try:
             await self.app(scope, receive, framed_send)
         except Exception as error:
-            handler = self._handler_of(error)
-            if handler is None or started:
+            handler, outage = self._handler_of(error), outage_of(error)
+            if (handler is None and outage is None) or started:
                 logger.error("unexpected error on %s %s: %s", scope["method"],
                              redacted_path(scope), redacted_traceback(error))
             if started:
                 return
-            if handler is None:
-                page = self.error_page(Request(scope), 500, "Sorry", UNEXPECTED_TEXT)
-            else:
+            if handler is not None:
                 page = handler(Request(scope), error)
+            else:
+                page = self._unexpected(Request(scope), outage)
             await page(scope, receive, framed_send)
+
+    def _unexpected(self, request: Request, outage: Outage | None) -> Response:
+        if outage is None:
+            return self.error_page(request, 500, "Sorry", UNEXPECTED_TEXT)
+        logger.warning("%s on %s %s", outage.value, request.method, redacted_path(request.scope))
+        outage.record()
+        page = self.error_page(request, 503, "Please try again in a moment", OUTAGE_TEXT)
+        page.headers["Retry-After"] = str(outage.retry_after_seconds)
+        return page
 
     def _handler_of(self, error: Exception) -> PageErrorHandler | None:
         return next((self.handlers[kind] for kind in type(error).__mro__

@@ -25,6 +25,7 @@ import httpx
 from syncd.metrics import WEBHOOK_ATTEMPTS
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
+from syncd.store.outage import Backoff, outage_or_raise
 from syncd.timeutil import utcnow
 from syncd.webhooks import attempt, queue
 from syncd.webhooks.models import DeliveryState
@@ -97,20 +98,31 @@ class WebhookSender:
             await self.db.run(queue.release_leases)
 
     async def _loop(self, stop: asyncio.Event, client: httpx.AsyncClient) -> None:
-        everyone = True
+        everyone, backoff = True, Backoff("webhook sender")
         while not stop.is_set():
             self._wake.clear()
             self._nudge.clear()
-            only = None if everyone else frozenset(self._refill)
-            self._refill = set()
-            asked_at = utcnow()
-            capped = await self._claim(client, only)
-            if everyone:
-                self._forget_retries_due_by(asked_at)
-                await self._prune_now_and_then()
-            events = (self._wake, self._nudge, stop)
-            timed_out = not await _until_woken(events, await self._sleep_seconds())
+            try:
+                capped, sleep = await self._round(client, everyone)
+            except Exception as error:  # a database outage: wait, then look at everyone again
+                await backoff.wait(outage_or_raise(error), stop)
+                everyone = True
+                continue
+            backoff.recovered()
+            timed_out = not await _until_woken((self._wake, self._nudge, stop), sleep)
             everyone = capped or timed_out or self._wake.is_set()
+
+    async def _round(self, client: httpx.AsyncClient, everyone: bool) -> tuple[bool, float]:
+        """Claim what is due (of every subscription, or of those to refill); whether the
+        claim was capped, and how long to sleep then."""
+        only = None if everyone else frozenset(self._refill)
+        self._refill = set()
+        asked_at = utcnow()
+        capped = await self._claim(client, only)
+        if everyone:
+            self._forget_retries_due_by(asked_at)
+            await self._prune_now_and_then()
+        return capped, await self._sleep_seconds()
 
     async def _claim(self, client: httpx.AsyncClient, only: frozenset[int] | None) -> bool:
         """Claim and start what is due; True if max_in_flight cut the claim short."""

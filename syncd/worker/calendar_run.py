@@ -15,6 +15,7 @@ from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, T
 from syncd.reconcile.passes import Watcher
 from syncd.store import leases, results, work
 from syncd.store.models import BindingState
+from syncd.store.outage import outage_of, outage_or_raise
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.converge import StaleTaskError, converge
@@ -65,6 +66,8 @@ class CalendarRun:
         try:
             await self._work_through()
         except Exception as error:
+            if outage_of(error) is not None:
+                raise  # the database's, not the calendar's: the worker waits for it to return
             # An unforeseen failure must hold the calendar back, not spin on it.
             log.exception("calendar pass failed", extra={"binding_id": binding_id})
             await self._pause(error)
@@ -85,7 +88,13 @@ class CalendarRun:
             await asyncio.sleep(self.renewed_at + period - time.monotonic())
             if time.monotonic() - self.renewed_at < period:
                 continue  # a claim renewed it meanwhile
-            if not await self._renew_lease():
+            try:
+                renewed = await self._renew_lease()
+            except Exception as error:
+                outage_or_raise(error)  # the database is out: try again next period
+                await asyncio.sleep(period)
+                continue
+            if not renewed:
                 self._lose_lease()
                 return
 
@@ -96,17 +105,21 @@ class CalendarRun:
     async def _work_through(self) -> None:
         """A pipeline: the next claim is made as soon as a write finishes, while others run."""
         writes = InFlight(self.concurrency)
-        while self._may_go_on():
-            written = writes.written
-            claimed = await self._claim(writes.ids)
-            if claimed:
-                await self._dispatch(claimed, writes)
-            elif not writes:
-                break
-            await writes.settle(written)
-            if not writes:
-                break  # all written and recorded; what came meanwhile, the worker starts anew
-        await writes.drain()
+        try:
+            while self._may_go_on():
+                written = writes.written
+                claimed = await self._claim(writes.ids)
+                if claimed:
+                    await self._dispatch(claimed, writes)
+                elif not writes:
+                    break
+                await writes.settle(written)
+                if not writes:
+                    break  # all written and recorded; what came meanwhile, the worker starts anew
+            await writes.drain()
+        except Exception:
+            await writes.wait_for_all()  # a failed pass leaves no write of its own running
+            raise
         if self.outage is not None:
             await self._pause(self.outage)
         elif not self.lease_lost:

@@ -63,3 +63,7 @@ class InFlight:
 
     async def drain(self) -> None:
         await asyncio.gather(*self._tasks.values())
+
+    async def wait_for_all(self) -> None:
+        """Until every write and its record ended, whether or not they failed."""
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -25,6 +25,7 @@ from syncd.ops.health import Heartbeat
 from syncd.reconcile.passes import Watcher
 from syncd.runtime import Runtime
 from syncd.store import leases, work
+from syncd.store.outage import Backoff, outage_of, outage_or_raise
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
@@ -93,11 +94,18 @@ class Worker:
             await self._shutdown()
 
     async def _loop(self, stop: asyncio.Event) -> None:
+        backoff = Backoff("worker")
         while not stop.is_set():
             self.heartbeat.beat()
             self._wake.clear()
-            await self._dispatch()
-            await _first_of(self._wake, stop, await self._sleep_seconds())
+            try:
+                await self._dispatch()
+                sleep = await self._sleep_seconds()
+            except Exception as error:
+                await backoff.wait(outage_or_raise(error), stop)
+                continue
+            backoff.recovered()
+            await _first_of(self._wake, stop, sleep)
 
     async def _dispatch(self) -> None:
         free = self.settings.calendars_in_parallel - len(self._runs)
@@ -164,10 +172,12 @@ class Worker:
 
     def _finished(self, binding_id: int, task: asyncio.Task[None]) -> None:
         self._runs.pop(binding_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "calendar pass failed", exc_info=task.exception(), extra={"binding_id": binding_id}
-            )
+        error = None if task.cancelled() else task.exception()
+        outage = None if error is None else outage_of(error)
+        if outage is not None:  # the lease stays ours: the pass resumes when the database is back
+            log.warning("calendar pass stopped: %s", outage, extra={"binding_id": binding_id})
+        elif error is not None:
+            log.error("calendar pass failed", exc_info=error, extra={"binding_id": binding_id})
         self._wake.set()
 
     async def _sleep_seconds(self) -> float:
