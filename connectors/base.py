@@ -228,6 +228,12 @@ class Connector(ABC):
     def calendar(self, calendar_id: str) -> Calendar:
         """A handle on one calendar; cheap, makes no request."""
 
+    def calendar_id_problem(self, calendar_id: str) -> str | None:
+        """Why `calendar_id` cannot name a calendar of this account (None: it can).
+        Checked before a binding is stored and by `syncd check --online`."""
+        del calendar_id
+        return None
+
     async def check(self) -> None:
         """Verify the service is reachable and takes the credentials, with one cheap
         request (`syncd check --online`). Raises `AuthError` for refused credentials,

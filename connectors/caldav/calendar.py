@@ -20,6 +20,7 @@ from connectors.base import (
 from connectors.caldav import reports, sync
 from connectors.caldav.http import ICALENDAR, XML, DavClient
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
+from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.reports import DavResource
 from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
 
@@ -37,8 +38,11 @@ class CalDAVCalendar(Calendar):
     def __init__(self, dav: DavClient, calendar_id: str) -> None:
         self.calendar_id = calendar_id
         self._dav = dav
-        url = dav.url(calendar_id)
-        self.url = url if url.endswith("/") else url + "/"
+        try:
+            self.url = dav.account.calendar_url(calendar_id)
+            self.refused: str | None = None
+        except OutsideAccountError as error:  # stored before ids were checked: never reached
+            self.url, self.refused = dav.base_url, f"calendar id {error}"
         self.path = urlsplit(self.url).path
         self._floating_zone: tzinfo | None = None
 
@@ -50,7 +54,8 @@ class CalDAVCalendar(Calendar):
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        # Resolved against the collection, which may be on another host than the base URL.
+        if self.refused is not None:
+            raise PermanentError(self.refused)
         url = urljoin(self.url, href)
         return await self._dav.request(method, url, headers=headers, content=content)
 
