@@ -86,7 +86,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -175,6 +175,7 @@ class ChangeSet:
     changed: tuple[ObservedEvent, ...] = ()
     removed: frozenset[str] = frozenset()
     unreadable: tuple[RemoteRef, ...] = ()  # present, but their data could not be read
+    unreadable_reasons: Mapping[str, str] = field(default_factory=dict)  # remote id → why
     reset_reason: str | None = None  # why a given cursor was refused
     # True when `removed` holds only deleted objects, never ones merely out of the window
     # (CalDAV: the feed is not windowed); else the caller looks its own events up
