@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import quote, urljoin, urlsplit
@@ -145,9 +146,9 @@ class CalDAVCalendar(Calendar):
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("busy_time needs aware datetimes")
         query = reports.busy_query(start - _SERVER_MARGIN, end + _SERVER_MARGIN)
-        resources = await self._report(query)
-        events = [e for r in resources for e in self._events_of(r) if e.busy]
-        _check_expanded(events)
+        body = await self.report(query, depth="1")
+        # parsed in a thread: a server's expansion of a series may be large
+        events = await asyncio.to_thread(_busy_events, body)
         zone = await self._zone_for(events)
         intervals = [BusyInterval(*e.interval(zone)) for e in events]
         overlapping = [i for i in intervals if i.start < end and i.end > start]
@@ -194,6 +195,13 @@ class CalDAVCalendar(Calendar):
         resources = await self._propfind(self.path, reports.CALENDAR_PROPFIND)
         vtimezone = next((r.text(f"{reports.CALDAV}calendar-timezone") for r in resources), None)
         return (vtimezone and calendar_zone(vtimezone, self.path)) or UTC
+
+
+def _busy_events(body: bytes) -> list[ParsedEvent]:
+    resources = reports.parse_multistatus(body)
+    events = [e for r in resources for e in CalDAVCalendar._events_of(r) if e.busy]
+    _check_expanded(events)
+    return events
 
 
 def _booking_event(events: list[ParsedEvent], booking_key: str) -> ParsedEvent | None:

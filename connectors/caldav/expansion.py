@@ -22,7 +22,7 @@ from syncd.errors import PermanentError
 
 MAX_OCCURRENCES = 5000  # per event in the window: every 30 minutes for 90 days is 4,320
 MAX_RULE_STEPS = 100_000  # a daily series from the year 1800 is about 83,000
-EXPANSION_SECONDS = 5.0  # one object's expansion, run in a thread
+EXPANSION_SECONDS = 10.0  # one object's expansion, run in a thread: a backstop to the estimate
 
 _PERIOD_SECONDS = {
     "SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600, "DAILY": 86400, "WEEKLY": 7 * 86400,
@@ -63,7 +63,11 @@ def _estimate(rule: icalendar.vRecur, start: datetime, window: ChangeWindow) -> 
     walked = max((end - start).total_seconds(), 0) / period * per_period
     in_window = max((end - max(start, window.start)).total_seconds(), 0) / period * per_period
     count = _number(rule, "COUNT", 0)
-    return walked, min(in_window, count) if count > 0 else in_window
+    if count <= 0:
+        return walked, in_window
+    # without BY-parts every period is an occurrence: the walk stops after COUNT of them
+    filtered = any(part in rule for part in _EXPANDING_PARTS)
+    return (walked if filtered else min(walked, count)), min(in_window, count)
 
 
 def _first(rule: icalendar.vRecur, part: str, default: object) -> object:

@@ -11,6 +11,7 @@ token: a refused token never reads as "nothing changed".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -174,8 +175,8 @@ async def _fetch(
     for first in range(0, len(hrefs), MULTIGET_BATCH):
         batch = hrefs[first : first + MULTIGET_BATCH]
         body = await source.report(reports.multiget(batch), depth="1")
-        for resource in reports.parse_multistatus(body):
-            _read(resource, held, objects, unreadable)
+        # parsed in a thread: a staff member's objects may be large, and the loop serves pages
+        await asyncio.to_thread(_read_all, body, held, objects, unreadable)
     zone = await source.floating_zone(any(o.floating for o in objects))
     observed = []
     for obj in objects:
@@ -196,6 +197,13 @@ class _Unreadable:
     def add(self, ref: RemoteRef, reason: str) -> None:
         self.refs.append(ref)
         self.reasons[ref.remote_id] = reason
+
+
+def _read_all(
+    body: bytes, held: _Known, objects: list[CalendarObject], unreadable: _Unreadable
+) -> None:
+    for resource in reports.parse_multistatus(body):
+        _read(resource, held, objects, unreadable)
 
 
 def _read(
