@@ -39,7 +39,8 @@ def _stored(database_url: str) -> list[tuple[str, str, str, str]]:
     engine = create_db_engine(database_url)
     try:
         with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(_ROWS)]  # type: ignore[misc]
+            rows = connection.execute(_ROWS)
+            return [(staff, binding, name, calendar) for staff, binding, name, calendar in rows]
     except SQLAlchemyError:
         return []  # the database check reports it
     finally:
