@@ -90,7 +90,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -184,6 +184,7 @@ class ChangeSet:
     changed: tuple[ObservedEvent, ...] = ()
     removed: frozenset[str] = frozenset()
     unreadable: tuple[RemoteRef, ...] = ()  # present, but their data could not be read
+    unreadable_reasons: Mapping[str, str] = field(default_factory=dict)  # remote id → why
     reset_reason: str | None = None  # why a given cursor was refused
     # True when `removed` holds only deleted objects, never ones merely out of the window
     # (CalDAV: the feed is not windowed); else the caller looks its own events up
@@ -250,6 +251,12 @@ class Connector(ABC):
     @abstractmethod
     def calendar(self, calendar_id: str) -> Calendar:
         """A handle on one calendar; cheap, makes no request."""
+
+    def calendar_id_problem(self, calendar_id: str) -> str | None:
+        """Why `calendar_id` cannot name a calendar of this account (None: it can).
+        Checked before a binding is stored and by `syncd check --online`."""
+        del calendar_id
+        return None
 
     async def check(self) -> None:
         """Verify the service is reachable and takes the credentials, with one cheap

@@ -66,6 +66,12 @@ WEBHOOK_ATTEMPTS = Counter(
     ["outcome"],  # delivered, retry, failed
 )
 
+RECONCILE_UNREADABLE = Counter(
+    "syncd_reconcile_unreadable_events_total",
+    "Events on watched calendars set apart as unreadable (a series recurring too often, "
+    "a date out of range, data that cannot be parsed), counted when first seen",
+    ["connector"],
+)
 RECONCILE_PASSES = Counter(
     "syncd_reconcile_passes_total",
     "Passes over a calendar's remote changes, by outcome",

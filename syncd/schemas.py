@@ -25,7 +25,7 @@ from pydantic import (
 
 from syncd.errors import InputError
 from syncd.manage.rules import BookingTerms
-from syncd.timeutil import is_timezone
+from syncd.timeutil import EARLIEST, LATEST, is_timezone
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -143,11 +143,22 @@ class CustomerIn(Strict):
     timezone: TimeZoneName
 
 
+def _in_sane_range(value: datetime) -> datetime:
+    # compared as aware values: no conversion that could overflow at the ends of `datetime`
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must lie from {EARLIEST:%Y-%m-%d} up to {LATEST:%Y-%m-%d} (UTC)")
+    return value
+
+
+# A booking's times: within syncd's range, so that no zone or length can overflow them
+BookingTime = Annotated[AwareDatetime, AfterValidator(_in_sane_range)]
+
+
 class BookingIn(Strict):
     service: Key
     staff: Key
-    start: AwareDatetime
-    end: AwareDatetime | None = None  # defaults to start + the service's duration
+    start: BookingTime
+    end: BookingTime | None = None  # defaults to start + the service's duration
     customer: CustomerIn
     origin: Literal["web", "staff"] = "web"
     status: Literal["pending", "confirmed"] | None = None  # None: from the service's rule
@@ -195,8 +206,8 @@ class BookingIn(Strict):
 
 class CloneIn(Strict):
     key: Key  # the new booking's platform id
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: BookingTime | None = None
+    end: BookingTime | None = None
     staff: Key | None = None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import quote, urljoin, urlsplit
@@ -20,6 +21,7 @@ from connectors.base import (
 from connectors.caldav import reports, sync
 from connectors.caldav.http import ICALENDAR, XML, DavClient, multistatus_body
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
+from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.reports import DavResource
 from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
 
@@ -37,8 +39,11 @@ class CalDAVCalendar(Calendar):
     def __init__(self, dav: DavClient, calendar_id: str) -> None:
         self.calendar_id = calendar_id
         self._dav = dav
-        url = dav.url(calendar_id)
-        self.url = url if url.endswith("/") else url + "/"
+        try:
+            self.url = dav.account.calendar_url(calendar_id)
+            self.refused: str | None = None
+        except OutsideAccountError as error:  # stored before ids were checked: never reached
+            self.url, self.refused = dav.base_url, f"calendar id {error}"
         self.path = urlsplit(self.url).path
         self._floating_zone: tzinfo | None = None
 
@@ -50,7 +55,8 @@ class CalDAVCalendar(Calendar):
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        # Resolved against the collection, which may be on another host than the base URL.
+        if self.refused is not None:
+            raise PermanentError(self.refused)
         url = urljoin(self.url, href)
         return await self._dav.request(method, url, headers=headers, content=content)
 
@@ -140,9 +146,9 @@ class CalDAVCalendar(Calendar):
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("busy_time needs aware datetimes")
         query = reports.busy_query(start - _SERVER_MARGIN, end + _SERVER_MARGIN)
-        resources = await self._report(query)
-        events = [e for r in resources for e in self._events_of(r) if e.busy]
-        _check_expanded(events)
+        body = await self.report(query, depth="1")
+        # parsed in a thread: a server's expansion of a series may be large
+        events = await asyncio.to_thread(_busy_events, body)
         zone = await self._zone_for(events)
         intervals = [BusyInterval(*e.interval(zone)) for e in events]
         overlapping = [i for i in intervals if i.start < end and i.end > start]
@@ -189,6 +195,13 @@ class CalDAVCalendar(Calendar):
         resources = await self._propfind(self.path, reports.CALENDAR_PROPFIND)
         vtimezone = next((r.text(f"{reports.CALDAV}calendar-timezone") for r in resources), None)
         return (vtimezone and calendar_zone(vtimezone, self.path)) or UTC
+
+
+def _busy_events(body: bytes) -> list[ParsedEvent]:
+    resources = reports.parse_multistatus(body)
+    events = [e for r in resources for e in CalDAVCalendar._events_of(r) if e.busy]
+    _check_expanded(events)
+    return events
 
 
 def _booking_event(events: list[ParsedEvent], booking_key: str) -> ParsedEvent | None:

@@ -8,6 +8,7 @@ from connectors.base import Connector
 from connectors.caldav import reports
 from connectors.caldav.calendar import CalDAVCalendar
 from connectors.caldav.http import XML, DavClient, new_client
+from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.settings import Settings, read_password
 from syncd.errors import PermanentError, RemoteNotFound
 
@@ -15,7 +16,7 @@ PRINCIPAL_PROPFIND = reports.propfind(dav.CurrentUserPrincipal())
 
 
 class CalDAVConnector(Connector):
-    """An account on a CalDAV server; calendar ids are collection paths or URLs."""
+    """An account on a CalDAV server; calendar ids are collection paths (or URLs) inside it."""
 
     def __init__(self, dav: DavClient, concurrency_per_calendar: int = 4) -> None:
         self.concurrency_per_calendar = concurrency_per_calendar
@@ -27,9 +28,19 @@ class CalDAVConnector(Connector):
             self._calendars[calendar_id] = CalDAVCalendar(self._dav, calendar_id)
         return self._calendars[calendar_id]
 
+    def calendar_id_problem(self, calendar_id: str) -> str | None:
+        try:
+            self._dav.account.calendar_url(calendar_id)
+        except OutsideAccountError as error:
+            return f"calendar id {error}"
+        return None
+
     async def make_calendar(self, calendar_id: str, display_name: str) -> None:
         """Create the calendar collection (MKCALENDAR); one that exists already is fine."""
-        path = self.calendar(calendar_id).path
+        calendar = self.calendar(calendar_id)
+        if calendar.refused is not None:
+            raise PermanentError(calendar.refused)
+        path = calendar.path
         body = reports.mkcalendar(display_name)
         try:
             await self._dav.request("MKCALENDAR", path, headers={"Content-Type": XML}, content=body)

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from connectors.caldav.origin import AccountOrigin, OriginBasicAuth
 from connectors.caldav.settings import Settings
 from syncd.errors import (
     AuthError,
@@ -49,10 +50,13 @@ _TRANSPORT_FAILURES = (
 
 
 def new_client(settings: Settings, password: str | None) -> httpx.AsyncClient:
-    """The connector's one client: its pool is shared by all calendars of the account."""
-    auth = None if password is None else httpx.BasicAuth(settings.username or "", password)
+    """The connector's one client: its pool is shared by all calendars of the account.
+    The password goes only to the account's origin; redirects are never followed."""
+    origin = AccountOrigin(settings.url)
+    auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
     return httpx.AsyncClient(
         auth=auth,
+        follow_redirects=False,
         verify=_tls_verification(settings),
         timeout=settings.timeout_seconds,
         # The worker bounds requests per calendar; the pool must not queue them,
@@ -80,6 +84,7 @@ class DavClient:
     def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
         self._http = http
         self.base_url = base_url
+        self.account = AccountOrigin(base_url)
 
     def url(self, href: str) -> str:
         """`href` (a path or a full URL) resolved against the server's base URL."""
@@ -93,11 +98,14 @@ class DavClient:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        """The response to a request; raises the matching `RemoteError` unless it is 2xx."""
+        """The response to a request; raises the matching `RemoteError` unless it is 2xx.
+        A URL off the account's origin is refused before anything is sent."""
+        url = self.url(href)
+        if not self.account.owns(url):
+            host = urlsplit(url).hostname
+            raise PermanentError(f"{method} refused: {host} is not the account's server")
         with translated_errors(method, href):
-            response = await self._http.request(
-                method, self.url(href), headers=headers, content=content
-            )
+            response = await self._http.request(method, url, headers=headers, content=content)
         if not response.is_success:
             raise error_for_status(response, f"{method} {urlsplit(href).path}")
         return response

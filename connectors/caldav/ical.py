@@ -11,6 +11,7 @@ import icalendar
 
 from connectors.base import EventSpec, EventStatus
 from syncd.errors import PermanentError
+from syncd.icaltext import clean_text
 
 PRODID = "-//syncd//syncd//EN"
 BOOKING_PROPERTY = "X-SYNCD-BOOKING"
@@ -36,11 +37,11 @@ def _vevent(event: EventSpec, stamp: datetime) -> icalendar.Event:
     vevent.add("dtstamp", stamp)
     vevent.add("dtstart", _written_time(event.start, zone))
     vevent.add("dtend", _written_time(event.end, zone))
-    vevent.add("summary", event.summary)
+    vevent.add("summary", clean_text(event.summary))
     if event.description:
-        vevent.add("description", event.description)
+        vevent.add("description", clean_text(event.description))
     if event.location:
-        vevent.add("location", event.location)
+        vevent.add("location", clean_text(event.location))
     vevent.add("sequence", event.sequence)
     vevent.add("status", _STATUS[event.status])
     vevent.add("transp", "OPAQUE")

@@ -6,6 +6,8 @@ overridden instances), within the watched window only.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +16,7 @@ import icalendar
 import recurring_ical_events
 
 from connectors.base import BusyInterval, ChangeWindow, ObservedEvent, RemoteRef
+from connectors.caldav.expansion import EXPANSION_SECONDS, check_bounded
 from connectors.caldav.ical import (
     BOOKING_PROPERTY,
     ParsedEvent,
@@ -23,6 +26,7 @@ from connectors.caldav.ical import (
     read_calendar,
 )
 from syncd.errors import PermanentError
+from syncd.timeutil import in_sane_range
 
 # Floating times and all-day dates are matched in the calendar's zone only after
 # expansion, so expand a day more on each side and cut to the window afterwards.
@@ -45,11 +49,21 @@ class CalendarObject:
     def floating(self) -> bool:
         return any(e.floating for e in self.events)
 
+    @property
+    def recurring(self) -> bool:
+        return self.master.recurs or len(self.events) > 1
+
 
 def read_object(ref: RemoteRef, calendar_data: str) -> CalendarObject | None:
-    """The object's events; None when it holds no VEVENT (a task, a journal entry)."""
-    calendar = read_calendar(essentials(calendar_data), ref.remote_id)
-    events = events_of(calendar, ref.remote_id)
+    """The object's events; None when it holds no VEVENT (a task, a journal entry);
+    `PermanentError` for an object that cannot be read, whatever the reason."""
+    try:
+        calendar = read_calendar(essentials(calendar_data), ref.remote_id)
+        events = events_of(calendar, ref.remote_id)
+    except PermanentError:
+        raise
+    except Exception as exc:  # hostile data can break the parser in any way
+        raise PermanentError(f"unreadable event at {ref.remote_id}: {type(exc).__name__}") from None
     if not events:
         return None
     masters = [e for e in events if not e.is_override]
@@ -64,6 +78,7 @@ _WANTED = frozenset({
     "UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE",
     "RECURRENCE-ID", "SEQUENCE", "STATUS", "TRANSP", BOOKING_PROPERTY,
 })
+_PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 _UNREAD = frozenset({"VALARM", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"})
 
 
@@ -92,9 +107,11 @@ def essentials(calendar_data: str) -> str:
 
 
 def _logical_lines(text: str) -> list[str]:
-    """Content lines with their folded continuations (RFC 5545 3.1) kept with them."""
+    """Content lines with their folded continuations (RFC 5545 3.1) kept with them. Lines
+    end at LF (CRLF or a bare LF) only: `str.splitlines` would also break at U+2028 and
+    the like, which a SUMMARY may carry, and read the rest as a content line of its own."""
     lines: list[str] = []
-    for physical in text.splitlines(keepends=True):
+    for physical in _PHYSICAL_LINE.findall(text):
         if physical[:1] in (" ", "\t") and lines:
             lines[-1] += physical
         else:
@@ -121,11 +138,40 @@ def _known_zone(vtimezone: list[str]) -> bool:
     return True
 
 
+async def observe_bounded(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:
+    """`observe`, a series expanded in a thread within EXPANSION_SECONDS; `PermanentError`
+    (the object is unreadable) when it cannot be read within those bounds."""
+    if not obj.recurring:
+        return observe(obj, window, zone)
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(observe, obj, window, zone), EXPANSION_SECONDS
+        )
+    except TimeoutError:
+        raise PermanentError(
+            f"the series at {obj.ref.remote_id} took over {EXPANSION_SECONDS:g}s to expand"
+        ) from None
+
+
 def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:
-    """The object as an `ObservedEvent`: its own time and its busy occurrences in `window`."""
+    """The object as an `ObservedEvent`: its own time and its busy occurrences in `window`;
+    `PermanentError` for an object that cannot be read, whatever the reason."""
+    try:
+        return _observe(obj, window, zone)
+    except PermanentError:
+        raise
+    except Exception as exc:  # hostile data can break the parsers in any way
+        raise PermanentError(
+            f"unreadable event at {obj.ref.remote_id}: {type(exc).__name__}"
+        ) from None
+
+
+def _observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:
     master = obj.master
     start, end = master.interval(zone)
-    recurring = master.recurs or len(obj.events) > 1
+    recurring = obj.recurring
+    if not recurring and not in_sane_range(start, end):
+        raise PermanentError(f"the event at {obj.ref.remote_id} is dated outside 1970-2200")
     occurrences = _occurrences(obj, window, zone) if recurring else _single(master, start, end)
     intervals = tuple(
         clipped for clipped in (window.clip(o) for o in occurrences) if clipped is not None
@@ -148,13 +194,14 @@ def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInt
 
 
 def _occurrences(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
-    query = recurring_ical_events.of(obj.calendar)
+    wide = ChangeWindow(window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN)
+    check_bounded(obj.calendar, wide, obj.ref.remote_id)
     try:
-        components = query.between(
-            window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN
-        )
-    except (ValueError, TypeError, recurring_ical_events.InvalidCalendar) as exc:
-        raise PermanentError(f"cannot expand the series at {obj.ref.remote_id}: {exc}") from None
+        components = recurring_ical_events.of(obj.calendar).between(wide.start, wide.end)
+    except Exception as exc:  # the library raises all sorts on hostile rules
+        raise PermanentError(
+            f"cannot expand the series at {obj.ref.remote_id}: {type(exc).__name__}"
+        ) from None
     return [_interval(c, zone) for c in components if c.name == "VEVENT" and is_busy(c)]
 
 

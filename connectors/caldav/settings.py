@@ -16,7 +16,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["caldav"]
-    url: str  # base URL of the server; calendar ids are resolved against it
+    url: str  # the server's DAV root; calendar ids are collection paths under it
     username: str | None = None
     password_env: str | None = None  # name of the environment variable holding the password
     password_file: str | None = None

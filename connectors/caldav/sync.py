@@ -11,6 +11,7 @@ token: a refused token never reads as "nothing changed".
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -19,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from connectors.base import ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
 from connectors.caldav import reports
-from connectors.caldav.observe import CalendarObject, observe, read_object
+from connectors.caldav.observe import CalendarObject, observe_bounded, read_object
 from syncd.errors import AuthError, PermanentError, RemoteError, TransientError
 
 MULTIGET_BATCH = 100
@@ -121,7 +122,8 @@ async def _delta(
     removed = frozenset(held.id_of(href) for href, etag in members.items() if etag is None)
     changed, unreadable = await _fetch(source, new, window, held)
     return ChangeSet(answer.token, complete=False, changed=changed, removed=removed,
-                     unreadable=unreadable, exact_removals=True)
+                     unreadable=tuple(unreadable.refs), unreadable_reasons=unreadable.reasons,
+                     exact_removals=True)
 
 
 async def _complete(
@@ -136,7 +138,8 @@ async def _complete(
     removed = frozenset(rid for href, (rid, _) in held.by_href.items() if href not in seen)
     changed, unreadable = await _fetch(source, new, window, held)
     return ChangeSet(token, complete=True, changed=changed, removed=removed,
-                     unreadable=unreadable, reset_reason=reset_reason, exact_removals=True)
+                     unreadable=tuple(unreadable.refs), unreadable_reasons=unreadable.reasons,
+                     reset_reason=reset_reason, exact_removals=True)
 
 
 async def _all_members(source: FeedSource) -> tuple[str | None, Members]:
@@ -172,41 +175,60 @@ async def _fetch(
     hrefs: list[str],
     window: ChangeWindow,
     held: _Known,
-) -> tuple[tuple[ObservedEvent, ...], tuple[RemoteRef, ...]]:
+) -> tuple[tuple[ObservedEvent, ...], _Unreadable]:
     """The objects at `hrefs` (multiget, in batches), read; unreadable ones set apart."""
     objects: list[CalendarObject] = []
-    unreadable: list[RemoteRef] = []
+    unreadable = _Unreadable()
     for first in range(0, len(hrefs), MULTIGET_BATCH):
         batch = hrefs[first : first + MULTIGET_BATCH]
         body = await source.report(reports.multiget(batch), depth="1")
-        for resource in reports.parse_multistatus(body):
-            _read(resource, held, objects, unreadable)
+        # parsed in a thread: a staff member's objects may be large, and the loop serves pages
+        await asyncio.to_thread(_read_all, body, held, objects, unreadable)
     zone = await source.floating_zone(any(o.floating for o in objects))
     observed = []
     for obj in objects:
         try:
-            observed.append(observe(obj, window, zone))
-        except PermanentError:  # a series that cannot be expanded
-            unreadable.append(obj.ref)
-    return tuple(observed), tuple(unreadable)
+            observed.append(await observe_bounded(obj, window, zone))
+        except PermanentError as error:  # a series too big to expand, a date out of range
+            unreadable.add(obj.ref, str(error))
+    return tuple(observed), unreadable
+
+
+@dataclass
+class _Unreadable:
+    """The objects a pass could not read, and why."""
+
+    refs: list[RemoteRef] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def add(self, ref: RemoteRef, reason: str) -> None:
+        self.refs.append(ref)
+        self.reasons[ref.remote_id] = reason
+
+
+def _read_all(
+    body: bytes, held: _Known, objects: list[CalendarObject], unreadable: _Unreadable
+) -> None:
+    for resource in reports.parse_multistatus(body):
+        _read(resource, held, objects, unreadable)
 
 
 def _read(
     resource: reports.DavResource,
     held: _Known,
     objects: list[CalendarObject],
-    unreadable: list[RemoteRef],
+    unreadable: _Unreadable,
 ) -> None:
     if not resource.found:
         return  # deleted since it was listed: the next delta reports it
     ref = RemoteRef(held.id_of(resource.href), resource.etag)
     if resource.calendar_data is None:
-        unreadable.append(ref)
+        unreadable.add(ref, "the server sent no calendar data")
         return
     try:
         obj = read_object(ref, resource.calendar_data)
-    except PermanentError:
-        unreadable.append(ref)
+    except PermanentError as error:
+        unreadable.add(ref, str(error))
         return
     if obj is not None:
         objects.append(obj)

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from syncd.api import (
     routes_bookings,
@@ -46,11 +46,18 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
         manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
-        Mount("/graph", app=graph_webhook_app(runtime)),  # Graph's notifications, by clientState
+        _graph_mount(runtime),
         Mount("", app=create_api(runtime)),
     ]
     middleware = [Middleware(RequestMetrics)]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
+
+
+def _graph_mount(runtime: Runtime) -> Mount:
+    """Graph's notifications (checked by clientState), only where a Microsoft 365 account
+    is; elsewhere an empty router answers 404 to anything, before reading a body."""
+    kinds = {str(table.get("kind")) for table in runtime.settings.connectors.values()}
+    return Mount("/graph", app=graph_webhook_app(runtime) if "m365" in kinds else Router())
 
 
 async def healthz(_: Request) -> JSONResponse:

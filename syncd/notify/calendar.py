@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from syncd.icaltext import clean_text
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import CalendarMethod
 from syncd.notify.mime import one_line
@@ -84,9 +85,9 @@ def _vevent(
 
 
 def escape_text(value: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11)."""
-    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    """A TEXT value (RFC 5545 3.3.11): no raw line break of any kind, no control character."""
+    escaped = clean_text(value).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return escaped.replace("\n", "\\n")
 
 
 def _param(value: str) -> str:

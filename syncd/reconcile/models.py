@@ -49,6 +49,8 @@ class ReconcileState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     passes: Mapped[int] = mapped_column(Integer, default=0)
+    # [{"event": remote id, "reason": ...}]: events set apart (syncd/reconcile/unreadable.py)
+    unreadable: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
 
 
 class SeenEvent(Base):

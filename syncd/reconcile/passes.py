@@ -146,6 +146,7 @@ class Watcher:
         metrics.RECONCILE_PASSES.labels(kind, outcome).inc()
         metrics.RECONCILE_PASS_SECONDS.labels(kind).observe(seconds)
         metrics.RECONCILE_CHANGES.labels(kind).inc(summary.changed + summary.removed)
+        metrics.RECONCILE_UNREADABLE.labels(kind).inc(summary.set_apart)
         if summary.reset_reason:
             log.warning("sync state refused, listed the calendar again: %s", summary.reset_reason,
                         extra={"binding_id": binding_id})

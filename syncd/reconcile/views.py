@@ -53,6 +53,7 @@ def state_json(state: ReconcileState | None) -> dict[str, Any]:
         "failures": state.failures,
         "last_error": state.last_error,
         "last_reset_reason": state.last_reset_reason,
+        "unreadable_events": state.unreadable or [],
     }
 
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from syncd.timeutil import EARLIEST, LATEST
 from syncd.web.errors import BadInputError
 
 MAX_FORM_BYTES = 4096
@@ -58,9 +59,12 @@ def optional_day(values: Mapping[str, str], name: str = "date") -> date | None:
     if not _DAY.match(value):
         raise BadInputError(f"The date {value[:40]!r} is not a date like 2030-03-04.")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadInputError(f"The date {value!r} does not exist.") from None
+    if not EARLIEST.date() <= day < LATEST.date():
+        raise BadInputError(f"The date {value!r} is not one this page offers.")
+    return day
 
 
 def required_start(values: Mapping[str, str], name: str = "start") -> datetime:
@@ -70,9 +74,12 @@ def required_start(values: Mapping[str, str], name: str = "start") -> datetime:
     if not _START.match(value):
         raise BadInputError(f"The time {value[:40]!r} is not a time this page offered.")
     try:
-        return datetime.fromisoformat(value)
+        start = datetime.fromisoformat(value)
     except ValueError:
         raise BadInputError(f"The time {value!r} does not exist.") from None
+    if start.tzinfo is None or not EARLIEST <= start < LATEST:
+        raise BadInputError(f"The time {value[:40]!r} is not a time this page offered.")
+    return start
 
 
 def optional_start(values: Mapping[str, str], name: str) -> datetime | None:

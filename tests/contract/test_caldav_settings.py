@@ -33,13 +33,22 @@ async def test_registry_builds_a_caldav_connector(monkeypatch: pytest.MonkeyPatc
 
 def test_calendar_ids_resolve_against_the_base_url() -> None:
     connector = build(settings(username=None))
-    assert connector.calendar("/alice/work/").path == "/alice/work/"
+    assert connector.calendar("/dav/alice/work/").path == "/dav/alice/work/"
     assert connector.calendar("alice/home").path == "/dav/alice/home/"
-    assert connector.calendar("https://other.example.org/bob/x/").url == (
-        "https://other.example.org/bob/x/"
-    )
-    assert connector.calendar("https://dav.example.org/bob/x/").path == "/bob/x/"
-    assert connector.calendar("/alice/work/").href_for("b 1/2") == "/alice/work/b%201%2F2.ics"
+    assert connector.calendar("https://dav.example.org/dav/bob/x/").path == "/dav/bob/x/"
+    assert connector.calendar("/dav/alice/%2e/work").path == "/dav/alice/work/"
+    assert connector.calendar("/dav/a/").href_for("b 1/2") == "/dav/a/b%201%2F2.ics"
+
+
+@pytest.mark.parametrize("calendar_id", [
+    "https://other.example.org/dav/x/", "http://dav.example.org/dav/x/",
+    "https://dav.example.org:8443/dav/x/", "//other.example.org/dav/x/", "/alice/work/",
+    "/dav/../alice/", "/dav/%2e%2e/alice/", "../x/", "/dav/", "/dav/a\\b/",
+])
+def test_calendar_ids_outside_the_account_are_refused(calendar_id: str) -> None:
+    connector = build(settings(username=None))
+    assert connector.calendar_id_problem(calendar_id) is not None
+    assert connector.calendar(calendar_id).refused is not None
 
 
 def test_missing_password_variable_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:

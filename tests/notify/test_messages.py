@@ -253,3 +253,25 @@ def test_a_merchant_template_replaces_the_built_in_one(
     assert message["Subject"] == "See you, Jane Customer!"
     assert text_of(message).startswith("Our own words: Monday, 4 March 2030")
     assert "your booking with Salon One is" in text_of(message, "text/html")  # built in
+
+
+def test_an_invitation_carries_no_raw_line_separator_or_control_character(
+    runtime: Runtime, sink: SmtpSink
+) -> None:
+    from syncd.store.models import Service
+
+    with runtime.sessions.begin() as session:
+        shop.seed(session)
+        # a store path that skips the API's checks, as old data or an import might
+        service = session.query(Service).filter_by(key="cut").one()
+        service.name = "Cut\u2028RRULE:FREQ=MINUTELY"
+        service.location = "Main\u2029Street\x85 1\x07"
+        shop.book(session, "b1")
+    mail = only(deliver(runtime, sink, 3), shop.CUSTOMER)
+    raw = str(part(mail.message, "text/calendar").get_content())
+    for forbidden in ("\u2028", "\u2029", "\x85", "\x07"):
+        assert forbidden not in raw
+    event = event_of(calendar_of(mail.message))
+    assert "RRULE" not in event
+    assert str(event["SUMMARY"]).startswith("Cut\nRRULE:FREQ=MINUTELY at ")
+    assert str(event["LOCATION"]) == "Main\nStreet\n 1"

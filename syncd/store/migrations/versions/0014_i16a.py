@@ -1,0 +1,28 @@
+"""reconcile_states.unreadable: the events a calendar's passes set apart as unreadable
+
+Revision ID: 0014_i16a
+Revises: 0011_manage_indexes
+
+A series recurring too often to expand or an event dated out of range is set
+apart rather than read; the merchant sees which one on the calendar's watch state.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014_i16a"
+down_revision = "0011_manage_indexes"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("reconcile_states") as table:
+        table.add_column(sa.Column("unreadable", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("reconcile_states") as table:
+        table.drop_column("unreadable")
