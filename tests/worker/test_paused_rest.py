@@ -10,11 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from connectors.memory import MemoryConnector
 from syncd.runtime import Runtime
 from syncd.store import work
+from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
@@ -45,8 +46,15 @@ def pause_every_calendar(runtime: Runtime, why: str) -> None:
 def lease_every_calendar_elsewhere(runtime: Runtime) -> None:
     with runtime.sessions.begin() as session:
         ids = f.alice_and_bob(session, 6)
-        for binding_id in ids.values():
-            work.acquire_lease(session, binding_id, "another-worker", utcnow(), 3600)
+        session.execute(
+            update(CalendarBinding)
+            .where(CalendarBinding.id.in_(list(ids.values())))
+            .values(
+                lease_owner="another-worker",
+                lease_expires_at=utcnow() + timedelta(hours=1),
+                lease_generation=CalendarBinding.lease_generation + 1,
+            )
+        )
 
 
 class TransactionCount:
