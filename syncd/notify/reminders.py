@@ -155,12 +155,9 @@ def _queue(session: Session, reminder: Reminder, booking: Booking, now: datetime
         booking.customer_name,
         booking.customer_timezone,
     )
-    payload = {
-        "facts": facts.to_json(),
-        "minutes": reminder.minutes,
-        "manage_url": manage_url(session, booking),
-    }
-    queue_message(session, booking, addressee, payload, now=now, reminder_id=reminder.id)
+    payload = {"facts": facts.to_json(), "minutes": reminder.minutes}
+    queue_message(session, booking, addressee, payload, now=now, reminder_id=reminder.id,
+                  manage_link=manage_url(session, booking))
 
 
 def next_due_time(session: Session) -> datetime | None:
