@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "syncd.manage_settings"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 class ManageSettings(BaseModel):
@@ -22,11 +23,19 @@ class ManageSettings(BaseModel):
     busy_confirm_seconds: float = Field(default=900.0, ge=0)
     busy_timeout_seconds: float = Field(default=10.0, gt=0)
     failures_per_minute: int = Field(default=20, ge=1)
+    # Host headers the pages answer; unset: public_url's host and the loopback names
+    trusted_hosts: list[str] | None = None
 
     def secret(self) -> str | None:
         from syncd.config import read_secret  # noqa: PLC0415 - syncd.config imports this module
 
         return read_secret(self.secret_env, self.secret_file)
+
+    def allowed_hosts(self) -> list[str]:
+        if self.trusted_hosts is not None:
+            return self.trusted_hosts
+        public = [self.public_url.host] if self.public_url and self.public_url.host else []
+        return [*public, *LOOPBACK_HOSTS]
 
     def link(self, token: str) -> str | None:
         if self.public_url is None:

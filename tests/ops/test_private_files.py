@@ -1,4 +1,4 @@
-"""`make run` under umask 022: what syncd writes under var/ is owner-only, the CalDAV password hashed."""
+"""`make run` under umask 022: what syncd writes is owner-only, the CalDAV password hashed."""
 
 from __future__ import annotations
 
@@ -50,12 +50,13 @@ def demo_var(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     api_port = free_port()
     config, log = _config(tmp_path, api_port, free_port()), tmp_path / "syncd.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        process = subprocess.Popen(
             [sys.executable, "-m", "syncd", "--config", str(config), "run"],
             cwd=tmp_path, stdout=out, stderr=out, umask=0o022, env=environment,
         )
     try:
-        _wait_for(lambda: _answers(f"http://127.0.0.1:{api_port}/readyz"), "not ready", process, log)
+        ready = f"http://127.0.0.1:{api_port}/readyz"
+        _wait_for(lambda: _answers(ready), "not ready", process, log)
         mail = tmp_path / "var" / "mail"
         _wait_for(lambda: any(mail.glob("*.eml")), "no mail written", process, log)
         yield tmp_path / "var"
@@ -96,7 +97,7 @@ def _radicale_port(var: Path) -> int:
 
 
 def test_files_an_older_version_left_open_are_tightened(tmp_path: Path) -> None:
-    from syncd.store.db import create_db_engine  # noqa: PLC0415
+    from syncd.store.db import create_db_engine
 
     database = tmp_path / "old.db"
     database.write_bytes(b"")
