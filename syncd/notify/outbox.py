@@ -60,7 +60,8 @@ def queue_message(
 
     `manage_link` is stored sealed with the manage secret, never as it is.
     """
-    seal = LinkSeal(manage_settings(session).secret())
+    if manage_link is not None:
+        manage_link = LinkSeal(manage_settings(session).secret()).seal(manage_link)
     session.add(
         OutboxMessage(
             merchant_id=booking.merchant_id,
@@ -72,7 +73,7 @@ def queue_message(
             to_name=addressee.name,
             timezone=addressee.timezone,
             payload=payload,
-            manage_link=seal.seal(manage_link),
+            manage_link=manage_link,
             state=OutboxState.QUEUED,
             attempts=0,
             next_attempt_at=now,
