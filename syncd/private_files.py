@@ -17,11 +17,15 @@ FOLDER_MODE = 0o700
 
 def private_folder(path: Path) -> Path:
     """`path` and any missing parents created owner-only."""
-    missing = [p for p in (path, *path.parents) if not p.exists()]
+    wanted = path
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
     for folder in reversed(missing):
         folder.mkdir(mode=FOLDER_MODE, exist_ok=True)
         os.chmod(folder, FOLDER_MODE)  # mkdir's mode passes through the umask
-    return path
+    return wanted
 
 
 def private_file(path: Path) -> Path:
