@@ -9,7 +9,9 @@ COPY connectors ./connectors
 RUN python -m pip install --no-cache-dir --disable-pip-version-check --prefix=/install .
 
 FROM python:3.11-slim
-RUN useradd --system --create-home --home-dir /var/lib/syncd syncd
+# syncd's home holds its SQLite database and mail folder: nobody else may read it
+RUN useradd --system --create-home --home-dir /var/lib/syncd syncd \
+ && chmod 0700 /var/lib/syncd
 COPY --from=build /install /usr/local
 COPY config/syncd.example.toml /etc/syncd/syncd.toml
 USER syncd

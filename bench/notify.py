@@ -116,7 +116,7 @@ def built_messages(runtime: Runtime) -> list[Envelope]:
         letters = [
             Letter(row.id, row.kind, row.audience, row.to_address, row.to_name, row.timezone,
                    row.payload, message_id_for(row.id, row.payload, composer.domain), 0,
-                   row.queued_at)
+                   row.queued_at, row.manage_link)
             for row in rows
         ]
     return [composer.envelope(letter) for letter in letters]

@@ -66,7 +66,8 @@ def start_sink(port: int) -> subprocess.Popen[str]:
 def runtime_for(workdir: Path, round_no: int, url: str, concurrency: int) -> Runtime:
     settings = Settings.model_validate({
         "database": {"url": f"sqlite:///{workdir}/bench-{round_no}.db"},
-        "webhooks": {"concurrency_per_subscription": concurrency},
+        "webhooks": {"concurrency_per_subscription": concurrency,
+                     "allow_destinations": ["127.0.0.1"]},  # the receiver listens there
     })
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)

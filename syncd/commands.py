@@ -38,6 +38,8 @@ def check(settings: Settings, *, online: bool) -> int:
     if problems:
         raise ConfigError(problems)
     print("configuration ok")
+    if settings.mail.allow_plaintext_login and settings.mail.security == "none":
+        print("warning: mail.allow_plaintext_login: the SMTP password is sent in clear")
     if online:
         print("\n".join(webhooks_cli.check_lines(settings.database.url)))
     return 0

@@ -12,20 +12,32 @@ a `*_file` key a file holding the secret.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors import load_kind
 from syncd.errors import ConfigError
 from syncd.manage.settings import ManageSettings
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.schemas import field_errors
+from syncd.webhooks.destinations import DestinationPolicy, parse_entry
 
 ENV_PREFIX = "SYNCD_"
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 
 
 class Section(BaseModel):
@@ -68,6 +80,21 @@ class WebhookSettings(Section):
     sweep_interval_seconds: float = Field(default=10.0, gt=0)
     secret_overlap_hours: float = Field(default=24.0, ge=0)
     keep_delivered_days: float = Field(default=7.0, gt=0)
+    # internal destinations allowed besides public addresses: networks ("10.1.2.0/24",
+    # "127.0.0.1") or host names ("hooks.internal.example")
+    allow_destinations: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_destinations")
+    @classmethod
+    def _valid_entries(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            parsed = parse_entry(entry)
+            if isinstance(parsed, str) and not _HOST_NAME.fullmatch(parsed):
+                raise ValueError(f"{entry!r} is neither a network nor a host name")
+        return entries
+
+    def destinations(self) -> DestinationPolicy:
+        return DestinationPolicy.of(self.allow_destinations)
 
 
 class MailSettings(Section):
@@ -81,6 +108,7 @@ class MailSettings(Section):
     username: str | None = None
     password_env: str | None = None
     password_file: str | None = None
+    allow_plaintext_login: bool = False  # security "none" with a username sends the password
     timeout_seconds: float = Field(default=30.0, gt=0)
     connections: int = Field(default=2, ge=1, le=16)  # SMTP connections used side by side
     from_address: EmailStr = "bookings@syncd.example"
@@ -95,6 +123,15 @@ class MailSettings(Section):
     lease_seconds: float = Field(default=300.0, gt=0)
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
+
+    @model_validator(mode="after")
+    def _no_plaintext_login(self) -> MailSettings:
+        if self.security == "none" and self.username and not self.allow_plaintext_login:
+            raise ValueError(
+                'security = "none" with a username would send the SMTP password in clear: '
+                'use "starttls" or "tls", or set mail.allow_plaintext_login = true'
+            )
+        return self
 
     def password(self) -> str | None:
         return read_secret(self.password_env, self.password_file)

@@ -14,19 +14,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from passlib.hash import sha512_crypt
+
 from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
 from syncd.ops import ports
+from syncd.private_files import FOLDER_MODE, private_folder, tighten, write_private
 
 log = logging.getLogger("syncd")
+SHA512_ROUNDS = 5000
 
 
 def ensure_secret_file(path: Path) -> str:
     """The secret in `path`, created (owner-only) on first use."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24), encoding="utf-8")
+        private_folder(path.parent)
+        write_private(path, secrets.token_urlsafe(24).encode())
+    tighten(path)
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -48,7 +52,7 @@ def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
             "[auth]",
             "type = htpasswd",
             f"htpasswd_filename = {data / 'users'}",
-            "htpasswd_encryption = plain",
+            "htpasswd_encryption = sha512",
             "[storage]",
             f"filesystem_folder = {data / 'collections'}",
             "[logging]",
@@ -56,6 +60,13 @@ def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
             "",
         ]
     )
+
+
+def _htpasswd_line(username: str, password: str) -> bytes:
+    # The password is 192 random bits: a salted hash at the usual rounds stands against any
+    # guessing, and keeps each of Radicale's Basic-auth checks cheap.
+    hashed = sha512_crypt.using(rounds=SHA512_ROUNDS).hash(password)
+    return f"{username}:{hashed}\n".encode()
 
 
 @dataclass
@@ -79,15 +90,17 @@ class EmbeddedRadicale:
         return Path(self.settings.data_dir) / "radicale.pid"
 
     def start(self) -> None:
-        data = Path(self.settings.data_dir).resolve()
+        data = private_folder(Path(self.settings.data_dir).resolve())
+        os.chmod(data, FOLDER_MODE)  # its collections hold the demo's customers
         password = ensure_secret_file(self.password_file)
-        (data / "users").write_text(f"{self.settings.username}:{password}\n", encoding="utf-8")
+        write_private(data / "users", _htpasswd_line(self.settings.username, password))
         config = data / "config"
-        config.write_text(_radicale_config(self.settings, data), encoding="utf-8")
+        write_private(config, _radicale_config(self.settings, data).encode())
         self._free_the_port(config)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             [sys.executable, "-m", "syncd.embedded_child", "--config", str(config)],
             stdin=subprocess.PIPE,  # its end of file tells the child that syncd is gone
+            umask=0o077,  # what Radicale stores is owner-only too
         )
         self.pid_file.write_text(str(self.process.pid), encoding="utf-8")
         _wait_for_port(self.settings.radicale_port, self.process)

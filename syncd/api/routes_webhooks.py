@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.errors import NotFound
+from syncd.errors import InputError, NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store import catalog
@@ -57,6 +57,9 @@ def _subscription_reply(
 async def put_webhook(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "webhook")
     data = parse(subs.WebhookIn, await read_body(runtime, request))
+    problem = runtime.settings.webhooks.destinations().literal_problem(str(data.url))
+    if problem is not None:
+        raise InputError({"url": problem})
 
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)

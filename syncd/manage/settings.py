@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy.orm import Session
 
 SESSION_KEY = "syncd.manage_settings"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 class ManageSettings(BaseModel):
@@ -28,11 +29,19 @@ class ManageSettings(BaseModel):
     # changed this long after it was first given
     rating_days: float = Field(default=30.0, gt=0, le=365)
     rating_change_hours: float = Field(default=72.0, ge=0)
+    # Host headers the pages answer; unset: public_url's host and the loopback names
+    trusted_hosts: list[str] | None = None
 
     def secret(self) -> str | None:
         from syncd.config import read_secret  # noqa: PLC0415 - syncd.config imports this module
 
         return read_secret(self.secret_env, self.secret_file)
+
+    def allowed_hosts(self) -> list[str]:
+        if self.trusted_hosts is not None:
+            return self.trusted_hosts
+        public = [self.public_url.host] if self.public_url and self.public_url.host else []
+        return [*public, *LOOPBACK_HOSTS]
 
     def link(self, token: str) -> str | None:
         if self.public_url is None:

@@ -13,6 +13,7 @@ from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import KINDS, MessageKind
 from syncd.notify.mime import CalendarPart, Headers, Mailbox, build_message
 from syncd.notify.outbox import Letter
+from syncd.notify.sealed import LinkSeal
 from syncd.notify.templates import MailTemplates
 from syncd.notify.times import format_span
 from syncd.notify.transport import Envelope, PermanentMailError
@@ -52,8 +53,13 @@ def _short(facts: BookingFacts, zone_name: str) -> str:
     return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
 
 
-def template_context(letter: Letter, facts: BookingFacts) -> dict[str, Any]:
+def template_context(
+    letter: Letter, facts: BookingFacts, manage_url: str | None
+) -> dict[str, Any]:
     zone_name = letter.timezone
+    rating_url = manage_url if letter.kind == MessageKind.RATING_REQUEST else None
+    if rating_url is not None:
+        manage_url = None  # the sealed link of a rating request is its rating link
     previous = None
     if facts.previous_start is not None and facts.previous_end is not None:
         previous = format_span(facts.previous_start, facts.previous_end, zone_name)
@@ -74,17 +80,18 @@ def template_context(letter: Letter, facts: BookingFacts) -> dict[str, Any]:
         "short_when": _short(facts, zone_name),
         "previous_when": previous,
         "timezone": zone_name,
-        "manage_url": letter.payload.get("manage_url"),
+        "manage_url": manage_url,
         "minutes": letter.payload.get("minutes"),
         "actor": letter.payload.get("actor"),
-        "rating_url": letter.payload.get("rating_url"),  # rating requests
+        "rating_url": rating_url,  # rating requests
         "rating": letter.payload.get("rating"),  # rating notices
         "conflict": letter.payload.get("conflict"),  # conflict notices (syncd/reconcile)
     }
 
 
 class Composer:
-    def __init__(self, settings: MailSettings) -> None:
+    def __init__(self, settings: MailSettings, manage_secret: str | None = None) -> None:
+        self.seal = LinkSeal(manage_secret)
         self.from_address = str(settings.from_address)
         self.default_reply_to = settings.reply_to
         self.templates = MailTemplates(settings.templates_dir)
@@ -98,7 +105,8 @@ class Composer:
         recipient = checked_address(letter.to_address)
         facts = BookingFacts.from_json(letter.payload["facts"])
         kind = MessageKind(letter.kind)
-        rendered = self.templates.render(kind, facts.merchant_key, template_context(letter, facts))
+        context = template_context(letter, facts, self.seal.open(letter.manage_link))
+        rendered = self.templates.render(kind, facts.merchant_key, context)
         data = build_message(
             self._headers(letter, facts, recipient, rendered.subject),
             rendered.text,

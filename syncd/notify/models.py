@@ -72,6 +72,8 @@ class OutboxMessage(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     # what the message says, frozen when queued (see syncd/notify/facts.py)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # a customer's manage link, sealed with the manage secret; erased once sent
+    manage_link: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default=OutboxState.QUEUED)
     message_id: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

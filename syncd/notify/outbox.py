@@ -19,8 +19,10 @@ from sqlalchemy import ColumnElement, Update, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd.errors import Conflict
+from syncd.manage.settings import manage_settings
 from syncd.notify.models import OutboxMessage, OutboxState
 from syncd.notify.recipients import Addressee
+from syncd.notify.sealed import LinkSeal
 from syncd.store.models import Booking
 from syncd.wakeup import OUTBOX_DIRTY
 
@@ -41,6 +43,7 @@ class Letter:
     message_id: str  # always set once claimed
     attempts: int
     queued_at: datetime
+    manage_link: str | None = None  # sealed (syncd/notify/sealed.py)
 
 
 def queue_message(
@@ -51,8 +54,14 @@ def queue_message(
     *,
     now: datetime,
     reminder_id: int | None = None,
+    manage_link: str | None = None,
 ) -> None:
-    """Add a message to the outbox in the caller's transaction; the sender wakes on commit."""
+    """Add a message to the outbox in the caller's transaction; the sender wakes on commit.
+
+    `manage_link` is stored sealed with the manage secret, never as it is.
+    """
+    if manage_link is not None:
+        manage_link = LinkSeal(manage_settings(session).secret()).seal(manage_link)
     session.add(
         OutboxMessage(
             merchant_id=booking.merchant_id,
@@ -64,6 +73,7 @@ def queue_message(
             to_name=addressee.name,
             timezone=addressee.timezone,
             payload=payload,
+            manage_link=manage_link,
             state=OutboxState.QUEUED,
             attempts=0,
             next_attempt_at=now,
@@ -98,6 +108,7 @@ _LETTER_COLUMNS = (
     OutboxMessage.message_id,
     OutboxMessage.attempts,
     OutboxMessage.queued_at,
+    OutboxMessage.manage_link,
 )
 
 
@@ -155,7 +166,7 @@ def mark_sent(session: Session, ids: list[int], now: datetime) -> None:
         _update(OutboxMessage.id.in_(ids))
         .values(
             state=OutboxState.SENT, sent_at=now, claimed_by=None, claim_expires_at=None,
-            last_error=None, attempts=OutboxMessage.attempts + 1,
+            last_error=None, attempts=OutboxMessage.attempts + 1, manage_link=None,
         )
     )
 

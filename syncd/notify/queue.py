@@ -33,6 +33,5 @@ def on_booking_change(session: Session, change: BookingChange) -> None:
     facts = booking_facts(session, booking, reply_to=reply_to, before=change.before).to_json()
     for addressee in addressees:
         payload: dict[str, Any] = {"facts": facts, "role": addressee.role, "actor": change.actor}
-        if addressee.audience == Audience.CUSTOMER:
-            payload["manage_url"] = manage_url(session, booking)
-        queue_message(session, booking, addressee, payload, now=now)
+        link = manage_url(session, booking) if addressee.audience == Audience.CUSTOMER else None
+        queue_message(session, booking, addressee, payload, now=now, manage_link=link)

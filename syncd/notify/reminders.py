@@ -160,14 +160,12 @@ def _queue(session: Session, reminder: Reminder, booking: Booking, now: datetime
         booking.customer_name,
         booking.customer_timezone,
     )
-    payload = {
-        "facts": facts.to_json(),
-        "minutes": reminder.minutes,
-        "manage_url": manage_url(session, booking),
-    }
-    if reminder.kind == ReminderKind.RATING:
-        payload["rating_url"] = rating_link(session, booking)
-    queue_message(session, booking, addressee, payload, now=now, reminder_id=reminder.id)
+    payload = {"facts": facts.to_json(), "minutes": reminder.minutes}
+    # a rating request carries the rating link instead, sealed the same way (never stored raw)
+    rating = reminder.kind == ReminderKind.RATING
+    link = rating_link(session, booking) if rating else manage_url(session, booking)
+    queue_message(session, booking, addressee, payload, now=now, reminder_id=reminder.id,
+                  manage_link=link)
 
 
 def next_due_time(session: Session) -> datetime | None:

@@ -64,7 +64,7 @@ class MailSender:
             db=self.db,
             recorder=Recorder(self.db),
             lanes=[Lane(new_transport()) for _ in range(settings.connections)],
-            composer=Composer(settings),
+            composer=Composer(settings, runtime.settings.manage.secret()),
             policy=RetryPolicy(
                 settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
             ),

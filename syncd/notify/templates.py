@@ -44,7 +44,12 @@ class Rendered:
 
 
 class _MerchantFirst(BaseLoader):
-    """`<merchant>/<name>` from the overrides, else `<name>` from them, else built in."""
+    """`<merchant>/<name>` from the overrides, else `<name>` from them, else built in.
+
+    Past the merchant's own folder only top-level names are found: an include or
+    extends of `<other merchant>/<name>` finds nothing, so one merchant's
+    template never shows another's.
+    """
 
     def __init__(self, overrides: FileSystemLoader, merchant_key: str) -> None:
         self._overrides = overrides
@@ -57,6 +62,8 @@ class _MerchantFirst(BaseLoader):
         try:
             return self._overrides.get_source(environment, f"{self._merchant_key}/{template}")
         except TemplateNotFound:
+            if "/" in template.strip("/") or "\\" in template:
+                raise
             return self._fallback.get_source(environment, template)
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncd.private_files import private_file, tighten
+
 # Execution option of a connection whose transaction only reads (see read_transaction).
 READ_ONLY = "syncd_read_only"
 # Per SQLite engine: the turn of this process's writers (see transaction).
@@ -56,7 +58,7 @@ def create_db_engine(url: str) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database(Path(database))
     engine = create_engine(
         url,
         connect_args={"timeout": 30, "check_same_thread": False},
@@ -66,6 +68,13 @@ def _sqlite_engine(url: str) -> Engine:
     event.listen(engine, "begin", _sqlite_begin)
     _WRITER_TURNS[engine] = threading.Lock()
     return engine
+
+
+def _private_database(path: Path) -> None:
+    # SQLite gives its -wal and -shm files the database file's mode
+    private_file(path)
+    for companion in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + companion))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -27,10 +27,12 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -124,4 +126,18 @@ def manage_mount(
 
     frame = Middleware(PageFrame, limiter=limiter, too_many=too_many,
                        handlers=exception_handlers(pages.error), error_page=pages.error)
-    return Mount(path, routes=_routes(web), middleware=[frame])
+    # other Host headers are refused, so nothing built from one can point elsewhere
+    hosts = Middleware(TrustedHostMiddleware,
+                       allowed_hosts=runtime.settings.manage.allowed_hosts(), www_redirect=False)
+    # Starlette's own slash redirects are absolute, built from the Host header
+    router = Router([*_routes(web), Route("/{page:path}/", _without_slash)],
+                    redirect_slashes=False)
+    return Mount(path, app=router, middleware=[frame, hosts])
+
+
+async def _without_slash(request: Request) -> Response:
+    """`/manage/<token>/…/` → `/manage/<token>/…`, as a relative redirect."""
+    page = str(request.path_params["page"]).strip("/")
+    if not page:
+        raise HTTPException(404)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/{page}", status_code=308)

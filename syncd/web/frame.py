@@ -1,7 +1,9 @@
 """What frames every manage response, as one middleware around the pages' routes.
 
 For each request, in order:
-- a client over its failure limit gets the 429 page (syncd.web.limits);
+- a client over its failure limit is still served what works (customers
+  behind one office address share it), but each further failure becomes the
+  429 page (syncd.web.limits);
 - what the pages and the router raise (no such page, wrong method) becomes
   its error page (syncd.web.errors); anything else is logged without its
   message and becomes the 500 page, unless the response had already started;
@@ -16,7 +18,7 @@ it, and each layer costs each request its own call and its own wrapper of
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -69,23 +71,31 @@ class PageFrame:
             await send(message)
 
         wait = self.limiter.retry_after(client)
-        if wait is not None:
-            await self.too_many(scope, wait)(scope, receive, framed_send)
+        if wait is None:
+            await self._framed(scope, receive, framed_send, lambda: started)
             return
+        limited = _FailuresWithheld(framed_send, self.limiter, client)
+        await self._framed(scope, receive, limited.send, lambda: limited.started)
+        if limited.withheld:
+            await self.too_many(scope, wait)(scope, receive, framed_send)
+
+    async def _framed(
+        self, scope: Scope, receive: Receive, send: Send, started: Callable[[], bool]
+    ) -> None:
         try:
-            await self.app(scope, receive, framed_send)
+            await self.app(scope, receive, send)
         except Exception as error:
             handler, outage = self._handler_of(error), outage_of(error)
-            if (handler is None and outage is None) or started:
+            if (handler is None and outage is None) or started():
                 logger.error("unexpected error on %s %s: %s", scope["method"],
                              redacted_path(scope), redacted_traceback(error))
-            if started:
+            if started():
                 return
             if handler is not None:
                 page = handler(Request(scope), error)
             else:
                 page = self._unexpected(Request(scope), outage)
-            await page(scope, receive, framed_send)
+            await page(scope, receive, send)
 
     def _unexpected(self, request: Request, outage: Outage | None) -> Response:
         if outage is None:
@@ -99,3 +109,21 @@ class PageFrame:
     def _handler_of(self, error: Exception) -> PageErrorHandler | None:
         return next((self.handlers[kind] for kind in type(error).__mro__
                      if kind in self.handlers), None)
+
+
+class _FailuresWithheld:
+    """The `send` of a client over its limit: a failure is counted and withheld (the frame
+    answers 429 instead); anything else goes out as usual."""
+
+    def __init__(self, send: Send, limiter: FailureLimiter, client: str) -> None:
+        self.inner, self.limiter, self.client = send, limiter, client
+        self.started = self.withheld = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] in FAILURE_STATUSES:
+            self.withheld = True
+            self.limiter.record_failure(self.client)
+        if self.withheld:
+            return
+        self.started = self.started or message["type"] == "http.response.start"
+        await self.inner(message)

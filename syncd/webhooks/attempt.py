@@ -2,7 +2,9 @@
 
     2xx                       delivered
     408, 429, 5xx             try again, never sooner than Retry-After
-    network error, timeout    try again
+    no answer                 try again (refused, reset, timed out: one error for all, so the
+                              deliveries list tells nothing of the network behind the URL)
+    internal destination      failed: see destinations.py and webhooks.allow_destinations
     410 Gone                  failed, and the subscription is disabled (Standard Webhooks)
     3xx                       failed: redirects are not followed; the URL needs updating
     any other 4xx             failed: the endpoint refuses this event for good
@@ -21,6 +23,7 @@ from enum import StrEnum
 import httpx
 
 from connectors.caldav.http import retry_after_seconds
+from syncd.webhooks.destinations import DestinationRefused
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Outcome, Outgoing
 from syncd.webhooks.signing import signed_headers
@@ -28,6 +31,7 @@ from syncd.worker.policy import RetryPolicy
 
 MAX_RESPONSE_BYTES = 64 * 1024  # read so the connection can be reused; no more
 RETRYABLE_STATUSES = frozenset({408, 429})
+NO_ANSWER = "no answer (connection refused, failed or timed out)"
 
 
 class Verdict(StrEnum):
@@ -69,12 +73,12 @@ async def post(client: httpx.AsyncClient, outgoing: Outgoing, timestamp: int) ->
         ) as response:
             await _drain(response)
             return judge(response.status_code, response.headers.get("retry-after"))
-    except httpx.TimeoutException as error:
-        return Answer(Verdict.RETRY, None, f"timed out ({type(error).__name__})")
-    except httpx.HTTPError as error:
-        return Answer(Verdict.RETRY, None, f"network error ({type(error).__name__})")
+    except httpx.HTTPError:
+        return Answer(Verdict.RETRY, None, NO_ANSWER)
     except httpx.InvalidURL:
         return Answer(Verdict.REFUSED, None, "the subscription's URL is not valid")
+    except DestinationRefused as error:
+        return Answer(Verdict.REFUSED, None, str(error))
 
 
 async def _drain(response: httpx.Response) -> None:

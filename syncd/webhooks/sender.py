@@ -31,6 +31,7 @@ from syncd.webhooks import attempt, queue
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Claim, Outcome, Outgoing
 from syncd.webhooks.recording import OutcomeWriter
+from syncd.webhooks.transport import CheckedTransport
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.loop import worker_identity
 
@@ -85,9 +86,10 @@ class WebhookSender:
 
     def _client(self) -> httpx.AsyncClient:
         most = self.settings.max_in_flight
+        limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
         return httpx.AsyncClient(
+            transport=CheckedTransport(self.settings.destinations(), limits),
             timeout=self.settings.timeout_seconds,
-            limits=httpx.Limits(max_connections=most, max_keepalive_connections=most),
             follow_redirects=False,
             headers={"user-agent": "syncd-webhooks"},
         )

@@ -422,7 +422,7 @@ def _rendered(session: Session, kind: str, audience: str) -> Message:
     row = session.scalars(select(OutboxMessage).where(
         OutboxMessage.kind == kind, OutboxMessage.audience == audience)).one()
     letter = Letter(row.id, row.kind, row.audience, row.to_address, row.to_name, row.timezone,
-                    row.payload, "<m@x>", 0, row.queued_at)
+                    row.payload, "<m@x>", 0, row.queued_at, row.manage_link)
     return email.message_from_bytes(Composer(MailSettings()).envelope(letter).data)
 
 

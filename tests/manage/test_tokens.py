@@ -12,6 +12,7 @@ from syncd.errors import NotFound
 from syncd.manage import service, tokens
 from syncd.manage.tokens import find_booking, issue_token, manage_link, revoke_links, token_hash
 from syncd.notify.models import OutboxMessage
+from syncd.notify.sealed import LinkSeal
 from syncd.runtime import Runtime
 from syncd.store.bookings import cancel_booking
 from syncd.store.catalog import get_merchant
@@ -121,10 +122,11 @@ def test_the_comparison_is_constant_time(seeded: Runtime, monkeypatch: pytest.Mo
 def test_the_confirmation_mail_carries_a_working_link(seeded: Runtime) -> None:
     with seeded.sessions.begin() as session:
         book(session, "b1")
-        payload = session.scalars(
-            select(OutboxMessage.payload).where(OutboxMessage.kind == "confirmation")
+        sealed = session.scalars(
+            select(OutboxMessage.manage_link).where(OutboxMessage.kind == "confirmation")
         ).one()
-    url = payload["manage_url"]
+    url = LinkSeal(None).open(sealed)
+    assert url is not None
     assert url.startswith("https://book.example/manage/")
     with seeded.sessions.begin() as session:
         found = find_booking(session, url.rsplit("/", 1)[1], NOW)
@@ -138,12 +140,12 @@ def test_no_link_where_managing_is_not_allowed(seeded: Runtime) -> None:
         allowed, _ = book(session, "b2", at(1), origin="staff", self_manage=True)
         assert manage_link(session, staff_made) is None
         assert manage_link(session, allowed) is not None
-        payloads = session.scalars(
-            select(OutboxMessage.payload).where(OutboxMessage.kind == "confirmation")
+        links = session.scalars(
+            select(OutboxMessage.manage_link).where(OutboxMessage.kind == "confirmation")
             .order_by(OutboxMessage.id)
         ).all()
-    assert payloads[0]["manage_url"] is None  # the mail shows the contact text instead
-    assert payloads[1]["manage_url"] is not None
+    assert links[0] is None  # the mail shows the contact text instead
+    assert links[1] is not None
 
 
 def test_no_link_without_a_public_address(seeded: Runtime) -> None:

@@ -52,3 +52,32 @@ def test_a_bad_from_address_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigError, match=r"mail\.from_address"):
         load_config(None, environ={"SYNCD_MAIL__FROM_ADDRESS": "not an address"})
+
+
+def _smtp_config(tmp_path: Path, **mail: object) -> Path:
+    lines = ['transport = "smtp"', 'security = "none"', 'username = "mailer"',
+             'password_env = "SYNCD_TEST_SMTP_PASSWORD"'] + [f"{k} = {v}" for k, v in mail.items()]
+    path = tmp_path / "mail.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "s.db"}"\n[api]\nkey_env = "K"\n'
+                    "[mail]\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def test_a_login_in_clear_is_refused_unless_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.cli import main
+
+    monkeypatch.setenv("SYNCD_TEST_SMTP_PASSWORD", "s3cret")
+    monkeypatch.setenv("K", "k" * 32)
+    assert main(["--config", str(_smtp_config(tmp_path)), "check"]) == 2
+    refused = capsys.readouterr()
+    assert "configuration ok" not in refused.out
+    assert "mail" in refused.err
+    assert "password in clear" in refused.err
+    assert "allow_plaintext_login" in refused.err
+    allowed = _smtp_config(tmp_path, allow_plaintext_login="true")
+    assert main(["--config", str(allowed), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "configuration ok" in out
+    assert "sent in clear" in out

@@ -24,6 +24,7 @@ from tests.web.conftest import (
     START_B,
     Browsers,
     Shop,
+    csrf_of,
     hours_before,
 )
 from tests.web.pages import assert_secure, cancel_token, confirm, review
@@ -195,11 +196,31 @@ def test_repeated_failures_are_rate_limited(shop: Shop, browsers: Browsers) -> N
     browser = browsers(limiter=FailureLimiter(3))
     for _ in range(3):
         assert browser.get("/manage/" + secrets.token_urlsafe(32)).status_code == 404
-    blocked = browser.get(f"/manage/{shop.tokens['a']}")  # even a good link, for a while
+    blocked = browser.get("/manage/" + secrets.token_urlsafe(32))
     assert blocked.status_code == 429
     assert 1 <= int(blocked.headers["retry-after"]) <= 60
     assert_secure(blocked)
     assert "Too many attempts" in blocked.text
+
+
+def test_a_limited_address_is_still_served_valid_links(shop: Shop, browsers: Browsers) -> None:
+    """Customers behind one office address: a guesser there must not lock the others out."""
+    limiter = FailureLimiter(3)
+    guesser, customer = browsers(limiter=limiter), browsers(limiter=limiter)  # one address
+    for _ in range(5):
+        guesser.get("/manage/" + secrets.token_urlsafe(32))
+    assert guesser.get("/manage/" + secrets.token_urlsafe(32)).status_code == 429
+    token = shop.tokens["a"]
+    page = customer.get(f"/manage/{token}")
+    assert page.status_code == 200
+    assert_secure(page)
+    form = customer.get(f"/manage/{token}/cancel")
+    assert form.status_code == 200
+    done = customer.post(f"/manage/{token}/cancel", data={"csrf": csrf_of(form.text)},
+                         follow_redirects=False)
+    assert done.status_code == 303
+    assert shop.booking("a").status == BookingStatus.CANCELLED
+    assert customer.post(f"/manage/{token}/cancel", data={"csrf": "forged"}).status_code == 429
 
 
 def test_a_booking_that_may_not_be_managed_says_how_to_change_it(

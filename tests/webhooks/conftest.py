@@ -32,6 +32,7 @@ FAST = {
     "backoff_base_seconds": 0.05,
     "backoff_max_seconds": 0.2,
     "sweep_interval_seconds": 0.5,
+    "allow_destinations": ["127.0.0.1"],  # the receivers listen there
 }
 
 

@@ -35,6 +35,7 @@ timeout_seconds = 30.0
 backoff_base_seconds = 0.05
 backoff_max_seconds = 0.2
 sweep_interval_seconds = 0.5
+allow_destinations = ["127.0.0.1"]
 [connectors.local]
 kind = "memory"
 """

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from syncd.notify.transport.base import Envelope, MailTransport, ServerUnavailableError
+from syncd.private_files import private_folder, write_private
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -30,8 +31,8 @@ class FileTransport(MailTransport):
         target = self.directory / file_name(envelope.message_id)
         partial = target.with_name(target.name + ".partial")
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(envelope.data)
+            private_folder(self.directory)
+            write_private(partial, envelope.data)
             os.replace(partial, target)
         except OSError as error:
             reason = f"cannot write to the mail folder ({error.strerror})"
