@@ -102,7 +102,7 @@ class EmbeddedRadicale:
             stdin=subprocess.PIPE,  # its end of file tells the child that syncd is gone
             umask=0o077,  # what Radicale stores is owner-only too
         )
-        self.pid_file.write_text(str(self.process.pid), encoding="utf-8")
+        write_private(self.pid_file, str(self.process.pid).encode())
         _wait_for_port(self.settings.radicale_port, self.process)
 
     def stop(self) -> None:

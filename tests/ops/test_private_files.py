@@ -59,6 +59,8 @@ def demo_var(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         _wait_for(lambda: _answers(ready), "not ready", process, log)
         mail = tmp_path / "var" / "mail"
         _wait_for(lambda: any(mail.glob("*.eml")), "no mail written", process, log)
+        events = tmp_path / "var" / "radicale"
+        _wait_for(lambda: any(events.rglob("*.ics")), "no event written", process, log)
         yield tmp_path / "var"
     finally:
         process.send_signal(signal.SIGTERM)

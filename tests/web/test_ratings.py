@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from syncd.api import create_app
 from syncd.manage.rating_models import BookingRating
+from syncd.manage.settings import manage_settings
 from syncd.notify.models import OutboxMessage
 from syncd.notify.preferences import put_merchant_settings
 from syncd.notify.reminders import ReminderRules, promote_due
 from syncd.notify.schemas import MerchantNotificationsIn
+from syncd.notify.sealed import LinkSeal
 from syncd.store.bookings import change_booking
 from syncd.store.catalog import get_merchant
 from syncd.store.changes import Actor
@@ -46,9 +48,10 @@ def rating_requests(shop: Shop) -> dict[str, str]:
     with shop.runtime.sessions.begin() as session:
         promote_due(session, ASKED, RULES)
         rows = session.execute(
-            select(Booking.key, OutboxMessage.payload).join(Booking)
+            select(Booking.key, OutboxMessage.manage_link).join(Booking)
             .where(OutboxMessage.kind == "rating_request")).all()
-    return {key: payload["rating_url"].removeprefix("http://testserver") for key, payload in rows}
+        seal = LinkSeal(manage_settings(session).secret())
+    return {key: str(seal.open(sealed)).removeprefix("http://testserver") for key, sealed in rows}
 
 
 def kinds_sent(shop: Shop) -> tuple[list[str], list[str]]:

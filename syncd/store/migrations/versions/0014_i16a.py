@@ -19,10 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("reconcile_states") as table:
-        table.add_column(sa.Column("unreadable", sa.JSON(), nullable=True))
+    op.add_column("reconcile_states", sa.Column("unreadable", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reconcile_states") as table:
-        table.drop_column("unreadable")
+    op.drop_column("reconcile_states", "unreadable")  # SQLite 3.35+: in place

@@ -31,8 +31,7 @@ _OUTBOX = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("manage_link", sa.Text(), nullable=True))
+    op.add_column("mail_outbox", sa.Column("manage_link", sa.Text(), nullable=True))
     connection = op.get_bind()
     for row_id, state, payload in connection.execute(
         sa.select(_OUTBOX.c.id, _OUTBOX.c.state, _OUTBOX.c.payload)
@@ -51,5 +50,4 @@ def _moved(row_id: int, state: str, payload: dict[str, Any]) -> sa.Update:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
-        batch_op.drop_column("manage_link")
+    op.drop_column("mail_outbox", "manage_link")  # SQLite 3.35+: in place

@@ -20,10 +20,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("mirrors") as batch:
-        batch.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
+    # Plain ALTER TABLE, not a batch copy: SQLite cannot drop a table other rows refer to.
+    op.add_column("mirrors", sa.Column("generation", sa.Integer(), nullable=False,
+                                       server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mirrors") as batch:
-        batch.drop_column("generation")
+    op.drop_column("mirrors", "generation")  # SQLite 3.35+: in place

@@ -23,8 +23,11 @@ _TIME = syncd.store.models.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("services") as batch_op:
-        batch_op.add_column(sa.Column("rating_request_minutes_after", sa.Integer(), nullable=True))
+    # Plain ALTER TABLE, not a batch copy: SQLite cannot drop a table other rows refer to
+    # (services) while foreign keys are enforced.
+    op.add_column(
+        "services", sa.Column("rating_request_minutes_after", sa.Integer(), nullable=True)
+    )
     op.create_table(
         "rating_tokens",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -49,5 +52,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("booking_ratings")
     op.drop_table("rating_tokens")
-    with op.batch_alter_table("services") as batch_op:
-        batch_op.drop_column("rating_request_minutes_after")
+    op.drop_column("services", "rating_request_minutes_after")  # SQLite 3.35+: in place

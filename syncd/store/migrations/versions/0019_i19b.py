@@ -21,12 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("calendar_bindings") as batch:
-        batch.add_column(
-            sa.Column("lease_generation", sa.Integer(), nullable=False, server_default="0")
-        )
+    # Plain ALTER TABLE, not a batch copy: SQLite cannot drop a table other rows refer to.
+    op.add_column(
+        "calendar_bindings",
+        sa.Column("lease_generation", sa.Integer(), nullable=False, server_default="0"),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("calendar_bindings") as batch:
-        batch.drop_column("lease_generation")
+    op.drop_column("calendar_bindings", "lease_generation")  # SQLite 3.35+: in place
