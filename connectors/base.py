@@ -116,7 +116,23 @@ class RemoteRef:
     """Where an event lives on the server and which version of it we know."""
 
     remote_id: str  # CalDAV: href of the object; Graph: event id
-    etag: str | None
+    etag: str | None  # exactly as the server gave it: sent back as such in If-Match
+
+    def same_version(self, other: RemoteRef) -> bool:
+        """Whether both name one object in one version (etags compared weakly)."""
+        return self.remote_id == other.remote_id and same_etag(self.etag, other.etag)
+
+
+def same_etag(one: str | None, other: str | None) -> bool:
+    """Whether two etags name one version: RFC 9110's weak comparison.
+
+    Servers give one object's etag weak or strong depending on the request
+    (Cyrus: weak for a gzip-encoded GET, strong after a PUT); both forms of one
+    value mean one version. An unknown etag matches nothing.
+    """
+    if one is None or other is None:
+        return False
+    return one.removeprefix("W/") == other.removeprefix("W/")
 
 
 @dataclass(frozen=True)

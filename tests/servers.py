@@ -1,5 +1,8 @@
 """Real CalDAV servers (Radicale, Xandikos) run as subprocesses for tests.
 
+Cyrus and DAViCal, installed from Debian packages, live in tests/servers_cyrus.py
+and tests/servers_davical.py; tests/server_families.py names all four.
+
 Each server listens on a free 127.0.0.1 port, keeps its data in a directory
 given by the caller, and can be stopped and started again on the same port
 with the same data (outage tests). Every server still running when the
@@ -105,10 +108,20 @@ class DavServer(ABC):
             return
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=self._environment(),
             )
         _running.add(self)
         self._wait_until_answering()
+        self._after_start()
+
+    def _environment(self) -> dict[str, str] | None:
+        """The server process's environment (None: this process's own)."""
+        return None
+
+    def _after_start(self) -> None:
+        """What a server needs once it answers, before the first CalDAV request."""
+        return
 
     def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -162,11 +175,18 @@ class DavServer(ABC):
             base_url=self.url, auth=(self.username, self.password), verify=self.tls_verify()
         )
 
+    def fresh_account(self) -> DavServer:
+        """The server as a user with an empty calendar home (servers with one user: itself)."""
+        return self
+
     def create_collection(self, name: str) -> str:
         """Create calendar collection `name` (MKCALENDAR) and return its path."""
         path = self.collection_path(name)
         with self.http_client() as client:
-            response = client.request("MKCALENDAR", path, content=_mkcalendar_body(name))
+            response = client.request(
+                "MKCALENDAR", path, content=_mkcalendar_body(name),
+                headers={"Content-Type": "application/xml; charset=utf-8"},
+            )
         if response.status_code != 201:
             raise RuntimeError(f"MKCALENDAR {path} answered {response.status_code}")
         return path
@@ -182,6 +202,11 @@ class DavServer(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove what the server keeps outside `data_dir` (nothing, unless overridden)."""
+        return
 
 
 class RadicaleServer(DavServer):
