@@ -222,6 +222,17 @@ class Calendar(ABC):
     async def busy_time(self, start: datetime, end: datetime) -> list[BusyInterval]:
         """Every busy interval overlapping [start, end); raises rather than guess."""
 
+    async def booking_events(self) -> dict[str, RemoteRef] | None:
+        """Every event of the calendar by the booking key (UID or tag) it carries.
+
+        Asked once before the first writes to a calendar whose contents syncd
+        cannot know (a new binding, a rebuilt store, a restarted worker): an
+        event found here is adopted rather than written a second time. None: the
+        connector has no such listing, and its creates find events themselves
+        (Graph: the transactionId and the tag).
+        """
+        return None
+
     async def changes(
         self, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]
     ) -> ChangeSet:

@@ -8,7 +8,7 @@ reconciliation rules exist, the booking wins over a hand-edited event.
 from __future__ import annotations
 
 from connectors.base import Calendar, EventSpec, RemoteRef
-from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError
+from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError, UidInUse
 from syncd.store.models import Presence
 from syncd.store.work import MirrorTask, Outcome
 
@@ -27,7 +27,8 @@ async def _write(calendar: Calendar, ref: RemoteRef | None, event: EventSpec) ->
     try:
         return await calendar.update(ref, event)
     except RemoteNotFound:
-        return await _create_or_relink(calendar, event)
+        # Gone from where syncd put it, maybe re-saved by a client under another name.
+        return await _overwrite_current(calendar, event, or_create=True)
     except PreconditionFailed:
         return await _overwrite_current(calendar, event)
 
@@ -35,16 +36,27 @@ async def _write(calendar: Calendar, ref: RemoteRef | None, event: EventSpec) ->
 async def _create_or_relink(calendar: Calendar, event: EventSpec) -> RemoteRef:
     try:
         return await calendar.create(event)
+    except UidInUse as refused:
+        # The UID is the identity: adopt the object holding it, whatever its name.
+        return await _overwrite_current(calendar, event, held_by=refused.holder)
     except PreconditionFailed:
         # Written before (a crash before we recorded it, or a retried request).
         return await _overwrite_current(calendar, event)
 
 
-async def _overwrite_current(calendar: Calendar, event: EventSpec) -> RemoteRef:
+async def _overwrite_current(
+    calendar: Calendar, event: EventSpec, *, or_create: bool = False, held_by: str | None = None
+) -> RemoteRef:
     current = await calendar.find_by_booking(event.booking_key)
-    if current is None:
-        raise TransientError("event vanished while being written; trying again")
-    return await calendar.update(current.ref, event)
+    if current is not None:
+        return await calendar.update(current.ref, event)
+    if or_create:
+        return await _create_or_relink(calendar, event)
+    if held_by is not None:
+        # Another calendar of the account holds the UID (home-wide UIDs, as on Cyrus):
+        # a move whose removal there has not landed yet.
+        raise TransientError("the event's UID is still held elsewhere in the account")
+    raise TransientError("event vanished while being written; trying again")
 
 
 async def _remove(calendar: Calendar, task: MirrorTask) -> None:

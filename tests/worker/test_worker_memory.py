@@ -6,8 +6,11 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import select
+
 from connectors.memory import MemoryConnector
 from syncd.errors import FailureScope, PermanentError, TransientError
+from syncd.reconcile.models import CalendarConflict
 from syncd.runtime import Runtime
 from syncd.store.mirrors import retry_mirror
 from syncd.store.models import Mirror
@@ -149,16 +152,24 @@ def dead_mirrors(runtime: Runtime) -> list[Mirror]:
         return list(session.query(Mirror).filter(Mirror.dead.is_(True)))
 
 
-def test_permanent_errors_dead_letter_at_once(memory_runtime: Runtime) -> None:
+def test_a_refused_create_of_a_live_booking_is_retried_then_shown_as_a_conflict(
+    memory_runtime: Runtime,
+) -> None:
     connector = RefusingConnector(PermanentError("HTTP 415"))
     seed(memory_runtime, 2)
     asyncio.run(
         run_until(memory_runtime, connector, lambda: len(dead_mirrors(memory_runtime)) == 2)
     )
-    assert connector.attempts == 2
+    assert connector.attempts == 2 * memory_runtime.settings.worker.max_attempts
     assert all(
         "PermanentError: HTTP 415" in (m.last_error or "") for m in dead_mirrors(memory_runtime)
     )
+    with memory_runtime.sessions.begin() as session:
+        conflicts = list(session.scalars(select(CalendarConflict)))
+        booking_ids = {m.booking_id for m in session.query(Mirror)}
+        assert {(c.booking_id, c.kind, c.status) for c in conflicts} == {
+            (booking_id, "missing", "open") for booking_id in booking_ids
+        }
 
 
 def test_transient_errors_dead_letter_after_max_attempts_then_retry_revives(
