@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors import build_connector
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.schemas import ServiceIn
 from syncd.store.catalog import upsert_service
-from syncd.store.models import Booking, Mirror
+from syncd.store.models import Booking, CalendarBinding, Mirror
 from syncd.store.schema import upgrade
-from syncd.timeutil import as_utc
+from syncd.timeutil import as_utc, utcnow
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import ListedEvent, list_events
@@ -37,6 +38,8 @@ REPEATED_HOUR = (
 )
 
 pytestmark = pytest.mark.slow
+
+Step = tuple[Callable[[Runtime], bool], Callable[[Runtime], None]]  # when, then what
 
 
 def family_runtime(path: Path, server: DavServer) -> Runtime:
@@ -70,12 +73,12 @@ def runtimes(tmp_path: Path) -> Iterator[Callable[[str, DavServer], Runtime]]:
         runtime.close()
 
 
-def converge(runtime: Runtime) -> None:
-    """Run a worker until nothing is pending."""
-    asyncio.run(_converge(runtime))
+def converge(runtime: Runtime, *steps: Step) -> None:
+    """Run a worker until nothing is pending, taking `steps` in turn while it runs."""
+    asyncio.run(_converge(runtime, steps))
 
 
-async def _converge(runtime: Runtime) -> None:
+async def _converge(runtime: Runtime, steps: tuple[Step, ...]) -> None:
     # A connector per run: its HTTP client belongs to this run's event loop.
     tables = runtime.settings.connectors
     connectors = {name: build_connector(table) for name, table in tables.items()}
@@ -83,12 +86,19 @@ async def _converge(runtime: Runtime) -> None:
     worker = asyncio.create_task(Worker(runtime, connectors).run(stop))
     try:
         async with asyncio.timeout(60):
-            while await asyncio.to_thread(pending_count, runtime):
-                await asyncio.sleep(0.05)
+            for done, then in steps:
+                await _wait_for(done, runtime)
+                await asyncio.to_thread(then, runtime)
+            await _wait_for(lambda r: pending_count(r) == 0, runtime)
     finally:
         stop.set()
         await worker
         await asyncio.gather(*(c.aclose() for c in connectors.values()))
+
+
+async def _wait_for(check: Callable[[Runtime], bool], runtime: Runtime) -> None:
+    while not await asyncio.to_thread(check, runtime):
+        await asyncio.sleep(0.05)
 
 
 def book(runtime: Runtime, key: str, staff: str, start: datetime) -> str:
@@ -109,14 +119,38 @@ def dead_letters(runtime: Runtime) -> list[Mirror]:
         return list(session.scalars(select(Mirror).where(Mirror.dead.is_(True))))
 
 
+def binding_of(session: Session, staff: str) -> CalendarBinding:
+    query = select(CalendarBinding).where(CalendarBinding.key == f"{staff}-cal")
+    return session.scalars(query).one()
+
+
+def hold(runtime: Runtime, staff: str, until: datetime | None) -> None:
+    """Pause (or resume) the staff member's calendar, as an outage of it would."""
+    with runtime.sessions.begin() as session:
+        binding_of(session, staff).paused_until = until
+
+
+def tried_on(staff: str) -> Callable[[Runtime], bool]:
+    """Whether the worker has written, or tried to write, to the staff member's calendar."""
+    def check(runtime: Runtime) -> bool:
+        with runtime.sessions.begin() as session:
+            binding = binding_of(session, staff)
+            mirrors = session.scalars(select(Mirror).where(Mirror.binding_id == binding.id))
+            return any(m.attempts or not m.pending for m in mirrors)
+    return check
+
+
 def test_a_move_between_calendars_of_one_account_lands_on_the_new_one(
     family_server: DavServer, runtimes: Callable[[str, DavServer], Runtime]
 ) -> None:
     runtime = runtimes("store", family_server)
     uid = book(runtime, "b-move", "alice", f.slot(1))
     converge(runtime)
+    # The old calendar's removal is held back until the new one was tried: on Cyrus
+    # (UIDs unique per account) that first create meets the UID still on the old one.
+    hold(runtime, "alice", utcnow() + timedelta(hours=1))
     book(runtime, "b-move", "bob", f.slot(2))
-    converge(runtime)
+    converge(runtime, (tried_on("bob"), lambda r: hold(r, "alice", None)))
     assert uids_on(family_server) == {"alice": [], "bob": [uid], "carol": [], "dave": []}
     (event,) = on_calendars(family_server)["bob"]
     assert (event.start, event.end) == (f.slot(2), f.slot(4))
