@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import hashlib
+import os
 import secrets
+import signal
 import socket
 import ssl
 import subprocess
@@ -53,6 +56,12 @@ def _port_answers(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _signal_group(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
+    """Send `number` to the server's process group (its own, made at start)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, number)
 
 
 def _mkcalendar_body(display_name: str) -> bytes:
@@ -110,6 +119,8 @@ class DavServer(ABC):
             self._process = subprocess.Popen(
                 self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 env=self._environment(),
+                # A group of its own: servers that fork workers (PHP's) are stopped whole.
+                start_new_session=True,
             )
         _running.add(self)
         self._wait_until_answering()
@@ -143,12 +154,13 @@ class DavServer(ABC):
         _running.discard(self)
         if process is None:
             return
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        _signal_group(process, signal.SIGKILL)  # workers that outlived their parent
 
     def restart(self) -> None:
         self.stop()

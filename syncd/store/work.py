@@ -42,6 +42,9 @@ class MirrorTask:
     ref: RemoteRef | None
     remote_may_exist: bool
     attempts: int
+    # syncd cannot know whether the event exists (an earlier attempt, a new binding,
+    # an import): look it up before creating one
+    unsure: bool
     event: EventSpec | None  # None when the event should be absent
 
 
@@ -319,6 +322,7 @@ def _task(mirror: Mirror) -> MirrorTask:
         ref=ref,
         remote_may_exist=mirror.remote_may_exist or present,
         attempts=mirror.attempts,
+        unsure=mirror.remote_may_exist and ref is None,
         event=event_spec(mirror.booking) if present else None,
     )
 

@@ -25,7 +25,8 @@ log = logging.getLogger("syncd.worker")
 class Contents:
     """Per worker process: the events found on each calendar, until adopted."""
 
-    found: dict[int, dict[str, RemoteRef]] = field(default_factory=dict)
+    # None: the connector has no listing (its own lookups decide)
+    found: dict[int, dict[str, RemoteRef] | None] = field(default_factory=dict)
 
     async def learn(self, binding_id: int, calendar: Calendar) -> None:
         """List the calendar once per process; transient and auth errors propagate."""
@@ -37,11 +38,18 @@ class Contents:
             # Without a listing the creates still meet the server's UID checks.
             log.warning("calendar listing refused: %s", error, extra={"binding_id": binding_id})
             listed = None
-        self.found[binding_id] = listed or {}
+        self.found[binding_id] = listed
 
     def adopting(self, binding_id: int, task: MirrorTask) -> MirrorTask:
-        """`task` pointed at the event found for its booking, when it knows none itself."""
-        found = self.found.get(binding_id, {}).pop(task.booking_key, None)
-        if found is None or task.ref is not None:
+        """`task` pointed at the event found for its booking, when it knows none itself.
+
+        A booking the listing did not find needs no lookup of its own: the listing
+        was one, and syncd's own writes since then are at its own names.
+        """
+        listed = self.found.get(binding_id)
+        if task.ref is not None or listed is None:
             return task
-        return replace(task, ref=found, remote_may_exist=True)
+        found = listed.get(task.booking_key)
+        if found is None:
+            return replace(task, unsure=False)
+        return replace(task, ref=found, remote_may_exist=True, unsure=False)

@@ -15,13 +15,17 @@ from syncd.store.work import MirrorTask, Outcome
 
 async def converge(calendar: Calendar, task: MirrorTask) -> Outcome:
     if task.event is not None:
-        ref = await _write(calendar, task.ref, task.event)
+        ref = await _write(calendar, task.ref, task.event, unsure=task.unsure)
         return Outcome(Presence.PRESENT, task.desired_version, ref)
     await _remove(calendar, task)
     return Outcome(Presence.ABSENT, None, None)
 
 
-async def _write(calendar: Calendar, ref: RemoteRef | None, event: EventSpec) -> RemoteRef:
+async def _write(
+    calendar: Calendar, ref: RemoteRef | None, event: EventSpec, *, unsure: bool
+) -> RemoteRef:
+    if ref is None and unsure:
+        return await _overwrite_current(calendar, event, or_create=True)
     if ref is None:
         return await _create_or_relink(calendar, event)
     try:

@@ -12,8 +12,10 @@ from connectors.memory import MemoryConnector
 from syncd.errors import FailureScope, PermanentError, TransientError
 from syncd.reconcile.models import CalendarConflict
 from syncd.runtime import Runtime
+from syncd.schemas import BindingIn
+from syncd.store.catalog import upsert_binding
 from syncd.store.mirrors import retry_mirror
-from syncd.store.models import Mirror
+from syncd.store.models import Mirror, Staff
 from syncd.store.work import claim_due, count_pending, record_failure
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
@@ -227,3 +229,29 @@ def test_a_failure_of_an_outdated_version_spends_no_attempt(memory_runtime: Runt
         mirror = session.get(Mirror, task.mirror_id)
         assert mirror is not None
         assert (mirror.dead, mirror.attempts) == (False, 0)
+
+
+def test_a_new_binding_adopts_the_event_a_client_saved_under_its_own_name(
+    memory_runtime: Runtime,
+) -> None:
+    connector = MemoryConnector()
+    with memory_runtime.sessions.begin() as session:
+        shop = f.merchant(session)
+        f.service(session, shop)
+        f.staff_with_calendar(session, shop, "alice", "/alice/")
+        uid = f.book(session, "b0", "alice", f.slot(0)).uid
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    # The calendar bound next already holds the booking's event, under a client's name.
+    (left,) = connector.calendar("/alice/").events.values()
+    connector.calendar("/home/").events["/home/client-made.ics"] = left
+    with memory_runtime.sessions.begin() as session:
+        alice = session.scalars(select(Staff).where(Staff.key == "alice")).one()
+        binding = BindingIn(connector="local", calendar_id="/home/")
+        upsert_binding(session, alice, "home-cal", binding, {"local"})
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    home = connector.calendar("/home/").events
+    assert list(home) == ["/home/client-made.ics"]
+    assert home["/home/client-made.ics"].booking_key == uid
+    with memory_runtime.sessions.begin() as session:
+        remote_ids = {m.remote_id for m in session.query(Mirror)}
+    assert remote_ids == {f"/alice/{uid}.ics", "/home/client-made.ics"}  # adopted
