@@ -125,7 +125,23 @@ class RemoteRef:
     """Where an event lives on the server and which version of it we know."""
 
     remote_id: str  # CalDAV: href of the object; Graph: event id
-    etag: str | None
+    etag: str | None  # exactly as the server gave it: sent back as such in If-Match
+
+    def same_version(self, other: RemoteRef) -> bool:
+        """Whether both name one object in one version (etags compared weakly)."""
+        return self.remote_id == other.remote_id and same_etag(self.etag, other.etag)
+
+
+def same_etag(one: str | None, other: str | None) -> bool:
+    """Whether two etags name one version: RFC 9110's weak comparison.
+
+    Servers give one object's etag weak or strong depending on the request
+    (Cyrus: weak for a gzip-encoded GET, strong after a PUT); both forms of one
+    value mean one version. An unknown etag matches nothing.
+    """
+    if one is None or other is None:
+        return False
+    return one.removeprefix("W/") == other.removeprefix("W/")
 
 
 @dataclass(frozen=True)
@@ -229,6 +245,17 @@ class Calendar(ABC):
                 return await self.busy_time(start, end)
         except TimeoutError as late:
             raise TransientError(f"busy time not read within {seconds:g} s") from late
+
+    async def booking_events(self) -> dict[str, RemoteRef] | None:
+        """Every event of the calendar by the booking key (UID or tag) it carries.
+
+        Asked once before the first writes to a calendar whose contents syncd
+        cannot know (a new binding, a rebuilt store, a restarted worker): an
+        event found here is adopted rather than written a second time. None: the
+        connector has no such listing, and its creates find events themselves
+        (Graph: the transactionId and the tag).
+        """
+        return None
 
     async def changes(
         self, cursor: str | None, window: ChangeWindow, known: Mapping[str, str | None]

@@ -13,6 +13,7 @@ one small tree:
     └── RemoteError               a calendar server answered badly or not at all
         ├── TransientError        try again later (retry_after, scope)
         ├── PreconditionFailed    If-Match / If-None-Match did not hold (412)
+        │   └── UidInUse          another object has the event's UID (CalDAV no-uid-conflict)
         ├── RemoteNotFound        the object or calendar is not there (404/410)
         ├── AuthError             credentials refused: retried slowly, per binding
         └── PermanentError        the server will never accept this request
@@ -83,6 +84,18 @@ class TransientError(RemoteError):
 
 class PreconditionFailed(RemoteError):  # noqa: N818 - the HTTP status's own name
     """A conditional request failed: the remote object is not what we thought."""
+
+
+class UidInUse(PreconditionFailed):
+    """A create was refused: the server holds an object with this UID elsewhere.
+
+    `holder` is that object's path when the server names it (RFC 4791 5.3.2.1);
+    it may lie outside the collection (Cyrus keeps UIDs unique per calendar home).
+    """
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class RemoteNotFound(RemoteError):  # noqa: N818 - mirrors HTTP 404

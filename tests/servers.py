@@ -1,5 +1,8 @@
 """Real CalDAV servers (Radicale, Xandikos) run as subprocesses for tests.
 
+Cyrus and DAViCal, installed from Debian packages, live in tests/servers_cyrus.py
+and tests/servers_davical.py; tests/server_families.py names all four.
+
 Each server listens on a free 127.0.0.1 port, keeps its data in a directory
 given by the caller, and can be stopped and started again on the same port
 with the same data (outage tests). Every server still running when the
@@ -14,8 +17,11 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import hashlib
+import os
 import secrets
+import signal
 import socket
 import ssl
 import subprocess
@@ -50,6 +56,12 @@ def _port_answers(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _signal_group(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
+    """Send `number` to the server's process group (its own, made at start)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, number)
 
 
 def _mkcalendar_body(display_name: str) -> bytes:
@@ -105,10 +117,22 @@ class DavServer(ABC):
             return
         with self.log_file.open("ab") as log:
             self._process = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log
+                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=self._environment(),
+                # A group of its own: servers that fork workers (PHP's) are stopped whole.
+                start_new_session=True,
             )
         _running.add(self)
         self._wait_until_answering()
+        self._after_start()
+
+    def _environment(self) -> dict[str, str] | None:
+        """The server process's environment (None: this process's own)."""
+        return None
+
+    def _after_start(self) -> None:
+        """What a server needs once it answers, before the first CalDAV request."""
+        return
 
     def _wait_until_answering(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -130,12 +154,13 @@ class DavServer(ABC):
         _running.discard(self)
         if process is None:
             return
-        process.terminate()
+        _signal_group(process, signal.SIGTERM)
         try:
             process.wait(STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        _signal_group(process, signal.SIGKILL)  # workers that outlived their parent
 
     def restart(self) -> None:
         self.stop()
@@ -162,11 +187,18 @@ class DavServer(ABC):
             base_url=self.url, auth=(self.username, self.password), verify=self.tls_verify()
         )
 
+    def fresh_account(self) -> DavServer:
+        """The server as a user with an empty calendar home (servers with one user: itself)."""
+        return self
+
     def create_collection(self, name: str) -> str:
         """Create calendar collection `name` (MKCALENDAR) and return its path."""
         path = self.collection_path(name)
         with self.http_client() as client:
-            response = client.request("MKCALENDAR", path, content=_mkcalendar_body(name))
+            response = client.request(
+                "MKCALENDAR", path, content=_mkcalendar_body(name),
+                headers={"Content-Type": "application/xml; charset=utf-8"},
+            )
         if response.status_code != 201:
             raise RuntimeError(f"MKCALENDAR {path} answered {response.status_code}")
         return path
@@ -182,6 +214,11 @@ class DavServer(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove what the server keeps outside `data_dir` (nothing, unless overridden)."""
+        return
 
 
 class RadicaleServer(DavServer):

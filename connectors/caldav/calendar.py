@@ -136,6 +136,13 @@ class CalDAVCalendar(Calendar):
                 return await self._remote_event(ref, found, booking_key)
         return None
 
+    async def booking_events(self) -> dict[str, RemoteRef]:
+        found: dict[str, RemoteRef] = {}
+        for resource in await self._report(reports.all_events_query()):
+            ref = RemoteRef(resource.href, resource.etag)
+            found |= {key: ref for key in _keys_of(resource) if key not in found}
+        return found
+
     async def _remote_event(
         self, ref: RemoteRef, event: ParsedEvent, booking_key: str
     ) -> RemoteEvent:
@@ -209,6 +216,15 @@ def _booking_event(events: list[ParsedEvent], booking_key: str) -> ParsedEvent |
     matching = [e for e in events if booking_key in (e.uid, e.booking_key)]
     candidates = [e for e in matching if not e.is_override] or matching
     return candidates[0] if candidates else None
+
+
+def _keys_of(resource: DavResource) -> set[str]:
+    """The UIDs and booking tags of an object; none when it cannot be read (not ours to adopt)."""
+    try:
+        events = CalDAVCalendar._events_of(resource)
+    except PermanentError:
+        return set()
+    return {key for event in events for key in (event.uid, event.booking_key) if key}
 
 
 def _check_expanded(events: list[ParsedEvent]) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
+from xml.etree import ElementTree
 
 import httpx
 
@@ -29,6 +30,7 @@ from syncd.errors import (
     RemoteError,
     RemoteNotFound,
     TransientError,
+    UidInUse,
 )
 
 ICALENDAR = "text/calendar; charset=utf-8"
@@ -41,6 +43,9 @@ _CLIENT_ERRORS: dict[int, type[RemoteError]] = {
     410: RemoteNotFound,
     412: PreconditionFailed,
 }
+# Another object has the UID: of the collection (no-uid-conflict), or of the
+# whole calendar home (Cyrus: unique-scheduling-object-resource).
+_UID_PRECONDITIONS = ("no-uid-conflict", "unique-scheduling-object-resource")
 _TRANSPORT_FAILURES = (
     httpx.TimeoutException,
     httpx.NetworkError,
@@ -158,9 +163,8 @@ def error_for_status(response: httpx.Response, action: str) -> RemoteError:
     if status == 423:
         # WebDAV "Locked": Xandikos answers it while another write holds its repository.
         return TransientError(message, scope=FailureScope.ITEM)
-    if status in (403, 409) and b"no-uid-conflict" in response.content:
-        # RFC 4791 5.3.2.1: another object of the collection has this UID already.
-        return PreconditionFailed(f"{message}: UID used by another object")
+    if status in (403, 409) and is_uid_conflict(response.content):
+        return UidInUse(f"{message}: UID used by another object", uid_holder(response.content))
     return _CLIENT_ERRORS.get(status, PermanentError)(message)
 
 
@@ -175,6 +179,25 @@ def multistatus_body(response: httpx.Response, action: str) -> bytes:
         shown = content_type or "no content type"
         raise TransientError(f"{action}: HTTP {response.status_code} {shown}, not a multistatus")
     return response.content
+
+
+def is_uid_conflict(body: bytes) -> bool:
+    """Whether an error body names a UID precondition (RFC 4791 5.3.2.1, RFC 6638 3.2.4.1)."""
+    return any(name.encode() in body for name in _UID_PRECONDITIONS)
+
+
+def uid_holder(body: bytes) -> str | None:
+    """The path of the object holding the UID, as the precondition element names it."""
+    try:
+        root = ElementTree.fromstring(body)  # noqa: S314 - expat refuses entity bombs
+    except ElementTree.ParseError:
+        return None
+    for name in _UID_PRECONDITIONS:
+        element = root.find(f"{{urn:ietf:params:xml:ns:caldav}}{name}")
+        href = None if element is None else element.findtext("{DAV:}href")
+        if href:
+            return urlsplit(href.strip()).path
+    return None
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -31,12 +31,12 @@ def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
 
 
 def _vevent(event: EventSpec, stamp: datetime) -> icalendar.Event:
-    zone = _zone(event.timezone)
+    zone = _written_zone(event, _zone(event.timezone))
     vevent = icalendar.Event()
     vevent.add("uid", event.booking_key)
     vevent.add("dtstamp", stamp)
-    vevent.add("dtstart", _written_time(event.start, zone))
-    vevent.add("dtend", _written_time(event.end, zone))
+    vevent.add("dtstart", event.start.astimezone(zone))
+    vevent.add("dtend", event.end.astimezone(zone))
     vevent.add("summary", clean_text(event.summary))
     if event.description:
         vevent.add("description", clean_text(event.description))
@@ -57,16 +57,23 @@ def _zone(name: str) -> ZoneInfo:
         raise PermanentError(f"unknown time zone {name!r}") from None
 
 
-def _written_time(instant: datetime, zone: ZoneInfo) -> datetime:
-    """`instant` as wall time in `zone`, or in UTC where a wall time cannot say it.
+def _written_zone(event: EventSpec, zone: ZoneInfo) -> tzinfo:
+    """The staff member's zone, or UTC when a wall time there cannot say start or end.
 
-    In the hour repeated when DST ends, a TZID wall time means its first
-    occurrence (RFC 5545 3.3.5), so an instant in the second one is written in UTC.
+    In the hour repeated when DST ends a wall time is ambiguous, and servers read
+    it differently (RFC 5545 3.3.5 says the first occurrence; sabre and DAViCal
+    take the second; Cyrus then finds DTEND not after DTSTART and refuses the
+    event). Both times in UTC mean the same to every server.
     """
-    local = instant.astimezone(zone)
-    if local.replace(fold=0).astimezone(UTC) != instant:
-        return instant.astimezone(UTC)
-    return local
+    if _ambiguous(event.start.astimezone(zone)) or _ambiguous(event.end.astimezone(zone)):
+        return UTC
+    return zone
+
+
+def _ambiguous(local: datetime) -> bool:
+    """Whether the wall time `local` names two instants (or none) in its zone."""
+    first, second = (local.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
+    return first != second
 
 
 @lru_cache(maxsize=64)

@@ -40,6 +40,11 @@ def uid_query(uid: str) -> bytes:
     return _calendar_query(cdav.CalendarData(), _tree(cdav.CompFilter("VEVENT"), uid_filter))
 
 
+def all_events_query() -> bytes:
+    """calendar-query for every VEVENT object, with its etag and data."""
+    return _calendar_query(cdav.CalendarData(), cdav.CompFilter("VEVENT"))
+
+
 def busy_query(start: datetime, end: datetime) -> bytes:
     """calendar-query for VEVENTs overlapping [start, end), recurrences expanded in range."""
     data = _tree(cdav.CalendarData(), cdav.Expand(start, end))

@@ -18,7 +18,7 @@ from datetime import timedelta, tzinfo
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from connectors.base import ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
+from connectors.base import ChangeSet, ChangeWindow, ObservedEvent, RemoteRef, same_etag
 from connectors.caldav import reports
 from connectors.caldav.observe import CalendarObject, observe_bounded, read_object
 from syncd.errors import AuthError, PermanentError, RemoteError, TransientError
@@ -27,7 +27,6 @@ MULTIGET_BATCH = 100
 MAX_SYNC_ROUNDS = 1000  # truncated sync answers (RFC 6578 3.6) followed before giving up
 # Servers match floating and all-day events in a zone of their own choosing.
 _QUERY_MARGIN = timedelta(days=1)
-_NOT_KNOWN = object()
 
 Members = dict[str, str | None]  # href → etag; None: removed ("" when no etag was sent)
 
@@ -69,8 +68,8 @@ class _Known:
         return _normal(href) in self.by_href
 
     def is_new(self, href: str, etag: str) -> bool:
-        found = self.by_href.get(_normal(href), (None, _NOT_KNOWN))
-        return not etag or found[1] != etag
+        found = self.by_href.get(_normal(href))
+        return not etag or found is None or not same_etag(found[1], etag)
 
 
 async def changes(

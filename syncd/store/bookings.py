@@ -121,7 +121,7 @@ def _create(
         **values,
     )
     session.add(booking)
-    sync_booking_mirrors(session, booking, new=True)
+    sync_booking_mirrors(session, booking, new=True, imported=actor == Actor.IMPORT)
     publish(session, BookingChange(ChangeKind.CREATED, booking, actor, None, Snapshot.of(booking)))
     return booking
 

@@ -38,14 +38,14 @@ def _set_desired(session: Session, mirror: Mirror, desired: Presence, version: i
         _announce(session, mirror.binding_id)
 
 
-def _new_mirror(session: Session, booking: Booking, binding_id: int) -> Mirror:
+def _new_mirror(session: Session, booking: Booking, binding_id: int, *, unsure: bool) -> Mirror:
     mirror = Mirror(
         booking_id=booking.id,
         binding_id=binding_id,
         desired=Presence.ABSENT,
         desired_version=0,
         actual=Presence.ABSENT,
-        remote_may_exist=False,
+        remote_may_exist=unsure,
         pending=False,
         dead=False,
         attempts=0,
@@ -62,8 +62,15 @@ def _active_binding_ids(session: Session, staff_id: int) -> set[int]:
     return set(session.scalars(query))
 
 
-def sync_booking_mirrors(session: Session, booking: Booking, *, new: bool = False) -> None:
-    """Make the booking's mirrors want its current state: present where bound, else absent."""
+def sync_booking_mirrors(
+    session: Session, booking: Booking, *, new: bool = False, imported: bool = False
+) -> None:
+    """Make the booking's mirrors want its current state: present where bound, else absent.
+
+    A mirror made for a booking syncd did not just create, or one imported, may
+    find its event on the calendar already (a new binding, a rebuilt store): the
+    worker then looks it up before writing.
+    """
     session.flush()
     existing = (
         {}
@@ -75,7 +82,9 @@ def sync_booking_mirrors(session: Session, booking: Booking, *, new: bool = Fals
     )
     wanted = _active_binding_ids(session, booking.staff_id) if is_live(booking) else set()
     for binding_id in wanted - existing.keys():
-        existing[binding_id] = _new_mirror(session, booking, binding_id)
+        existing[binding_id] = _new_mirror(
+            session, booking, binding_id, unsure=imported or not new
+        )
     for binding_id, mirror in existing.items():
         desired = Presence.PRESENT if binding_id in wanted else Presence.ABSENT
         _set_desired(session, mirror, desired, booking.version)

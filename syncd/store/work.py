@@ -45,6 +45,9 @@ class MirrorTask:
     ref: RemoteRef | None
     remote_may_exist: bool
     attempts: int
+    # syncd cannot know whether the event exists (an earlier attempt, a new binding,
+    # an import): look it up before creating one
+    unsure: bool
     event: EventSpec | None  # None when the event should be absent
 
 
@@ -293,6 +296,7 @@ def _task(mirror: Mirror) -> MirrorTask:
         ref=ref,
         remote_may_exist=mirror.remote_may_exist or present,
         attempts=mirror.attempts,
+        unsure=mirror.remote_may_exist and ref is None,
         event=replace(event_spec(mirror.booking), generation=mirror.generation)
         if present
         else None,
@@ -307,19 +311,21 @@ def record_failure(
     *,
     dead: bool,
     lease: Lease | None = None,
-) -> None:
+) -> bool:
     """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead.
-    With `lease`, nothing is recorded unless it still holds the mirror's calendar."""
+    With `lease`, nothing is recorded unless it still holds the mirror's calendar.
+    True when the mirror was dead-lettered now."""
     mirror = session.get(Mirror, task.mirror_id, with_for_update=True)
     if mirror is None or (lease and not holds_lease(session, mirror.binding_id, lease)):
-        return
+        return False
     if (mirror.desired, mirror.desired_version) != (task.desired, task.desired_version):
         mirror.attempts, mirror.last_error, mirror.next_attempt_at = 0, error, utcnow()
-        return
+        return False
     mirror.attempts += 1
     mirror.last_error, mirror.next_attempt_at, mirror.dead = error, retry_at, dead
     if dead:  # the platform hears of it in the same transaction (a webhook event)
         mirror_dead_lettered(session, mirror.id, error)
+    return dead
 
 
 def pause_binding(

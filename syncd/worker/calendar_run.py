@@ -6,24 +6,29 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
+
+from sqlalchemy.orm import Session
 
 from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.reconcile.passes import Watcher
 from syncd.store import leases, results, work
+from syncd.store.leases import Lease
 from syncd.store.models import BindingState
 from syncd.store.outage import outage_of, outage_or_raise
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
+from syncd.worker.contents import Contents
 from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
+from syncd.worker.unwritable import open_unwritable_conflict
 
 log = logging.getLogger("syncd.worker")
 
@@ -40,6 +45,7 @@ class RunContext:
     batch_size: int
     stopping: asyncio.Event
     watcher: Watcher | None = None  # reconcile passes, after the writes (syncd/reconcile)
+    contents: Contents = field(default_factory=Contents)  # events found before first writes
 
 
 @dataclass
@@ -106,6 +112,7 @@ class CalendarRun:
         """A pipeline: the next claim is made as soon as a write finishes, while others run."""
         writes = InFlight(self.concurrency)
         try:
+            await self._learn_contents()
             while self._may_go_on():
                 written = writes.written
                 claimed = await self._claim(writes.ids)
@@ -146,6 +153,12 @@ class CalendarRun:
         except RemoteError as error:  # the whole calendar failed: pause it as for writes
             await self._pause(error)
 
+    async def _learn_contents(self) -> None:
+        try:
+            await self.ctx.contents.learn(self.target.binding_id, self.calendar)
+        except (AuthError, TransientError) as error:
+            self.outage = error
+
     def _may_go_on(self) -> bool:
         return self.outage is None and not self.lease_lost and not self.ctx.stopping.is_set()
 
@@ -183,6 +196,7 @@ class CalendarRun:
             if not self._may_go_on():
                 writes.give_back_slot()
                 return
+            task = self.ctx.contents.adopting(self.target.binding_id, task)  # noqa: PLW2901
             writes.start(task.mirror_id, self._attempt(task), partial(self._record, task))
 
     async def _renew_lease(self) -> bool:
@@ -249,12 +263,17 @@ class CalendarRun:
 
     async def _failed(self, task: MirrorTask, error: RemoteError) -> None:
         attempt = task.attempts + 1
-        dead = isinstance(error, PermanentError) or self.ctx.policy.gives_up_after(attempt)
+        live = task.event is not None
+        # A live booking is never given up after one refusal: servers refuse for
+        # reasons that pass (a UID still held by a calendar it is moving from).
+        refused = isinstance(error, PermanentError) and not live
+        dead = refused or self.ctx.policy.gives_up_after(attempt)
         retry_after = error.retry_after if isinstance(error, TransientError) else None
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
         message = f"{type(error).__name__}: {error}"
         await self.ctx.recorder.record(
-            lambda s: work.record_failure(s, task, message, retry_at, dead=dead, lease=self.lease)
+            partial(_record_failure, task, message, retry_at, dead=dead, live=live,
+                    lease=self.lease)
         )
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {
@@ -292,3 +311,12 @@ class CalendarRun:
             message,
             extra={"binding_id": binding_id, "failures": streak},
         )
+
+
+def _record_failure(
+    task: MirrorTask, message: str, retry_at: datetime, session: Session, *, dead: bool,
+    live: bool, lease: Lease | None,
+) -> None:
+    dead_now = work.record_failure(session, task, message, retry_at, dead=dead, lease=lease)
+    if dead_now and live:
+        open_unwritable_conflict(session, task, utcnow())

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from connectors.base import Calendar, EventSpec, RemoteRef
-from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError
+from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError, UidInUse
 from syncd.store.models import Presence
 from syncd.store.work import MirrorTask, Outcome
 
@@ -31,25 +31,30 @@ async def converge(calendar: Calendar, task: MirrorTask, recheck: Recheck = _alw
     """`recheck` is asked after a 412 (someone else wrote the event) before overwriting:
     a worker that lost its lease, or a booking changed since the claim, must not win."""
     if task.event is not None:
-        ref, generation = await _write(calendar, task.ref, task.event, recheck)
+        ref, generation = await _write(calendar, task, task.event, recheck)
         return Outcome(Presence.PRESENT, task.desired_version, ref, generation)
     await _remove(calendar, task, recheck)
     return Outcome(Presence.ABSENT, None, None)
 
 
 async def _write(
-    calendar: Calendar, ref: RemoteRef | None, event: EventSpec, recheck: Recheck
+    calendar: Calendar, task: MirrorTask, event: EventSpec, recheck: Recheck
 ) -> tuple[RemoteRef, int | None]:
     """The event written, and the create lineage when a new one began."""
+    ref = task.ref
+    if ref is None and task.unsure:
+        return await _overwrite_current(calendar, event, recheck, or_create=True), None
     if ref is None:
         return await _create_or_relink(calendar, event, recheck), None
     try:
         return await calendar.update(ref, event), None
     except RemoteNotFound:
-        # gone (deleted by hand): a deliberate re-create, a lineage of its own; a
-        # crash before it is recorded repeats this same step, so the same lineage
+        # Gone from where syncd put it: maybe re-saved by a client under another name,
+        # else deleted by hand, and then a deliberate re-create is a lineage of its own
+        # (a crash before it is recorded repeats this same step, so the same lineage).
         anew = replace(event, generation=event.generation + 1)
-        return await _create_or_relink(calendar, anew, recheck), anew.generation
+        written = await _overwrite_current(calendar, anew, recheck, or_create=True)
+        return written, anew.generation
     except PreconditionFailed:
         return await _overwrite_current(calendar, event, recheck), None
 
@@ -57,18 +62,34 @@ async def _write(
 async def _create_or_relink(calendar: Calendar, event: EventSpec, recheck: Recheck) -> RemoteRef:
     try:
         return await calendar.create(event)
+    except UidInUse as refused:
+        # The UID is the identity: adopt the object holding it, whatever its name.
+        return await _overwrite_current(calendar, event, recheck, held_by=refused.holder)
     except PreconditionFailed:
         # Written before (a crash before we recorded it, a retried request, another worker).
         return await _overwrite_current(calendar, event, recheck)
 
 
-async def _overwrite_current(calendar: Calendar, event: EventSpec, recheck: Recheck) -> RemoteRef:
+async def _overwrite_current(
+    calendar: Calendar,
+    event: EventSpec,
+    recheck: Recheck,
+    *,
+    or_create: bool = False,
+    held_by: str | None = None,
+) -> RemoteRef:
     if not await recheck():
         raise StaleTaskError(event.booking_key)
     current = await calendar.find_by_booking(event.booking_key)
-    if current is None:
-        raise TransientError("event vanished while being written; trying again")
-    return await calendar.update(current.ref, event)
+    if current is not None:
+        return await calendar.update(current.ref, event)
+    if or_create:
+        return await _create_or_relink(calendar, event, recheck)
+    if held_by is not None:
+        # Another calendar of the account holds the UID (home-wide UIDs, as on Cyrus):
+        # a move whose removal there has not landed yet.
+        raise TransientError("the event's UID is still held elsewhere in the account")
+    raise TransientError("event vanished while being written; trying again")
 
 
 async def _remove(calendar: Calendar, task: MirrorTask, recheck: Recheck) -> None:

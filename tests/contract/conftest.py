@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import RadicaleServer, XandikosServer
+from tests import server_families
+from tests.servers import DavServer, RadicaleServer, XandikosServer
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +24,16 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServe
 @pytest.fixture(scope="session")
 def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XandikosServer]:
     with XandikosServer(tmp_path_factory.mktemp("xandikos")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def cyrus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    with server_families.start("cyrus", tmp_path_factory.mktemp("cyrus")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def davical(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
+    with server_families.start("davical", tmp_path_factory.mktemp("davical")) as server:
         yield server

@@ -21,6 +21,7 @@ from connectors.base import Calendar
 from connectors.caldav import CalDAVCalendar, CalDAVConnector, Settings, build
 from connectors.caldav.http import DavClient
 from connectors.memory import MemoryCalendar
+from tests.server_families import Capabilities
 from tests.servers import DavServer
 
 WEEK = timedelta(weeks=1)
@@ -48,6 +49,9 @@ class Harness(Protocol):
     @property
     def calendar(self) -> Calendar: ...
 
+    @property
+    def capabilities(self) -> Capabilities: ...
+
     async def add_foreign(self, event: ForeignEvent) -> None: ...
 
 
@@ -62,6 +66,8 @@ class FeedHarness(Harness, Protocol):
 
 
 class MemoryHarness:
+    capabilities = Capabilities()
+
     def __init__(self, calendar: MemoryCalendar) -> None:
         self.calendar = calendar
 
@@ -87,10 +93,14 @@ def unique_name(prefix: str = "cal") -> str:
 class DavHarness:
     """A collection on a real server; foreign events are raw PUTs, as another client's."""
 
-    def __init__(self, calendar: Calendar, server: DavServer, collection: str) -> None:
+    def __init__(
+        self, calendar: Calendar, server: DavServer, collection: str,
+        capabilities: Capabilities = Capabilities(),  # noqa: B008 - frozen, shared safely
+    ) -> None:
         self.calendar = calendar
         self.server = server
         self.collection = collection
+        self.capabilities = capabilities
 
     async def add_foreign(self, event: ForeignEvent) -> None:
         await self.put_raw(f"{event.name}.ics", foreign_vcalendar(event))
@@ -131,12 +141,16 @@ class DavHarness:
         return cursor[:-8] + "00000000"
 
 
-async def dav_harness(server: DavServer) -> AsyncIterator[DavHarness]:
+async def dav_harness(
+    server: DavServer, capabilities: Capabilities = Capabilities()  # noqa: B008 - frozen
+) -> AsyncIterator[DavHarness]:
     """A fresh collection on `server`, reached through the CalDAV connector."""
+    if capabilities.home_wide_uids:
+        server = server.fresh_account()  # the UIDs of other tests are in the same home
     connector = build(Settings.model_validate(server.connector_settings()))
     collection = server.create_collection(unique_name())
     try:
-        yield DavHarness(connector.calendar(collection), server, collection)
+        yield DavHarness(connector.calendar(collection), server, collection, capabilities)
     finally:
         await connector.aclose()
 

@@ -18,6 +18,7 @@ from syncd.errors import (
     PreconditionFailed,
     RemoteNotFound,
     TransientError,
+    UidInUse,
 )
 from tests.contract.harness import MOCK_PASSWORD, Handler, mocked_calendar, unique_name
 from tests.contract.suite import MONDAY_10, spec
@@ -80,6 +81,35 @@ async def test_client_errors(status: int, error: type[Exception]) -> None:
     calendar = mocked_calendar(answering(status))
     with pytest.raises(error):
         await calendar.delete(RemoteRef("/alice/work/b-1.ics", '"1"'))
+
+
+CYRUS_UID_REFUSAL = (
+    '<?xml version="1.0" encoding="utf-8"?><D:error xmlns:D="DAV:" '
+    'xmlns:C="urn:ietf:params:xml:ns:caldav"><C:unique-scheduling-object-resource>'
+    "<D:href>/dav/calendars/user/alice/home/b-1.ics</D:href>"
+    "</C:unique-scheduling-object-resource></D:error>"
+)
+RFC_UID_REFUSAL = (
+    '<D:error xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><C:no-uid-conflict>'
+    "<D:href>http://dav.test/alice/work/client.ics</D:href></C:no-uid-conflict></D:error>"
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "holder"),
+    [
+        (403, CYRUS_UID_REFUSAL, "/dav/calendars/user/alice/home/b-1.ics"),
+        (403, RFC_UID_REFUSAL, "/alice/work/client.ics"),
+        (409, "C:no-uid-conflict", None),  # Radicale: no XML, no href
+    ],
+)
+async def test_a_create_refused_for_its_uid_names_the_holder(
+    status: int, body: str, holder: str | None
+) -> None:
+    calendar = mocked_calendar(lambda request: httpx.Response(status, text=body))
+    with pytest.raises(UidInUse) as refused:
+        await calendar.create(spec())
+    assert refused.value.holder == holder
 
 
 async def test_busy_time_raises_rather_than_report_free_time() -> None:

@@ -14,7 +14,8 @@ from syncd.config import load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
-from tests.servers import RadicaleServer
+from tests import server_families
+from tests.servers import DavServer, RadicaleServer
 
 CALENDARS = ("alice", "bob", "carol", "dave")
 
@@ -52,6 +53,15 @@ def write_config(path: Path, database: str, connector: dict[str, object], **work
 @pytest.fixture
 def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
     with RadicaleServer(tmp_path / "radicale") as server:
+        for name in CALENDARS:
+            server.create_collection(name)
+        yield server
+
+
+@pytest.fixture(params=sorted(server_families.FAMILIES))
+def family_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
+    """A server of each family in turn, with the calendars of CALENDARS in one account."""
+    with server_families.start(request.param, tmp_path / request.param) as server:
         for name in CALENDARS:
             server.create_collection(name)
         yield server

@@ -21,7 +21,7 @@ from tests.e2e.conftest import (
     wait_until,
     write_config,
 )
-from tests.servers import RadicaleServer
+from tests.servers import DavServer
 
 BOOKINGS = 500
 KILLS = 6
@@ -29,7 +29,7 @@ KILLS = 6
 pytestmark = pytest.mark.slow
 
 
-def seed(runtime: Runtime, server: RadicaleServer) -> None:
+def seed(runtime: Runtime, server: DavServer) -> None:
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)
         f.service(session, shop)
@@ -53,7 +53,7 @@ def churn(runtime: Runtime, rng: random.Random) -> None:
                 f.book(session, booking.key, rng.choice(CALENDARS), f.slot(1000 + i))
 
 
-def assert_calendars_exact(runtime: Runtime, server: RadicaleServer) -> None:
+def assert_calendars_exact(runtime: Runtime, server: DavServer) -> None:
     with runtime.sessions.begin() as session:
         bookings = list(session.scalars(select(Booking)))
         staff_keys = {s.id: s.key for s in session.scalars(select(Staff))}
@@ -70,13 +70,14 @@ def assert_calendars_exact(runtime: Runtime, server: RadicaleServer) -> None:
 
 
 def test_worker_killed_repeatedly_leaves_one_event_per_live_booking(
-    tmp_path: Path, radicale: RadicaleServer, runtime_for: Callable[[Path], Runtime]
+    tmp_path: Path, family_server: DavServer, runtime_for: Callable[[Path], Runtime]
 ) -> None:
+    server = family_server  # each family: moves between calendars of one account included
     config = write_config(
-        tmp_path / "syncd.toml", f"sqlite:///{tmp_path}/syncd.db", radicale.connector_settings()
+        tmp_path / "syncd.toml", f"sqlite:///{tmp_path}/syncd.db", server.connector_settings()
     )
     runtime = runtime_for(config)
-    seed(runtime, radicale)
+    seed(runtime, server)
     rng = random.Random(20261121)
     worker = WorkerProcess(config, tmp_path / "worker.log")
     for _ in range(KILLS):
@@ -94,4 +95,4 @@ def test_worker_killed_repeatedly_leaves_one_event_per_live_booking(
     worker.start()
     wait_until(lambda: pending_count(runtime) == 0, timeout=180, what="all mirrors converged")
     assert worker.terminate() == 0
-    assert_calendars_exact(runtime, radicale)
+    assert_calendars_exact(runtime, server)

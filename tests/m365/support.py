@@ -11,6 +11,7 @@ from connectors.m365 import M365Connector, Settings, build
 from connectors.m365.calendar import M365Calendar
 from tests.contract.harness import ForeignEvent
 from tests.graph import GraphDouble
+from tests.server_families import Capabilities
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -59,6 +60,8 @@ def new_mailbox(double: GraphDouble, timezone: str = "Europe/Berlin") -> str:
 
 class GraphHarness:
     """A fresh mailbox's default calendar; foreign events are made as staff make them."""
+
+    capabilities = Capabilities()
 
     def __init__(self, calendar: M365Calendar, double: GraphDouble, mailbox: str) -> None:
         self.calendar = calendar

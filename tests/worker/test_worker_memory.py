@@ -6,11 +6,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import select
+
 from connectors.memory import MemoryConnector
 from syncd.errors import FailureScope, PermanentError, TransientError
+from syncd.reconcile.models import CalendarConflict
 from syncd.runtime import Runtime
+from syncd.schemas import BindingIn
+from syncd.store.catalog import upsert_binding
 from syncd.store.mirrors import retry_mirror
-from syncd.store.models import Mirror
+from syncd.store.models import Mirror, Staff
 from syncd.store.work import claim_due, count_pending, record_failure
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
@@ -149,16 +154,24 @@ def dead_mirrors(runtime: Runtime) -> list[Mirror]:
         return list(session.query(Mirror).filter(Mirror.dead.is_(True)))
 
 
-def test_permanent_errors_dead_letter_at_once(memory_runtime: Runtime) -> None:
+def test_a_refused_create_of_a_live_booking_is_retried_then_shown_as_a_conflict(
+    memory_runtime: Runtime,
+) -> None:
     connector = RefusingConnector(PermanentError("HTTP 415"))
     seed(memory_runtime, 2)
     asyncio.run(
         run_until(memory_runtime, connector, lambda: len(dead_mirrors(memory_runtime)) == 2)
     )
-    assert connector.attempts == 2
+    assert connector.attempts == 2 * memory_runtime.settings.worker.max_attempts
     assert all(
         "PermanentError: HTTP 415" in (m.last_error or "") for m in dead_mirrors(memory_runtime)
     )
+    with memory_runtime.sessions.begin() as session:
+        conflicts = list(session.scalars(select(CalendarConflict)))
+        booking_ids = {m.booking_id for m in session.query(Mirror)}
+        assert {(c.booking_id, c.kind, c.status) for c in conflicts} == {
+            (booking_id, "missing", "open") for booking_id in booking_ids
+        }
 
 
 def test_transient_errors_dead_letter_after_max_attempts_then_retry_revives(
@@ -216,3 +229,29 @@ def test_a_failure_of_an_outdated_version_spends_no_attempt(memory_runtime: Runt
         mirror = session.get(Mirror, task.mirror_id)
         assert mirror is not None
         assert (mirror.dead, mirror.attempts) == (False, 0)
+
+
+def test_a_new_binding_adopts_the_event_a_client_saved_under_its_own_name(
+    memory_runtime: Runtime,
+) -> None:
+    connector = MemoryConnector()
+    with memory_runtime.sessions.begin() as session:
+        shop = f.merchant(session)
+        f.service(session, shop)
+        f.staff_with_calendar(session, shop, "alice", "/alice/")
+        uid = f.book(session, "b0", "alice", f.slot(0)).uid
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    # The calendar bound next already holds the booking's event, under a client's name.
+    (left,) = connector.calendar("/alice/").events.values()
+    connector.calendar("/home/").events["/home/client-made.ics"] = left
+    with memory_runtime.sessions.begin() as session:
+        alice = session.scalars(select(Staff).where(Staff.key == "alice")).one()
+        binding = BindingIn(connector="local", calendar_id="/home/")
+        upsert_binding(session, alice, "home-cal", binding, {"local"})
+    asyncio.run(run_until(memory_runtime, connector, nothing_pending(memory_runtime)))
+    home = connector.calendar("/home/").events
+    assert list(home) == ["/home/client-made.ics"]
+    assert home["/home/client-made.ics"].booking_key == uid
+    with memory_runtime.sessions.begin() as session:
+        remote_ids = {m.remote_id for m in session.query(Mirror)}
+    assert remote_ids == {f"/alice/{uid}.ics", "/home/client-made.ics"}  # adopted
