@@ -107,6 +107,9 @@ async def test_the_merchant_is_told_once_of_each_version_of_an_unreadable_event(
         assert named in body, named
     assert "\x07" not in mail.raw.decode()
     assert "\u2028" not in body
+    listed = {e["event"]: e for e in shop.state().unreadable or []}
+    assert (listed[ancient]["uid"], listed[ancient]["summary"]) == ("ancient", "Founding day")
+    assert listed[endless]["summary"] == "Gym every second"
     (hook,) = unreadable_webhooks(shop)
     assert {e["href"] for e in hook["events"]} == {endless, ancient}
 
