@@ -93,4 +93,6 @@ def shown(text: str | None, limit: int) -> str | None:
         return None
     printable = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     line = _SPACES.sub(" ", printable).strip()
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    if len(line) <= limit:
+        return line or None
+    return line[: limit - 1].rstrip() + "…"
