@@ -192,6 +192,16 @@ class ObservedEvent:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """What can be told of an event the feed could not read: why, and what names it (as
+    written on the calendar, unchecked: the caller cleans and shortens it before showing it)."""
+
+    reason: str
+    uid: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
 class ChangeSet:
     """One answer of a calendar's change feed; see "Watching a calendar" above."""
 
@@ -200,7 +210,7 @@ class ChangeSet:
     changed: tuple[ObservedEvent, ...] = ()
     removed: frozenset[str] = frozenset()
     unreadable: tuple[RemoteRef, ...] = ()  # present, but their data could not be read
-    unreadable_reasons: Mapping[str, str] = field(default_factory=dict)  # remote id → why
+    unreadable_details: Mapping[str, Unreadable] = field(default_factory=dict)  # by remote id
     reset_reason: str | None = None  # why a given cursor was refused
     # True when `removed` holds only deleted objects, never ones merely out of the window
     # (CalDAV: the feed is not windowed); else the caller looks its own events up

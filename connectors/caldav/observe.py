@@ -77,8 +77,11 @@ _WANTED = frozenset({
     "BEGIN", "END", "VERSION", "PRODID", "CALSCALE", "TZID", "TZOFFSETFROM", "TZOFFSETTO",
     "UID", "DTSTART", "DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "EXRULE",
     "RECURRENCE-ID", "SEQUENCE", "STATUS", "TRANSP", BOOKING_PROPERTY,
+    "SUMMARY",  # names an event the feed sets apart, to the merchant
 })
 _PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
+_FOLD = re.compile(r"\r?\n[ \t]")
+_TEXT_ESCAPE = re.compile(r"\\([\\;,nN])")
 _UNREAD = frozenset({"VALARM", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY"})
 
 
@@ -117,6 +120,35 @@ def _logical_lines(text: str) -> list[str]:
         else:
             lines.append(physical)
     return lines
+
+
+def names_of(calendar_data: str) -> tuple[str | None, str | None]:
+    """The first UID and SUMMARY of an object the parsers refused, as far as they can be
+    made out: what names the object to the merchant."""
+    found: dict[str, str] = {}
+    for line in _logical_lines(calendar_data):
+        name = _name(line)
+        if name in ("UID", "SUMMARY") and name not in found:
+            found[name] = _text_value(line)
+    return found.get("UID"), found.get("SUMMARY")
+
+
+def _text_value(line: str) -> str:
+    """A content line's value unfolded and unescaped (RFC 5545 3.3.11), its parameters
+    (which may quote a colon) skipped."""
+    unfolded = _FOLD.sub("", line).rstrip("\r\n")
+    quoted = False
+    for index, char in enumerate(unfolded):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return _TEXT_ESCAPE.sub(_unescaped, unfolded[index + 1:])
+    return ""
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    char = match.group(1)
+    return "\n" if char in "nN" else char
 
 
 def _name(line: str) -> str:

@@ -18,9 +18,16 @@ from datetime import timedelta, tzinfo
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
-from connectors.base import ChangeSet, ChangeWindow, ObservedEvent, RemoteRef, same_etag
+from connectors.base import (
+    ChangeSet,
+    ChangeWindow,
+    ObservedEvent,
+    RemoteRef,
+    Unreadable,
+    same_etag,
+)
 from connectors.caldav import reports
-from connectors.caldav.observe import CalendarObject, observe_bounded, read_object
+from connectors.caldav.observe import CalendarObject, names_of, observe_bounded, read_object
 from syncd.errors import AuthError, PermanentError, RemoteError, TransientError
 
 MULTIGET_BATCH = 100
@@ -121,7 +128,7 @@ async def _delta(
     removed = frozenset(held.id_of(href) for href, etag in members.items() if etag is None)
     changed, unreadable = await _fetch(source, new, window, held)
     return ChangeSet(answer.token, complete=False, changed=changed, removed=removed,
-                     unreadable=tuple(unreadable.refs), unreadable_reasons=unreadable.reasons,
+                     unreadable=tuple(unreadable.refs), unreadable_details=unreadable.details,
                      exact_removals=True)
 
 
@@ -137,7 +144,7 @@ async def _complete(
     removed = frozenset(rid for href, (rid, _) in held.by_href.items() if href not in seen)
     changed, unreadable = await _fetch(source, new, window, held)
     return ChangeSet(token, complete=True, changed=changed, removed=removed,
-                     unreadable=tuple(unreadable.refs), unreadable_reasons=unreadable.reasons,
+                     unreadable=tuple(unreadable.refs), unreadable_details=unreadable.details,
                      reset_reason=reset_reason, exact_removals=True)
 
 
@@ -189,20 +196,21 @@ async def _fetch(
         try:
             observed.append(await observe_bounded(obj, window, zone))
         except PermanentError as error:  # a series too big to expand, a date out of range
-            unreadable.add(obj.ref, str(error))
+            master = obj.master
+            unreadable.add(obj.ref, Unreadable(str(error), master.uid, master.summary))
     return tuple(observed), unreadable
 
 
 @dataclass
 class _Unreadable:
-    """The objects a pass could not read, and why."""
+    """The objects a pass could not read, why, and what names them."""
 
     refs: list[RemoteRef] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Unreadable] = field(default_factory=dict)
 
-    def add(self, ref: RemoteRef, reason: str) -> None:
+    def add(self, ref: RemoteRef, detail: Unreadable) -> None:
         self.refs.append(ref)
-        self.reasons[ref.remote_id] = reason
+        self.details[ref.remote_id] = detail
 
 
 def _read_all(
@@ -222,12 +230,12 @@ def _read(
         return  # deleted since it was listed: the next delta reports it
     ref = RemoteRef(held.id_of(resource.href), resource.etag)
     if resource.calendar_data is None:
-        unreadable.add(ref, "the server sent no calendar data")
+        unreadable.add(ref, Unreadable("the server sent no calendar data"))
         return
     try:
         obj = read_object(ref, resource.calendar_data)
     except PermanentError as error:
-        unreadable.add(ref, str(error))
+        unreadable.add(ref, Unreadable(str(error), *names_of(resource.calendar_data)))
         return
     if obj is not None:
         objects.append(obj)

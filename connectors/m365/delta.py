@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import BusyInterval, ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
+from connectors.base import (
+    BusyInterval,
+    ChangeSet,
+    ChangeWindow,
+    ObservedEvent,
+    RemoteRef,
+    Unreadable,
+)
 from connectors.m365 import events
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from syncd import metrics
@@ -111,6 +118,7 @@ async def _listed(
         changed=found.changed,
         removed=found.gone,
         unreadable=found.unreadable,
+        unreadable_details=found.details,
         reset_reason=reason,
     )
 
@@ -191,6 +199,7 @@ async def _complete(
         changed=found.changed,
         removed=found.gone,
         unreadable=found.unreadable,
+        unreadable_details=found.details,
         reset_reason=reason,
     )
 
@@ -206,9 +215,8 @@ async def _delta(
     present = [item for item_id, item in items.items() if item_id not in removed]
     found = await _Findings.gather(feed, window, known, present, [i for i in removed if i in known])
     gone = found.gone | {item_id for item_id in removed if item_id not in known}
-    return ChangeSet(
-        delta_link, complete=False, changed=found.changed, removed=gone, unreadable=found.unreadable
-    )
+    return ChangeSet(delta_link, complete=False, changed=found.changed, removed=gone,
+                     unreadable=found.unreadable, unreadable_details=found.details)
 
 
 def _etag(data: Mapping[str, Any]) -> str | None:
@@ -228,6 +236,7 @@ class _Findings:
     changed: tuple[ObservedEvent, ...]
     gone: frozenset[str]
     unreadable: tuple[RemoteRef, ...]
+    details: dict[str, Unreadable]  # by event id: why, and what names it
 
     @classmethod
     async def gather(
@@ -244,7 +253,7 @@ class _Findings:
         wanted = [item["id"] for item in new if item.get("type") != "occurrence"] + unlisted
         answers = await _look_up(feed, wanted)
         changed: list[ObservedEvent] = []
-        unreadable: list[RemoteRef] = []
+        unreadable: dict[RemoteRef, Unreadable] = {}
         for item in occurrences:
             _read(item, window, changed, unreadable)
         gone = set()
@@ -254,7 +263,8 @@ class _Findings:
             elif is_new(item_id, _etag(answer), known):
                 _read(answer, window, changed, unreadable)
         # gone from a listing is the next delta's news; gone when held is a removal
-        return cls(tuple(changed), frozenset(gone & set(unlisted)), tuple(unreadable))
+        details = {ref.remote_id: detail for ref, detail in unreadable.items()}
+        return cls(tuple(changed), frozenset(gone & set(unlisted)), tuple(unreadable), details)
 
 
 async def _look_up(feed: GraphFeed, event_ids: list[str]) -> list[dict[str, Any] | None]:
@@ -289,15 +299,17 @@ def _read(
     data: dict[str, Any],
     window: ChangeWindow,
     changed: list[ObservedEvent],
-    unreadable: list[RemoteRef],
+    unreadable: dict[RemoteRef, Unreadable],
 ) -> None:
     if "@unreadable" in data:
-        unreadable.append(RemoteRef(data["id"], None))
+        unreadable[RemoteRef(data["id"], None)] = Unreadable(str(data["@unreadable"]))
         return
     try:
         changed.append(observe(data, window))
-    except PermanentError:
-        unreadable.append(RemoteRef(str(data.get("id")), _etag(data)))
+    except PermanentError as error:
+        named = [value if isinstance(value, str) else None
+                 for value in (data.get("iCalUId"), data.get("subject"))]
+        unreadable[RemoteRef(str(data.get("id")), _etag(data))] = Unreadable(str(error), *named)
 
 
 def observe(data: dict[str, Any], window: ChangeWindow) -> ObservedEvent:

@@ -17,6 +17,7 @@ from syncd.notify.sealed import LinkSeal
 from syncd.notify.templates import MailTemplates
 from syncd.notify.times import format_span
 from syncd.notify.transport import Envelope, PermanentMailError
+from syncd.notify.unreadable_notice import UnreadableNotice, notice_context
 from syncd.timeutil import zone
 
 # A plain ASCII address (dot-atom local part, host name) needs no further checks.
@@ -103,26 +104,41 @@ class Composer:
     def envelope(self, letter: Letter) -> Envelope:
         """The message for `letter`; PermanentMailError if it can never be sent."""
         recipient = checked_address(letter.to_address)
-        facts = BookingFacts.from_json(letter.payload["facts"])
         kind = MessageKind(letter.kind)
+        if not KINDS[kind].about_booking:
+            return self._notice(letter, kind, recipient)
+        facts = BookingFacts.from_json(letter.payload["facts"])
         context = template_context(letter, facts, self.seal.open(letter.manage_link))
         rendered = self.templates.render(kind, facts.merchant_key, context)
         data = build_message(
-            self._headers(letter, facts, recipient, rendered.subject),
+            self._headers(letter, (facts.merchant_name, facts.reply_to), recipient,
+                          rendered.subject),
             rendered.text,
             rendered.html,
             self._calendar(kind, facts, letter, recipient),
         )
         return Envelope(self.from_address, recipient, data, letter.message_id)
 
+    def _notice(self, letter: Letter, kind: MessageKind, recipient: str) -> Envelope:
+        """A message about no booking: its payload's "notice" says what it tells."""
+        notice = UnreadableNotice.from_json(letter.payload["notice"])
+        context = notice_context(letter, notice)
+        rendered = self.templates.render(kind, notice.merchant_key, context)
+        sender = (notice.merchant_name, notice.reply_to)
+        headers = self._headers(letter, sender, recipient, rendered.subject)
+        data = build_message(headers, rendered.text, rendered.html, None)
+        return Envelope(self.from_address, recipient, data, letter.message_id)
+
     def _headers(
-        self, letter: Letter, facts: BookingFacts, recipient: str, subject: str
+        self, letter: Letter, merchant: tuple[str, str | None], recipient: str, subject: str
     ) -> Headers:
-        reply_to = _usable(facts.reply_to) or _usable(self.default_reply_to)
+        """`merchant`: its name and its reply-to address, if any."""
+        name, own_reply_to = merchant
+        reply_to = _usable(own_reply_to) or _usable(self.default_reply_to)
         return Headers(
-            sender=Mailbox(facts.merchant_name, self.from_address),
+            sender=Mailbox(name, self.from_address),
             to=Mailbox(letter.to_name, recipient),
-            reply_to=Mailbox(facts.merchant_name, reply_to) if reply_to else None,
+            reply_to=Mailbox(name, reply_to) if reply_to else None,
             subject=subject,
             date=letter.queued_at,
             message_id=letter.message_id,

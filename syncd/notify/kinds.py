@@ -2,7 +2,8 @@
 
 Adding a kind: a `MessageKind` member, its `KindInfo` entry, and the pair of
 templates `<kind>.txt` / `<kind>.html` in syncd/notify/templates/; then queue
-it where it arises (queue.py for booking changes).
+it where it arises (queue.py for booking changes). A kind about no booking says so
+(`about_booking=False`) and is composed from its payload's "notice".
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class NoticeEvent(StrEnum):
     CANCELLED = "cancelled"
     CONFLICT = "conflict"
     RATED = "rated"  # a customer rated a booking
+    UNREADABLE = "unreadable"  # events on a staff calendar set apart as unreadable
 
 
 class CalendarMethod(StrEnum):
@@ -41,12 +43,14 @@ class MessageKind(StrEnum):
     CONFLICT_NOTICE = "conflict_notice"  # a staff calendar disagrees (syncd/reconcile)
     RATING_REQUEST = "rating_request"  # a while after the booking ended
     RATING_NOTICE = "rating_notice"  # to the merchant: a customer rated a booking
+    UNREADABLE_NOTICE = "unreadable_notice"  # events on a staff calendar set apart; no booking
 
 
 @dataclass(frozen=True)
 class KindInfo:
     calendar: CalendarMethod | None = None  # customer messages the customer's calendar follows
     event: NoticeEvent | None = None  # staff and merchant notices: the setting that gates them
+    about_booking: bool = True  # else composed from its payload's "notice"
 
 
 KINDS: dict[MessageKind, KindInfo] = {
@@ -63,4 +67,5 @@ KINDS: dict[MessageKind, KindInfo] = {
     MessageKind.CONFLICT_NOTICE: KindInfo(event=NoticeEvent.CONFLICT),
     MessageKind.RATING_REQUEST: KindInfo(),
     MessageKind.RATING_NOTICE: KindInfo(event=NoticeEvent.RATED),
+    MessageKind.UNREADABLE_NOTICE: KindInfo(event=NoticeEvent.UNREADABLE, about_booking=False),
 }

@@ -62,10 +62,33 @@ def queue_message(
     """
     if manage_link is not None:
         manage_link = LinkSeal(manage_settings(session).secret()).seal(manage_link)
+    _queue(session, booking.merchant_id, addressee, payload, now=now,
+           booking_id=booking.id, reminder_id=reminder_id, manage_link=manage_link)
+
+
+def queue_notice(
+    session: Session, merchant_id: int, addressee: Addressee, payload: dict[str, Any],
+    *, now: datetime,
+) -> None:
+    """`queue_message` for a notice about no booking (a calendar's, say): its own lane."""
+    _queue(session, merchant_id, addressee, payload, now=now)
+
+
+def _queue(
+    session: Session,
+    merchant_id: int,
+    addressee: Addressee,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    booking_id: int | None = None,
+    reminder_id: int | None = None,
+    manage_link: str | None = None,
+) -> None:
     session.add(
         OutboxMessage(
-            merchant_id=booking.merchant_id,
-            booking_id=booking.id,
+            merchant_id=merchant_id,
+            booking_id=booking_id,
             reminder_id=reminder_id,
             kind=addressee.kind,
             audience=addressee.audience,

@@ -8,13 +8,14 @@ from syncd.schemas import Strict
 
 
 class NoticeEvents(Strict):
-    """Which booking events a staff member or the merchant is told of."""
+    """Which events a staff member or the merchant is told of."""
 
     new: bool = True
     rescheduled: bool = True
     cancelled: bool = True
     conflict: bool = True
     rated: bool = True
+    unreadable: bool = True  # events on a staff calendar set apart as unreadable
 
 
 class MerchantNotificationsIn(Strict):

@@ -33,7 +33,7 @@ from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import PassPlan, check_lease, record_pass, state_of
-from syncd.reconcile.unreadable import remember_unreadable
+from syncd.reconcile.unreadable import announce_unreadable, remember_unreadable
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Presence, Staff
@@ -154,7 +154,9 @@ def apply_pass(
     summary.opened += opened
     summary.cleared += cleared + sweep_drift(session, binding, now)
     announce_opened(session, now, grouped=grouped)
-    summary.set_apart = remember_unreadable(state, answer)
+    set_apart = remember_unreadable(state, answer)
+    announce_unreadable(session, binding, set_apart, len(state.unreadable or []), now)
+    summary.set_apart = len(set_apart)
     record_pass(state, plan, answer.cursor, now, settings, complete=answer.complete,
                 reset_reason=answer.reset_reason, poll_within=answer.poll_within_seconds)
     return summary

@@ -31,6 +31,8 @@ class EventType(StrEnum):
     CONFLICT_RESOLVED = "conflict.resolved"
     MIRROR_DEAD_LETTERED = "mirror.dead_lettered"  # a calendar write was given up on
     BOOKING_RATED = "booking.rated"  # the customer gave or changed a rating
+    # a pass set events on a staff calendar apart as unreadable (syncd/webhooks/unreadable.py)
+    CALENDAR_EVENT_UNREADABLE = "calendar.event_unreadable"
 
 
 def iso(value: datetime) -> str:

@@ -172,7 +172,7 @@ async def test_throttled_look_ups_fail_the_feed_and_keep_the_cursor() -> None:
 
 
 async def test_an_event_that_cannot_be_read_is_unreadable_not_fatal() -> None:
-    broken = event("e2", "v1")
+    broken = event("e2", "v1", subject="Gym")
     broken["start"] = {"dateTime": "yesterday", "timeZone": "UTC"}
     graph = ScriptedGraph([[event("e1", "v1"), event("e2", "v1"), event("e3", "v1")]],
                           {"e1": event("e1", "v1"), "e2": broken})
@@ -184,6 +184,9 @@ async def test_an_event_that_cannot_be_read_is_unreadable_not_fatal() -> None:
     assert [e.ref.remote_id for e in answer.changed] == ["e1"]
     assert sorted(answer.unreadable, key=lambda r: r.remote_id) == [
         RemoteRef("e2", "v1"), RemoteRef("e3", None)]
+    named = answer.unreadable_details["e2"]
+    assert (named.uid, named.summary) == ("uid-e2", "Gym")
+    assert answer.unreadable_details["e3"].reason
 
 
 async def test_a_cancelled_event_is_cancelled_and_free() -> None:

@@ -136,7 +136,7 @@ def test_notification_settings_decide_who_is_told(
     defaults = salon.get(SALON + "/staff/alice/notifications").json()
     assert defaults == {
         "events": {"new": True, "rescheduled": True, "cancelled": True, "conflict": True,
-                   "rated": True},
+                   "rated": True, "unreadable": True},
     }
     put(salon, "/staff/alice/notifications", {"events": {"new": False}})
     merchant = put(salon, "/notifications", {

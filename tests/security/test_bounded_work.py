@@ -51,7 +51,8 @@ def seed(daemon: SyncdDaemon, radicale: RadicaleServer) -> None:
     daemon.put("/merchants/m1/staff/alice", {"name": "Alice", "timezone": "Europe/Berlin"})
     daemon.put("/merchants/m1/staff/alice/calendars/work",
                {"connector": "dav", "calendar_id": radicale.collection_path("alice")})
-    daemon.put("/merchants/m1/services/cut", {"name": "Haircut", "duration_minutes": 30})
+    daemon.put("/merchants/m1/services/cut", {"name": "Haircut", "duration_minutes": 30,
+                                              "manage_web_bookings": True})
     daemon.put("/merchants/m1/bookings/b1", {
         "service": "cut", "staff": "alice", "start": start.isoformat(),
         "customer": {"name": "Ada", "email": CUSTOMER, "timezone": "Europe/London"},

@@ -58,6 +58,13 @@ def test_the_secret_is_shown_once_on_creation(client: ApiClient, runtime: Runtim
         assert session.query(WebhookSubscription).one().secret == secret
 
 
+def test_unreadable_calendar_events_can_be_subscribed_to(client: ApiClient) -> None:
+    body = {"url": "https://platform.example/hooks", "events": ["calendar.event_unreadable"]}
+    response = client.put(f"{HOOKS}/calendars", json=body)
+    assert response.status_code == 201, response.text
+    assert client.get(f"{HOOKS}/calendars").json()["events"] == ["calendar.event_unreadable"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
