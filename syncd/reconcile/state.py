@@ -112,7 +112,9 @@ def plan_pass(
     return PassPlan(binding_id, binding.staff_id, cursor, window, known, distrust)
 
 
-def cursor_distrust(state: ReconcileState, now: datetime, settings: ReconcileSettings) -> str | None:
+def cursor_distrust(
+    state: ReconcileState, now: datetime, settings: ReconcileSettings
+) -> str | None:
     """Why the stored cursor cannot be vouched for (None: it can, or there is none).
 
     A server may answer a stale, lost or foreign sync-token as if it were current and

@@ -140,7 +140,7 @@ class ProxiedHands(DavHands):
     """A real server that syncd reaches through a proxy (tests/dav_proxy.py) playing another
     server family's quirks; changes by hand still go to the server itself."""
 
-    def __init__(self, server: DavServer, proxy_url: str) -> None:  # noqa: super-init-not-called
+    def __init__(self, server: DavServer, proxy_url: str) -> None:
         self.server, self.proxy_url = server, proxy_url
         self.name = f"{type(server).__name__.removesuffix('Server').lower()} behind a proxy"
         self.connector = build(Settings.model_validate(self.settings()))

@@ -44,7 +44,8 @@ def date_back_listing(shop: Shop, by: timedelta) -> None:
     """As if the calendar's last complete listing (and pass) had been made `by` earlier."""
     with shop.runtime.sessions.begin() as session:
         state = session.get_one(ReconcileState, shop.binding_id())
-        assert state.last_complete_at is not None and state.last_pass_at is not None
+        assert state.last_complete_at is not None
+        assert state.last_pass_at is not None
         state.last_complete_at -= by
         state.last_pass_at -= by
 
