@@ -20,6 +20,7 @@ from connectors.base import (
 from connectors.caldav import reports, sync
 from connectors.caldav.http import ICALENDAR, XML, DavClient
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
+from connectors.caldav.observe import CalendarObject, busy_intervals, read_object
 from connectors.caldav.reports import DavResource
 from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
 
@@ -140,11 +141,10 @@ class CalDAVCalendar(Calendar):
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("busy_time needs aware datetimes")
         query = reports.busy_query(start - _SERVER_MARGIN, end + _SERVER_MARGIN)
-        resources = await self._report(query)
-        events = [e for r in resources for e in self._events_of(r) if e.busy]
-        _check_expanded(events)
-        zone = await self._zone_for(events)
-        intervals = [BusyInterval(*e.interval(zone)) for e in events]
+        objects = [obj for r in await self._report(query) if (obj := _object_of(r)) is not None]
+        zone = await self.floating_zone(any(obj.floating for obj in objects))
+        window = ChangeWindow(start, end)
+        intervals = [i for obj in objects for i in busy_intervals(obj, window, zone)]
         overlapping = [i for i in intervals if i.start < end and i.end > start]
         return sorted(overlapping, key=lambda interval: (interval.start, interval.end))
 
@@ -198,7 +198,8 @@ def _booking_event(events: list[ParsedEvent], booking_key: str) -> ParsedEvent |
     return candidates[0] if candidates else None
 
 
-def _check_expanded(events: list[ParsedEvent]) -> None:
-    if any(e.recurs for e in events):
-        # Without expansion the recurrences' busy time would be missed: fail instead.
-        raise PermanentError("server returned recurring events unexpanded")
+def _object_of(resource: DavResource) -> CalendarObject | None:
+    """A stored object with its series, read by syncd itself; raises rather than guess."""
+    if resource.calendar_data is None:
+        raise PermanentError(f"no calendar data returned for {resource.href}")
+    return read_object(RemoteRef(resource.href, resource.etag), resource.calendar_data)

@@ -45,6 +45,10 @@ class CalendarObject:
     def floating(self) -> bool:
         return any(e.floating for e in self.events)
 
+    @property
+    def recurring(self) -> bool:
+        return self.master.recurs or len(self.events) > 1
+
 
 def read_object(ref: RemoteRef, calendar_data: str) -> CalendarObject | None:
     """The object's events; None when it holds no VEVENT (a task, a journal entry)."""
@@ -125,10 +129,9 @@ def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> Observed
     """The object as an `ObservedEvent`: its own time and its busy occurrences in `window`."""
     master = obj.master
     start, end = master.interval(zone)
-    recurring = master.recurs or len(obj.events) > 1
-    occurrences = _occurrences(obj, window, zone) if recurring else _single(master, start, end)
     intervals = tuple(
-        clipped for clipped in (window.clip(o) for o in occurrences) if clipped is not None
+        clipped for clipped in (window.clip(o) for o in busy_intervals(obj, window, zone))
+        if clipped is not None
     )
     return ObservedEvent(
         ref=obj.ref,
@@ -138,9 +141,16 @@ def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> Observed
         end=end,
         busy=master.busy,
         cancelled=master.cancelled,
-        recurring=recurring,
+        recurring=obj.recurring,
         intervals=tuple(sorted(set(intervals), key=lambda i: (i.start, i.end))),
     )
+
+
+def busy_intervals(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
+    """The object's busy time near `window` (a series: its instances there), not cut to it."""
+    if obj.recurring:
+        return _occurrences(obj, window, zone)
+    return _single(obj.master, *obj.master.interval(zone))
 
 
 def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInterval]:
@@ -148,17 +158,30 @@ def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInt
 
 
 def _occurrences(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
+    """The series' busy instances. Only their wall-clock starts are taken from the
+    expansion: its ends are wall-clock sums, where RFC 5545 means exact durations."""
     query = recurring_ical_events.of(obj.calendar)
     try:
         components = query.between(
             window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN
         )
+        overrides = {instant(e.recurrence_id, zone): e for e in obj.events
+                     if e.recurrence_id is not None}
+        return [_interval(c, obj.master, overrides, zone)
+                for c in components if c.name == "VEVENT" and is_busy(c)]
     except (ValueError, TypeError, recurring_ical_events.InvalidCalendar) as exc:
         raise PermanentError(f"cannot expand the series at {obj.ref.remote_id}: {exc}") from None
-    return [_interval(c, zone) for c in components if c.name == "VEVENT" and is_busy(c)]
 
 
-def _interval(component: icalendar.Event, zone: tzinfo) -> BusyInterval:
+def _interval(
+    component: icalendar.Event,
+    master: ParsedEvent,
+    overrides: dict[datetime, ParsedEvent],
+    zone: tzinfo,
+) -> BusyInterval:
     start: date | datetime = component.start
-    end: date | datetime = component.end
-    return BusyInterval(instant(start, zone), instant(end, zone))
+    recurrence_id = component.get("RECURRENCE-ID")
+    override = None if recurrence_id is None else overrides.get(instant(recurrence_id.dt, zone))
+    if override is not None:  # an instance given its own times
+        return BusyInterval(*override.interval(zone))
+    return BusyInterval(*master.interval_at(start, zone))
