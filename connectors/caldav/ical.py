@@ -89,7 +89,7 @@ class ParsedEvent:
     start: date | datetime
     end: date | datetime
     busy: bool
-    recurs: bool  # still carries RRULE/RDATE, i.e. was not expanded by the server
+    recurs: bool  # carries RRULE/RDATE: a series (syncd expands it, never the server)
     is_override: bool  # has a RECURRENCE-ID: one instance of a recurring event
     cancelled: bool = False  # STATUS:CANCELLED
     duration: timedelta | None = None  # its DURATION, when it has no DTEND
