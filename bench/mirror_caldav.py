@@ -1,6 +1,7 @@
-"""Mirror N bookings to a local Radicale through syncd, against raw httpx PUTs.
+"""Mirror N bookings to a local CalDAV server through syncd, against raw httpx PUTs.
 
-    .venv/bin/python bench/mirror_caldav.py [--bookings 2000] [--rounds 3]
+    .venv/bin/python bench/mirror_caldav.py [--server radicale|xandikos|cyrus|davical]
+                                            [--bookings 2000] [--rounds 3]
 
 syncd: the bookings are enqueued through the store's booking function (what
 the API calls), 50 per transaction, while the worker, running in this
@@ -8,7 +9,11 @@ process, writes them; the clock stops when the store reports every mirror
 converged. Baseline: the same event bodies PUT
 with If-None-Match by a plain httpx loop, at the same concurrency (4 requests
 per calendar, 4 calendars). Each round uses fresh collections on the same
-server; rounds alternate baseline and syncd so drift hits both alike.
+server; rounds alternate baseline and syncd so drift hits both alike. The
+baseline retries a request whose keep-alive connection the server dropped
+(Radicale does under load) or that it answered 423/503, as syncd does.
+Each server is a start function (SERVERS): Cyrus and DAViCal run from their
+Debian packages through tests/servers_cyrus.py and tests/servers_davical.py.
 Target: syncd within 1.25x of the baseline.
 """
 
@@ -16,10 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,23 +38,90 @@ from connectors.base import EventSpec
 from connectors.caldav.ical import event_to_ical
 from syncd.config import Settings
 from syncd.runtime import Runtime
+from syncd.serve import build_connectors
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import list_events
-from tests.servers import RadicaleServer
+from tests.servers import DavServer, RadicaleServer, XandikosServer
 
 CALENDARS = 4
 CONCURRENCY = 4  # per calendar, as connectors.caldav's default
 ENQUEUE_BATCH = 50
+RETRIES = 5
+# a keep-alive connection the server closed as the request went out: send it again
+DROPPED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+BUSY = (423, 503)  # Xandikos's repository lock; a server asking to come back
+
+
+def start_radicale(workdir: Path) -> DavServer:
+    return RadicaleServer(workdir / "radicale")
+
+
+def start_xandikos(workdir: Path) -> DavServer:
+    return XandikosServer(workdir / "xandikos")
+
+
+def start_cyrus(workdir: Path) -> DavServer:
+    return _debian_server("cyrus", "tests.servers_cyrus", "CyrusServer", workdir)
+
+
+def start_davical(workdir: Path) -> DavServer:
+    return _debian_server("davical", "tests.servers_davical", "DavicalServer", workdir)
+
+
+def _debian_server(name: str, module_name: str, class_name: str, workdir: Path) -> DavServer:
+    """A server from Debian's packages, through the tests' own runner for it."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        raise SystemExit(f"{name}: this checkout has no {module_name.replace('.', '/')}.py "
+                         "to run it (try --server radicale or xandikos)") from None
+    missing = getattr(module, f"{name}_missing")()
+    if missing is not None:
+        raise SystemExit(f"{name}: {missing}")
+    server: DavServer = getattr(module, class_name)(workdir / name)
+    return server
+
+
+SERVERS: dict[str, Callable[[Path], DavServer]] = {
+    "radicale": start_radicale,
+    "xandikos": start_xandikos,
+    "cyrus": start_cyrus,
+    "davical": start_davical,
+}
 
 
 def staff_names(round_no: int, kind: str) -> list[str]:
     return [f"{kind}{round_no}s{i}" for i in range(CALENDARS)]
 
 
-async def baseline(server: RadicaleServer, round_no: int, bookings: int) -> float:
+class RawLoop:
+    """The baseline: PUT each body with If-None-Match, at most CONCURRENCY per calendar."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.retries = 0
+
+    async def put(self, href: str, body: bytes) -> None:
+        headers = {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
+        for attempt in range(RETRIES + 1):
+            try:
+                response = await self.client.put(href, content=body, headers=headers)
+            except DROPPED:
+                response = None
+            if response is not None and response.status_code not in BUSY:
+                # 412 after a retry: the dropped attempt had stored it
+                if not (attempt and response.status_code == 412):
+                    response.raise_for_status()
+                return
+            self.retries += 1
+            await asyncio.sleep(0.01 * attempt)
+        raise RuntimeError(f"PUT {href} failed {RETRIES + 1} times")
+
+
+async def baseline(server: DavServer, round_no: int, bookings: int) -> tuple[float, int]:
     paths = [server.create_collection(n) for n in staff_names(round_no, "raw")]
     bodies = [
         (paths[i % CALENDARS], f"raw-{round_no}-{i}", _body(i, round_no)) for i in range(bookings)
@@ -55,21 +130,19 @@ async def baseline(server: RadicaleServer, round_no: int, bookings: int) -> floa
     async with httpx.AsyncClient(
         base_url=server.url,
         auth=(server.username, server.password),
+        verify=server.tls_verify(),
         limits=httpx.Limits(max_connections=CALENDARS * CONCURRENCY),
+        timeout=60,
     ) as client:
+        loop = RawLoop(client)
 
         async def put(index: int, path: str, uid: str, body: bytes) -> None:
             async with limits[index % CALENDARS]:
-                response = await client.put(
-                    f"{path}{uid}.ics",
-                    content=body,
-                    headers={"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"},
-                )
-                response.raise_for_status()
+                await loop.put(f"{path}{uid}.ics", body)
 
         started = time.perf_counter()
         await asyncio.gather(*(put(i, p, u, b) for i, (p, u, b) in enumerate(bodies)))
-        return time.perf_counter() - started
+        return time.perf_counter() - started, loop.retries
 
 
 def _body(index: int, round_no: int) -> bytes:
@@ -88,7 +161,7 @@ def _body(index: int, round_no: int) -> bytes:
     )
 
 
-def syncd_runtime(workdir: Path, server: RadicaleServer, round_no: int) -> Runtime:
+def syncd_runtime(workdir: Path, server: DavServer, round_no: int) -> Runtime:
     settings = Settings.model_validate(
         {
             "database": {"url": f"sqlite:///{workdir}/syncd-{round_no}.db"},
@@ -120,8 +193,6 @@ def pending(runtime: Runtime) -> int:
 
 
 async def with_syncd(runtime: Runtime, round_no: int, bookings: int) -> float:
-    from syncd.serve import build_connectors
-
     connectors = build_connectors(runtime)
     stop = asyncio.Event()
     worker = asyncio.create_task(Worker(runtime, connectors).run(stop))
@@ -137,21 +208,29 @@ async def with_syncd(runtime: Runtime, round_no: int, bookings: int) -> float:
     return elapsed
 
 
-def events_on(server: RadicaleServer, round_no: int, kind: str) -> int:
+def events_on(server: DavServer, round_no: int, kind: str) -> int:
     return sum(
         len(list_events(server, server.collection_path(n))) for n in staff_names(round_no, kind)
     )
 
 
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=sorted(SERVERS), default="radicale")
     parser.add_argument("--bookings", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    raw_times, syncd_times = [], []
-    with tempfile.TemporaryDirectory() as tmp, RadicaleServer(Path(tmp) / "radicale") as server:
+    print(f"load average before: {load()}", flush=True)
+    raw_times, syncd_times, retries = [], [], 0
+    with tempfile.TemporaryDirectory() as tmp, SERVERS[args.server](Path(tmp)) as server:
         for round_no in range(args.rounds):
-            raw_times.append(asyncio.run(baseline(server, round_no, args.bookings)))
+            raw_time, raw_retries = asyncio.run(baseline(server, round_no, args.bookings))
+            raw_times.append(raw_time)
+            retries += raw_retries
             runtime = syncd_runtime(Path(tmp), server, round_no)
             syncd_times.append(asyncio.run(with_syncd(runtime, round_no, args.bookings)))
             runtime.close()
@@ -159,14 +238,17 @@ def main() -> None:
             assert events_on(server, round_no, "raw") == args.bookings
             print(
                 f"round {round_no + 1}: raw httpx {raw_times[-1]:.2f}s  "
-                f"syncd {syncd_times[-1]:.2f}s",
+                f"syncd {syncd_times[-1]:.2f}s  (load {load()})",
                 flush=True,
             )
     raw, ours = statistics.median(raw_times), statistics.median(syncd_times)
-    print(f"\n{args.bookings} bookings, {CALENDARS} calendars, {CONCURRENCY} per calendar")
-    print(f"raw httpx PUT loop : {raw:.2f}s ({args.bookings / raw:.0f} events/s)")
+    print(f"\n{args.server}: {args.bookings} bookings, {CALENDARS} calendars, "
+          f"{CONCURRENCY} per calendar, median of {args.rounds} rounds")
+    print(f"raw httpx PUT loop : {raw:.2f}s ({args.bookings / raw:.0f} events/s, "
+          f"{retries} requests retried)")
     print(f"syncd end to end   : {ours:.2f}s ({args.bookings / ours:.0f} events/s)")
     print(f"ratio syncd/raw    : {ours / raw:.2f}x (target <= 1.25x)")
+    print(f"load average after : {load()}")
 
 
 if __name__ == "__main__":

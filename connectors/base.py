@@ -33,7 +33,9 @@ and the window between passes and hands them back unchanged:
 
 - `cursor` is opaque: whatever the last `ChangeSet.cursor` was, or None the
   first time. A cursor is only ever passed back with the window it was made
-  for; when syncd moves its window it passes None.
+  for; when syncd moves its window it passes None. It also passes None at
+  least every `reconcile.full_listing_interval`: some servers (DAViCal) answer
+  a stale or unknown cursor as if it were current and leave out deletions.
 - With a cursor the service accepts, the answer is a *delta*
   (`complete=False`): `changed` holds the current content of every event
   created or modified since the cursor, `removed` the remote ids that are no

@@ -5,20 +5,22 @@ requests any one calendar collection had in flight at once. `latency_seconds`
 holds every request that long before forwarding it, as a distant or busy
 server would (bench/scale.py). `fault`, when set, is asked first about every
 request and may answer it instead of the server (an HTML page, a 503, a reset):
-what a misbehaving proxy or load balancer in front of the server does.
+what a misbehaving proxy or load balancer in front of the server does. A `quirk`
+(tests/dav_quirks.py) makes the server behind it behave as another server family does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import httpx
 import uvicorn
@@ -33,6 +35,19 @@ Fault = Callable[[Request], Awaitable[Response | None]]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
+class Quirk(Protocol):
+    """Another server family's behaviour, played by the proxy."""
+
+    def answer(self, method: str, body: bytes) -> Response | None:
+        """The proxy's own answer to a request, or None to forward it."""
+
+    def rewrite(self, method: str, body: bytes) -> bytes:
+        """The body sent upstream in place of `body`."""
+
+    def rewrite_answer(self, method: str, body: bytes, answer: bytes) -> bytes:
+        """The body answered in place of the server's `answer` to a request with `body`."""
+
+
 def collection_of(path: str) -> str:
     """ "/alice/work/x.ics" → "/alice/work/": the calendar a request concerns."""
     parts = [p for p in path.split("/") if p]
@@ -41,11 +56,18 @@ def collection_of(path: str) -> str:
 
 class CountingProxy:
     def __init__(
-        self, upstream: str, latency_seconds: float = 0.0, fault: Fault | None = None
+        self,
+        upstream: str,
+        latency_seconds: float = 0.0,
+        fault: Fault | None = None,
+        *,
+        quirk: Quirk | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.latency_seconds = latency_seconds
         self.fault = fault
+        self.quirk, self._verify = quirk, verify
         self.port = free_port()
         self.in_flight: Counter[str] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
@@ -93,7 +115,13 @@ class CountingProxy:
 
     async def _forward(self, request: Request) -> Response:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=60)
+            self._client = httpx.AsyncClient(timeout=60, verify=self._verify)
+        body = await request.body()
+        if self.quirk is not None:
+            own = self.quirk.answer(request.method, body)
+            if own is not None:
+                return own
+            body = self.quirk.rewrite(request.method, body)
         collection = collection_of(request.url.path)
         self._enter(collection)
         try:
@@ -106,7 +134,7 @@ class CountingProxy:
                 request.method,
                 self.upstream + request.url.path,
                 headers=headers,
-                content=await request.body(),
+                content=body,
             )
         except httpx.TransportError:
             return Response(status_code=502)
@@ -117,7 +145,10 @@ class CountingProxy:
         # httpx decoded the body: a Content-Encoding passed on would have the client decode it again
         dropped = HOP_BY_HOP | {"content-encoding"}
         out = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out)
+        answer = upstream.content
+        if self.quirk is not None:
+            answer = self.quirk.rewrite_answer(request.method, body, answer)
+        return Response(answer, status_code=upstream.status_code, headers=out)
 
     def __enter__(self) -> Self:
         self._thread.start()

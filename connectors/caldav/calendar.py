@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from urllib.parse import quote, urljoin, urlsplit
@@ -21,6 +22,7 @@ from connectors.base import (
 from connectors.caldav import reports, sync
 from connectors.caldav.http import ICALENDAR, XML, DavClient, multistatus_body
 from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, parse_events
+from connectors.caldav.observe import CalendarObject, busy_intervals, read_object
 from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.reports import DavResource
 from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
@@ -154,10 +156,11 @@ class CalDAVCalendar(Calendar):
             raise ValueError("busy_time needs aware datetimes")
         query = reports.busy_query(start - _SERVER_MARGIN, end + _SERVER_MARGIN)
         body = await self.report(query, depth="1")
-        # parsed in a thread: a server's expansion of a series may be large
-        events = await asyncio.to_thread(_busy_events, body)
-        zone = await self._zone_for(events)
-        intervals = [BusyInterval(*e.interval(zone)) for e in events]
+        # read in threads: an answer may be large, and syncd expands each series itself
+        objects = await asyncio.to_thread(_busy_objects, body)
+        zone = await self.floating_zone(any(obj.floating for obj in objects))
+        window = ChangeWindow(start, end)
+        intervals = await asyncio.to_thread(_busy_intervals_of, objects, window, zone)
         overlapping = [i for i in intervals if i.start < end and i.end > start]
         return sorted(overlapping, key=lambda interval: (interval.start, interval.end))
 
@@ -204,13 +207,6 @@ class CalDAVCalendar(Calendar):
         return (vtimezone and calendar_zone(vtimezone, self.path)) or UTC
 
 
-def _busy_events(body: bytes) -> list[ParsedEvent]:
-    resources = reports.parse_multistatus(body)
-    events = [e for r in resources for e in CalDAVCalendar._events_of(r) if e.busy]
-    _check_expanded(events)
-    return events
-
-
 def _booking_event(events: list[ParsedEvent], booking_key: str) -> ParsedEvent | None:
     """The master VEVENT carrying `booking_key` as its UID or its syncd tag."""
     matching = [e for e in events if booking_key in (e.uid, e.booking_key)]
@@ -227,7 +223,25 @@ def _keys_of(resource: DavResource) -> set[str]:
     return {key for event in events for key in (event.uid, event.booking_key) if key}
 
 
-def _check_expanded(events: list[ParsedEvent]) -> None:
-    if any(e.recurs for e in events):
-        # Without expansion the recurrences' busy time would be missed: fail instead.
-        raise PermanentError("server returned recurring events unexpanded")
+def _busy_objects(body: bytes) -> list[CalendarObject]:
+    """The stored objects of a busy read. One whose text cannot be read is set apart (not
+    counted), as reconcile does; one the server sent no data for may be busy: raise."""
+    objects = []
+    for resource in reports.parse_multistatus(body):
+        if resource.calendar_data is None:
+            raise PermanentError(f"no calendar data returned for {resource.href}")
+        ref = RemoteRef(resource.href, resource.etag)
+        with contextlib.suppress(PermanentError):
+            if (obj := read_object(ref, resource.calendar_data)) is not None:
+                objects.append(obj)
+    return objects
+
+
+def _busy_intervals_of(
+    objects: list[CalendarObject], window: ChangeWindow, zone: tzinfo
+) -> list[BusyInterval]:
+    intervals: list[BusyInterval] = []
+    for obj in objects:
+        with contextlib.suppress(PermanentError):  # a series beyond bounds is set apart
+            intervals.extend(busy_intervals(obj, window, zone))
+    return intervals

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
 from connectors.base import EventSpec, EventStatus
+from connectors.caldav.instants import end_after, to_utc
 from syncd.errors import PermanentError
 from syncd.icaltext import clean_text
 
@@ -96,9 +97,11 @@ class ParsedEvent:
     start: date | datetime
     end: date | datetime
     busy: bool
-    recurs: bool  # still carries RRULE/RDATE, i.e. was not expanded by the server
+    recurs: bool  # carries RRULE/RDATE: a series (syncd expands it, never the server)
     is_override: bool  # has a RECURRENCE-ID: one instance of a recurring event
     cancelled: bool = False  # STATUS:CANCELLED
+    duration: timedelta | None = None  # its DURATION, when it has no DTEND
+    recurrence_id: date | datetime | None = None  # of an overridden instance
 
     @property
     def floating(self) -> bool:
@@ -106,17 +109,34 @@ class ParsedEvent:
         return any(not isinstance(t, datetime) or t.tzinfo is None for t in (self.start, self.end))
 
     def interval(self, floating_zone: tzinfo) -> tuple[datetime, datetime]:
-        """Start and end as aware UTC datetimes."""
-        return instant(self.start, floating_zone), instant(self.end, floating_zone)
+        """Start and end as aware UTC datetimes, as RFC 5545 means them (instants.py)."""
+        start = instant(self.start, floating_zone)
+        if self.duration is not None:
+            return start, end_after(self.start, self.duration, floating_zone)
+        return start, instant(self.end, floating_zone)
+
+    def interval_at(
+        self, start: date | datetime, floating_zone: tzinfo
+    ) -> tuple[datetime, datetime]:
+        """The instance of this event's series that starts at wall time `start`: as long as
+        the first one, exactly (RFC 5545 3.8.5.3); all-day ones as many days."""
+        if self.duration is not None:
+            return instant(start, floating_zone), end_after(start, self.duration, floating_zone)
+        if not isinstance(self.start, datetime) or not isinstance(start, datetime):
+            days = _as_date(self.end) - _as_date(self.start)
+            return instant(start, floating_zone), instant(start + days, floating_zone)
+        first_start, first_end = self.interval(floating_zone)
+        begin = instant(start, floating_zone)
+        return begin, begin + (first_end - first_start)
+
+
+def _as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def instant(value: date | datetime, floating_zone: tzinfo) -> datetime:
     """A DTSTART/DTEND value as aware UTC; floating times and dates read in `floating_zone`."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=floating_zone)
-    return value.astimezone(UTC)
+    return to_utc(value, floating_zone)
 
 
 def parse_events(calendar_data: str | bytes, href: str) -> list[ParsedEvent]:
@@ -151,6 +171,9 @@ def _parsed(vevent: icalendar.Event) -> ParsedEvent:
         recurs="RRULE" in vevent or "RDATE" in vevent,
         is_override="RECURRENCE-ID" in vevent,
         cancelled=(_text(vevent, "STATUS") or "").upper() == "CANCELLED",
+        duration=vevent.decoded("DURATION") if "DURATION" in vevent and "DTEND" not in vevent
+        else None,
+        recurrence_id=vevent.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in vevent else None,
     )
 
 

@@ -201,12 +201,11 @@ def observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> Observed
 def _observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> ObservedEvent:
     master = obj.master
     start, end = master.interval(zone)
-    recurring = obj.recurring
-    if not recurring and not in_sane_range(start, end):
+    if not obj.recurring and not in_sane_range(start, end):
         raise PermanentError(f"the event at {obj.ref.remote_id} is dated outside 1970-2200")
-    occurrences = _occurrences(obj, window, zone) if recurring else _single(master, start, end)
     intervals = tuple(
-        clipped for clipped in (window.clip(o) for o in occurrences) if clipped is not None
+        clipped for clipped in (window.clip(o) for o in busy_intervals(obj, window, zone))
+        if clipped is not None
     )
     return ObservedEvent(
         ref=obj.ref,
@@ -216,9 +215,16 @@ def _observe(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> Observe
         end=end,
         busy=master.busy,
         cancelled=master.cancelled,
-        recurring=recurring,
+        recurring=obj.recurring,
         intervals=tuple(sorted(set(intervals), key=lambda i: (i.start, i.end))),
     )
+
+
+def busy_intervals(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
+    """The object's busy time near `window` (a series: its instances there), not cut to it."""
+    if obj.recurring:
+        return _occurrences(obj, window, zone)
+    return _single(obj.master, *obj.master.interval(zone))
 
 
 def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInterval]:
@@ -226,18 +232,31 @@ def _single(master: ParsedEvent, start: datetime, end: datetime) -> list[BusyInt
 
 
 def _occurrences(obj: CalendarObject, window: ChangeWindow, zone: tzinfo) -> list[BusyInterval]:
+    """The series' busy instances. Only their wall-clock starts are taken from the
+    expansion: its ends are wall-clock sums, where RFC 5545 means exact durations."""
     wide = ChangeWindow(window.start - _EXPANSION_MARGIN, window.end + _EXPANSION_MARGIN)
     check_bounded(obj.calendar, wide, obj.ref.remote_id)
     try:
         components = recurring_ical_events.of(obj.calendar).between(wide.start, wide.end)
+        overrides = {instant(e.recurrence_id, zone): e for e in obj.events
+                     if e.recurrence_id is not None}
+        return [_interval(c, obj.master, overrides, zone)
+                for c in components if c.name == "VEVENT" and is_busy(c)]
     except Exception as exc:  # the library raises all sorts on hostile rules
         raise PermanentError(
             f"cannot expand the series at {obj.ref.remote_id}: {type(exc).__name__}"
         ) from None
-    return [_interval(c, zone) for c in components if c.name == "VEVENT" and is_busy(c)]
 
 
-def _interval(component: icalendar.Event, zone: tzinfo) -> BusyInterval:
+def _interval(
+    component: icalendar.Event,
+    master: ParsedEvent,
+    overrides: dict[datetime, ParsedEvent],
+    zone: tzinfo,
+) -> BusyInterval:
     start: date | datetime = component.start
-    end: date | datetime = component.end
-    return BusyInterval(instant(start, zone), instant(end, zone))
+    recurrence_id = component.get("RECURRENCE-ID")
+    override = None if recurrence_id is None else overrides.get(instant(recurrence_id.dt, zone))
+    if override is not None:  # an instance given its own times
+        return BusyInterval(*override.interval(zone))
+    return BusyInterval(*master.interval_at(start, zone))

@@ -46,10 +46,10 @@ def all_events_query() -> bytes:
 
 
 def busy_query(start: datetime, end: datetime) -> bytes:
-    """calendar-query for VEVENTs overlapping [start, end), recurrences expanded in range."""
-    data = _tree(cdav.CalendarData(), cdav.Expand(start, end))
+    """calendar-query for the objects with VEVENTs overlapping [start, end), as stored: no
+    `expand`, as servers place DST-ambiguous times differently (connectors/caldav/instants.py)."""
     in_range = _tree(cdav.CompFilter("VEVENT"), cdav.TimeRange(start, end))
-    return _calendar_query(data, in_range)
+    return _calendar_query(cdav.CalendarData(), in_range)
 
 
 def _calendar_query(data: BaseElement, event_filter: BaseElement) -> bytes:

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from syncd.store.models import Base
 
+KEY_LENGTH = 255
+
 
 class Rule(StrEnum):
     """What happens when a mirrored event no longer shows its booking."""
@@ -65,6 +67,11 @@ class SeenEvent(Base):
     etag: Mapped[str | None] = mapped_column(String(200))
     # a copy carrying a booking's tag: busy time, but never a conflict with that booking
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
+    # its UID and syncd tag (None when longer than any booking's UID can be): an event
+    # naming a booking is never that booking's double booking, even when it was seen
+    # before the booking existed (a rebuilt store) and `booking_id` could not be set
+    uid: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
+    tag: Mapped[str | None] = mapped_column(String(KEY_LENGTH))
     busy: Mapped[bool] = mapped_column(Boolean)
     recurring: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRef
@@ -126,12 +126,21 @@ def _overlapping(
         # to each live booking's end (ix_observed_busy_staff) instead of joining it all
         .where(ObservedBusy.staff_id == binding.staff_id, ObservedBusy.binding_id == binding.id)
         .where(Booking.status != BookingStatus.CANCELLED, Booking.end > now)
-        .where(or_(SeenEvent.booking_id.is_(None), SeenEvent.booking_id != Booking.id))
+        .where(_not_its_own_event())
         .group_by(Booking.id, SeenEvent.remote_id, SeenEvent.etag, Booking.updated_at)
     )
     rows = session.execute(query).all()
     return {(b, r): (Overlapping(etag, start, end), changed)
             for b, r, etag, start, end, changed in rows}
+
+
+def _not_its_own_event() -> ColumnElement[bool]:
+    """The seen event is not the booking's own (a copy of it, or its event before relinking)."""
+    return and_(
+        or_(SeenEvent.booking_id.is_(None), SeenEvent.booking_id != Booking.id),
+        or_(SeenEvent.uid.is_(None), SeenEvent.uid != Booking.uid),
+        or_(SeenEvent.tag.is_(None), SeenEvent.tag != Booking.uid),
+    )
 
 
 def sweep_drift(session: Session, binding: CalendarBinding, now: datetime) -> int:

@@ -54,6 +54,9 @@ async def reconcile_pass(
     plan = await db.run(state.plan_pass, binding_id, utcnow(), settings)
     if plan is None:
         return None
+    if plan.listing_reason is not None:
+        log.info("listing the calendar completely: %s", plan.listing_reason,
+                 extra={"binding_id": binding_id})
     answer = await calendar.changes(plan.cursor, plan.window, plan.known)
     share = settings.missing_share_to_verify
     mass = await check_disappearance(db, calendar, binding_id, answer, share)

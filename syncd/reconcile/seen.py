@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from connectors.base import ObservedEvent
 from syncd.manage.busy import forget_stretches
 from syncd.manage.slots import Interval
-from syncd.reconcile.models import ObservedBusy, SeenEvent
+from syncd.reconcile.models import KEY_LENGTH, ObservedBusy, SeenEvent
 from syncd.store.models import CalendarBinding
 
 _CHUNK = 500
@@ -36,6 +36,7 @@ def record_foreign(session: Session, binding: CalendarBinding, found: list[Forei
             session.add(row)
         row.etag, row.busy, row.recurring = event.ref.etag, event.busy, event.recurring
         row.booking_id = booking_id
+        row.uid, row.tag = _key(event.uid), _key(event.booking_key)
     session.flush()
     ids = [rows[remote_id].id for remote_id in kept]
     for first in range(0, len(ids), _CHUNK):
@@ -52,6 +53,10 @@ def record_foreign(session: Session, binding: CalendarBinding, found: list[Forei
         session.execute(insert(ObservedBusy), intervals)
         shown = [Interval(i.start, i.end) for event, _ in kept.values() for i in event.intervals]
         forget_stretches(session, [binding.id], shown)
+
+
+def _key(value: str | None) -> str | None:
+    return value if value is not None and len(value) <= KEY_LENGTH else None
 
 
 def forget(session: Session, binding_id: int, remote_ids: Iterable[str]) -> None:

@@ -13,6 +13,10 @@ class ReconcileSettings(BaseModel):
     enabled: bool = True
     # between two passes over one calendar; a pass is also made at once when one is asked for
     interval_seconds: float = Field(default=300.0, gt=0)
+    # seconds: a complete listing at least this often, whatever the change feed's cursor says
+    # (some servers answer a stale or unknown sync-token as if it were current, and never
+    # report what was deleted meanwhile); deletions they hide are seen at most this late
+    full_listing_interval: float = Field(default=3600.0, gt=0)
     # the watched window (foreign busy time, double bookings): from a little before now ...
     lookback_days: float = Field(default=1.0, ge=0)
     # ... to this far ahead; moved forward every window_renew_days (a complete listing)

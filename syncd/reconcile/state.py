@@ -45,6 +45,7 @@ class PassPlan:
     cursor: str | None
     window: ChangeWindow
     known: dict[str, str | None]  # remote id → etag of what syncd holds for this calendar
+    listing_reason: str | None = None  # why a stored cursor is not used this time
 
 
 def pass_due(now: datetime) -> ColumnElement[bool]:
@@ -110,8 +111,30 @@ def plan_pass(
     known = _mirror_etags(session, binding_id, window)
     if same_window:  # a new window lists every foreign event in it again
         known |= _seen_etags(session, binding_id)
-    cursor = state.cursor if same_window else None
-    return PassPlan(binding_id, binding.staff_id, cursor, window, known)
+    distrust = cursor_distrust(state, now, settings) if same_window else None
+    cursor = state.cursor if same_window and distrust is None else None
+    return PassPlan(binding_id, binding.staff_id, cursor, window, known, distrust)
+
+
+def cursor_distrust(
+    state: ReconcileState, now: datetime, settings: ReconcileSettings
+) -> str | None:
+    """Why the stored cursor cannot be vouched for (None: it can, or there is none).
+
+    A server may answer a stale, lost or foreign sync-token as if it were current and
+    leave out what was deleted meanwhile (DAViCal does), so a cursor is used only while
+    the last complete listing is younger than `full_listing_interval`.
+    """
+    if state.cursor is None:
+        return None
+    listed = state.last_complete_at
+    if listed is None:
+        return "no complete listing on record"
+    if listed > now or (state.last_pass_at is not None and state.last_pass_at > now):
+        return "the sync state is dated after now (a clock moved back, or a restored store)"
+    if now - listed >= timedelta(seconds=settings.full_listing_interval):
+        return "the last complete listing is older than reconcile.full_listing_interval"
+    return None
 
 
 def _stored_window(state: ReconcileState) -> ChangeWindow | None:

@@ -11,7 +11,7 @@ import pytest
 
 from connectors.base import EventStatus, same_etag
 from connectors.caldav import CalDAVConnector, Settings, build
-from syncd.errors import PermanentError, PreconditionFailed, UidInUse
+from syncd.errors import PreconditionFailed, UidInUse
 from tests.contract.harness import (
     BERLIN_VTIMEZONE,
     DavHarness,
@@ -194,9 +194,10 @@ async def test_make_calendar_creates_once_and_accepts_an_existing_one(
     assert await connector.calendar(path).find_by_booking("b-1") is not None
 
 
-async def test_busy_time_fails_when_the_server_does_not_expand_recurrences() -> None:
+async def test_busy_time_expands_series_itself_and_never_asks_the_server_to() -> None:
     weekly = wrap_vevent(
-        "UID:w\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nRRULE:FREQ=WEEKLY"
+        "UID:w\nDTSTAMP:20260101T000000Z\nDTSTART:20260302T090000Z\nDURATION:PT1H\n"
+        "RRULE:FREQ=WEEKLY"
     )
     multistatus = (
         '<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><response>'
@@ -204,9 +205,15 @@ async def test_busy_time_fails_when_the_server_does_not_expand_recurrences() -> 
         f"<C:calendar-data>{weekly}</C:calendar-data></prop>"
         "<status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
     )
-    calendar = mocked_calendar(lambda request: httpx.Response(207, text=multistatus))
-    with pytest.raises(PermanentError, match="unexpanded"):
-        await calendar.busy_time(MONDAY_10, MONDAY_10 + timedelta(days=14))
+    asked: list[bytes] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.content)
+        return httpx.Response(207, text=multistatus)
+
+    busy = await mocked_calendar(server).busy_time(MONDAY_10, MONDAY_10 + timedelta(days=14))
+    assert [i.start for i in busy] == [MONDAY_10 + timedelta(days=d) for d in (0, 7)]
+    assert all(b"expand" not in body for body in asked)
 
 
 async def test_etag_is_fetched_when_the_put_response_has_none() -> None:

@@ -125,8 +125,25 @@ class DavHands:
     async def events(self, calendar_id: str) -> dict[str, Times]:
         return {e.uid: (e.start, e.end) for e in list_events(self.server, calendar_id)}
 
+    async def put_raw(self, calendar_id: str, name: str, body: str) -> str:
+        """Store `body` as it is, as another client would; returns its href."""
+        return await self._harness(calendar_id).put_raw(name, body)
+
     def refused_cursor(self, calendar_id: str, cursor: str) -> str:
         return self._harness(calendar_id).refused_cursor(cursor)
 
     async def aclose(self) -> None:
         await self.connector.aclose()
+
+
+class ProxiedHands(DavHands):
+    """A real server that syncd reaches through a proxy (tests/dav_proxy.py) playing another
+    server family's quirks; changes by hand still go to the server itself."""
+
+    def __init__(self, server: DavServer, proxy_url: str) -> None:
+        self.server, self.proxy_url = server, proxy_url
+        self.name = f"{type(server).__name__.removesuffix('Server').lower()} behind a proxy"
+        self.connector = build(Settings.model_validate(self.settings()))
+
+    def settings(self) -> dict[str, Any]:
+        return self.server.connector_settings(url=self.proxy_url)

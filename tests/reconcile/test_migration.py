@@ -74,3 +74,32 @@ def test_existing_merchants_get_booking_wins(database_url: str) -> None:
         assert rule == "booking_wins"
     finally:
         engine.dispose()
+
+
+def test_events_seen_before_their_keys_were_kept_are_read_again(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0011_manage_indexes")
+            connection.execute(text(
+                "INSERT INTO merchants (id, key, name, timezone, contact_text)"
+                " VALUES (1, 'm', 'M', 'UTC', '')"))
+            connection.execute(text(
+                "INSERT INTO staff (id, merchant_id, key, name, timezone, working_hours)"
+                " VALUES (1, 1, 's', 'S', 'UTC', '{}')"))
+            connection.execute(text(
+                "INSERT INTO calendar_bindings (id, staff_id, key, connector, calendar_id, active,"
+                " consecutive_failures, state) VALUES (1, 1, 'b', 'cal', '/c/', true, 0, 'idle')"))
+            connection.execute(text(
+                "INSERT INTO reconcile_states (binding_id, cursor, next_pass_at, failures, passes)"
+                " VALUES (1, 'token', '2026-01-01 00:00:00', 0, 1)"))
+            connection.execute(text(
+                "INSERT INTO seen_events (id, binding_id, remote_id, etag, busy, recurring)"
+                " VALUES (1, 1, '/c/x.ics', '\"1\"', true, false)"))
+        upgrade(engine)
+        with engine.connect() as connection:
+            cursor = connection.execute(text("SELECT cursor FROM reconcile_states")).scalar_one()
+            etag = connection.execute(text("SELECT etag FROM seen_events")).scalar_one()
+        assert (cursor, etag) == (None, None)
+    finally:
+        engine.dispose()

@@ -10,12 +10,12 @@ import pytest
 from connectors.base import BusyInterval, ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
 from connectors.memory import MemoryCalendar
 from syncd.reconcile.busy import merged
-from syncd.reconcile.models import Rule
+from syncd.reconcile.models import ReconcileState, Rule
 from syncd.reconcile.passes import Watcher, reconcile_pass
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
-from syncd.reconcile.state import LeaseLost, request_pass
+from syncd.reconcile.state import LeaseLost, cursor_distrust, request_pass
 from syncd.reconcile.window import window_for
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import ConflictKind as K
@@ -238,3 +238,22 @@ async def test_a_failing_pass_logs_its_traceback_once(
         assert shop.state().last_error
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("listed", "last_pass", "trusted"),
+    [
+        (T - timedelta(minutes=59), T - timedelta(minutes=5), True),
+        (T - HOUR, T - timedelta(minutes=5), False),  # the last complete listing is too old
+        (None, T - timedelta(minutes=5), False),  # none on record
+        (T + timedelta(minutes=5), T + timedelta(minutes=5), False),  # dated after now
+        (T - timedelta(minutes=5), T + timedelta(minutes=1), False),
+    ],
+)
+def test_a_cursor_is_used_only_while_a_complete_listing_vouches_for_it(
+    listed: datetime | None, last_pass: datetime, trusted: bool
+) -> None:
+    state = ReconcileState(cursor="token", last_complete_at=listed, last_pass_at=last_pass)
+    reason = cursor_distrust(state, T, ReconcileSettings(full_listing_interval=3600))
+    assert (reason is None) == trusted
+    assert cursor_distrust(ReconcileState(cursor=None), T, ReconcileSettings()) is None
