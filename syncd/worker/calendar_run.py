@@ -112,11 +112,12 @@ class CalendarRun:
         """A pipeline: the next claim is made as soon as a write finishes, while others run."""
         writes = InFlight(self.concurrency)
         try:
-            await self._learn_contents()
             while self._may_go_on():
                 written = writes.written
                 claimed = await self._claim(writes.ids)
                 if claimed:
+                    # once per process, and only when there is something to write here
+                    await self._learn_contents()
                     await self._dispatch(claimed, writes)
                 elif not writes:
                     break

@@ -24,6 +24,7 @@ from tests.server_families import FAMILIES, Family
 from tests.servers import DavServer
 
 pytestmark = pytest.mark.anyio
+XML_ANSWER = {"Content-Type": "application/xml; charset=utf-8"}  # what CalDAV servers send
 
 
 @pytest.fixture(params=sorted(FAMILIES))
@@ -209,7 +210,7 @@ async def test_busy_time_expands_series_itself_and_never_asks_the_server_to() ->
 
     def server(request: httpx.Request) -> httpx.Response:
         asked.append(request.content)
-        return httpx.Response(207, text=multistatus)
+        return httpx.Response(207, text=multistatus, headers=XML_ANSWER)
 
     busy = await mocked_calendar(server).busy_time(MONDAY_10, MONDAY_10 + timedelta(days=14))
     assert [i.start for i in busy] == [MONDAY_10 + timedelta(days=d) for d in (0, 7)]
@@ -225,7 +226,7 @@ async def test_etag_is_fetched_when_the_put_response_has_none() -> None:
             '<propstat><prop><getetag>"7"</getetag></prop>'
             "<status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
         )
-        return httpx.Response(207, text=multistatus)
+        return httpx.Response(207, text=multistatus, headers=XML_ANSWER)
 
     ref = await mocked_calendar(server).create(spec())
     assert (ref.remote_id, ref.etag) == ("/alice/work/b-1.ics", '"7"')
