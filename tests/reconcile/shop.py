@@ -183,6 +183,15 @@ class Shop:
         with self.runtime.sessions.begin() as session:
             session.get_one(ReconcileState, self.binding_id()).cursor = cursor
 
+    def date_back_listing(self, by: timedelta) -> None:
+        """As if the calendar's last complete listing (and pass) had been made `by` earlier."""
+        with self.runtime.sessions.begin() as session:
+            state = session.get_one(ReconcileState, self.binding_id())
+            assert state.last_complete_at is not None
+            assert state.last_pass_at is not None
+            state.last_complete_at -= by
+            state.last_pass_at -= by
+
 
 def aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from connectors.base import EventSpec
 from connectors.caldav.ical import event_to_ical
 from syncd.domain.bookings import event_uid
-from syncd.reconcile.models import ReconcileState
 from syncd.worker import Worker
 from tests.dav_proxy import CountingProxy, Quirk
 from tests.dav_quirks import AnySyncTokenAccepted, NoSyncCollection, WritesRefused
@@ -40,16 +38,6 @@ def shop_behind(
             runtime.close()
 
 
-def date_back_listing(shop: Shop, by: timedelta) -> None:
-    """As if the calendar's last complete listing (and pass) had been made `by` earlier."""
-    with shop.runtime.sessions.begin() as session:
-        state = session.get_one(ReconcileState, shop.binding_id())
-        assert state.last_complete_at is not None
-        assert state.last_pass_at is not None
-        state.last_complete_at -= by
-        state.last_pass_at -= by
-
-
 async def test_a_deletion_a_stale_token_hides_is_seen_by_the_next_full_listing(
     radicale: RadicaleServer, database_url: str
 ) -> None:
@@ -63,7 +51,7 @@ async def test_a_deletion_a_stale_token_hides_is_seen_by_the_next_full_listing(
         assert await shop.event_times("b1") is None, "the delta hid the deletion"
         assert shop.conflicts() == []
 
-        date_back_listing(shop, 2 * HOUR)  # older than full_listing_interval (1 h by default)
+        shop.date_back_listing(2 * HOUR)  # older than full_listing_interval (1 h by default)
         await shop.watch_again()
         assert await shop.event_times("b1") == (START, START + HOUR), "put back"
         assert [(c.kind, c.status) for c in shop.conflicts()] == [("missing", "resolved")]
