@@ -45,8 +45,10 @@ def pause_every_calendar(runtime: Runtime, why: str) -> None:
 def lease_every_calendar_elsewhere(runtime: Runtime) -> None:
     with runtime.sessions.begin() as session:
         ids = f.alice_and_bob(session, 6)
-        for binding_id in ids.values():
-            work.acquire_lease(session, binding_id, "another-worker", utcnow(), 3600)
+        leased = work.start_passes(
+            session, list(ids.values()), "another-worker", utcnow(), lease_seconds=3600, limit=0
+        )
+        assert set(leased) == set(ids.values())
 
 
 class TransactionCount:
