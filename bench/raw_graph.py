@@ -69,10 +69,23 @@ def create_item(index: int, upn: str, prefix: str) -> dict[str, Any]:
     }
 
 
+RESENDS = 3  # a connection the server dropped (its keep-alive ended, or it was overloaded)
+
+
+async def _post_batch(client: httpx.AsyncClient, items: list[dict[str, Any]]) -> httpx.Response:
+    """The batch's answer; sent again (as syncd does) when no answer came."""
+    for _ in range(RESENDS):
+        try:
+            return await client.post("/$batch", json={"requests": items})
+        except httpx.TransportError:
+            continue
+    return await client.post("/$batch", json={"requests": items})
+
+
 async def _mailbox(client: httpx.AsyncClient, upn: str, bookings: int, prefix: str) -> None:
     items = [create_item(i, upn, prefix) for i in range(bookings)]
     for first in range(0, len(items), BATCH):
-        answer = await client.post("/$batch", json={"requests": items[first : first + BATCH]})
+        answer = await _post_batch(client, items[first : first + BATCH])
         statuses = {r["status"] for r in answer.json()["responses"]}
         if answer.status_code != 200 or statuses != {201}:
             raise RuntimeError(f"raw loop: batch {answer.status_code}, items {statuses}")
