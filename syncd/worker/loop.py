@@ -111,18 +111,18 @@ class Worker:
         free = self.settings.calendars_in_parallel - len(self._runs)
         if free <= 0:
             return
-        await self._key_leases()
         targets = await self.db.read(
             work.due_bindings, self.owner, utcnow(), free + len(self._runs), watch=self._watch
         )
+        await self._key_leases()  # after: every calendar found has its key when leased
         targets = [t for t in targets if t.binding_id not in self._runs][:free]
         for target in [t for t in targets if t.connector not in self.connectors]:
             self._track(target, self._unconfigured(target))
         await self._start([t for t in targets if t.connector in self.connectors])
 
     async def _key_leases(self) -> None:
-        """Lease keys for new bindings, before any worker can lease them (every worker does
-        this first), so that a mailbox's calendars are never leased apart."""
+        """Lease keys for new bindings, before this worker leases them (every worker does
+        so), so that a mailbox's calendars are never leased apart."""
         found = await self.db.read(leases.unkeyed, list(self.connectors))
         if found:
             keys = {
