@@ -11,7 +11,10 @@ from sqlalchemy import select
 
 from syncd.schemas import BindingIn
 from syncd.store.catalog import upsert_binding
-from syncd.store.models import Staff
+from syncd.store.leases import assign_lease_keys
+from syncd.store.models import CalendarBinding, Staff
+from syncd.store.work import due_bindings, start_passes
+from syncd.timeutil import utcnow
 from syncd.worker import Worker
 from tests.graph import GraphDouble
 from tests.m365.world import World, make_world
@@ -73,3 +76,25 @@ def test_three_workers_keep_four_requests_per_mailbox_of_two_bindings(
     for key in staff:
         assert len(world.events(key)) == 2 * BOOKINGS
     world.runtime.close()
+
+
+def test_a_mailbox_held_by_one_worker_is_left_whole_to_it(
+    double: GraphDouble, database_url: str, tmp_path: Path
+) -> None:
+    world = make_world(double, database_url, tmp_path)
+    world.add_staff(["anna"])
+    bind_second_calendar(world, "anna")
+    first, second = binding_ids(world)
+    with world.runtime.sessions.begin() as session:
+        assign_lease_keys(session, {first: "graph:mailbox:anna", second: "graph:mailbox:anna"})
+        assert list(start_passes(session, [first], "w1", utcnow(), lease_seconds=60, limit=0))
+    with world.runtime.sessions.begin() as session:
+        assert due_bindings(session, "w2", utcnow(), 10, watch=True) == []
+        assert start_passes(session, [second], "w2", utcnow(), lease_seconds=60, limit=0) == {}
+        assert list(start_passes(session, [second], "w1", utcnow(), lease_seconds=60, limit=0))
+    world.runtime.close()
+
+
+def binding_ids(world: World) -> list[int]:
+    with world.runtime.sessions.begin() as session:
+        return list(session.scalars(select(CalendarBinding.id).order_by(CalendarBinding.id)))
