@@ -149,7 +149,6 @@ def runtime_for(double: Any, workdir: Path, database_url: str, args: argparse.Na
     settings = Settings.model_validate(
         {
             "database": {"url": database_url},
-            "worker": {"calendars_in_parallel": max(64, args.mailboxes)},
             "reconcile": {"enabled": args.reconcile},
             "connectors": {"graph": connector_table(double, directory=workdir)},
         }

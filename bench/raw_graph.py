@@ -4,8 +4,9 @@ No store, no worker, no connector: one app-only token from the double's token
 endpoint, then per mailbox its bookings' creates as JSON batches of 20, one
 batch in flight per mailbox (syncd's batcher sends one at a time too, and a
 batch of 20 fills Outlook's 4 request slots), every mailbox at once, on one
-client with the pool limits of syncd's Graph client. The request bodies are
-the ones syncd sends (connectors.m365.events), so the double does the same work.
+client with the pool limits and timeouts of syncd's Graph client (the same
+settings). The request bodies are the ones syncd sends (connectors.m365.events),
+so the double does the same work.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ import httpx
 
 from connectors.base import EventSpec
 from connectors.m365 import events
+from connectors.m365.http import graph_limits, graph_timeout
+from connectors.m365.settings import Settings
 from tests import factories as f
+from tests.m365.support import connector_table
 
 BATCH = 20
 SCOPE = "https://graph.microsoft.com/.default"
@@ -65,10 +69,23 @@ def create_item(index: int, upn: str, prefix: str) -> dict[str, Any]:
     }
 
 
+RESENDS = 3  # a connection the server dropped (its keep-alive ended, or it was overloaded)
+
+
+async def _post_batch(client: httpx.AsyncClient, items: list[dict[str, Any]]) -> httpx.Response:
+    """The batch's answer; sent again (as syncd does) when no answer came."""
+    for _ in range(RESENDS):
+        try:
+            return await client.post("/$batch", json={"requests": items})
+        except httpx.TransportError:
+            continue
+    return await client.post("/$batch", json={"requests": items})
+
+
 async def _mailbox(client: httpx.AsyncClient, upn: str, bookings: int, prefix: str) -> None:
     items = [create_item(i, upn, prefix) for i in range(bookings)]
     for first in range(0, len(items), BATCH):
-        answer = await client.post("/$batch", json={"requests": items[first : first + BATCH]})
+        answer = await _post_batch(client, items[first : first + BATCH])
         statuses = {r["status"] for r in answer.json()["responses"]}
         if answer.status_code != 200 or statuses != {201}:
             raise RuntimeError(f"raw loop: batch {answer.status_code}, items {statuses}")
@@ -77,9 +94,13 @@ async def _mailbox(client: httpx.AsyncClient, upn: str, bookings: int, prefix: s
 async def _all(double: Any, upns: list[str], bookings: int, prefix: str) -> float:
     verify = ssl.create_default_context(cafile=double.ca_file)
     headers = {"Authorization": f"Bearer {token(double, verify)}"}
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+    settings = Settings.model_validate(connector_table(double))
     async with httpx.AsyncClient(
-        base_url=double.graph_url, verify=verify, headers=headers, limits=limits, timeout=120
+        base_url=double.graph_url,
+        verify=verify,
+        headers=headers,
+        limits=graph_limits(settings),
+        timeout=graph_timeout(settings),
     ) as client:
         started = time.perf_counter()
         await asyncio.gather(*(_mailbox(client, upn, bookings, prefix) for upn in upns))

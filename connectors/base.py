@@ -291,6 +291,11 @@ class Connector(ABC):
     def calendar(self, calendar_id: str) -> Calendar:
         """A handle on one calendar; cheap, makes no request."""
 
+    def lease_key(self, calendar_id: str) -> str:
+        """What the calendar shares its limits with: calendars of one key are served by
+        one worker at a time (syncd/store/leases.py). Most services: the calendar alone."""
+        return f"calendar:{calendar_id}"
+
     def calendar_id_problem(self, calendar_id: str) -> str | None:
         """Why `calendar_id` cannot name a calendar of this account (None: it can).
         Checked before a binding is stored and by `syncd check --online`."""

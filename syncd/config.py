@@ -64,7 +64,7 @@ class WorkerSettings(Section):
     backoff_max_seconds: float = Field(default=300.0, ge=0)
     lease_seconds: float = Field(default=60.0, gt=0)
     batch_size: int = Field(default=200, ge=1)
-    calendars_in_parallel: int = Field(default=32, ge=1)
+    calendars_in_parallel: int = Field(default=256, ge=1)
     shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
 
 

@@ -126,6 +126,10 @@ GRAPH_REQUESTS = Counter(
     "HTTP requests sent to Microsoft Graph",
     ["kind"],  # single (one request), batch (a JSON $batch of several)
 )
+GRAPH_NOT_SENT = Counter(
+    "syncd_graph_not_sent_total",
+    "Graph requests that could not leave (no connection from the pool, connecting failed)",
+)
 GRAPH_THROTTLED = Counter(
     "syncd_graph_throttled_total",
     "Graph answers (requests or batch items) asking syncd to slow down, by status",

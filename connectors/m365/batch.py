@@ -16,8 +16,11 @@ code of 424" as a whole (Graph's throttling guidance): whatever the outer
 status, the items in the body are read; an outer 424/429/503/504 without them
 is a throttling of every item. A 401 drops the token and retries once with a new one. A
 request without an answer (connection dropped, timeout) is sent again a few
-times: creates carry a transactionId and updates and deletes an If-Match, so
-a repeat cannot do the work twice.
+times; one that never left (no connection to be had: the shared pool stayed
+full, or connecting failed) is sent again on a longer count of its own, since
+it says nothing of the mailbox. Repeats are safe: creates carry a
+transactionId and updates and deletes an If-Match, so a repeat cannot do the
+work twice.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from connectors.m365.http import (
     GraphHttp,
     GraphRequest,
     GraphResponse,
+    NotSent,
     TransportFailure,
 )
 from connectors.m365.limiter import MailboxLimiter, backoff_seconds
@@ -44,6 +48,9 @@ from syncd.errors import FailureScope, RemoteError, TransientError
 
 log = logging.getLogger("syncd.connectors.m365")
 _RESENDS_WITHOUT_ANSWER = 3
+# A request that never left (no connection to be had) is no sign the mailbox fails:
+# it is tried longer, on its own count, before its calendar hears of it.
+_RESENDS_WITHOUT_CONNECTION = 10
 # 424: a batch failed as a whole for throttled items (syncd sends no dependsOn, so
 # no item of its own can fail for a dependency)
 _RETRIED = THROTTLED | {424}
@@ -64,6 +71,7 @@ class _Pending:
     answer: asyncio.Future[GraphResponse]
     throttled: int = 0
     unanswered: int = 0
+    unsent: int = 0
     reauthorized: bool = False
 
 
@@ -154,6 +162,8 @@ class Batcher:
             try:
                 token = await self._tokens.token()
                 answers = await self._exchange(batch, token)
+            except NotSent as failure:
+                outcome = self._unsent(batch, failure)
             except TransportFailure as failure:
                 outcome = self._unanswered(batch, failure)
             except RemoteError as error:
@@ -218,6 +228,18 @@ class Batcher:
             else:
                 outcome.again.append(pending)
         self._limiter.hold_off(self._backoff(max(p.unanswered for p in batch)))
+        return outcome
+
+    def _unsent(self, batch: list[_Pending], failure: NotSent) -> _Outcome:
+        metrics.GRAPH_NOT_SENT.inc()
+        outcome = _Outcome()
+        for pending in batch:
+            pending.unsent += 1
+            if pending.unsent > _RESENDS_WITHOUT_CONNECTION:
+                _settle_error(pending, TransientError(str(failure), scope=FailureScope.CALENDAR))
+            else:
+                outcome.again.append(pending)
+        self._limiter.hold_off(self._backoff(max(p.unsent for p in batch)))
         return outcome
 
     def _backoff(self, attempt: int) -> float:

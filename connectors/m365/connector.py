@@ -44,6 +44,14 @@ class M365Connector(Connector):
             self._calendars[calendar_id] = self._new_calendar(calendar_id)
         return self._calendars[calendar_id]
 
+    def lease_key(self, calendar_id: str) -> str:
+        """The mailbox: Outlook's 4 concurrent requests are per mailbox, whatever the
+        calendar, so all of a mailbox's calendars are served by one worker at a time."""
+        try:
+            return f"mailbox:{CalendarTarget.parse(calendar_id).mailbox_key}"
+        except PermanentError:
+            return super().lease_key(calendar_id)
+
     def _new_calendar(self, calendar_id: str) -> Calendar:
         try:
             target = CalendarTarget.parse(calendar_id)

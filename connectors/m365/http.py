@@ -56,6 +56,9 @@ _STATUSES: dict[int, type[RemoteError]] = {
     410: RemoteNotFound,
     412: PreconditionFailed,
 }
+# The request never left: no connection could be had (the pool was full, or none
+# could be opened). Sending it again cannot do anything twice.
+_NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError)
 _TRANSPORT_FAILURES = (
     httpx.TimeoutException,
     httpx.NetworkError,
@@ -108,12 +111,32 @@ def tls_verification(settings: Settings) -> ssl.SSLContext | bool:
         raise ConfigError([f"ca_file: cannot load {settings.ca_file} ({exc})"]) from None
 
 
+class NotSent(TransportFailure):
+    """No connection for the request (pool full, connecting failed): it never reached Graph."""
+
+
+def graph_limits(settings: Settings) -> httpx.Limits:
+    """The Graph client's pool: bounded, so that a thousand mailboxes at once do not open a
+    thousand TLS connections at once; every connection is kept alive between writes."""
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_connections,
+    )
+
+
+def graph_timeout(settings: Settings) -> httpx.Timeout:
+    # Waiting for a pooled connection is queueing, not a failure, and needs no bound of
+    # its own: every request holding a connection ends within `timeout_seconds`.
+    return httpx.Timeout(
+        settings.timeout_seconds, connect=settings.connect_timeout_seconds, pool=None
+    )
+
+
 def new_graph_client(settings: Settings, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
-    # Per-mailbox limits bound what is in flight; the pool must not queue on top.
     return httpx.AsyncClient(
         verify=verify,
-        timeout=settings.timeout_seconds,
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+        timeout=graph_timeout(settings),
+        limits=graph_limits(settings),
         headers={"User-Agent": "syncd", "Accept": "application/json"},
     )
 
@@ -174,6 +197,8 @@ def _transport_errors(request: GraphRequest) -> Iterator[None]:
     except _TRANSPORT_FAILURES as exc:
         if certificate_refused(exc):
             raise PermanentError(f"{action}: server certificate not trusted") from exc
+        if isinstance(exc, _NOT_SENT):
+            raise NotSent(f"{action}: {type(exc).__name__}") from exc
         raise TransportFailure(f"{action}: {type(exc).__name__}") from exc
     except httpx.RequestError as exc:  # bad URL, undecodable body, ...
         raise PermanentError(f"{action}: {type(exc).__name__}") from exc

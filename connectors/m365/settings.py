@@ -49,6 +49,10 @@ class Settings(BaseModel):
     token_scope: str = Field(default="https://graph.microsoft.com/.default", pattern=r"/\.default$")
     ca_file: str | None = None
     timeout_seconds: float = Field(default=60, gt=0)
+    # Connections open to Graph at once, shared by every mailbox of the account: a
+    # request beyond them waits for one to be free (it has not left: no failure).
+    max_connections: int = Field(default=128, ge=1, le=4096)
+    connect_timeout_seconds: float = Field(default=10, gt=0)
     # The worker's writes in flight per calendar; the connector folds them into
     # JSON batches and keeps Outlook's per-mailbox limit itself.
     concurrency_per_calendar: int = Field(default=GRAPH_BATCH_LIMIT, ge=1, le=100)

@@ -179,6 +179,9 @@ class CalendarBinding(Base):
     lease_expires_at: Mapped[datetime | None]
     # the fencing token: counted up on every acquisition (syncd/store/work.py)
     lease_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # bindings sharing it are leased to one worker at a time (one mailbox: Outlook's
+    # limits are per mailbox); filled in by the worker from the connector
+    lease_key: Mapped[str | None] = mapped_column(String(1200), index=True)
     paused_until: Mapped[datetime | None]  # whole-calendar backoff after an outage
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,8 @@
 
 The unit of leasing is a calendar binding: whoever holds a binding's lease is
 the only one writing to that calendar, so a booking's writes are never
-reordered and a calendar's concurrency limit holds.
+reordered. Bindings sharing a lease key (one mailbox) are leased to one worker
+at a time, so a mailbox's concurrency limit holds across processes.
 
 Leases themselves (fenced by a generation) are in syncd/store/leases.py.
 """
@@ -19,7 +20,16 @@ from sqlalchemy.orm import Session, joinedload
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.reconcile.state import next_pass_time, pass_due
-from syncd.store.leases import HEALED, Lease, held, holds_lease, lease_free, renew_lease
+from syncd.store.leases import (
+    HEALED,
+    Lease,
+    free_keys,
+    held,
+    holds_lease,
+    key_held,
+    lease_free,
+    renew_lease,
+)
 from syncd.store.models import (
     BindingState,
     Booking,
@@ -90,7 +100,7 @@ def due_bindings(
         wanted = or_(wanted, pass_due(now))
     query = (
         select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
-        .where(wanted, lease_free(owner, now))
+        .where(wanted, lease_free(owner, now), ~key_held(now, owner))
         .where(or_(CalendarBinding.paused_until.is_(None), CalendarBinding.paused_until <= now))
         .order_by(CalendarBinding.id)
         .limit(limit)
@@ -106,7 +116,8 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
     it when it finishes). Without that, every worker would poll while others write.
     """
     now = utcnow()
-    held = and_(CalendarBinding.lease_owner.is_not(None), CalendarBinding.lease_expires_at >= now)
+    held = key_held(now)  # its own lease, or another calendar's of its mailbox
+    leased = and_(CalendarBinding.lease_owner.is_not(None), CalendarBinding.lease_expires_at >= now)
     waiting = [Mirror.pending.is_(True), Mirror.dead.is_(False)]
     # A paused calendar's mirrors wait for the pause's end (the `paused` time below),
     # however long ago they fell due: counting them would make the worker spin.
@@ -116,8 +127,14 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
         .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
         .where(*waiting, ~held, ~resting)
     )
+    waiting_bindings = select(Mirror.binding_id).where(*waiting)
+    waiting_keys = select(CalendarBinding.lease_key).where(CalendarBinding.id.in_(waiting_bindings))
     lease_ends = select(func.min(CalendarBinding.lease_expires_at)).where(
-        held, CalendarBinding.id.in_(select(Mirror.binding_id).where(*waiting))
+        leased,
+        or_(
+            CalendarBinding.id.in_(waiting_bindings),
+            CalendarBinding.lease_key.in_(waiting_keys),
+        ),
     )
     paused = select(func.min(CalendarBinding.paused_until)).where(
         CalendarBinding.paused_until > now
@@ -155,15 +172,7 @@ def _lease_free_ones(
     session: Session, binding_ids: Sequence[int], owner: str, now: datetime, seconds: float
 ) -> dict[int, int]:
     """The calendars leased, each with its new generation."""
-    # PostgreSQL: rows locked in one order, and a row another transaction holds is
-    # left for the next look rather than waited for (SQLite has one writer anyway).
-    free = (
-        select(CalendarBinding.id)
-        .where(CalendarBinding.id.in_(binding_ids), lease_free(owner, now))
-        .order_by(CalendarBinding.id)
-        .with_for_update(skip_locked=True)
-    )
-    leased = list(session.scalars(free))
+    leased = free_keys(session, binding_ids, owner, now)
     if leased:
         session.execute(
             update(CalendarBinding)

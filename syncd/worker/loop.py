@@ -114,10 +114,22 @@ class Worker:
         targets = await self.db.read(
             work.due_bindings, self.owner, utcnow(), free + len(self._runs), watch=self._watch
         )
+        await self._key_leases()  # after: every calendar found has its key when leased
         targets = [t for t in targets if t.binding_id not in self._runs][:free]
         for target in [t for t in targets if t.connector not in self.connectors]:
             self._track(target, self._unconfigured(target))
         await self._start([t for t in targets if t.connector in self.connectors])
+
+    async def _key_leases(self) -> None:
+        """Lease keys for new bindings, before this worker leases them (every worker does
+        so), so that a mailbox's calendars are never leased apart."""
+        found = await self.db.read(leases.unkeyed, list(self.connectors))
+        if found:
+            keys = {
+                binding_id: f"{name}:{self.connectors[name].lease_key(calendar_id)}"
+                for binding_id, name, calendar_id in found
+            }
+            await self.db.run(leases.assign_lease_keys, keys)
 
     async def _start(self, targets: list[BindingTarget]) -> None:
         """Lease the calendars and claim their first writes in one transaction, then run them."""

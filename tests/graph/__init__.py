@@ -29,7 +29,9 @@ Notes for clients:
   values to str first (see FormSafeClient in tests/graph/test_auth.py).
 - `stats.requests` counts requests to Graph (/v1.0, a $batch being one);
   `stats.token_requests` those to the token endpoint; batch items are in
-  `stats.batch_items` and count in `requests_by_mailbox` and the concurrency limit.
+  `stats.batch_items` and count in `requests_by_mailbox` and the concurrency limit;
+  `stats.peak_requests_in_flight` is the most Graph requests answered at once (all
+  mailboxes: one per connection, which the client's pool bounds).
 - Mailbox keys in `stats` and `faults.only_mailbox` are user principal names.
 - Strict by default: request forms the v1.0 reference does not document are refused
   (tests/graph/forms.py) unless `GraphDouble(undocumented_forms=True)`; DELETE moves an

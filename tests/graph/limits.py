@@ -30,6 +30,8 @@ class Stats:
     throttled: int = 0  # 429 answers, batch items included
     early_requests: int = 0
     batch_items: int = 0
+    requests_in_flight: int = 0  # HTTP requests to Graph being answered now
+    peak_requests_in_flight: int = 0  # all mailboxes together: bounded by the client's pool
     log: list[tuple[float, str, str, int]] = field(
         default_factory=list
     )  # (time, method, path, status)
@@ -46,6 +48,7 @@ class Stats:
             self.throttled = 0
             self.early_requests = 0
             self.batch_items = 0
+            self.peak_requests_in_flight = self.requests_in_flight
             self.log.clear()
         for hook in self.on_reset:
             hook()

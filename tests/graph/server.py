@@ -186,6 +186,12 @@ class GraphApp:
 
     async def graph(self, request: Request) -> Response:
         self.state.count_request()
+        try:
+            return await self._graph(request)
+        finally:
+            self.state.request_answered()
+
+    async def _graph(self, request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if len(request.headers.getlist("prefer")) > 1:
             headers["prefer"] = ", ".join(request.headers.getlist("prefer"))

@@ -42,5 +42,13 @@ class State:
             self.stats.log.append((time.time(), method, path, status))
 
     def count_request(self) -> None:
+        """A Graph request arrives; pair with `request_answered`."""
         with self.stats_lock:
             self.stats.requests += 1
+            self.stats.requests_in_flight += 1
+            peak = max(self.stats.peak_requests_in_flight, self.stats.requests_in_flight)
+            self.stats.peak_requests_in_flight = peak
+
+    def request_answered(self) -> None:
+        with self.stats_lock:
+            self.stats.requests_in_flight -= 1

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.m365.auth import TokenSource
 from connectors.m365.batch import Batcher, BatchOptions
-from connectors.m365.http import GraphRequest, GraphResponse, TransportFailure
+from connectors.m365.http import GraphRequest, GraphResponse, NotSent, TransportFailure
 from connectors.m365.limiter import MailboxLimiter
 from syncd.errors import AuthError, TransientError
 
@@ -199,6 +199,22 @@ async def test_requests_without_an_answer_are_sent_again_then_given_up() -> None
     graph.answer = lambda r, a: TransportFailure("down")
     with pytest.raises(TransientError, match="down"):
         await batcher.send(get(2))
+    tokens.close()
+
+
+async def test_requests_that_never_left_are_tried_longer_than_unanswered_ones() -> None:
+    # No connection to be had (the shared pool stayed full, connecting timed out) says
+    # nothing of the mailbox: more tries than a request that may have run.
+    def no_connection_six_times(request: GraphRequest, attempt: int) -> GraphResponse | Exception:
+        return NotSent("PoolTimeout") if attempt <= 6 else ok(request, attempt)
+
+    graph = ScriptedGraph(no_connection_six_times)
+    batcher, _, tokens = make_batcher(graph)
+    assert (await batcher.send(get(1))).body["attempt"] == 7
+    graph.answer = lambda r, a: NotSent("ConnectTimeout")
+    with pytest.raises(TransientError, match="ConnectTimeout"):
+        await batcher.send(get(2))
+    assert graph.attempts[get(2).url] == 11
     tokens.close()
 
 

@@ -10,12 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event
 
 from connectors.memory import MemoryConnector
 from syncd.runtime import Runtime
 from syncd.store import work
-from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
@@ -46,15 +45,10 @@ def pause_every_calendar(runtime: Runtime, why: str) -> None:
 def lease_every_calendar_elsewhere(runtime: Runtime) -> None:
     with runtime.sessions.begin() as session:
         ids = f.alice_and_bob(session, 6)
-        session.execute(
-            update(CalendarBinding)
-            .where(CalendarBinding.id.in_(list(ids.values())))
-            .values(
-                lease_owner="another-worker",
-                lease_expires_at=utcnow() + timedelta(hours=1),
-                lease_generation=CalendarBinding.lease_generation + 1,
-            )
+        leased = work.start_passes(
+            session, list(ids.values()), "another-worker", utcnow(), lease_seconds=3600, limit=0
         )
+        assert set(leased) == set(ids.values())
 
 
 class TransactionCount:
