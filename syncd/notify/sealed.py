@@ -8,7 +8,7 @@ is this process's own: a link queued by another process then cannot be opened
 and the message shows the merchant's contact text instead.
 
 Rows queued by versions before sealing carry `plain:` links (moved there by
-migration 0015_i16b); they are read as they are and erased on sending like any.
+migration 0015_sealed_manage_links); they are read as they are and erased on sending like any.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Revision 0017_i18 (ratings): it matches the models, leaves every stored service setting as
+"""Revision 0017_ratings (ratings): it matches the models, leaves every stored service setting as
 it was, and goes away cleanly."""
 
 from __future__ import annotations

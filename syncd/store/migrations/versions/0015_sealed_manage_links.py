@@ -1,6 +1,6 @@
 """mail_outbox.manage_link: customers' manage links sealed, out of the payload
 
-Revision ID: 0015_i16b
+Revision ID: 0015_sealed_manage_links
 Revises: 0011_manage_indexes
 
 Links used to be kept in the clear in `payload["manage_url"]`, also after
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_i16b"
+revision = "0015_sealed_manage_links"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """calendar leases fenced: a generation (fencing token) counted up on every acquisition
 
-Revision ID: 0019_i19b
+Revision ID: 0019_lease_generation
 Revises: 0011_manage_indexes
 
 A worker paused past its lease (a stopped VM, a long GC) may wake after
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_i19b"
+revision = "0019_lease_generation"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

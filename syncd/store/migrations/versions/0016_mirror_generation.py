@@ -1,6 +1,6 @@
 """mirrors.generation: the create lineage of a mirror's event
 
-Revision ID: 0016_i17
+Revision ID: 0016_mirror_generation
 Revises: 0011_manage_indexes
 
 Graph's transactionId de-duplicates retried creates; re-creating an event that
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_i17"
+revision = "0016_mirror_generation"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """readiness_probe: the row /readyz writes, so a database that refuses writes is not ready
 
-Revision ID: 0018_i19a
+Revision ID: 0018_readiness_probe
 Revises: 0011_manage_indexes
 
 A SELECT answers on a full disk or a read-only database while every booking
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018_i19a"
+revision = "0018_readiness_probe"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """seen_events keep the UID and syncd tag an event carries: a booking's own event is never its
 double booking, even when it was seen before the booking existed (a rebuilt store)
 
-Revision ID: 0013_i15b
+Revision ID: 0013_seen_event_keys
 Revises: 0011_manage_indexes
 
 Events seen before this revision have no keys recorded: their etags are forgotten and every
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_i15b"
+revision = "0013_seen_event_keys"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

@@ -1,6 +1,6 @@
 """customer ratings: a per-service rating request, rating links, and the ratings
 
-Revision ID: 0017_i18
+Revision ID: 0017_ratings
 Revises: 0011_manage_indexes
 
 Stored values are left as they are: existing services get no rating request
@@ -14,7 +14,7 @@ from alembic import op
 
 import syncd.store.models
 
-revision = "0017_i18"
+revision = "0017_ratings"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None

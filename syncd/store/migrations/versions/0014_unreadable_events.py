@@ -1,6 +1,6 @@
 """reconcile_states.unreadable: the events a calendar's passes set apart as unreadable
 
-Revision ID: 0014_i16a
+Revision ID: 0014_unreadable_events
 Revises: 0011_manage_indexes
 
 A series recurring too often to expand or an event dated out of range is set
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_i16a"
+revision = "0014_unreadable_events"
 down_revision = "0011_manage_indexes"
 branch_labels = None
 depends_on = None
