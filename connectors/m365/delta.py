@@ -112,15 +112,7 @@ async def _listed(
     listed = await _view_items(feed, window)
     unlisted = [item_id for item_id in known if item_id not in listed]
     found = await _Findings.gather(feed, window, known, listed.values(), unlisted)
-    return ChangeSet(
-        LISTING_CURSOR,
-        complete=True,
-        changed=found.changed,
-        removed=found.gone,
-        unreadable=found.unreadable,
-        unreadable_details=found.details,
-        reset_reason=reason,
-    )
+    return _whole_window(LISTING_CURSOR, found, reason)
 
 
 async def _view_items(feed: GraphFeed, window: ChangeWindow) -> dict[str, dict[str, Any]]:
@@ -193,8 +185,13 @@ async def _complete(
     present = {item_id: item for item_id, item in items.items() if "@removed" not in item}
     unlisted = [item_id for item_id in known if item_id not in present]
     found = await _Findings.gather(feed, window, known, present.values(), unlisted)
+    return _whole_window(delta_link, found, reason)
+
+
+def _whole_window(cursor: str, found: _Findings, reason: str | None) -> ChangeSet:
+    """What a complete reading of the window found, as the change set it makes."""
     return ChangeSet(
-        delta_link,
+        cursor,
         complete=True,
         changed=found.changed,
         removed=found.gone,
