@@ -15,7 +15,7 @@ from connectors.m365 import M365Connector
 from syncd.errors import AuthError, PermanentError, PreconditionFailed, TransientError
 from tests.contract.suite import HAIRCUT, MONDAY_10, spec
 from tests.graph import GraphDouble
-from tests.m365.support import m365_connector, new_mailbox
+from tests.m365.support import m365_connector
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 HOUR = timedelta(hours=1)
@@ -26,11 +26,6 @@ async def connector(double: GraphDouble, tmp_path: Path) -> AsyncIterator[M365Co
     made = m365_connector(double, directory=tmp_path)
     yield made
     await made.aclose()
-
-
-@pytest.fixture
-def mailbox(double: GraphDouble) -> str:
-    return new_mailbox(double)
 
 
 @pytest.fixture

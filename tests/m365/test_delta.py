@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -13,24 +11,11 @@ from connectors.m365 import M365Connector
 from connectors.m365.calendar import M365Calendar
 from tests.contract.suite import MONDAY_10, held_after, spec
 from tests.graph import GraphDouble
-from tests.m365.support import m365_connector, new_mailbox
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(180)]
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WINDOW = ChangeWindow(MONDAY_10 - DAY, MONDAY_10 + 30 * DAY)
-
-
-@pytest.fixture
-async def connector(double: GraphDouble, tmp_path: Path) -> AsyncIterator[M365Connector]:
-    made = m365_connector(double, directory=tmp_path, retry_base_seconds=0.01)
-    yield made
-    await made.aclose()
-
-
-@pytest.fixture
-def mailbox(double: GraphDouble) -> str:
-    return new_mailbox(double)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -24,24 +23,12 @@ from connectors.m365.events import parse_time
 from syncd.errors import ConfigError, RemoteNotFound
 from tests.contract.suite import MONDAY_10, spec
 from tests.graph import AppCertificate, GraphDouble
-from tests.m365.support import m365_connector, new_mailbox
+from tests.m365.support import m365_connector
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WINDOW = ChangeWindow(MONDAY_10 - DAY, MONDAY_10 + 30 * DAY)
-
-
-@pytest.fixture
-async def connector(double: GraphDouble, tmp_path: Path) -> AsyncIterator[M365Connector]:
-    made = m365_connector(double, directory=tmp_path, retry_base_seconds=0.01)
-    yield made
-    await made.aclose()
-
-
-@pytest.fixture
-def mailbox(double: GraphDouble) -> str:
-    return new_mailbox(double)
 
 
 @pytest.fixture

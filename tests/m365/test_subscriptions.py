@@ -15,7 +15,7 @@ from syncd.errors import PermanentError, RemoteNotFound
 from syncd.timeutil import utcnow
 from tests.graph import GraphDouble
 from tests.graph.receiver import NotificationReceiver
-from tests.m365.support import m365_connector, new_mailbox
+from tests.m365.support import m365_connector
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 SECRET = "a-client-state-for-tests-only-0123456789"
@@ -26,11 +26,6 @@ async def connector(double: GraphDouble, tmp_path: Path) -> AsyncIterator[M365Co
     made = m365_connector(double, directory=tmp_path)
     yield made
     await made.aclose()
-
-
-@pytest.fixture
-def mailbox(double: GraphDouble) -> str:
-    return new_mailbox(double)
 
 
 @pytest.fixture
