@@ -31,10 +31,12 @@ from tests.servers import RadicaleServer
 pytestmark = pytest.mark.anyio
 
 CALENDARS = 2
-PER_CALENDAR = 50
+PER_CALENDAR = 80
 FAILURE_RATE = 0.07
-LATENCY = 0.05  # a server a little way off: the fault-free time is not all overhead
-TIMEOUT = 2.0  # the connector's; a request the proxy holds longer times out
+# A server some way off, so that the fault-free time is several seconds: a failed event
+# costs at least one timeout plus one backoff, which a run of a second could never absorb.
+LATENCY = 0.3
+TIMEOUT = 1.5  # the connector's; a request the proxy holds longer times out
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +68,7 @@ async def flaky(radicale: RadicaleServer, faults: RandomFaults) -> AsyncIterator
 def runtime(database_url: str) -> Iterator[Runtime]:
     settings = SyncdSettings.model_validate({
         "database": {"url": database_url},
-        "worker": {"sweep_interval_seconds": 0.5, "backoff_base_seconds": 1.0,
+        "worker": {"sweep_interval_seconds": 0.5, "backoff_base_seconds": 0.5,
                    "backoff_max_seconds": 10.0, "shutdown_timeout_seconds": 2},
         "reconcile": {"enabled": False},
         "connectors": {"dav": {"kind": "caldav", "url": "http://127.0.0.1:1/"}},
