@@ -108,11 +108,13 @@ class EmbeddedRadicale:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()  # the child's watchdog stops it, as if syncd had died
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self.process.terminate()
             self.process.wait(timeout=10)
-        if self.process.stdin is not None:
-            self.process.stdin.close()
         self.pid_file.unlink(missing_ok=True)
 
     def _free_the_port(self, config: Path) -> None:

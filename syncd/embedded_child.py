@@ -15,9 +15,14 @@ import signal
 import sys
 import threading
 
+STDIN = 0
+
 
 def _stop_when_parent_is_gone() -> None:
-    sys.stdin.buffer.read()  # returns at end of file: the parent closed it, or died
+    # The raw descriptor, not sys.stdin: a daemon thread blocked in a buffered read holds
+    # the buffer's lock, and the interpreter aborts on it when it shuts down.
+    while os.read(STDIN, 1024):  # b"" at end of file: the parent closed it, or died
+        pass
     os.kill(os.getpid(), signal.SIGTERM)
 
 
