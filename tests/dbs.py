@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -48,14 +49,18 @@ def postgres_unreachable() -> str | None:
         return f"PostgreSQL at {make_url(postgres_server_url())!r} is unreachable: {error}"
 
 
-def require_postgres() -> None:
-    """Skip the test when PostgreSQL is unreachable; under CI=true fail it instead."""
-    reason = postgres_unreachable()
-    if reason is None:
-        return
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test whose real component is missing here; under CI=true fail it instead."""
     if os.environ.get("CI") == "true":
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def require_postgres() -> None:
+    """Skip the test when PostgreSQL is unreachable; under CI=true fail it instead."""
+    reason = postgres_unreachable()
+    if reason is not None:
+        unavailable(reason)
 
 
 def _admin(statement: sql.Composed) -> None:

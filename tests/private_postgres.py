@@ -15,8 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
+from tests.dbs import unavailable
 from tests.servers import free_port
 
 
@@ -29,7 +28,7 @@ class PrivatePostgres:
     def __init__(self) -> None:
         bin_dir = _binaries()
         if bin_dir is None or os.geteuid() != 0:
-            pytest.skip("a private PostgreSQL needs its binaries and root (to run as postgres)")
+            unavailable("a private PostgreSQL needs its binaries and root (to run as postgres)")
         self.bin_dir, self.port = bin_dir, free_port()
         self.root = Path(tempfile.mkdtemp(prefix="syncd-pg-"))
         self.data = self.root / "data"

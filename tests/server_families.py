@@ -7,13 +7,11 @@ it are skipped, except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.dbs import unavailable
 from tests.servers import DavServer, RadicaleServer, XandikosServer
 from tests.servers_cyrus import CyrusServer, cyrus_missing
 from tests.servers_davical import DavicalServer, davical_missing
@@ -54,11 +52,8 @@ FAMILIES = {
 def require(family: Family) -> None:
     """Skip the test when the family's server is not installed; under CI=true fail it."""
     reason = family.missing()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    if reason is not None:
+        unavailable(reason)
 
 
 def start(name: str, data_dir: Path) -> DavServer:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.api.client import ApiClient
 from tests.api.helpers import MERCHANT, booking_body
+from tests.dbs import unavailable
 
 FILESYSTEM_SIZE = "8m"
 
@@ -25,7 +26,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
     mounted.mkdir()
     mount = ["mount", "-t", "tmpfs", "-o", f"size={FILESYSTEM_SIZE}", "tmpfs", str(mounted)]
     if subprocess.run(mount, capture_output=True, check=False).returncode != 0:
-        pytest.skip("cannot mount a small filesystem here (needs root)")
+        unavailable("cannot mount a small filesystem here (needs root)")
     try:
         yield f"sqlite:///{mounted / 'syncd.db'}"
     finally:
