@@ -245,6 +245,22 @@ def task_current(session: Session, binding_id: int, lease: Lease, task: MirrorTa
     return session.scalar(query) is not None
 
 
+@dataclass(frozen=True)
+class Renewal:
+    renewed: bool  # the lease still this worker's, extended from now
+    current: bool  # and the task still worth writing
+
+
+def renew_for_task(
+    session: Session, binding_id: int, lease: Lease, task: MirrorTask, now: datetime, *,
+    lease_seconds: float,
+) -> Renewal:
+    """Extend `lease` and tell whether `task` is still current, in one transaction."""
+    if not renew_lease(session, binding_id, lease, now, lease_seconds):
+        return Renewal(renewed=False, current=False)
+    return Renewal(renewed=True, current=task_current(session, binding_id, lease, task))
+
+
 def claim_due(
     session: Session, binding_id: int, now: datetime, limit: int, busy: set[int] | None = None
 ) -> list[MirrorTask]:

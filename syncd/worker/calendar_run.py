@@ -26,6 +26,7 @@ from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
+from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
 from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 from syncd.worker.unwritable import open_unwritable_conflict
@@ -64,6 +65,10 @@ class CalendarRun:
     leased: bool = field(default=False, init=False)
     healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
     recent: RecentRequests = field(default_factory=RecentRequests, init=False)
+    guard: LeaseGuard = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.guard = LeaseGuard(self.ctx.lease_seconds, lambda: self.renewed_at)
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -104,13 +109,14 @@ class CalendarRun:
                 self._lose_lease()
                 return
 
-    def _lose_lease(self) -> None:
-        self.lease_lost = True  # another worker owns the calendar now: stop
-        log.warning("calendar lease lost", extra={"binding_id": self.target.binding_id})
+    def _lose_lease(self, why: str = "lost") -> None:
+        self.lease_lost = True  # another worker owns the calendar now, or may: stop
+        log.warning("calendar lease %s", why, extra={"binding_id": self.target.binding_id})
 
     async def _work_through(self) -> None:
         """A pipeline: the next claim is made as soon as a write finishes, while others run."""
         writes = InFlight(self.concurrency)
+        guard = asyncio.create_task(self.guard.watch())
         try:
             while self._may_go_on():
                 written = writes.written
@@ -128,6 +134,8 @@ class CalendarRun:
         except Exception:
             await writes.wait_for_all()  # a failed pass leaves no write of its own running
             raise
+        finally:
+            guard.cancel()
         if self.outage is not None:
             await self._pause(self.outage)
         elif not self.lease_lost:
@@ -188,7 +196,7 @@ class CalendarRun:
         if claimed is None:
             self._lose_lease()
             return []
-        self.leased, self.renewed_at = True, started
+        self.leased, self.renewed_at = True, max(self.renewed_at, started)
         return claimed
 
     async def _dispatch(self, claimed: list[MirrorTask], writes: InFlight) -> None:
@@ -210,7 +218,7 @@ class CalendarRun:
             self.ctx.lease_seconds,
         )
         if renewed:
-            self.renewed_at = started
+            self.renewed_at = max(self.renewed_at, started)
         return renewed
 
     async def _attempt(self, task: MirrorTask) -> Outcome | RemoteError | None:
@@ -220,8 +228,12 @@ class CalendarRun:
             return None  # the lease or the booking moved on while the task waited
         started = time.perf_counter()
         try:
-            outcome = await converge(self.calendar, task, partial(self._current, task))
-        except StaleTaskError:
+            outcome = await self.guard.bounded(
+                converge(self.calendar, task, partial(self._current, task))
+            )
+        except (StaleTaskError, LeaseLapsedError) as stale:
+            if isinstance(stale, LeaseLapsedError):
+                self._lose_lease("lapsed: writes abandoned")
             return None
         except (AuthError, TransientError) as error:
             if isinstance(error, TransientError):
@@ -245,10 +257,20 @@ class CalendarRun:
 
     async def _still_current(self, task: MirrorTask) -> bool:
         """Checked in the store only when the lease may have lapsed since it was last renewed
-        (a worker paused past it): otherwise nobody else can have taken the calendar."""
+        (a worker paused past it): otherwise nobody else can have taken the calendar. The
+        check renews the lease: one expired but not yet taken must not be written under."""
         if time.monotonic() - self.renewed_at < self.ctx.lease_seconds / 3:
             return not self.lease_lost
-        return await self._current(task)
+        started = time.monotonic()
+        renewal = await self.ctx.db.run(
+            work.renew_for_task, self.target.binding_id, self.lease, task, utcnow(),
+            lease_seconds=self.ctx.lease_seconds,
+        )
+        if not renewal.renewed:
+            self._lose_lease()
+            return False
+        self.renewed_at = max(self.renewed_at, started)
+        return renewal.current
 
     async def _current(self, task: MirrorTask) -> bool:
         binding_id = self.target.binding_id

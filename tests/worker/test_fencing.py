@@ -151,3 +151,24 @@ async def test_a_write_sent_before_the_pause_is_repaired_and_never_recorded(
     assert (mirror.pending, mirror.actual_version) == (False, 2)
     assert landed.ref is not None
     assert mirror.etag != landed.ref.etag
+
+
+async def test_an_expired_lease_nobody_took_is_renewed_before_a_write(salon: Salon) -> None:
+    """A worker whose heartbeat fell behind (the database was out) renews before writing:
+    a lease merely expired is not taken by another worker in the middle of that write."""
+    lease_a, task_a = salon.claim("worker-a")
+    salon.expire_lease()
+    with salon.runtime.sessions.begin() as session:
+        renewal = work.renew_for_task(session, salon.binding_id, lease_a, task_a, utcnow(),
+                                      lease_seconds=60)
+    assert (renewal.renewed, renewal.current) == (True, True)
+    with salon.runtime.sessions.begin() as session:
+        taken = work.start_passes(
+            session, [salon.binding_id], "worker-b", utcnow(), lease_seconds=60, limit=1
+        )
+    assert salon.binding_id not in taken
+    salon.move_booking()  # the task goes stale: still renewed, no longer current
+    with salon.runtime.sessions.begin() as session:
+        renewal = work.renew_for_task(session, salon.binding_id, lease_a, task_a, utcnow(),
+                                      lease_seconds=60)
+    assert (renewal.renewed, renewal.current) == (True, False)
