@@ -57,7 +57,8 @@ def create_db_engine(url: str) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
-    if database and database != ":memory:":
+    # A URI form (file:...?mode=ro) opens an existing file; its name is not a path here.
+    if database and database != ":memory:" and not database.startswith("file:"):
         _private_database(Path(database))
     engine = create_engine(
         url,

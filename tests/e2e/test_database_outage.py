@@ -264,7 +264,7 @@ def assert_one_event_per_live_booking(runtime: Runtime, server: RadicaleServer) 
     assert where == live, _mirrors_of(runtime, set(where) ^ set(live))
 
 
-def _mirrors_of(runtime: Runtime, uids: set[str]) -> list[tuple[object, ...]]:
+def _mirrors_of(runtime: Runtime, uids: set[str]) -> list[dict[str, object]]:
     """The mirror rows behind differences, for the failure message."""
     with runtime.sessions.begin() as session:
         rows = session.execute(
@@ -272,4 +272,4 @@ def _mirrors_of(runtime: Runtime, uids: set[str]) -> list[tuple[object, ...]]:
             .join(Mirror, Mirror.booking_id == Booking.id)
             .where(Booking.uid.in_(uids))
         )
-        return [tuple(row) for row in rows]
+        return [dict(row._mapping) for row in rows]
