@@ -20,7 +20,7 @@ from syncd.importer import import_bookings, read_bookings
 from syncd.ops.online import connector_problems as online_connector_problems
 from syncd.ops.stored_bindings import binding_problems
 from syncd.runtime import Runtime
-from syncd.serve import serve
+from syncd.serve import serve, stop_on_signals
 from syncd.store import leases, schema
 from syncd.store.db import create_db_engine, is_sqlite
 from syncd.store.outage import Backoff, outage_or_raise
@@ -92,14 +92,19 @@ def _require_current_schema(runtime: Runtime) -> None:
 
 async def serve_command(runtime: Runtime, mode: str) -> int:
     settings = runtime.settings
-    await _when_database_answers(lambda: _prepare_database(runtime, mode))
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    if not await _when_database_answers(lambda: _prepare_database(runtime, mode), stop):
+        return 0  # stopped while waiting for the database
     ensure_generated_secrets(settings)
     radicale = EmbeddedRadicale(settings.embedded) if settings.embedded.radicale else None
     try:
         if radicale is not None:
             radicale.start()
             await _seed_demo(runtime, radicale)
-        await serve(runtime, web=mode in ("run", "web"), worker=mode in ("run", "worker"))
+        await serve(
+            runtime, web=mode in ("run", "web"), worker=mode in ("run", "worker"), stop=stop
+        )
     finally:
         if radicale is not None:
             radicale.stop()
@@ -114,18 +119,20 @@ def _prepare_database(runtime: Runtime, mode: str) -> None:
             leases.release_all_leases(session)
 
 
-async def _when_database_answers(step: Callable[[], None]) -> None:
+async def _when_database_answers(step: Callable[[], None], stop: asyncio.Event) -> bool:
     """Run `step`, again and again while the database is out: a process started
-    before its database (a host booting, a failover) waits for it instead of exiting."""
-    backoff, never = Backoff("starting"), asyncio.Event()
-    while True:
+    before its database (a host booting, a failover) waits for it instead of exiting.
+    False when `stop` was set first."""
+    backoff = Backoff("starting")
+    while not stop.is_set():
         try:
             await asyncio.to_thread(step)
         except Exception as error:
-            await backoff.wait(outage_or_raise(error), never)
+            await backoff.wait(outage_or_raise(error), stop)
         else:
             backoff.recovered()
-            return
+            return True
+    return False
 
 
 async def _seed_demo(runtime: Runtime, radicale: EmbeddedRadicale) -> None:

@@ -74,7 +74,9 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`: from the process's start, so that a stop asked
+    while it still waits for its database ends it as cleanly as a stop while serving."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -94,9 +96,12 @@ def _web_server(runtime: Runtime, readiness: Readiness) -> EmbeddedServer:
     return EmbeddedServer(config)
 
 
-async def serve(runtime: Runtime, *, web: bool = True, worker: bool = True) -> None:
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
+async def serve(
+    runtime: Runtime, *, web: bool = True, worker: bool = True, stop: asyncio.Event | None = None
+) -> None:
+    if stop is None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
     heartbeat = Heartbeat() if worker else None
     sweep = runtime.settings.worker.sweep_interval_seconds
     readiness = readiness_for(runtime.engine, heartbeat, sweep)

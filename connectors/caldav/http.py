@@ -52,6 +52,11 @@ _TRANSPORT_FAILURES = (
     httpx.RemoteProtocolError,
     httpx.ProxyError,
 )
+# A server may close an idle keep-alive connection just as a request goes out on it
+# (Radicale does under load). Such a request is sent again once, at once, as browsers
+# and urllib3 do: every write is conditional, so when the first attempt did land the
+# second is answered 412 or 404, which the worker's converge step already handles.
+_DROPPED_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
 def new_client(settings: Settings, password: str | None) -> httpx.AsyncClient:
@@ -110,7 +115,10 @@ class DavClient:
             host = urlsplit(url).hostname
             raise PermanentError(f"{method} refused: {host} is not the account's server")
         with translated_errors(method, href):
-            response = await self._http.request(method, url, headers=headers, content=content)
+            try:
+                response = await self._http.request(method, url, headers=headers, content=content)
+            except _DROPPED_CONNECTION:
+                response = await self._http.request(method, url, headers=headers, content=content)
         if not response.is_success:
             raise error_for_status(response, f"{method} {urlsplit(href).path}")
         return response

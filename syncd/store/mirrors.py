@@ -72,14 +72,11 @@ def sync_booking_mirrors(
     worker then looks it up before writing.
     """
     session.flush()
-    existing = (
-        {}
-        if new
-        else {
-            m.binding_id: m
-            for m in session.scalars(select(Mirror).where(Mirror.booking_id == booking.id))
-        }
-    )
+    # Locked: whether a mirror is converged depends on `remote_may_exist`, which a
+    # worker's claim sets at the same moment; judged on a stale read, a cancellation
+    # would call converged an event the claim is about to write.
+    mine = select(Mirror).where(Mirror.booking_id == booking.id).with_for_update()
+    existing = {} if new else {m.binding_id: m for m in session.scalars(mine)}
     wanted = _active_binding_ids(session, booking.staff_id) if is_live(booking) else set()
     for binding_id in wanted - existing.keys():
         existing[binding_id] = _new_mirror(
@@ -97,7 +94,8 @@ def bind_calendar_to_bookings(session: Session, binding: CalendarBinding) -> Non
         for booking in bookings:
             sync_booking_mirrors(session, booking)
         return
-    for mirror in session.scalars(select(Mirror).where(Mirror.binding_id == binding.id)):
+    bound = select(Mirror).where(Mirror.binding_id == binding.id).with_for_update()
+    for mirror in session.scalars(bound):
         _set_desired(session, mirror, Presence.ABSENT, mirror.desired_version)
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
@@ -197,13 +198,23 @@ def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: i
         .where(Mirror.binding_id.in_(binding_ids), *_due_mirrors(now))
         .subquery()
     )
-    query = (
-        select(Mirror)
-        .join(ranked, ranked.c.id == Mirror.id)
-        .where(ranked.c.rank <= limit)
-        .options(*_WITH_EVENT)
-        .order_by(Mirror.binding_id, *order)
-    )
+    first = select(Mirror.id).join(ranked, ranked.c.id == Mirror.id).where(ranked.c.rank <= limit)
+    return _locked_with_events(session, first, (Mirror.binding_id, *order))
+
+
+def _locked_with_events(
+    session: Session, ids: Select[Any], order: tuple[Any, ...]
+) -> list[Mirror]:
+    """The mirrors `ids` selects, locked, then loaded with what their events are made of.
+
+    Two statements: PostgreSQL re-reads a row it waited to lock, but not the rows
+    joined to it, so one locking statement could pair a mirror's new version with
+    its booking's old one. Read after the locks are held, both are of one moment.
+    """
+    locked = list(session.scalars(ids.with_for_update(of=Mirror)))
+    if not locked:
+        return []
+    query = select(Mirror).where(Mirror.id.in_(locked)).options(*_WITH_EVENT).order_by(*order)
     return list(session.scalars(query))
 
 
@@ -265,15 +276,15 @@ def claim_due(
     session: Session, binding_id: int, now: datetime, limit: int, busy: set[int] | None = None
 ) -> list[MirrorTask]:
     """The binding's due mirrors not in `busy`, marked as possibly written before any request."""
-    query = (
-        select(Mirror)
+    order = (Mirror.next_attempt_at, Mirror.id)
+    due = (
+        select(Mirror.id)
         .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
         .where(Mirror.id.not_in(busy or ()))
-        .options(*_WITH_EVENT)
-        .order_by(Mirror.next_attempt_at, Mirror.id)
+        .order_by(*order)
         .limit(limit)
     )
-    return [task for _, task in _claimed(session, list(session.scalars(query)))]
+    return [task for _, task in _claimed(session, _locked_with_events(session, due, order))]
 
 
 # What a task's event is made of, loaded with its mirror. The booking's, service's
@@ -290,7 +301,11 @@ _WITH_EVENT = (
 
 
 def _claimed(session: Session, mirrors: list[Mirror]) -> list[tuple[Mirror, MirrorTask]]:
-    """Tasks for `mirrors`, each marked as possibly written before any request leaves."""
+    """Tasks for `mirrors`, each marked as possibly written before any request leaves.
+
+    The mirrors were read locked: a booking's change waits for the claim (and then
+    sees the mark), or the claim for the change (and then sees the new version).
+    """
     _mark_may_exist(session, [m.id for m in mirrors if _will_write(m)])
     return [(m, _task(m)) for m in mirrors]
 

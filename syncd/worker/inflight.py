@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -21,6 +22,7 @@ class InFlight:
         self._writing = 0
         self.written = 0  # writes finished so far
         self._progress = asyncio.Event()
+        self._failure: BaseException | None = None  # the first record that failed
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -42,7 +44,14 @@ class InFlight:
         """Run `write` in the slot just taken, then `record` its result outside the slot."""
         task = asyncio.create_task(self._run(write, record))
         self._tasks[key] = task
-        task.add_done_callback(lambda _: self._tasks.pop(key, None))
+        task.add_done_callback(partial(self._finished, key))
+
+    def _finished(self, key: int, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(key, None)
+        # Kept for the pass: a failure (the database out while recording) must end it,
+        # even when no gather was waiting for this task.
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
 
     async def _run(self, write: Awaitable[T], record: Callable[[T], Awaitable[None]]) -> None:
         try:
@@ -60,9 +69,15 @@ class InFlight:
             await self._progress.wait()
         if not self._writing:
             await self.drain()
+        self._raise_failure()
 
     async def drain(self) -> None:
         await asyncio.gather(*self._tasks.values())
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     async def wait_for_all(self) -> None:
         """Until every write and its record ended, whether or not they failed."""

@@ -230,3 +230,29 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM bookings")) == 1
     engine.dispose()
+
+
+def test_a_process_waiting_for_its_database_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """Started before its database (a host booting), it waits; a stop asked meanwhile
+    ends it at once with status 0, as a stop while serving does."""
+    url = f"postgresql://syncd@127.0.0.1:{free_port()}/syncd"  # nothing listens there
+    config = write(tmp_path / "syncd.toml", GOOD_CONFIG.replace("sqlite:///{db}", url).format(
+        port=free_port()))
+    log = tmp_path / "syncd.log"
+    env = {**os.environ, "SYNCD_TEST_KEY": "secret-key-for-tests"}
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(config), "worker"],
+            stdout=out, stderr=out, env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "retrying with backoff" not in log.read_text():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the worker never waited for its database"
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0, log.read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()

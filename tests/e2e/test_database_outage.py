@@ -261,7 +261,8 @@ def assert_one_event_per_live_booking(runtime: Runtime, server: RadicaleServer) 
     where = {e.uid: (name, e.start, e.end) for name, listed in events.items() for e in listed}
     live = {b.uid: (staff[b.staff_id], b.start, b.end) for b in bookings
             if b.status != BookingStatus.CANCELLED}
-    assert where == live, _mirrors_of(runtime, set(where) ^ set(live))
+    differing = {uid for uid in set(where) | set(live) if where.get(uid) != live.get(uid)}
+    assert where == live, "\n".join(map(repr, _mirrors_of(runtime, differing)))
 
 
 def _mirrors_of(runtime: Runtime, uids: set[str]) -> list[dict[str, object]]:

@@ -82,3 +82,39 @@ def test_items_of_one_kind_are_written_by_one_call_per_group() -> None:
     transactions = asyncio.run(scenario())
     assert sorted(item for call in calls for item in call) == [0, 1, 2, 3, 4]
     assert len(calls) == transactions <= 2  # the first item alone, then the rest together
+
+
+def test_a_record_that_failed_unawaited_ends_the_pass_at_the_next_settle() -> None:
+    """The database out while recording: the failure reaches the pass, never an
+    unretrieved task exception."""
+
+    async def scenario() -> None:
+        writes, refused, slow = InFlight(2), asyncio.Event(), asyncio.Event()
+
+        async def write(key: int) -> int:
+            return key
+
+        async def record(result: int) -> None:
+            if result == 1:
+                refused.set()
+                raise ConnectionError("the database is out")
+
+        async def held(key: int) -> int:
+            await slow.wait()
+            return key
+
+        await writes.take_slot()
+        writes.start(1, write(1), record)
+        await refused.wait()
+        await asyncio.sleep(0)  # the failed task is done and gone from the writes
+        assert writes.ids == set()
+        await writes.take_slot()
+        writes.start(2, held(2), record)
+        slow.set()
+        try:
+            await asyncio.wait_for(writes.settle(writes.written), 5)
+        except ConnectionError:
+            return
+        raise AssertionError("the failed record was lost")
+
+    asyncio.run(scenario())
