@@ -211,10 +211,14 @@ def _locked_with_events(
     joined to it, so one locking statement could pair a mirror's new version with
     its booking's old one. Read after the locks are held, both are of one moment.
     """
-    locked = list(session.scalars(ids.with_for_update(of=Mirror)))
-    if not locked:
-        return []
-    query = select(Mirror).where(Mirror.id.in_(locked)).options(*_WITH_EVENT).order_by(*order)
+    if session.get_bind().dialect.name == "sqlite":  # one writer: one statement is enough
+        chosen: ColumnElement[bool] = Mirror.id.in_(ids.scalar_subquery())
+    else:
+        locked = list(session.scalars(ids.with_for_update(of=Mirror)))
+        if not locked:
+            return []
+        chosen = Mirror.id.in_(locked)
+    query = select(Mirror).where(chosen).options(*_WITH_EVENT).order_by(*order)
     return list(session.scalars(query))
 
 
