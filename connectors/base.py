@@ -96,7 +96,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from syncd.errors import TransientError
+from connectors.errors import TransientError
 
 
 class EventStatus(StrEnum):

@@ -21,7 +21,7 @@ import httpx
 
 from connectors.caldav.origin import AccountOrigin, OriginBasicAuth
 from connectors.caldav.settings import Settings
-from syncd.errors import (
+from connectors.errors import (
     AuthError,
     ConfigError,
     FailureScope,

@@ -11,7 +11,7 @@ import icalendar
 
 from connectors.base import EventSpec, EventStatus
 from connectors.caldav.instants import end_after, to_utc
-from syncd.errors import PermanentError
+from connectors.errors import PermanentError
 from syncd.icaltext import clean_text
 
 PRODID = "-//syncd//syncd//EN"

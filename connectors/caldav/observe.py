@@ -25,7 +25,7 @@ from connectors.caldav.ical import (
     is_busy,
     read_calendar,
 )
-from syncd.errors import PermanentError
+from connectors.errors import PermanentError
 from syncd.timeutil import in_sane_range
 
 # Floating times and all-day dates are matched in the calendar's zone only after

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.errors import FailureScope, RemoteError, TransientError
 from connectors.m365.auth import TokenSource
 from connectors.m365.http import (
     THROTTLED,
@@ -44,7 +45,6 @@ from connectors.m365.http import (
 )
 from connectors.m365.limiter import MailboxLimiter, backoff_seconds
 from syncd import metrics
-from syncd.errors import FailureScope, RemoteError, TransientError
 
 log = logging.getLogger("syncd.connectors.m365")
 _RESENDS_WITHOUT_ANSWER = 3

@@ -31,12 +31,12 @@ from connectors.base import (
     RemoteEvent,
     RemoteRef,
 )
+from connectors.errors import PermanentError, PreconditionFailed
 from connectors.m365 import delta, events
 from connectors.m365.batch import Batcher
 from connectors.m365.events import GraphEvent, Reminder
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from connectors.m365.subscriptions import MailboxSubscriptions
-from syncd.errors import PermanentError, PreconditionFailed
 
 _HEADERS = {"Prefer": events.PREFER}
 _VIEW_SELECT = "showAs,start,end,isCancelled"

@@ -39,10 +39,10 @@ from connectors.base import (
     RemoteRef,
     Unreadable,
 )
+from connectors.errors import AuthError, PermanentError, RemoteError, RemoteNotFound, TransientError
 from connectors.m365 import events
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from syncd import metrics
-from syncd.errors import AuthError, PermanentError, RemoteError, RemoteNotFound, TransientError
 
 PAGE_SIZE = 100  # Prefer: odata.maxpagesize of delta pages
 MAX_PAGES = 10_000  # pages of one round followed before giving up on it

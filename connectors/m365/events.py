@@ -26,7 +26,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from tzlocal.windows_tz import tz_win
 
 from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteEvent, RemoteRef
-from syncd.errors import PermanentError
+from connectors.errors import PermanentError
 
 # Fixed for good: events written by any syncd carry this property set.
 PROPERTY_SET = "74c96144-1a1f-4b22-b4e4-30f453d36fb4"

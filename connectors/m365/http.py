@@ -19,8 +19,7 @@ from typing import Any
 
 import httpx
 
-from connectors.m365.settings import Settings
-from syncd.errors import (
+from connectors.errors import (
     AuthError,
     ConfigError,
     FailureScope,
@@ -30,6 +29,7 @@ from syncd.errors import (
     RemoteNotFound,
     TransientError,
 )
+from connectors.m365.settings import Settings
 
 THROTTLED = frozenset({429, 503, 504})  # come back after Retry-After, or back off
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.errors import ConfigError
 from connectors.m365.certificates import read_certificate
-from syncd.errors import ConfigError
 
 #: Outlook's limit: concurrent requests per app and mailbox.
 OUTLOOK_CONCURRENCY = 4

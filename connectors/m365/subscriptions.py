@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from connectors.errors import PermanentError, RemoteNotFound
 from connectors.m365.delta import Send
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
-from syncd.errors import PermanentError, RemoteNotFound
 
 CHANGE_TYPES = "created,updated,deleted"
 #: Outlook's longest lifetime for event subscriptions, as long documented (newer pages
