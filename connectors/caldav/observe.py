@@ -26,7 +26,7 @@ from connectors.caldav.ical import (
     read_calendar,
 )
 from connectors.errors import PermanentError
-from syncd.timeutil import in_sane_range
+from connectors.timerange import in_sane_range
 
 # Floating times and all-day dates are matched in the calendar's zone only after
 # expansion, so expand a day more on each side and cut to the window afterwards.
