@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from connectors.errors import ConfigError
 from connectors.m365.certificates import read_certificate
 
+#: The configuration's `kind`, and the name the connector reports under.
+KIND = "m365"
 #: Outlook's limit: concurrent requests per app and mailbox.
 OUTLOOK_CONCURRENCY = 4
 #: Graph's limit: requests in one JSON batch.
