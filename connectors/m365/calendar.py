@@ -243,8 +243,7 @@ class M365Calendar(Calendar):
         found = await delta.changes(feed, cursor, window, known)
         return replace(found, poll_within_seconds=self._poll_seconds)
 
-    @property
-    def subscriptions(self) -> MailboxSubscriptions:
+    def change_subscriptions(self) -> MailboxSubscriptions:
         """Change-notification subscriptions on this calendar's mailbox."""
         return MailboxSubscriptions(self.target.mailbox, self._batcher.send)
 
