@@ -1,20 +1,25 @@
-"""Calendar connectors, looked up lazily by the `kind` named in the configuration."""
+"""Calendar connectors, found by the `kind` named in the configuration.
+
+Each kind is an entry point in the `syncd.connectors` group naming a module (a
+connector's package) that exposes `Settings`, its configuration table, and
+`build`; it is imported only when first needed. A connector shipped elsewhere
+registers itself the same way in its own distribution:
+
+    [project.entry-points."syncd.connectors"]
+    caldav = "connectors.caldav"
+"""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 
 from connectors.base import Connector
 
-KINDS: dict[str, str] = {
-    "caldav": "connectors.caldav",
-    "memory": "connectors.memory_kind",
-    "m365": "connectors.m365",
-}
+ENTRY_POINT_GROUP = "syncd.connectors"
 
 
 class ConnectorKind(Protocol):
@@ -25,14 +30,25 @@ class ConnectorKind(Protocol):
     def build(self, settings: Any) -> Connector: ...
 
 
+def known_kinds() -> list[str]:
+    """The kinds installed, in order."""
+    return sorted(entry_points(group=ENTRY_POINT_GROUP).names)
+
+
 def load_kind(kind: str) -> ConnectorKind:
     """The module implementing `kind`; imported only when first needed."""
     try:
-        module_name = KINDS[kind]
+        entry_point = entry_points(group=ENTRY_POINT_GROUP)[kind]
     except KeyError:
-        known = ", ".join(sorted(KINDS))
-        raise ValueError(f"unknown connector kind {kind!r} (known: {known})") from None
-    return cast(ConnectorKind, importlib.import_module(module_name))
+        raise ValueError(_unknown(kind)) from None
+    return cast(ConnectorKind, entry_point.load())
+
+
+def _unknown(kind: str) -> str:
+    known = known_kinds()
+    if not known:
+        return f"unknown connector kind {kind!r} (none installed: reinstall syncd)"
+    return f"unknown connector kind {kind!r} (known: {', '.join(known)})"
 
 
 def build_connector(raw: Mapping[str, Any]) -> Connector:

@@ -22,7 +22,7 @@ tests/contract checks them against every connector):
   `TransientError` when the answer does not come within the seconds given.
 - `changes` is the calendar's change feed (see "Watching a calendar" below).
 
-Every error leaving a connector is one of `syncd.errors.RemoteError`'s subclasses.
+Every error leaving a connector is one of `connectors.errors.RemoteError`'s subclasses.
 
 Watching a calendar
 -------------------
@@ -96,7 +96,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from syncd.errors import TransientError
+from connectors.errors import TransientError
+from connectors.push import ChangeSubscriptions
 
 
 class EventStatus(StrEnum):
@@ -279,6 +280,11 @@ class Calendar(ABC):
         reconciliation for them.
         """
         raise NotImplementedError(f"{type(self).__name__} has no change feed")
+
+    def change_subscriptions(self) -> ChangeSubscriptions | None:
+        """Subscriptions to the changes the service pushes (connectors/push.py); None: it
+        pushes none, and the calendar is polled only."""
+        return None
 
 
 class Connector(ABC):

@@ -22,7 +22,7 @@ from connectors.base import (
     RemoteEvent,
     RemoteRef,
 )
-from syncd.errors import PreconditionFailed, RemoteNotFound
+from connectors.errors import PreconditionFailed, RemoteNotFound
 
 
 @dataclass

@@ -1,8 +1,5 @@
-"""syncd's own exceptions.
-
-Third-party errors (httpx, SQLAlchemy, caldav, MSAL) are translated into these at
-the boundary where they occur, so the worker and the API decide what to do from
-one small tree:
+"""syncd's own exceptions, on the tree whose root and remote branch the connectors
+define (`connectors/errors.py`, re-exported here so the core names one module):
 
     SyncdError
     ├── UserError                 bad input from a person: fix it, never retry
@@ -21,23 +18,36 @@ one small tree:
 
 from __future__ import annotations
 
-from enum import StrEnum
+from connectors.errors import (
+    AuthError,
+    ConfigError,
+    FailureScope,
+    PermanentError,
+    PreconditionFailed,
+    RemoteError,
+    RemoteNotFound,
+    SyncdError,
+    TransientError,
+    UidInUse,
+    UserError,
+)
 
-
-class SyncdError(Exception):
-    """Root of every error syncd raises on purpose."""
-
-
-class UserError(SyncdError):
-    """A problem a person must fix; retrying cannot help."""
-
-
-class ConfigError(UserError):
-    """The configuration is invalid; `problems` lists every one found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "Conflict",
+    "FailureScope",
+    "InputError",
+    "NotFound",
+    "PermanentError",
+    "PreconditionFailed",
+    "RemoteError",
+    "RemoteNotFound",
+    "SyncdError",
+    "TransientError",
+    "UidInUse",
+    "UserError",
+]
 
 
 class InputError(UserError):
@@ -54,57 +64,3 @@ class NotFound(UserError):  # noqa: N818 - reads as the HTTP status it becomes
 
 class Conflict(UserError):  # noqa: N818 - reads as the HTTP status it becomes
     """The request is well-formed but clashes with the current state."""
-
-
-class RemoteError(SyncdError):
-    """A calendar server did not do what was asked."""
-
-
-class FailureScope(StrEnum):
-    """How much of the work a transient failure concerns."""
-
-    ITEM = "item"  # this one request; other writes to the calendar may go on
-    CALENDAR = "calendar"  # the server or mailbox: pause the whole calendar
-
-
-class TransientError(RemoteError):
-    """Temporary failure (timeouts, 429, 5xx, connection refused)."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        scope: FailureScope = FailureScope.ITEM,
-    ) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.scope = scope
-
-
-class PreconditionFailed(RemoteError):  # noqa: N818 - the HTTP status's own name
-    """A conditional request failed: the remote object is not what we thought."""
-
-
-class UidInUse(PreconditionFailed):
-    """A create was refused: the server holds an object with this UID elsewhere.
-
-    `holder` is that object's path when the server names it (RFC 4791 5.3.2.1);
-    it may lie outside the collection (Cyrus keeps UIDs unique per calendar home).
-    """
-
-    def __init__(self, message: str, holder: str | None = None) -> None:
-        super().__init__(message)
-        self.holder = holder
-
-
-class RemoteNotFound(RemoteError):  # noqa: N818 - mirrors HTTP 404
-    """The remote object (or its calendar) does not exist."""
-
-
-class AuthError(RemoteError):
-    """The server refused our credentials or permissions."""
-
-
-class PermanentError(RemoteError):
-    """The server rejected the request for good (e.g. 400, 403, 415)."""

@@ -12,6 +12,7 @@ from connectors import build_connector
 from connectors.base import Connector
 from syncd.config import Settings
 from syncd.manage.settings import SESSION_KEY as MANAGE_SETTINGS
+from syncd.ops.connector_metrics import count_connector_reports
 from syncd.store.db import create_db_engine, session_factory
 from syncd.wakeup import Waker
 
@@ -26,6 +27,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        count_connector_reports()
         engine = create_db_engine(settings.database.url)
         runtime = cls(settings, engine, session_factory(engine))
         # code deep inside a transaction (a message's manage link) reads its settings here

@@ -23,9 +23,10 @@ from pydantic import (
     field_validator,
 )
 
+from connectors.timerange import EARLIEST, LATEST
 from syncd.errors import InputError
 from syncd.manage.rules import BookingTerms
-from syncd.timeutil import EARLIEST, LATEST, is_timezone
+from syncd.timeutil import is_timezone
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from connectors.caldav.ical import ParsedEvent, calendar_zone, event_to_ical, pa
 from connectors.caldav.observe import CalendarObject, busy_intervals, read_object
 from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.reports import DavResource
-from syncd.errors import PermanentError, PreconditionFailed, RemoteNotFound
+from connectors.errors import PermanentError, PreconditionFailed, RemoteNotFound
 
 _PUT_HEADERS = {"Content-Type": ICALENDAR}
 _DEPTH_0 = {"Depth": "0", "Content-Type": XML}

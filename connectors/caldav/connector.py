@@ -10,7 +10,7 @@ from connectors.caldav.calendar import CalDAVCalendar
 from connectors.caldav.http import XML, DavClient, new_client
 from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.settings import Settings, read_password
-from syncd.errors import PermanentError, RemoteNotFound
+from connectors.errors import PermanentError, RemoteNotFound
 
 PRINCIPAL_PROPFIND = reports.propfind(dav.CurrentUserPrincipal())
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 import icalendar
 
 from connectors.base import ChangeWindow
-from syncd.errors import PermanentError
+from connectors.errors import PermanentError
 
 MAX_OCCURRENCES = 5000  # per event in the window: every 30 minutes for 90 days is 4,320
 MAX_RULE_STEPS = 100_000  # a daily series from the year 1800 is about 83,000

@@ -8,12 +8,9 @@ does not verify TLS against a CA file.
 
 from __future__ import annotations
 
-import math
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
 
@@ -21,7 +18,7 @@ import httpx
 
 from connectors.caldav.origin import AccountOrigin, OriginBasicAuth
 from connectors.caldav.settings import Settings
-from syncd.errors import (
+from connectors.errors import (
     AuthError,
     ConfigError,
     FailureScope,
@@ -32,6 +29,7 @@ from syncd.errors import (
     TransientError,
     UidInUse,
 )
+from connectors.retry_after import retry_after_seconds
 
 ICALENDAR = "text/calendar; charset=utf-8"
 XML = "application/xml; charset=utf-8"
@@ -206,24 +204,3 @@ def uid_holder(body: bytes) -> str | None:
         if href:
             return urlsplit(href.strip()).path
     return None
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds, maybe fractional, or an HTTP-date)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return _seconds_until(value, now or datetime.now(UTC))
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
-
-
-def _seconds_until(http_date: str, now: datetime) -> float | None:
-    try:
-        moment = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:  # "-0000": a time in UTC from an unknown zone
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - now).total_seconds(), 0.0)

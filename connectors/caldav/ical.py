@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
 from connectors.base import EventSpec, EventStatus
 from connectors.caldav.instants import end_after, to_utc
-from syncd.errors import PermanentError
-from syncd.icaltext import clean_text
+from connectors.errors import PermanentError
+from connectors.icaltext import clean_text
+from connectors.wallclock import is_ambiguous, vtimezone
 
 PRODID = "-//syncd//syncd//EN"
 BOOKING_PROPERTY = "X-SYNCD-BOOKING"
@@ -27,7 +27,7 @@ def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
     vevent = _vevent(event, stamp or datetime.now(UTC))
     tzids = {vevent[name].params.get("TZID") for name in ("DTSTART", "DTEND")} - {None}
     years = (event.start.year, event.end.year)
-    timezones = [_vtimezone_ical(tzid, *years) for tzid in sorted(tzids)]
+    timezones = [vtimezone(tzid, *years) for tzid in sorted(tzids)]
     return b"".join([_VCALENDAR_BEGIN, *timezones, vevent.to_ical(), _VCALENDAR_END])
 
 
@@ -66,25 +66,9 @@ def _written_zone(event: EventSpec, zone: ZoneInfo) -> tzinfo:
     take the second; Cyrus then finds DTEND not after DTSTART and refuses the
     event). Both times in UTC mean the same to every server.
     """
-    if _ambiguous(event.start.astimezone(zone)) or _ambiguous(event.end.astimezone(zone)):
+    if is_ambiguous(event.start.astimezone(zone)) or is_ambiguous(event.end.astimezone(zone)):
         return UTC
     return zone
-
-
-def _ambiguous(local: datetime) -> bool:
-    """Whether the wall time `local` names two instants (or none) in its zone."""
-    first, second = (local.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
-    return first != second
-
-
-@lru_cache(maxsize=64)
-def _vtimezone_ical(tzid: str, first_year: int, last_year: int) -> bytes:
-    # Only the years the event touches: the default range (1970-2038) makes every
-    # object a few kilobytes larger. Cached serialized: it is the same on every write.
-    timezone = icalendar.Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
-    )
-    return bytes(timezone.to_ical())
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from connectors.caldav.ical import (
     is_busy,
     read_calendar,
 )
-from syncd.errors import PermanentError
-from syncd.timeutil import in_sane_range
+from connectors.errors import PermanentError
+from connectors.timerange import in_sane_range
 
 # Floating times and all-day dates are matched in the calendar's zone only after
 # expansion, so expand a day more on each side and cut to the window afterwards.

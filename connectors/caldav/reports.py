@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 from caldav.elements import cdav, dav
 from caldav.elements.base import BaseElement
 
-from syncd.errors import TransientError
+from connectors.errors import TransientError
 
 DAV = "{DAV:}"
 CALDAV = "{urn:ietf:params:xml:ns:caldav}"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from syncd.errors import ConfigError
+from connectors.errors import ConfigError
 
 
 class Settings(BaseModel):

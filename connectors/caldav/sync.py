@@ -28,7 +28,7 @@ from connectors.base import (
 )
 from connectors.caldav import reports
 from connectors.caldav.observe import CalendarObject, names_of, observe_bounded, read_object
-from syncd.errors import AuthError, PermanentError, RemoteError, TransientError
+from connectors.errors import AuthError, PermanentError, RemoteError, TransientError
 
 MULTIGET_BATCH = 100
 MAX_SYNC_ROUNDS = 1000  # truncated sync answers (RFC 6578 3.6) followed before giving up

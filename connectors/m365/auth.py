@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import msal
 
+from connectors.errors import AuthError, FailureScope, PermanentError, TransientError
 from connectors.m365.http import certificate_refused
-from syncd.errors import AuthError, FailureScope, PermanentError, TransientError
 
 # OAuth errors a retry may cure; every other refusal is about the credentials.
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})

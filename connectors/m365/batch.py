@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.errors import FailureScope, RemoteError, TransientError
+from connectors.instrumentation import observer
 from connectors.m365.auth import TokenSource
 from connectors.m365.http import (
     THROTTLED,
@@ -43,8 +45,7 @@ from connectors.m365.http import (
     TransportFailure,
 )
 from connectors.m365.limiter import MailboxLimiter, backoff_seconds
-from syncd import metrics
-from syncd.errors import FailureScope, RemoteError, TransientError
+from connectors.m365.settings import KIND
 
 log = logging.getLogger("syncd.connectors.m365")
 _RESENDS_WITHOUT_ANSWER = 3
@@ -180,9 +181,9 @@ class Batcher:
         self, batch: list[_Pending], token: str
     ) -> Sequence[GraphResponse | None]:
         if len(batch) == 1:
-            metrics.GRAPH_REQUESTS.labels("single").inc()
+            observer(KIND).request_sent("single")
             return [await self._http.exchange(batch[0].request, token)]
-        metrics.GRAPH_REQUESTS.labels("batch").inc()
+        observer(KIND).request_sent("batch")
         envelope = GraphRequest("POST", "/$batch", body=_batch_body(batch))
         response = await self._http.exchange(envelope, token)
         if response.status == 200 or _has_items(response.body):
@@ -206,7 +207,7 @@ class Batcher:
         return outcome
 
     def _throttled(self, pending: _Pending, answer: GraphResponse) -> list[_Pending]:
-        metrics.GRAPH_THROTTLED.labels(str(answer.status)).inc()
+        observer(KIND).throttled(answer.status)
         pending.throttled += 1
         wait = answer.retry_after
         if wait is None:
@@ -231,7 +232,7 @@ class Batcher:
         return outcome
 
     def _unsent(self, batch: list[_Pending], failure: NotSent) -> _Outcome:
-        metrics.GRAPH_NOT_SENT.inc()
+        observer(KIND).request_not_sent()
         outcome = _Outcome()
         for pending in batch:
             pending.unsent += 1

@@ -31,12 +31,12 @@ from connectors.base import (
     RemoteEvent,
     RemoteRef,
 )
+from connectors.errors import PermanentError, PreconditionFailed
 from connectors.m365 import delta, events
 from connectors.m365.batch import Batcher
 from connectors.m365.events import GraphEvent, Reminder
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from connectors.m365.subscriptions import MailboxSubscriptions
-from syncd.errors import PermanentError, PreconditionFailed
 
 _HEADERS = {"Prefer": events.PREFER}
 _VIEW_SELECT = "showAs,start,end,isCancelled"
@@ -243,8 +243,7 @@ class M365Calendar(Calendar):
         found = await delta.changes(feed, cursor, window, known)
         return replace(found, poll_within_seconds=self._poll_seconds)
 
-    @property
-    def subscriptions(self) -> MailboxSubscriptions:
+    def change_subscriptions(self) -> MailboxSubscriptions:
         """Change-notification subscriptions on this calendar's mailbox."""
         return MailboxSubscriptions(self.target.mailbox, self._batcher.send)
 

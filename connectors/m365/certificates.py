@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from syncd.errors import ConfigError
+from connectors.errors import ConfigError
 
 _MAX_BYTES = 64 * 1024  # a PEM certificate chain is a few kilobytes
 

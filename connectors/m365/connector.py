@@ -4,6 +4,7 @@ the request queue and limits of every mailbox it writes to."""
 from __future__ import annotations
 
 from connectors.base import Calendar, Connector
+from connectors.errors import PermanentError
 from connectors.m365.auth import TokenSource, msal_app_factory
 from connectors.m365.batch import Batcher, BatchOptions
 from connectors.m365.calendar import CalendarTarget, InvalidCalendar, M365Calendar
@@ -16,7 +17,6 @@ from connectors.m365.http import (
 )
 from connectors.m365.limiter import MailboxLimiter
 from connectors.m365.settings import Settings, read_credential
-from syncd.errors import PermanentError
 
 
 class M365Connector(Connector):

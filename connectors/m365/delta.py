@@ -39,10 +39,11 @@ from connectors.base import (
     RemoteRef,
     Unreadable,
 )
+from connectors.errors import AuthError, PermanentError, RemoteError, RemoteNotFound, TransientError
+from connectors.instrumentation import observer
 from connectors.m365 import events
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
-from syncd import metrics
-from syncd.errors import AuthError, PermanentError, RemoteError, RemoteNotFound, TransientError
+from connectors.m365.settings import KIND
 
 PAGE_SIZE = 100  # Prefer: odata.maxpagesize of delta pages
 MAX_PAGES = 10_000  # pages of one round followed before giving up on it
@@ -101,7 +102,7 @@ async def _complete_or_listed(
     except DeltaRefusedError as refusal:
         if feed.delta_documented:
             raise
-        metrics.GRAPH_FALLBACKS.labels("delta").inc()
+        observer(KIND).fell_back("delta")
         return await _listed(feed, window, known, f"{refusal}: listing the window each pass")
 
 

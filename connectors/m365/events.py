@@ -26,7 +26,8 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from tzlocal.windows_tz import tz_win
 
 from connectors.base import BusyInterval, EventSpec, EventStatus, RemoteEvent, RemoteRef
-from syncd.errors import PermanentError
+from connectors.errors import PermanentError
+from connectors.wallclock import wall_time
 
 # Fixed for good: events written by any syncd carry this property set.
 PROPERTY_SET = "74c96144-1a1f-4b22-b4e4-30f453d36fb4"
@@ -96,8 +97,8 @@ def windows_zone(iana_name: str) -> str | None:
 def _graph_time(instant: datetime, zone: ZoneInfo, zone_name: str | None) -> dict[str, str]:
     """`instant` as wall time in the zone, or in UTC where Graph would not know the zone
     or the wall time would be ambiguous."""
-    local = instant.astimezone(zone)
-    if zone_name is None or local.replace(fold=0).astimezone(UTC) != instant:
+    local = wall_time(instant, zone)
+    if zone_name is None or local is None:
         return {"dateTime": _wall(instant.astimezone(UTC)), "timeZone": "UTC"}
     return {"dateTime": _wall(local), "timeZone": zone_name}
 

@@ -8,19 +8,15 @@ from the same `ca_file`.
 from __future__ import annotations
 
 import json
-import math
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
-from connectors.m365.settings import Settings
-from syncd.errors import (
+from connectors.errors import (
     AuthError,
     ConfigError,
     FailureScope,
@@ -30,6 +26,8 @@ from syncd.errors import (
     RemoteNotFound,
     TransientError,
 )
+from connectors.m365.settings import Settings
+from connectors.retry_after import retry_after_seconds
 
 THROTTLED = frozenset({429, 503, 504})  # come back after Retry-After, or back off
 
@@ -242,24 +240,3 @@ def error_for(response: GraphResponse, request: GraphRequest) -> RemoteError:
     if code in _ERROR_CODES and status >= 400:
         return _ERROR_CODES[code](message)
     return _STATUSES.get(status, PermanentError)(message)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: seconds (Graph sends fractions too) or an HTTP-date."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return _seconds_until(value, now or datetime.now(UTC))
-    return max(seconds, 0.0) if math.isfinite(seconds) else None
-
-
-def _seconds_until(http_date: str, now: datetime) -> float | None:
-    try:
-        moment = parsedate_to_datetime(http_date)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - now).total_seconds(), 0.0)

@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from syncd import metrics
+from connectors.instrumentation import observer
+from connectors.m365.settings import KIND
 
 
 class MailboxLimiter:
@@ -53,7 +54,7 @@ class MailboxLimiter:
     async def _pass_gate(self) -> None:
         # Loop: another response may push the gate further while we sleep.
         while (wait := self.not_before - time.monotonic()) > 0:
-            metrics.GRAPH_THROTTLE_WAIT.inc(wait)
+            observer(KIND).throttle_waited(wait)
             await asyncio.sleep(wait)
 
 

@@ -21,9 +21,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connectors.errors import ConfigError
 from connectors.m365.certificates import read_certificate
-from syncd.errors import ConfigError
 
+#: The configuration's `kind`, and the name the connector reports under.
+KIND = "m365"
 #: Outlook's limit: concurrent requests per app and mailbox.
 OUTLOOK_CONCURRENCY = 4
 #: Graph's limit: requests in one JSON batch.

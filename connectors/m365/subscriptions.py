@@ -16,14 +16,14 @@ mailbox's batcher like every other, within its limits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from connectors.errors import PermanentError, RemoteNotFound
 from connectors.m365.delta import Send
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
-from syncd.errors import PermanentError, RemoteNotFound
+from connectors.push import ChangeSubscriptions, Endpoints, Subscription
 
 CHANGE_TYPES = "created,updated,deleted"
 #: Outlook's longest lifetime for event subscriptions, as long documented (newer pages
@@ -31,21 +31,7 @@ CHANGE_TYPES = "created,updated,deleted"
 MAX_MINUTES = 4230
 
 
-@dataclass(frozen=True)
-class Subscription:
-    subscription_id: str
-    expires: datetime
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where Graph sends change and lifecycle notifications."""
-
-    notifications: str
-    lifecycle: str
-
-
-class MailboxSubscriptions:
+class MailboxSubscriptions(ChangeSubscriptions):
     """Subscriptions on one mailbox's events, as one app registration sees them."""
 
     def __init__(self, mailbox: str, send: Send) -> None:

@@ -14,13 +14,11 @@ the tests read every invitation back with icalendar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import icalendar
-
-from syncd.icaltext import clean_text
+from connectors.icaltext import clean_text
+from connectors.wallclock import vtimezone, wall_time
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import CalendarMethod
 from syncd.notify.mime import one_line
@@ -46,7 +44,7 @@ def invitation(
 ) -> str:
     """The VCALENDAR with METHOD `method`, its VTIMEZONE and the booking's VEVENT."""
     header = f"BEGIN:VCALENDAR{CRLF}VERSION:2.0{CRLF}PRODID:{PRODID}{CRLF}METHOD:{method}{CRLF}"
-    timezone = _vtimezone(facts.customer_timezone, facts.start.year, facts.end.year)
+    timezone = vtimezone(facts.customer_timezone, facts.start.year, facts.end.year).decode()
     lines = _vevent(facts, method, organizer, attendee, stamp)
     return header + timezone + "".join(fold(line) for line in lines) + f"END:VCALENDAR{CRLF}"
 
@@ -116,17 +114,7 @@ def _time(name: str, instant: datetime, zone: ZoneInfo) -> str:
     In the hour repeated when DST ends, a TZID wall time means its first
     occurrence (RFC 5545 3.3.5), so an instant in the second one is written in UTC.
     """
-    local = instant.astimezone(zone)
-    if local.replace(fold=0).astimezone(UTC) != instant:
+    local = wall_time(instant, zone)
+    if local is None:
         return f"{name}:{instant.astimezone(UTC):%Y%m%dT%H%M%SZ}"
     return f"{name};TZID={zone.key}:{local:%Y%m%dT%H%M%S}"
-
-
-@lru_cache(maxsize=256)
-def _vtimezone(tzid: str, first_year: int, last_year: int) -> str:
-    # Only the years the event touches; the same on every message, so cached.
-    timezone = icalendar.Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
-    )
-    text: str = timezone.to_ical().decode()
-    return text

@@ -3,6 +3,8 @@
     health        /healthz (alive) and /readyz (database takes a write, migrations,
                   worker heartbeat)
     http_metrics  request latency of the API and pages, labelled by route template
+    connector_metrics
+                  the connectors' reports of their traffic (Graph), counted
     samples       the database readings behind the deployment-wide gauges
     collector     those gauges, read at scrape time with a short cache
     listener      the metrics listener: /metrics, /healthz, /readyz on a port of its own

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from connectors.base import Calendar
-from connectors.m365.subscriptions import Endpoints, MailboxSubscriptions
+from connectors.push import ChangeSubscriptions, Endpoints
 from syncd import metrics
 from syncd.errors import RemoteError, RemoteNotFound
 from syncd.reconcile import graph_subscriptions as store
@@ -43,7 +43,8 @@ def retry_seconds(failures: int) -> float:
 
 
 class GraphUpkeep:
-    """The Watcher's upkeep step for Microsoft 365 calendars (others are left alone)."""
+    """The Watcher's upkeep step for calendars whose service pushes changes (Microsoft 365);
+    calendars without `change_subscriptions` are left alone."""
 
     def __init__(self, db: DatabaseThreads, settings: GraphNotificationSettings) -> None:
         notifications, lifecycle = settings.notification_url, settings.lifecycle_url
@@ -53,15 +54,15 @@ class GraphUpkeep:
         self.endpoints = Endpoints(notifications, lifecycle)
 
     async def __call__(self, calendar: Calendar, binding_id: int) -> None:
-        subscriptions = getattr(calendar, "subscriptions", None)
-        if not isinstance(subscriptions, MailboxSubscriptions):
+        subscriptions = calendar.change_subscriptions()
+        if subscriptions is None:
             return
         try:
             await self._keep(subscriptions, binding_id)
         except Exception:  # a bug here must not stop the calendar's passes
             log.exception("Graph subscription upkeep failed", extra={"binding_id": binding_id})
 
-    async def _keep(self, subscriptions: MailboxSubscriptions, binding_id: int) -> None:
+    async def _keep(self, subscriptions: ChangeSubscriptions, binding_id: int) -> None:
         renew_before = timedelta(minutes=self.settings.renew_before_minutes)
         due = await self.db.run(store.upkeep_due, binding_id, utcnow(), renew_before)
         if due is None:
@@ -76,7 +77,7 @@ class GraphUpkeep:
         except RemoteError as error:
             await self._failed(binding_id, due.action, error)
 
-    async def _create(self, subscriptions: MailboxSubscriptions, binding_id: int) -> None:
+    async def _create(self, subscriptions: ChangeSubscriptions, binding_id: int) -> None:
         client_state = secrets.token_urlsafe(32)
         expires = utcnow() + timedelta(minutes=self.settings.subscription_minutes)
         made = await subscriptions.create(self.endpoints, client_state, expires)
@@ -86,7 +87,7 @@ class GraphUpkeep:
         log.info("Graph subscription created", extra={"binding_id": binding_id})
 
     async def _renew(
-        self, subscriptions: MailboxSubscriptions, binding_id: int, subscription_id: str
+        self, subscriptions: ChangeSubscriptions, binding_id: int, subscription_id: str
     ) -> None:
         expires = utcnow() + timedelta(minutes=self.settings.subscription_minutes)
         try:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
-from syncd.timeutil import EARLIEST, LATEST
+from connectors.timerange import EARLIEST, LATEST
 from syncd.web.errors import BadInputError
 
 MAX_FORM_BYTES = 4096

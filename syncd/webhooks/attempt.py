@@ -22,7 +22,7 @@ from enum import StrEnum
 
 import httpx
 
-from connectors.caldav.http import retry_after_seconds
+from connectors.retry_after import retry_after_seconds
 from syncd.webhooks.destinations import DestinationRefused
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Outcome, Outgoing

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import RemoteRef
 from connectors.caldav import Settings, build
-from connectors.caldav.http import retry_after_seconds
+from connectors.retry_after import retry_after_seconds
 from syncd.errors import (
     AuthError,
     FailureScope,

@@ -21,6 +21,7 @@ from connectors.m365 import M365Connector
 from connectors.m365.delta import LISTING_CURSOR
 from connectors.m365.events import parse_time
 from syncd.errors import ConfigError, RemoteNotFound
+from syncd.ops.connector_metrics import count_connector_reports
 from tests.contract.suite import MONDAY_10, spec
 from tests.graph import AppCertificate, GraphDouble
 from tests.m365.support import m365_connector
@@ -128,6 +129,7 @@ async def test_another_calendar_falls_back_to_listing_when_delta_is_refused(
     try:
         other = double.add_calendar(mailbox, "Bookings")
         watched = connector.calendar(f"{mailbox}/{other}")
+        count_connector_reports()  # as the daemon does when it starts
         before = fallbacks()
         first = await watched.changes(None, WINDOW, {})
         assert (first.cursor == LISTING_CURSOR) is not undocumented

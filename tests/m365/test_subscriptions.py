@@ -10,7 +10,7 @@ import pytest
 
 from connectors.m365 import M365Connector
 from connectors.m365.calendar import M365Calendar
-from connectors.m365.subscriptions import Endpoints
+from connectors.push import Endpoints
 from syncd.errors import PermanentError, RemoteNotFound
 from syncd.timeutil import utcnow
 from tests.graph import GraphDouble
@@ -53,7 +53,7 @@ async def test_a_subscription_is_validated_and_notifies_of_changes(
     double: GraphDouble, calendar: M365Calendar, mailbox: str, receiver: NotificationReceiver
 ) -> None:
     expires = utcnow() + timedelta(minutes=4200)
-    made = await calendar.subscriptions.create(endpoints(receiver), SECRET, expires)
+    made = await calendar.change_subscriptions().create(endpoints(receiver), SECRET, expires)
     assert abs((made.expires - expires).total_seconds()) < 1
     shown = live(double, made.subscription_id)
     assert shown is not None
@@ -70,17 +70,17 @@ async def test_a_subscription_is_validated_and_notifies_of_changes(
 async def test_renewal_moves_the_expiry_and_a_lost_one_is_not_found(
     double: GraphDouble, calendar: M365Calendar, receiver: NotificationReceiver
 ) -> None:
-    made = await calendar.subscriptions.create(
+    made = await calendar.change_subscriptions().create(
         endpoints(receiver), SECRET, utcnow() + timedelta(minutes=60))
     later = utcnow() + timedelta(minutes=4000)
-    renewed = await calendar.subscriptions.renew(made.subscription_id, later)
+    renewed = await calendar.change_subscriptions().renew(made.subscription_id, later)
     assert renewed.subscription_id == made.subscription_id
     assert renewed.expires > made.expires + timedelta(minutes=3000)
-    await calendar.subscriptions.delete(made.subscription_id)
+    await calendar.change_subscriptions().delete(made.subscription_id)
     assert live(double, made.subscription_id) is None
     with pytest.raises(RemoteNotFound):
-        await calendar.subscriptions.renew(made.subscription_id, later)
-    await calendar.subscriptions.delete(made.subscription_id)  # gone already: fine
+        await calendar.change_subscriptions().renew(made.subscription_id, later)
+    await calendar.change_subscriptions().delete(made.subscription_id)  # gone already: fine
 
 
 async def test_a_failed_validation_makes_no_subscription(
@@ -89,7 +89,7 @@ async def test_a_failed_validation_makes_no_subscription(
     receiver.validation = "wrong"
     before = len(double.subscriptions())
     with pytest.raises(PermanentError, match="ValidationError"):
-        await calendar.subscriptions.create(
+        await calendar.change_subscriptions().create(
             endpoints(receiver), SECRET, utcnow() + timedelta(minutes=60))
     assert len(double.subscriptions()) == before
 
@@ -98,5 +98,5 @@ async def test_a_lifetime_beyond_outlooks_limit_is_refused(
     calendar: M365Calendar, receiver: NotificationReceiver
 ) -> None:
     with pytest.raises(PermanentError):
-        await calendar.subscriptions.create(
+        await calendar.change_subscriptions().create(
             endpoints(receiver), SECRET, utcnow() + timedelta(days=30))

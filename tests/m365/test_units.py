@@ -14,8 +14,9 @@ from connectors.base import EventSpec, EventStatus
 from connectors.m365 import events
 from connectors.m365.calendar import CalendarTarget
 from connectors.m365.events import Reminder
-from connectors.m365.http import GraphRequest, GraphResponse, error_for, retry_after_seconds
+from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from connectors.m365.settings import Settings, read_credential
+from connectors.retry_after import retry_after_seconds
 from syncd.errors import (
     AuthError,
     ConfigError,
