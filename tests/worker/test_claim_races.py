@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from tests import factories as f
 from tests.dbs import postgres_schema_url
 
 FIRST, MOVED = f.slot(0), f.slot(5)
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -50,8 +52,8 @@ def binding_id(runtime: Runtime) -> int:
         return session.scalars(select(CalendarBinding.id)).one()
 
 
-def in_thread(step: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    results: list[object] = []
+def in_thread(step: Callable[[], T]) -> tuple[threading.Thread, list[T]]:
+    results: list[T] = []
     thread = threading.Thread(target=lambda: results.append(step()))
     thread.start()
     return thread, results
@@ -65,7 +67,7 @@ def test_a_cancellation_waiting_for_a_claim_sees_its_mark_and_stays_pending(
         claimed = work.claim_due(claiming, bound, utcnow(), 10)
         assert [t.desired for t in claimed] == [Presence.PRESENT]
 
-        def cancel() -> object:
+        def cancel() -> int:
             with runtime.sessions.begin() as session:
                 return f.cancel(session, "b1").version
 
@@ -84,16 +86,15 @@ def test_a_claim_waiting_for_a_change_reads_the_booking_after_it(runtime: Runtim
     with runtime.sessions.begin() as changing:
         moved = f.book(changing, "b1", "alice", MOVED)
         changing.flush()
-        thread, results = in_thread(
-            lambda: _claim(runtime, bound)
-        )
+        thread, results = in_thread(lambda: _claim(runtime, bound))
         thread.join(0.5)
         assert thread.is_alive()  # waits for the change's lock on the mirror
         version = moved.version
     thread.join(10)
-    [task] = results[0]  # type: ignore[misc]
+    [task] = results[0]
     assert task.desired_version == version
-    assert task.event is not None and task.event.start == MOVED
+    assert task.event is not None
+    assert task.event.start == MOVED
 
 
 def _claim(runtime: Runtime, bound: int) -> list[work.MirrorTask]:
