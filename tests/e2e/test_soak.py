@@ -19,11 +19,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 300)]
 
 
 def test_daemon_holds_steady_under_load(
-    tmp_path: Path, radicale: RadicaleServer, runtime_for: Callable[[Path], Runtime]
+    tmp_path: Path, dav_server: RadicaleServer, runtime_for: Callable[[Path], Runtime]
 ) -> None:
-    setup = soak_setup(tmp_path, radicale)
+    setup = soak_setup(tmp_path, dav_server)
     runtime = runtime_for(setup.config)
-    seed_shop(runtime, radicale)
+    seed_shop(runtime, dav_server)
     report = run_soak(setup, runtime, SOAK_SECONDS)
     report.assert_held()
-    assert_calendars_match(runtime, radicale)
+    assert_calendars_match(runtime, dav_server)
