@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests import server_families
+from tests.dbs import migrated_postgres, migrated_sqlite
 from tests.servers import DavServer, RadicaleServer, XandikosServer
+
+__all__ = ["migrated_postgres", "migrated_sqlite"]  # where each `database_url` comes from
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,9 @@ from sqlalchemy import Engine, inspect, text
 from syncd.store.db import create_db_engine
 from syncd.store.models import Base
 from syncd.store.schema import alembic_config, upgrade
+from tests.dbs import empty_database_url
+
+__all__ = ["empty_database_url"]
 
 _BINDINGS = [  # key, paused_until, last_error -> state after the migration
     ("fine", None, None, "ok"),
@@ -55,8 +58,8 @@ def _seed(engine: Engine) -> None:
             )
 
 
-def test_bindings_get_a_state_that_matches_the_models(database_url: str) -> None:
-    engine = create_db_engine(database_url)
+def test_bindings_get_a_state_that_matches_the_models(empty_database_url: str) -> None:
+    engine = create_db_engine(empty_database_url)
     try:
         upgrade(engine, "0004")
         _seed(engine)

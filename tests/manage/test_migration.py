@@ -9,7 +9,10 @@ from sqlalchemy.orm import Session
 from syncd.manage.rules import ManageRules
 from syncd.store.models import Booking, Service
 from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
 from tests.migrations import assert_round_trip, migrated_engine
+
+__all__ = ["empty_database_url"]
 
 TABLES = {"service_staff", "manage_tokens", "busy_cache"}
 COLUMNS = {
@@ -20,8 +23,8 @@ COLUMNS = {
 }
 
 
-def test_upgrade_matches_the_models_and_downgrade_removes_it(database_url: str) -> None:
-    assert_round_trip(database_url, "0006_manage", TABLES, COLUMNS)
+def test_upgrade_matches_the_models_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0006_manage", TABLES, COLUMNS)
 
 
 _ROWS = [
@@ -45,8 +48,8 @@ def _booking_row(number: int, origin: str) -> str:
     )
 
 
-def test_existing_services_keep_staff_made_bookings_closed(database_url: str) -> None:
-    with migrated_engine(database_url, "0004") as engine:
+def test_existing_services_keep_staff_made_bookings_closed(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0004") as engine:
         with engine.begin() as connection:
             for statement in [*_ROWS, _booking_row(1, "web"), _booking_row(2, "staff")]:
                 connection.execute(text(statement))

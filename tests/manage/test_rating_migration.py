@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 import syncd.manage.rating_models  # noqa: F401 - the tables this revision adds
 from syncd.store.models import Service
 from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
 from tests.manage.test_migration import _ROWS
 from tests.migrations import (
     column_names,
@@ -18,12 +19,14 @@ from tests.migrations import (
     table_names,
 )
 
+__all__ = ["empty_database_url"]
+
 TABLES = {"rating_tokens", "booking_ratings"}
 COLUMN = "rating_request_minutes_after"
 
 
-def test_the_revision_matches_the_models_and_keeps_stored_settings(database_url: str) -> None:
-    with migrated_engine(database_url, "0011_manage_indexes") as engine:
+def test_the_revision_matches_the_models_and_keeps_stored_settings(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0011_manage_indexes") as engine:
         with engine.begin() as connection:
             for statement in _ROWS:
                 connection.execute(text(statement))

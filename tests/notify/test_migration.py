@@ -8,7 +8,10 @@ from sqlalchemy.orm import Session
 from syncd.notify import models
 from syncd.store.models import Service
 from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
 from tests.migrations import assert_round_trip, migrated_engine
+
+__all__ = ["empty_database_url"]
 
 TABLES = {
     models.OutboxMessage.__tablename__,
@@ -22,12 +25,12 @@ COLUMNS = {
 }
 
 
-def test_upgrade_matches_the_models_and_downgrade_removes_it(database_url: str) -> None:
-    assert_round_trip(database_url, "0002", TABLES, COLUMNS)
+def test_upgrade_matches_the_models_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0002", TABLES, COLUMNS)
 
 
-def test_existing_rows_get_the_new_columns_defaults(database_url: str) -> None:
-    with migrated_engine(database_url, "0001") as engine:
+def test_existing_rows_get_the_new_columns_defaults(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0001") as engine:
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO merchants (id, key, name, timezone, contact_text)"

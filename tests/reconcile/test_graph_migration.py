@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from syncd.reconcile.graph_subscriptions import GraphSubscription
-from tests.dbs import database_url
+from tests.dbs import empty_database_url
 from tests.migrations import assert_round_trip
 
-__all__ = ["database_url"]
+__all__ = ["empty_database_url"]
 
 TABLE = GraphSubscription.__tablename__
 
 
-def test_upgrade_matches_the_model_and_downgrade_removes_it(database_url: str) -> None:
-    assert_round_trip(database_url, "0009_graph_subscriptions", {TABLE})
+def test_upgrade_matches_the_model_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0009_graph_subscriptions", {TABLE})

@@ -6,10 +6,10 @@ from sqlalchemy import text
 
 from syncd.reconcile import models
 from syncd.store.schema import upgrade
-from tests.dbs import database_url
+from tests.dbs import empty_database_url
 from tests.migrations import assert_round_trip, migrated_engine
 
-__all__ = ["database_url"]
+__all__ = ["empty_database_url"]
 
 TABLES = {
     models.ReconcileState.__tablename__,
@@ -20,12 +20,12 @@ TABLES = {
 COLUMNS = {"merchants": {"reconcile_rule"}, "services": {"reconcile_rule"}}
 
 
-def test_upgrade_matches_the_models_and_downgrade_removes_it(database_url: str) -> None:
-    assert_round_trip(database_url, "0007_reconcile", TABLES, COLUMNS)
+def test_upgrade_matches_the_models_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0007_reconcile", TABLES, COLUMNS)
 
 
-def test_existing_merchants_get_booking_wins(database_url: str) -> None:
-    with migrated_engine(database_url, "0004") as engine:
+def test_existing_merchants_get_booking_wins(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0004") as engine:
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO merchants (id, key, name, timezone, contact_text)"
@@ -37,8 +37,8 @@ def test_existing_merchants_get_booking_wins(database_url: str) -> None:
         assert rule == "booking_wins"
 
 
-def test_events_seen_before_their_keys_were_kept_are_read_again(database_url: str) -> None:
-    with migrated_engine(database_url, "0011_manage_indexes") as engine:
+def test_events_seen_before_their_keys_were_kept_are_read_again(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0011_manage_indexes") as engine:
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO merchants (id, key, name, timezone, contact_text)"
