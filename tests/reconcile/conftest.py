@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbs import MigratedSqlite
 from tests.reconcile.hands import DavHands, Hands, MemoryHands
 from tests.reconcile.shop import Shop, migrated, settings_for
 
@@ -30,8 +31,9 @@ async def hands(request: pytest.FixtureRequest) -> AsyncIterator[Hands]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'syncd.db'}"
+def database_url(tmp_path: Path, migrated_sqlite: MigratedSqlite) -> str:
+    """A migrated SQLite store (reconciling is tested on SQLite only)."""
+    return migrated_sqlite.copy_into(tmp_path)
 
 
 @pytest.fixture
