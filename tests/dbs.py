@@ -23,6 +23,7 @@ import contextlib
 import functools
 import os
 import queue
+import shutil
 import sqlite3
 import subprocess
 import threading
@@ -87,15 +88,27 @@ def _admin(statement: sql.Composed) -> None:
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose connections see only a new, empty schema; dropped on exit."""
     require_postgres()
-    schema = f"syncd_test_{uuid.uuid4().hex[:16]}"
+    schema = _new_schema_name()
     _admin(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    url = make_url(postgres_server_url())
     try:
-        yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
+        yield _schema_url(schema)
     finally:
-        _admin(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+        _drop_schema(schema)
+
+
+def _new_schema_name() -> str:
+    return f"syncd_test_{uuid.uuid4().hex[:16]}"
+
+
+def _schema_url(schema: str) -> str:
+    url = make_url(postgres_server_url())
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+def _drop_schema(schema: str) -> None:
+    _admin(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def sqlite_url(directory: Path) -> str:
@@ -142,17 +155,6 @@ class MigratedSqlite:
         return sqlite_url(directory)
 
 
-def _schema_url(schema: str) -> str:
-    url = make_url(postgres_server_url())
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
-
-
-def _drop_schema(schema: str) -> None:
-    _admin(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
 def _schema_script(schema: str) -> str:
     """SQL making `schema` again (tables, indexes, rows) under the name SCHEMA_PLACEHOLDER:
     what pg_dump writes of it, without psql's own commands."""
@@ -169,7 +171,8 @@ class MigratedPostgres:
     """Migrated PostgreSQL schemas, made a few ahead by a thread while the tests run.
 
     One schema is migrated by alembic; the others replay the SQL pg_dump writes of it,
-    which takes the server's time rather than the tests'.
+    which takes the server's time rather than the tests'. Without pg_dump each schema
+    is migrated by alembic when a test asks for it.
     """
 
     def __init__(self, ahead: int = 2) -> None:
@@ -181,6 +184,11 @@ class MigratedPostgres:
     @contextmanager
     def schema_url(self) -> Iterator[str]:
         """The URL of a migrated schema of its own; dropped on exit."""
+        if shutil.which("pg_dump") is None:
+            with postgres_schema_url() as url:
+                migrate(url)
+                yield url
+            return
         schema = self._take()
         try:
             yield _schema_url(schema)
@@ -209,7 +217,7 @@ class MigratedPostgres:
     def _produce(self, script: str) -> None:
         try:
             while not self._stopping.is_set():
-                schema = f"syncd_test_{uuid.uuid4().hex[:16]}"
+                schema = _new_schema_name()
                 _admin_script(script.replace(SCHEMA_PLACEHOLDER, schema))
                 self._hand_over(schema)
         except BaseException as error:  # reported to the test waiting for a schema
@@ -232,7 +240,7 @@ class MigratedPostgres:
 
 def _admin_script(script: str) -> None:
     with psycopg.connect(_libpq_url(postgres_server_url()), autocommit=True) as connection:
-        connection.execute(script.encode())  # type: ignore[call-overload]
+        connection.execute(script.encode())
 
 
 @pytest.fixture(scope="session")
