@@ -15,7 +15,6 @@ import asyncio
 import random
 import ssl
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,13 +22,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.servers import free_port
+from tests.threads import UvicornThread, local_config
 
 Fault = Callable[[Request], Awaitable[Response | None]]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
@@ -92,11 +91,7 @@ class CountingProxy:
                 )
             ]
         )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._running = UvicornThread(local_config(app, self.port), "the proxy")
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -151,12 +146,7 @@ class CountingProxy:
         return Response(answer, status_code=upstream.status_code, headers=out)
 
     def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("proxy did not start")
-            time.sleep(0.02)
+        self._running.start()
         return self
 
     def __exit__(
@@ -165,8 +155,7 @@ class CountingProxy:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._running.stop()
 
 
 @dataclass

@@ -201,23 +201,23 @@ async def test_untrusted_certificate_is_permanent(xandikos: XandikosServer) -> N
 
 
 async def test_stopped_server_is_transient_for_the_calendar_until_it_is_back(
-    tmp_path_factory: pytest.TempPathFactory,
+    own_radicale: RadicaleServer,
 ) -> None:
-    with RadicaleServer(tmp_path_factory.mktemp("outage")) as server:
-        collection = server.create_collection("work")
-        connector = build(Settings.model_validate(server.connector_settings()))
-        calendar = connector.calendar(collection)
-        try:
-            await calendar.create(spec("before"))
-            server.stop()
-            with pytest.raises(TransientError) as caught:
-                await calendar.create(spec("during"))
-            assert caught.value.scope == FailureScope.CALENDAR
-            server.start()
-            await calendar.create(spec("after"))
-            assert await calendar.find_by_booking("before") is not None
-        finally:
-            await connector.aclose()
+    server = own_radicale  # stopped and started again: the test's own
+    collection = server.create_collection("work")
+    connector = build(Settings.model_validate(server.connector_settings()))
+    calendar = connector.calendar(collection)
+    try:
+        await calendar.create(spec("before"))
+        server.stop()
+        with pytest.raises(TransientError) as caught:
+            await calendar.create(spec("during"))
+        assert caught.value.scope == FailureScope.CALENDAR
+        server.start()
+        await calendar.create(spec("after"))
+        assert await calendar.find_by_booking("before") is not None
+    finally:
+        await connector.aclose()
 
 
 # -- Retry-After parsing -------------------------------------------------------------

@@ -14,7 +14,6 @@ from syncd.config import load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
-from tests import server_families
 from tests.servers import DavServer, RadicaleServer
 
 CALENDARS = ("alice", "bob", "carol", "dave")
@@ -50,21 +49,24 @@ def write_config(path: Path, database: str, connector: dict[str, object], **work
     return path
 
 
+def with_calendars(server: DavServer) -> None:
+    """Create the collections of CALENDARS (a server of the test's own: fixed names)."""
+    for name in CALENDARS:
+        server.create_collection(name)
+
+
 @pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        for name in CALENDARS:
-            server.create_collection(name)
-        yield server
+def dav_server(own_radicale: RadicaleServer) -> RadicaleServer:
+    """Radicale with the calendars of CALENDARS, for the test alone (it stops or loads it)."""
+    with_calendars(own_radicale)
+    return own_radicale
 
 
-@pytest.fixture(params=sorted(server_families.FAMILIES))
-def family_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DavServer]:
+@pytest.fixture
+def family_server(own_family_server: DavServer) -> DavServer:
     """A server of each family in turn, with the calendars of CALENDARS in one account."""
-    with server_families.start(request.param, tmp_path / request.param) as server:
-        for name in CALENDARS:
-            server.create_collection(name)
-        yield server
+    with_calendars(own_family_server)
+    return own_family_server
 
 
 class WorkerProcess:

@@ -157,14 +157,6 @@ def postgres() -> Iterator[PrivatePostgres]:
         yield server
 
 
-@pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        for name in CALENDARS:
-            server.create_collection(name)
-        yield server
-
-
 def seed(runtime: Runtime, server: RadicaleServer) -> None:
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)
@@ -176,17 +168,17 @@ def seed(runtime: Runtime, server: RadicaleServer) -> None:
 def test_processes_ride_through_database_restarts_and_an_outage(
     tmp_path: Path,
     postgres: PrivatePostgres,
-    radicale: RadicaleServer,
+    dav_server: RadicaleServer,
     runtime_for: Callable[[Path], Runtime],
 ) -> None:
     port = free_port()
     config = tmp_path / "syncd.toml"
     config.write_text(CONFIG.format(
-        database=postgres.url, port=port, root=tmp_path, dav=radicale.url,
-        user=radicale.username, password=radicale.password_file,
+        database=postgres.url, port=port, root=tmp_path, dav=dav_server.url,
+        user=dav_server.username, password=dav_server.password_file,
     ))
     runtime = runtime_for(config)
-    seed(runtime, radicale)
+    seed(runtime, dav_server)
     processes = [Syncd(config, mode, tmp_path / f"{mode}{i}.log")
                  for i, mode in enumerate(["web", "worker", "worker"])]
     for process in processes:
@@ -220,7 +212,7 @@ def test_processes_ride_through_database_restarts_and_an_outage(
     for process in processes:
         assert process.terminate() == 0, _logs(processes)
     assert_bookings_as_acknowledged(runtime, traffic.acknowledged)
-    assert_one_event_per_live_booking(runtime, radicale)
+    assert_one_event_per_live_booking(runtime, dav_server)
 
 
 def _status(url: str) -> int | None:

@@ -82,12 +82,12 @@ def pauses() -> float:
 
 
 def test_server_outage_converges_without_dead_letters(
-    tmp_path: Path, radicale: RadicaleServer
+    tmp_path: Path, dav_server: RadicaleServer
 ) -> None:
-    runtime = outage_runtime(tmp_path, radicale)
+    runtime = outage_runtime(tmp_path, dav_server)
     pauses_before = pauses()
     try:
-        asyncio.run(run_with_outage(runtime, radicale))
+        asyncio.run(run_with_outage(runtime, dav_server))
         with runtime.sessions.begin() as session:
             mirrors = list(session.scalars(select(Mirror)))
     finally:
@@ -96,7 +96,7 @@ def test_server_outage_converges_without_dead_letters(
     assert not [m for m in mirrors if m.dead]
     assert all(m.last_error is None for m in mirrors)
     events = [
-        e for name in CALENDARS for e in list_events(radicale, radicale.collection_path(name))
+        e for name in CALENDARS for e in list_events(dav_server, dav_server.collection_path(name))
     ]
     assert duplicates(events) == []
     assert len(events) == BOOKINGS

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +56,10 @@ class HeldWrites:
 
 
 @pytest.fixture
-def calendar(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        server.create_collection("alice")
-        yield server
+def calendar(own_radicale: RadicaleServer) -> RadicaleServer:
+    """A server of the test's own, with the calendar "alice"."""
+    own_radicale.create_collection("alice")
+    return own_radicale
 
 
 def seed(runtime: Runtime, path: str) -> None:

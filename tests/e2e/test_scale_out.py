@@ -34,11 +34,10 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def many_calendars(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        for i in range(CALENDARS):
-            server.create_collection(f"c{i}")
-        yield server
+def many_calendars(own_radicale: RadicaleServer) -> RadicaleServer:
+    for i in range(CALENDARS):
+        own_radicale.create_collection(f"c{i}")
+    return own_radicale
 
 
 def seed(runtime: Runtime, server: RadicaleServer) -> None:

@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.servers import free_port
+from tests.threads import UvicornThread, local_config
 
 
 class NotificationReceiver:
@@ -38,18 +37,9 @@ class NotificationReceiver:
         self._notifications: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         app = Starlette(routes=[Route("/{path:path}", self._receive, methods=["POST"])])
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ws="none",
-            loop="asyncio",
+        self._running = UvicornThread(
+            local_config(app, self.port), "the notification receiver"
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
     def url(self) -> str:
@@ -82,12 +72,7 @@ class NotificationReceiver:
         return PlainTextResponse(token if self.validation == "echo" else "something else")
 
     def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the notification receiver did not start")
-            time.sleep(0.01)
+        self._running.start()
         return self
 
     def __exit__(
@@ -96,5 +81,4 @@ class NotificationReceiver:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._running.stop()

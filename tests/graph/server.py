@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -31,6 +30,7 @@ from tests.graph.errors import AadError, GraphError, Reply, error_reply
 from tests.graph.graph import Call, Pipeline
 from tests.graph.state import State
 from tests.graph.tls import TlsFiles
+from tests.threads import UvicornThread, local_config
 
 ODATA_JSON = (
     "application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -232,8 +232,7 @@ class ServerThread:
     def __init__(self, app: Any, tls: TlsFiles) -> None:
         self.app, self.tls = app, tls
         self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._running: UvicornThread | None = None
 
     def start(self) -> None:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then,
@@ -242,33 +241,21 @@ class ServerThread:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self.port))
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
+        config = local_config(
             self.app,
             http=TrackingH11Protocol,
-            ws="none",
-            loop="asyncio",
             lifespan="on",
-            log_config=None,
-            access_log=False,
             timeout_graceful_shutdown=2,
             ssl_certfile=self.tls.cert_file,
             ssl_keyfile=self.tls.key_file,
         )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="graph-double", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the Graph double did not start")
-            time.sleep(0.01)
+        self._running = UvicornThread(config, "the Graph double", sockets=[sock])
+        self._running.start(timeout=15)
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
+        if self._running is None:
             return
-        self._server.should_exit = True
+        self._running.ask_to_stop()
         abort_connections(self.port)
-        self._thread.join(15)
-        self._server = self._thread = None
+        self._running.stop(timeout=15)
+        self._running = None

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sqlalchemy import Engine, text
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
+from tests.migrations import column_names, downgrade_to, migrated_engine, model_differences
 
-from syncd.store.db import create_db_engine
-from syncd.store.models import Base
-from syncd.store.schema import alembic_config, upgrade
+__all__ = ["empty_database_url"]
 
 _BINDINGS = [  # key, paused_until, last_error -> state after the migration
     ("fine", None, None, "ok"),
     ("refused", "2030-01-01 00:00:00", "AuthError: token request refused", "auth_error"),
     ("down", "2030-01-01 00:00:00", "TransientError: HTTP 503", "paused"),
 ]
-
-
-def _differences(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
-        found = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    flat = [op for diff in found for op in (diff if isinstance(diff, list) else [diff])]
-    return [op for op in flat if _table_of(op) == "calendar_bindings"]
-
-
-def _table_of(op: tuple[Any, ...]) -> str | None:
-    """The table an autogenerate difference is about (other helpers' tables are theirs)."""
-    if op[0] in {"add_table", "remove_table"}:
-        return str(op[1].name)
-    if op[0] in {"add_index", "remove_index", "add_constraint", "remove_constraint"}:
-        return str(op[1].table.name)
-    return str(op[2])  # add_column, remove_column, modify_*: (kind, schema, table, ...)
 
 
 def _seed(engine: Engine) -> None:
@@ -55,9 +36,8 @@ def _seed(engine: Engine) -> None:
             )
 
 
-def test_bindings_get_a_state_that_matches_the_models(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
+def test_bindings_get_a_state_that_matches_the_models(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url) as engine:
         upgrade(engine, "0004")
         _seed(engine)
         upgrade(engine, "0005_binding_state")
@@ -66,11 +46,7 @@ def test_bindings_get_a_state_that_matches_the_models(database_url: str) -> None
             states = {row[0]: row[1] for row in rows}
         assert states == {key: state for key, _, _, state in _BINDINGS}
         upgrade(engine)
-        assert _differences(engine) == []
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0005_binding_state")  # undo the merge
-            command.downgrade(alembic_config(connection), "0005_binding_state@-1")
-        columns = {c["name"] for c in inspect(engine).get_columns("calendar_bindings")}
-        assert "state" not in columns
-    finally:
-        engine.dispose()
+        assert model_differences(engine, {"calendar_bindings"}) == []
+        downgrade_to(engine, "0005_binding_state")  # undo the merge
+        downgrade_to(engine, "0005_binding_state@-1")
+        assert "state" not in column_names(engine, "calendar_bindings")

@@ -49,12 +49,6 @@ END:VCALENDAR
 """
 
 
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
-
-
 @pytest.fixture
 def dav_runtime(database_url: str, radicale: RadicaleServer, tmp_path: Path
                 ) -> Iterator[Runtime]:

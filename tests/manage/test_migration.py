@@ -3,16 +3,16 @@ customers where the setting did not exist."""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from syncd.manage.rules import ManageRules
-from syncd.store.db import create_db_engine
-from syncd.store.models import Base, Booking, Service
-from syncd.store.schema import alembic_config, upgrade
+from syncd.store.models import Booking, Service
+from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
+from tests.migrations import assert_round_trip, migrated_engine
+
+__all__ = ["empty_database_url"]
 
 TABLES = {"service_staff", "manage_tokens", "busy_cache"}
 COLUMNS = {
@@ -23,45 +23,8 @@ COLUMNS = {
 }
 
 
-def _ours(item: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
-    table = item if kind == "table" else getattr(item, "table", None)
-    return getattr(table, "name", None) in TABLES | set(COLUMNS)
-
-
-def _differences(engine: Engine) -> list[object]:
-    with engine.connect() as connection:
-        options = {"compare_type": True, "include_object": _ours}
-        context = MigrationContext.configure(connection, opts=options)
-        return [d for d in compare_metadata(context, Base.metadata)
-                if _mine(d)]
-
-
-def _mine(difference: object) -> bool:
-    """Differences in the tables and columns this revision adds (others may add their own)."""
-    text_of = repr(difference)
-    return any(name in text_of for name in TABLES) or any(
-        column in text_of for columns in COLUMNS.values() for column in columns)
-
-
-def _columns(engine: Engine, table: str) -> set[str]:
-    return {column["name"] for column in inspect(engine).get_columns(table)}
-
-
-def test_upgrade_matches_the_models_and_downgrade_removes_it(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        upgrade(engine)
-        assert set(inspect(engine).get_table_names()) >= TABLES
-        assert _differences(engine) == []
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0006_manage-1")
-        assert not TABLES & set(inspect(engine).get_table_names())
-        for table, added in COLUMNS.items():
-            assert not added & _columns(engine, table)
-        upgrade(engine)
-        assert _differences(engine) == []
-    finally:
-        engine.dispose()
+def test_upgrade_matches_the_models_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0006_manage", TABLES, COLUMNS)
 
 
 _ROWS = [
@@ -85,11 +48,8 @@ def _booking_row(number: int, origin: str) -> str:
     )
 
 
-def test_existing_services_keep_staff_made_bookings_closed(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "0004")
+def test_existing_services_keep_staff_made_bookings_closed(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0004") as engine:
         with engine.begin() as connection:
             for statement in [*_ROWS, _booking_row(1, "web"), _booking_row(2, "staff")]:
                 connection.execute(text(statement))
@@ -105,5 +65,3 @@ def test_existing_services_keep_staff_made_bookings_closed(database_url: str) ->
             assert web.cancel
             assert web.cutoff_hours == 24
             assert not staff.enabled
-    finally:
-        engine.dispose()

@@ -3,56 +3,42 @@ it was, and goes away cleanly."""
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 import syncd.manage.rating_models  # noqa: F401 - the tables this revision adds
-from syncd.store.db import create_db_engine
-from syncd.store.models import Base, Service
-from syncd.store.schema import alembic_config, upgrade
+from syncd.store.models import Service
+from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
 from tests.manage.test_migration import _ROWS
+from tests.migrations import (
+    column_names,
+    downgrade_to,
+    migrated_engine,
+    model_differences,
+    table_names,
+)
+
+__all__ = ["empty_database_url"]
 
 TABLES = {"rating_tokens", "booking_ratings"}
 COLUMN = "rating_request_minutes_after"
 
 
-def _ours(item: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
-    table = item if kind == "table" else getattr(item, "table", None)
-    return getattr(table, "name", None) in TABLES | {"services"}
-
-
-def _differences(engine: Engine) -> list[object]:
-    with engine.connect() as connection:
-        options = {"compare_type": True, "include_object": _ours}
-        context = MigrationContext.configure(connection, opts=options)
-        found = compare_metadata(context, Base.metadata)
-    return [d for d in found if any(name in repr(d) for name in (*TABLES, COLUMN))]
-
-
-def test_the_revision_matches_the_models_and_keeps_stored_settings(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "0011_manage_indexes")
+def test_the_revision_matches_the_models_and_keeps_stored_settings(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0011_manage_indexes") as engine:
         with engine.begin() as connection:
             for statement in _ROWS:
                 connection.execute(text(statement))
             connection.execute(text(
                 "UPDATE services SET manage_web_bookings = true, manage_cutoff_hours = 6"))
         upgrade(engine)
-        assert set(inspect(engine).get_table_names()) >= TABLES
-        assert _differences(engine) == []
+        assert table_names(engine) >= TABLES
+        assert model_differences(engine, TABLES, {"services": {COLUMN}}) == []
         with Session(engine) as session:
             service = session.get_one(Service, 1)
             assert (service.manage_web_bookings, service.manage_cutoff_hours) == (True, 6)
             assert service.rating_request_minutes_after is None
-        with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0011_manage_indexes")
-        assert not TABLES & set(inspect(engine).get_table_names())
-        columns = {c["name"] for c in inspect(engine).get_columns("services")}
-        assert COLUMN not in columns
-    finally:
-        engine.dispose()
+        downgrade_to(engine, "0011_manage_indexes")
+        assert not TABLES & table_names(engine)
+        assert COLUMN not in column_names(engine, "services")

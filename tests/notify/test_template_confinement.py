@@ -45,7 +45,10 @@ def _own(templates: Path, include: str) -> None:
 
 @pytest.fixture
 def runtime(database_url: str, sink: SmtpSink, templates: Path) -> Iterator[Runtime]:
-    settings = mail_settings(database_url, smtp_mail(sink.port, templates_dir=str(templates)))
+    # A template that fails to render is retried and then failed: three attempts show it
+    # as well as the default ten, without waiting out the backoff seven times more.
+    mail = smtp_mail(sink.port, templates_dir=str(templates), max_attempts=3)
+    settings = mail_settings(database_url, mail)
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     yield runtime

@@ -14,6 +14,7 @@ from syncd.config import Settings, load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from tests.api.helpers import API_KEY
+from tests.dbs import MigratedSqlite
 
 
 def settings_for(database_url: str, **environ: str) -> Settings:
@@ -26,9 +27,11 @@ def settings_for(database_url: str, **environ: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: MigratedSqlite
+) -> Iterator[Runtime]:
     monkeypatch.setenv("SYNCD_OPS_TEST_KEY", API_KEY)
-    runtime = Runtime.from_settings(settings_for(f"sqlite:///{tmp_path / 'syncd.db'}"))
+    runtime = Runtime.from_settings(settings_for(migrated_sqlite.copy_into(tmp_path)))
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

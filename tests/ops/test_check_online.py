@@ -3,7 +3,6 @@ its key path, and never prints a secret."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from tests.graph import GraphDouble
 from tests.servers import RadicaleServer, free_port
 
 KEY_ENV = "SYNCD_CHECK_TEST_KEY"
-
-
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
 
 
 def config_with(tmp_path: Path, accounts: dict[str, str]) -> Path:

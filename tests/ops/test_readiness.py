@@ -15,17 +15,17 @@ from syncd.ops.health import Heartbeat, Readiness
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from tests.api.client import ApiClient
-from tests.dbs import database_url
+from tests.dbs import empty_database_url
 from tests.ops.conftest import settings_for
 from tests.servers import free_port
 
-__all__ = ["database_url"]
+__all__ = ["empty_database_url"]
 
 
 @pytest.fixture
-def fresh(database_url: str) -> Iterator[Runtime]:
+def fresh(empty_database_url: str) -> Iterator[Runtime]:
     """A runtime on an empty database of each backend; the test migrates it."""
-    runtime = Runtime.from_settings(settings_for(database_url))
+    runtime = Runtime.from_settings(settings_for(empty_database_url))
     yield runtime
     runtime.close()
 

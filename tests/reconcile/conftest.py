@@ -1,4 +1,5 @@
-"""Fixtures: real servers (one each per session), the hands on each, a salon per test."""
+"""Fixtures: the hands on each calendar service (memory, and tests/conftest.py's servers),
+a salon per test."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbs import MigratedSqlite
 from tests.reconcile.hands import DavHands, Hands, MemoryHands
 from tests.reconcile.shop import Shop, migrated, settings_for
-from tests.servers import RadicaleServer, XandikosServer
 
 SERVICES = ["memory", "radicale", "xandikos"]
 
@@ -17,18 +18,6 @@ SERVICES = ["memory", "radicale", "xandikos"]
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def xandikos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XandikosServer]:
-    with XandikosServer(tmp_path_factory.mktemp("xandikos")) as server:
-        yield server
 
 
 @pytest.fixture(params=SERVICES)
@@ -42,8 +31,9 @@ async def hands(request: pytest.FixtureRequest) -> AsyncIterator[Hands]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'syncd.db'}"
+def database_url(tmp_path: Path, migrated_sqlite: MigratedSqlite) -> str:
+    """A migrated SQLite store (reconciling is tested on SQLite only)."""
+    return migrated_sqlite.copy_into(tmp_path)
 
 
 @pytest.fixture

@@ -3,40 +3,28 @@ thread: the endpoint the Graph double validates and posts its notifications to."
 
 from __future__ import annotations
 
-import threading
-import time
 from types import TracebackType
 from typing import Self
 
-import uvicorn
-
 from syncd.api import create_app
 from syncd.runtime import Runtime
-from syncd.serve import EmbeddedServer
 from tests.servers import free_port
+from tests.threads import UvicornThread, local_config
 
 
 class SyncdWeb:
     def __init__(self, runtime: Runtime, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(
-            create_app(runtime), host="127.0.0.1", port=self.port, log_config=None,
-            access_log=False, lifespan="off", ws="none", loop="asyncio",
+        self._running = UvicornThread(
+            local_config(create_app(runtime), self.port), "syncd's web handler"
         )
-        self._server = EmbeddedServer(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("syncd's web handler did not start")
-            time.sleep(0.01)
+        self._running.start()
         return self
 
     def __exit__(
@@ -45,5 +33,4 @@ class SyncdWeb:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._running.stop()

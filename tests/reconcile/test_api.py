@@ -12,21 +12,17 @@ from syncd.api import create_app
 from syncd.cli import main
 from syncd.config import Settings
 from tests.api.client import ApiClient
-from tests.dbs import fresh_database_url
+from tests.dbs import database_url
 from tests.reconcile.hands import MemoryHands
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
+
+__all__ = ["database_url"]  # on SQLite and PostgreSQL
 
 pytestmark = pytest.mark.anyio
 KEY = "reconcile-test-key"
 CONFLICTS = "/api/v1/merchants/salon/conflicts"
 WATCH = "/api/v1/merchants/salon/staff/alice/calendars/work/reconcile"
 MOVED = (START + 2 * HOUR, START + 3 * HOUR)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with fresh_database_url(str(request.param), tmp_path) as url:
-        yield url
 
 
 @pytest.fixture

@@ -7,11 +7,8 @@ only the complete listing made every `reconcile.full_listing_interval` sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests import server_families
 from tests.reconcile.hands import DavHands
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
 from tests.server_families import FAMILIES
@@ -23,12 +20,10 @@ NEVER_ISSUED = "a-token-the-server-never-issued"
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
-def family_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DavServer]:
-    name = request.param
-    with server_families.start(name, tmp_path_factory.mktemp(name)) as server:
-        yield server
+def family_server(request: pytest.FixtureRequest) -> DavServer:
+    """The session's server of each family in turn (tests/conftest.py)."""
+    server: DavServer = request.getfixturevalue(request.param)
+    return server
 
 
 def own_account(server: DavServer) -> DavServer:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import text
 
 from syncd.reconcile import models
-from syncd.store.db import create_db_engine
-from syncd.store.models import Base
-from syncd.store.schema import alembic_config, upgrade
-from tests.dbs import database_url
+from syncd.store.schema import upgrade
+from tests.dbs import empty_database_url
+from tests.migrations import assert_round_trip, migrated_engine
 
-__all__ = ["database_url"]
+__all__ = ["empty_database_url"]
 
 TABLES = {
     models.ReconcileState.__tablename__,
@@ -24,46 +20,13 @@ TABLES = {
 COLUMNS = {"merchants": {"reconcile_rule"}, "services": {"reconcile_rule"}}
 
 
-def _ours(item: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
-    table = item if kind == "table" else getattr(item, "table", None)
-    if getattr(table, "name", None) in TABLES:
-        return True
-    return kind == "column" and name in COLUMNS.get(getattr(table, "name", ""), set())
+def test_upgrade_matches_the_models_and_downgrade_removes_it(empty_database_url: str) -> None:
+    assert_round_trip(empty_database_url, "0007_reconcile", TABLES, COLUMNS)
 
 
-def _differences(engine: Engine) -> list[object]:
-    with engine.connect() as connection:
-        options = {"compare_type": True, "include_object": _ours}
-        context = MigrationContext.configure(connection, opts=options)
-        return list(compare_metadata(context, Base.metadata))
-
-
-def _columns(engine: Engine, table: str) -> set[str]:
-    return {column["name"] for column in inspect(engine).get_columns(table)}
-
-
-def test_upgrade_matches_the_models_and_downgrade_removes_it(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        upgrade(engine)
-        assert set(inspect(engine).get_table_names()) >= TABLES
-        assert _differences(engine) == []
+def test_existing_merchants_get_booking_wins(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0004") as engine:
         with engine.begin() as connection:
-            command.downgrade(alembic_config(connection), "0007_reconcile-1")
-        assert not TABLES & set(inspect(engine).get_table_names())
-        for table, added in COLUMNS.items():
-            assert not added & _columns(engine, table)
-        upgrade(engine)
-        assert _differences(engine) == []
-    finally:
-        engine.dispose()
-
-
-def test_existing_merchants_get_booking_wins(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
-        with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "0004")
             connection.execute(text(
                 "INSERT INTO merchants (id, key, name, timezone, contact_text)"
                 " VALUES (1, 'm', 'M', 'UTC', '')"
@@ -72,15 +35,11 @@ def test_existing_merchants_get_booking_wins(database_url: str) -> None:
         with engine.connect() as connection:
             rule = connection.execute(text("SELECT reconcile_rule FROM merchants")).scalar_one()
         assert rule == "booking_wins"
-    finally:
-        engine.dispose()
 
 
-def test_events_seen_before_their_keys_were_kept_are_read_again(database_url: str) -> None:
-    engine = create_db_engine(database_url)
-    try:
+def test_events_seen_before_their_keys_were_kept_are_read_again(empty_database_url: str) -> None:
+    with migrated_engine(empty_database_url, "0011_manage_indexes") as engine:
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), "0011_manage_indexes")
             connection.execute(text(
                 "INSERT INTO merchants (id, key, name, timezone, contact_text)"
                 " VALUES (1, 'm', 'M', 'UTC', '')"))
@@ -101,5 +60,3 @@ def test_events_seen_before_their_keys_were_kept_are_read_again(database_url: st
             cursor = connection.execute(text("SELECT cursor FROM reconcile_states")).scalar_one()
             etag = connection.execute(text("SELECT etag FROM seen_events")).scalar_one()
         assert (cursor, etag) == (None, None)
-    finally:
-        engine.dispose()

@@ -32,10 +32,10 @@ CALENDAR = "/merchants/m1/staff/alice/calendars/work/reconcile"
 
 
 @pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        server.create_collection("alice")
-        yield server
+def alice_calendar(own_radicale: RadicaleServer) -> RadicaleServer:
+    """A server of the test's own, with the calendar "alice"."""
+    own_radicale.create_collection("alice")
+    return own_radicale
 
 
 @pytest.fixture
@@ -130,8 +130,9 @@ def wait_for_set_apart(daemon: SyncdDaemon, href: str, timeout: float = 60) -> l
 
 
 def test_health_and_pages_answer_in_time_under_hostile_input(
-    tmp_path: Path, radicale: RadicaleServer, double: GraphDouble
+    tmp_path: Path, alice_calendar: RadicaleServer, double: GraphDouble
 ) -> None:
+    radicale = alice_calendar
     connectors = {"dav": radicale.connector_settings(),
                   "office": connector_table(double, directory=tmp_path)}
     (tmp_path / "daemon").mkdir()

@@ -31,19 +31,13 @@ __all__ = ["database_url"]
 
 
 @pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        yield server
-
-
-@pytest.fixture
 def thief() -> Iterator[RecordingServer]:
     with RecordingServer() as server:
         yield server
 
 
-def _settings(database_url: str, radicale: RadicaleServer) -> Settings:
-    table = radicale.connector_settings()
+def _settings(database_url: str, own_radicale: RadicaleServer) -> Settings:
+    table = own_radicale.connector_settings()
     environ = {"SYNCD_DATABASE__URL": database_url, "SYNCD_CONNECTORS__DAV__KIND": "caldav",
                "SYNCD_CONNECTORS__DAV__URL": table["url"],
                "SYNCD_CONNECTORS__DAV__USERNAME": table["username"],
@@ -53,10 +47,10 @@ def _settings(database_url: str, radicale: RadicaleServer) -> Settings:
 
 @pytest.fixture
 def client(
-    database_url: str, radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
+    database_url: str, own_radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ApiClient]:
     monkeypatch.setenv("SYNCD_API_KEY", API_KEY)
-    runtime = Runtime.from_settings(_settings(database_url, radicale))
+    runtime = Runtime.from_settings(_settings(database_url, own_radicale))
     upgrade(runtime.engine)
     with ApiClient(create_app(runtime), headers=AUTH) as client:
         client.put(MERCHANT, json={"name": "Salon", "timezone": "Europe/Berlin"})
@@ -73,16 +67,16 @@ def _bind(client: ApiClient, key: str, calendar_id: str) -> int:
 
 
 def test_the_api_refuses_calendar_ids_outside_the_account(
-    client: ApiClient, radicale: RadicaleServer, thief: RecordingServer
+    client: ApiClient, own_radicale: RadicaleServer, thief: RecordingServer
 ) -> None:
     port = thief.url.rsplit(":", 1)[1]
     outside = [f"{thief.url}/steal/", f"//127.0.0.1:{port}/steal/", f"HTTP://127.0.0.1:{port}/x/",
-               f"http://alice:pw@{radicale.url.removeprefix('http://')}/alice/x/",
+               f"http://alice:pw@{own_radicale.url.removeprefix('http://')}/alice/x/",
                "/alice/../../etc/", "/%2e%2e/etc/", "/alice/%2E%2E/%2e%2e/x/", "/"]
     for number, calendar_id in enumerate(outside):
         assert _bind(client, f"bad{number}", calendar_id) == 422, calendar_id
-    assert _bind(client, "work", radicale.create_collection("work")) == 201
-    assert _bind(client, "full", f"{radicale.url}/alice/full/") == 201
+    assert _bind(client, "work", own_radicale.create_collection("work")) == 201
+    assert _bind(client, "full", f"{own_radicale.url}/alice/full/") == 201
     assert thief.requests == []
 
 
@@ -92,9 +86,9 @@ def _event() -> EventSpec:
 
 
 def test_a_stored_foreign_calendar_id_is_never_reached(
-    radicale: RadicaleServer, thief: RecordingServer
+    own_radicale: RadicaleServer, thief: RecordingServer
 ) -> None:
-    connector = build_connector(radicale.connector_settings())
+    connector = build_connector(own_radicale.connector_settings())
 
     async def write_to(calendar_id: str) -> None:
         with pytest.raises(PermanentError):
@@ -109,10 +103,10 @@ def test_a_stored_foreign_calendar_id_is_never_reached(
     assert thief.requests == []
 
 
-def test_credentials_do_not_follow_a_redirect(radicale: RadicaleServer, thief: RecordingServer,
+def test_credentials_do_not_follow_a_redirect(own_radicale: RadicaleServer, thief: RecordingServer,
                                               tmp_path: Path) -> None:
     with RecordingServer(redirect_to=thief.url) as redirecting:
-        table = radicale.connector_settings(url=redirecting.url)
+        table = own_radicale.connector_settings(url=redirecting.url)
         connector = build_connector(table)
 
         async def scenario() -> None:
@@ -126,7 +120,7 @@ def test_credentials_do_not_follow_a_redirect(radicale: RadicaleServer, thief: R
 
 
 def test_check_names_a_stored_binding_on_another_host(
-    tmp_path: Path, radicale: RadicaleServer, thief: RecordingServer,
+    tmp_path: Path, own_radicale: RadicaleServer, thief: RecordingServer,
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SYNCD_TEST_KEY", "k" * 32)
@@ -134,8 +128,8 @@ def test_check_names_a_stored_binding_on_another_host(
     config = tmp_path / "syncd.toml"
     config.write_text(
         f'[database]\nurl = "sqlite:///{database}"\n[api]\nkey_env = "SYNCD_TEST_KEY"\n'
-        f'[connectors.dav]\nkind = "caldav"\nurl = "{radicale.url}"\n'
-        f'username = "{radicale.username}"\npassword_file = "{radicale.password_file}"\n')
+        f'[connectors.dav]\nkind = "caldav"\nurl = "{own_radicale.url}"\n'
+        f'username = "{own_radicale.username}"\npassword_file = "{own_radicale.password_file}"\n')
     assert main(["--config", str(config), "db", "upgrade"]) == 0
     _store_binding(f"sqlite:///{database}", f"{thief.url}/steal/")
     assert main(["--config", str(config), "check", "--online"]) == 2

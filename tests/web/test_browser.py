@@ -34,16 +34,16 @@ CALENDAR_SECONDS = 5.0
 
 
 @pytest.fixture
-def radicale(tmp_path: Path) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path / "radicale") as server:
-        for name in ("alice", "bob"):
-            server.create_collection(name)
-        yield server
+def calendars(own_radicale: RadicaleServer) -> RadicaleServer:
+    """A server of the test's own, with the calendars "alice" and "bob"."""
+    for name in ("alice", "bob"):
+        own_radicale.create_collection(name)
+    return own_radicale
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, radicale: RadicaleServer) -> Iterator[SyncdDaemon]:
-    with SyncdDaemon(tmp_path, {"dav": radicale.connector_settings()}) as running:
+def daemon(tmp_path: Path, calendars: RadicaleServer) -> Iterator[SyncdDaemon]:
+    with SyncdDaemon(tmp_path, {"dav": calendars.connector_settings()}) as running:
         yield running
 
 
@@ -111,9 +111,10 @@ def styled(page: Page) -> bool:
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_a_customer_reschedules_and_cancels_in_a_browser(
-    viewport: str, daemon: SyncdDaemon, radicale: RadicaleServer, browser: Browser,
+    viewport: str, daemon: SyncdDaemon, calendars: RadicaleServer, browser: Browser,
     tmp_path: Path,
 ) -> None:
+    radicale = calendars
     start = booking_start()
     seed_shop(daemon, radicale, start)
     wait_for(lambda: len(events(radicale, "alice")) == 1, "the booking on Alice's calendar", 20)

@@ -29,12 +29,6 @@ AddEvent = Callable[[datetime, datetime], None]
 
 
 @pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def double() -> Iterator[GraphDouble]:
     with GraphDouble() as running:
         yield running

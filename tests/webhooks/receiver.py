@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-import uvicorn
-
-from syncd.serve import EmbeddedServer
 from tests.servers import free_port
+from tests.threads import UvicornThread, local_config
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,10 @@ class Receiver:
         self.answer: Answer = always(200)
         self._received: list[Received] = []
         self._lock = threading.Lock()
-        config = uvicorn.Config(
-            self._app, host="127.0.0.1", port=self.port, log_config=None, lifespan="off",
-            access_log=False, ws="none", http="h11", interface="asgi3", timeout_graceful_shutdown=1,
+        config = local_config(
+            self._app, self.port, http="h11", interface="asgi3", timeout_graceful_shutdown=1
         )
-        self._server = EmbeddedServer(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._running = UvicornThread(config, "the webhook receiver")
 
     @property
     def url(self) -> str:
@@ -109,12 +105,7 @@ class Receiver:
         return [(r.payload["type"], r.booking) for r in self.received]
 
     def __enter__(self) -> Self:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the webhook receiver did not start")
-            time.sleep(0.01)
+        self._running.start()
         return self
 
     def __exit__(
@@ -123,8 +114,7 @@ class Receiver:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._running.stop()
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = b""

@@ -8,7 +8,7 @@ Whatever A does on waking, the calendar and the store agree on the booking's new
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,12 +31,6 @@ from tests.worker.conftest import fast_settings
 
 pytestmark = pytest.mark.anyio
 FIRST, MOVED = f.slot(0), f.slot(3)
-
-
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
 
 
 @pytest.fixture

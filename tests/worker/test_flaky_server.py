@@ -39,12 +39,6 @@ LATENCY = 0.3
 TIMEOUT = 1.5  # the connector's; a request the proxy holds longer times out
 
 
-@pytest.fixture(scope="module")
-def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RadicaleServer]:
-    with RadicaleServer(tmp_path_factory.mktemp("radicale")) as server:
-        yield server
-
-
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
