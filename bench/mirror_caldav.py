@@ -3,10 +3,12 @@
     .venv/bin/python bench/mirror_caldav.py [--server radicale|xandikos|cyrus|davical]
                                             [--bookings 2000] [--rounds 3]
 
-syncd: the bookings are enqueued through the store's booking function (what
-the API calls), 50 per transaction, while the worker, running in this
-process, writes them; the clock stops when the store reports every mirror
-converged. Baseline: the same event bodies PUT
+syncd: the bookings are stored first through the store's booking function
+(what the API calls), 50 per transaction, with their calendars held back, as
+the baseline's bodies are built before its clock starts; the clock runs from
+the commit that releases the calendars (the worker, running in this process and
+idle, is woken by it) until the store reports every mirror converged. So both
+sides are timed from work at rest to work done. Baseline: the same event bodies PUT
 with If-None-Match by a plain httpx loop, at the same concurrency (4 requests
 per calendar, 4 calendars). Each round uses fresh collections on the same
 server; rounds alternate baseline and syncd so drift hits both alike. The
@@ -28,19 +30,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from sqlalchemy import update
 
 from connectors.base import EventSpec
 from connectors.caldav.ical import event_to_ical
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.serve import build_connectors
+from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
+from syncd.timeutil import utcnow
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import list_events
@@ -184,7 +190,9 @@ def enqueue(runtime: Runtime, round_no: int, bookings: int) -> None:
     for first in range(0, bookings, ENQUEUE_BATCH):
         with runtime.sessions.begin() as session:
             for i in range(first, min(first + ENQUEUE_BATCH, bookings)):
-                f.book(session, f"b{i}", names[i % CALENDARS], f.slot(i))
+                # keys (so UIDs) of their own per round: Cyrus keeps a UID unique across
+                # the whole account, and earlier rounds' events stay on it
+                f.book(session, f"r{round_no}b{i}", names[i % CALENDARS], f.slot(i))
 
 
 def pending(runtime: Runtime) -> int:
@@ -192,13 +200,21 @@ def pending(runtime: Runtime) -> int:
         return count_pending(session)
 
 
+def hold_calendars(runtime: Runtime, until: datetime | None) -> None:
+    with runtime.sessions.begin() as session:
+        session.execute(update(CalendarBinding).values(paused_until=until))
+
+
 async def with_syncd(runtime: Runtime, round_no: int, bookings: int) -> float:
+    hold_calendars(runtime, utcnow() + timedelta(days=1))
+    enqueue(runtime, round_no, bookings)
     connectors = build_connectors(runtime)
     stop = asyncio.Event()
     worker = asyncio.create_task(Worker(runtime, connectors).run(stop))
-    await asyncio.sleep(0.2)  # let the worker reach its idle wait
+    await asyncio.sleep(0.5)  # let the worker reach its idle wait
     started = time.perf_counter()
-    await asyncio.to_thread(enqueue, runtime, round_no, bookings)
+    hold_calendars(runtime, None)
+    runtime.waker.wake()  # what a commit making mirrors pending does
     while await asyncio.to_thread(pending, runtime):
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
