@@ -13,7 +13,8 @@ with If-None-Match by a plain httpx loop, at the same concurrency (4 requests
 per calendar, 4 calendars). Each round uses fresh collections on the same
 server; rounds alternate baseline and syncd so drift hits both alike. The
 baseline retries a request whose keep-alive connection the server dropped
-(Radicale does under load) or that it answered 423/503, as syncd does.
+(Radicale does under load) or that it answered 423, 500 or 503 (DAViCal answers 500
+when concurrent writes clash in its database), as syncd does.
 Each server is a start function (SERVERS): Cyrus and DAViCal run from their
 Debian packages through tests/servers_cyrus.py and tests/servers_davical.py.
 Target: syncd within 1.25x of the baseline.
@@ -58,7 +59,7 @@ ENQUEUE_BATCH = 50
 RETRIES = 5
 # a keep-alive connection the server closed as the request went out: send it again
 DROPPED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
-BUSY = (423, 503)  # Xandikos's repository lock; a server asking to come back
+BUSY = (423, 500, 503)  # Xandikos's lock; DAViCal's clashing transactions; come back
 
 
 def start_radicale(workdir: Path) -> DavServer:
