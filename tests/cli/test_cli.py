@@ -82,6 +82,19 @@ password_env = "SYNCD_NO_SUCH_PASSWORD"
     assert "SYNCD_NO_SUCH_PASSWORD" in err
 
 
+def test_check_names_a_missing_api_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SYNCD_TEST_KEY", raising=False)
+    missing = tmp_path / "no-such-key"
+    text = GOOD_CONFIG.format(db=tmp_path / "s.db", port=0)
+    config = write(tmp_path / "s.toml", text.replace("[api]\n", f'[api]\nkey_file = "{missing}"\n'))
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert f"api.key_file: {missing} does not exist" in err
+    assert "Traceback" not in err
+
+
 def test_check_accepts_a_good_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
