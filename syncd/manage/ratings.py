@@ -26,7 +26,7 @@ from syncd.manage.settings import ManageSettings, manage_settings
 from syncd.manage.slot_plan import UNKNOWN_LINK
 from syncd.manage.tokens import TOKEN_BYTES, token_digest, token_hash
 from syncd.store.models import Booking, BookingStatus
-from syncd.timeutil import as_utc, utcnow
+from syncd.timeutil import utc_iso, utcnow
 
 _BY_TOKEN = (
     select(RatingToken.token_hash, RatingToken.revoked_at, Booking)
@@ -135,5 +135,5 @@ def rating_json(rating: BookingRating | None) -> dict[str, object] | None:
     if rating is None:
         return None
     return {"stars": rating.stars, "comment": rating.comment,
-            "rated_at": as_utc(rating.rated_at).isoformat(),
-            "changed_at": as_utc(rating.changed_at).isoformat()}
+            "rated_at": utc_iso(rating.rated_at),
+            "changed_at": utc_iso(rating.changed_at)}

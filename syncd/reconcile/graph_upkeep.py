@@ -70,7 +70,7 @@ class GraphUpkeep:
         if due.resync:
             await self.db.run(store.start_over, binding_id)
         try:
-            if due.action == store.Action.RENEW and due.subscription_id is not None:
+            if due.action == store.SubscriptionAction.RENEW and due.subscription_id is not None:
                 await self._renew(subscriptions, binding_id, due.subscription_id)
             elif due.action is not None:
                 await self._create(subscriptions, binding_id)
@@ -101,7 +101,7 @@ class GraphUpkeep:
         metrics.GRAPH_SUBSCRIPTIONS.labels("renew", "ok").inc()
 
     async def _failed(
-        self, binding_id: int, action: store.Action | None, error: RemoteError
+        self, binding_id: int, action: store.SubscriptionAction | None, error: RemoteError
     ) -> None:
         message = f"{type(error).__name__}: {error}"
         retry_at = await self.db.run(
