@@ -14,6 +14,7 @@ from syncd.errors import ConfigError, InputError
 from syncd.reconcile import cli as conflicts_cli
 from syncd.runtime import Runtime
 from syncd.webhooks import cli as webhooks_cli
+from syncd.wiring import build_runtime
 
 log = logging.getLogger("syncd")
 
@@ -58,7 +59,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "check":
             return commands.check(settings, online=args.online)
-        runtime = Runtime.from_settings(settings)
+        runtime = build_runtime(settings)
         try:
             return _run_command(args, runtime)
         finally:

@@ -83,7 +83,8 @@ def may_manage(booking: Booking) -> bool:
 
 
 def manage_link(session: Session, booking: Booking) -> str | None:
-    """The notify MANAGE_LINKS provider: a fresh link, or None where managing is not allowed."""
+    """The manage-link provider (syncd.wiring): a fresh link, or None where managing
+    is not allowed."""
     settings = manage_settings(session)
     if settings.public_url is None or booking.status == BookingStatus.CANCELLED:
         return None

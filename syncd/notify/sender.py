@@ -42,7 +42,7 @@ MIN_SLEEP_SECONDS = 0.02
 
 
 def mail_sender(runtime: Runtime) -> MailSender:
-    """The factory named in syncd.serve.BACKGROUND_SERVICES."""
+    """The factory named in syncd.wiring.BACKGROUND_SERVICES."""
     return MailSender(runtime)
 
 

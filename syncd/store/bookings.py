@@ -17,8 +17,8 @@ from syncd.store.changes import (
     ChangeKind,
     Snapshot,
     kinds_between,
-    publish,
 )
+from syncd.store.hooks import publish
 from syncd.store.mirrors import sync_booking_mirrors
 from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
 from syncd.timeutil import as_utc, utcnow

@@ -91,7 +91,7 @@ def booking_fields(session: Session, booking: Booking, now: Snapshot) -> dict[st
 
 
 def on_booking_change(session: Session, change: BookingChange) -> None:
-    """Listener in syncd.store.changes.LISTENERS; a back-fill is no news to the platform."""
+    """Listener in syncd.wiring.CHANGE_LISTENERS; a back-fill is no news to the platform."""
     event_type = _EVENT_OF_CHANGE.get(change.kind)
     if event_type is None or change.actor == Actor.IMPORT:
         return

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, func, select, text
 from syncd.cli import main
 from syncd.notify.models import OutboxMessage
 from syncd.store.models import Base, Booking, Mirror
+from syncd.wiring import build_runtime
 from tests.servers import free_port
 
 GOOD_CONFIG = """
@@ -115,11 +116,10 @@ def test_db_upgrade_is_repeatable(tmp_path: Path, capsys: pytest.CaptureFixture[
 def seed_catalog(config: Path, tmp_path: Path) -> None:
     """A merchant, a service and a bound staff member, through an import's prerequisites."""
     from syncd.config import load_config
-    from syncd.runtime import Runtime
     from syncd.store.schema import upgrade
     from tests import factories as f
 
-    runtime = Runtime.from_settings(load_config(config, environ={}))
+    runtime = build_runtime(load_config(config, environ={}))
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

@@ -10,6 +10,7 @@ import pytest
 
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.notify import shop
 from tests.notify.smtp_sink import SmtpSink
 from tests.notify.support import (
@@ -46,7 +47,7 @@ def _own(templates: Path, include: str) -> None:
 @pytest.fixture
 def runtime(database_url: str, sink: SmtpSink, templates: Path) -> Iterator[Runtime]:
     settings = mail_settings(database_url, smtp_mail(sink.port, templates_dir=str(templates)))
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

@@ -13,6 +13,7 @@ from prometheus_client.samples import Sample
 from syncd.config import Settings, load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.helpers import API_KEY
 
 
@@ -28,7 +29,7 @@ def settings_for(database_url: str, **environ: str) -> Settings:
 @pytest.fixture
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.setenv("SYNCD_OPS_TEST_KEY", API_KEY)
-    runtime = Runtime.from_settings(settings_for(f"sqlite:///{tmp_path / 'syncd.db'}"))
+    runtime = build_runtime(settings_for(f"sqlite:///{tmp_path / 'syncd.db'}"))
     upgrade(runtime.engine)
     yield runtime
     runtime.close()
