@@ -11,6 +11,7 @@ from pathlib import Path
 
 from syncd.config import Settings, load_config
 from syncd.errors import ConfigError, InputError
+from syncd.logs import configure_logging
 from syncd.reconcile import cli as conflicts_cli
 from syncd.runtime import Runtime
 from syncd.webhooks import cli as webhooks_cli
@@ -47,8 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_config(args.config)
     except ConfigError as error:
         return _report("configuration", error.problems)
-    from syncd.logs import configure_logging  # noqa: PLC0415
-
     configure_logging(settings.log.level, args.log_format or settings.log.format)
     return _dispatch(args, settings)
 

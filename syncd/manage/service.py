@@ -1,5 +1,5 @@
 """What the manage pages call. Each takes the caller's transaction (the pages run them
-with syncd.api.handling.in_transaction); `slot_list` runs its own, around the calendar
+with syncd.store.db.in_transaction); `slot_list` runs its own, around the calendar
 reads.
 
 Every rule, the cutoff and the slot itself are checked again on every call, not

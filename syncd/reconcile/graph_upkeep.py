@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from connectors.base import Calendar
 from connectors.push import ChangeSubscriptions, Endpoints
@@ -27,10 +26,8 @@ from syncd import metrics
 from syncd.errors import RemoteError, RemoteNotFound
 from syncd.reconcile import graph_subscriptions as store
 from syncd.reconcile.graph_settings import GraphNotificationSettings
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
-
-if TYPE_CHECKING:  # the worker imports this module: no import of the worker at run time
-    from syncd.worker.dbthread import DatabaseThreads
 
 log = logging.getLogger("syncd.reconcile")
 # a failed create or renewal is tried again on a later pass, after 5 min, 10, 20, ... 6 h

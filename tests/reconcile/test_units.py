@@ -17,10 +17,10 @@ from syncd.reconcile.rules import ConflictAction, can_take_time, decide, rule_fo
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import LeaseLost, cursor_distrust, request_pass
 from syncd.reconcile.window import window_for
+from syncd.retry_policy import RetryPolicy
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import ConflictKind as K
-from syncd.worker.dbthread import DatabaseThreads
-from syncd.worker.policy import RetryPolicy
 from tests.reconcile.hands import MemoryHands
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
 
