@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from syncd.manage.rules import BookingFacts, ManageRules, action_states, contact_sentence
+from syncd.domain.manage_rules import BookingFacts, ManageRules, action_states, contact_sentence
 from syncd.manage.tokens import link_works, row_for_digest
 from syncd.manage.views import BookingPage, zone_label
 from syncd.store.models import Booking, ManageToken, Merchant, Service, Staff

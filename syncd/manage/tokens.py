@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from syncd.manage.rules import ManageRules
+from syncd.domain.manage_rules import ManageRules
 from syncd.manage.settings import manage_settings
 from syncd.store.models import Booking, BookingStatus, ManageToken
 from syncd.timeutil import utcnow

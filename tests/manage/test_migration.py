@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.orm import Session
 
-from syncd.manage.rules import ManageRules
+from syncd.domain.manage_rules import ManageRules
 from syncd.store.db import create_db_engine
 from syncd.store.models import Base, Booking, Service
 from syncd.store.schema import alembic_config, upgrade
