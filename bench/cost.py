@@ -44,6 +44,7 @@ from syncd.store.catalog import get_merchant
 from syncd.store.models import Booking
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.dbs import postgres_schema_url, sqlite_url
 from tests.e2e.conftest import write_config
@@ -220,7 +221,7 @@ def measure_round(spec: Round, figures: dict[str, Figures]) -> None:
         with database(kind, workdir, name) as url:
             config = write_config(workdir / f"{name}.toml", url, connector,
                                   calendars_in_parallel=CALENDARS, lease_seconds=60.0)
-            runtime = Runtime.from_settings(load_config(config, environ={}))
+            runtime = build_runtime(load_config(config, environ={}))
             try:
                 upgrade(runtime.engine)
                 store = Store(runtime, events)

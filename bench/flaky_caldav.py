@@ -33,6 +33,7 @@ from syncd.runtime import Runtime
 from syncd.store.catalog import get_merchant
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.dav_proxy import CountingProxy, RandomFaults
@@ -44,7 +45,7 @@ TIMEOUT = 2.0
 
 
 def runtime_at(directory: Path) -> Runtime:
-    runtime = Runtime.from_settings(Settings.model_validate({
+    runtime = build_runtime(Settings.model_validate({
         "database": {"url": f"sqlite:///{directory / 'syncd.db'}"},
         "worker": {"sweep_interval_seconds": 0.5, "backoff_base_seconds": 1.0,
                    "backoff_max_seconds": 10.0},

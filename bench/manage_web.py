@@ -67,13 +67,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from connectors.memory import MemoryConnector
 from syncd.config import Settings
 from syncd.domain.bookings import event_uid
-from syncd.manage.rules import rules_at_booking
+from syncd.domain.manage_rules import rules_at_booking
 from syncd.manage.tokens import issue_token
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn
 from syncd.store.catalog import upsert_binding, upsert_merchant, upsert_service, upsert_staff
 from syncd.store.models import Booking, Merchant, Service, Staff
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.servers import free_port
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -122,7 +123,7 @@ def bench_settings(database: str) -> Settings:
 
 def bench_runtime(database: str) -> Runtime:
     """The runtime the server uses: staff calendars on an in-memory connector with busy time."""
-    runtime = Runtime.from_settings(bench_settings(database))
+    runtime = build_runtime(bench_settings(database))
     runtime.connectors = {"local": busy_calendars(first_day())}
     return runtime
 
@@ -149,7 +150,7 @@ def busy_calendars(start: datetime) -> MemoryConnector:
 
 def seed(database: str) -> str:
     """The shop and its 10,000 bookings; the manage token of one of them."""
-    runtime = Runtime.from_settings(bench_settings(database))
+    runtime = build_runtime(bench_settings(database))
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         merchant, service, staff = seed_catalog(session)

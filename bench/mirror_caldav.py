@@ -48,6 +48,7 @@ from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
 from syncd.timeutil import utcnow
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import list_events
@@ -175,7 +176,7 @@ def syncd_runtime(workdir: Path, server: DavServer, round_no: int) -> Runtime:
             "connectors": {"local": server.connector_settings()},
         }
     )
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

@@ -59,6 +59,7 @@ from syncd.store.db import READ_ONLY
 from syncd.store.models import Mirror
 from syncd.store.schema import upgrade
 from syncd.timeutil import as_utc
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.dbs import postgres_schema_url
@@ -153,7 +154,7 @@ def runtime_for(double: Any, workdir: Path, database_url: str, args: argparse.Na
             "connectors": {"graph": connector_table(double, directory=workdir)},
         }
     )
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     return runtime
 

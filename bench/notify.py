@@ -39,6 +39,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import MerchantIn, ServiceIn, StaffIn
 from syncd.store.catalog import upsert_merchant, upsert_service, upsert_staff
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.notify import shop
 from tests.servers import free_port
 
@@ -74,7 +75,7 @@ def runtime_with_queue(workdir: Path, round_no: int, port: int, messages: int) -
         "database": {"url": f"sqlite:///{workdir}/notify-{round_no}.db"},
         "mail": {"transport": "smtp", "host": "127.0.0.1", "port": port, "security": "none"},
     })
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         salon, _ = upsert_merchant(session, "salon", MerchantIn(

@@ -61,7 +61,7 @@ import httpx
 from connectors.caldav import CalDAVConnector, reports
 from syncd.reconcile.passes import reconcile_pass
 from syncd.reconcile.state import request_pass
-from syncd.worker.dbthread import DatabaseThreads
+from syncd.store.dbthread import DatabaseThreads
 from tests.reconcile.hands import DavHands
 from tests.reconcile.recording import Recording, recorded_connector
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for

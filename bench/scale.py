@@ -48,6 +48,7 @@ from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
 from syncd.timeutil import utcnow
 from syncd.wakeup import WAKE_CHANNEL
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.caldav_listing import list_events
 from tests.dav_proxy import CountingProxy
@@ -247,7 +248,7 @@ def run_once(
             calendars_in_parallel=args.calendars_per_worker,
             lease_seconds=30.0,
         )
-        runtime = Runtime.from_settings(load_config(config, environ={}))
+        runtime = build_runtime(load_config(config, environ={}))
         try:
             upgrade(runtime.engine)
             calendars = target.make_calendars(run, args.calendars)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from syncd.config import load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.e2e.conftest import CALENDARS
 from tests.e2e.soak import (
     RSS_GROWTH_ALLOWED,
@@ -43,7 +44,7 @@ def soak(directory: Path, seconds: float) -> str | None:
         for name in CALENDARS:
             server.create_collection(name)
         setup = soak_setup(directory, server)
-        runtime = Runtime.from_settings(load_config(setup.config, environ={}))
+        runtime = build_runtime(load_config(setup.config, environ={}))
         try:
             upgrade(runtime.engine)
             seed_shop(runtime, server)

@@ -45,6 +45,7 @@ from syncd.webhooks.models import DeliveryState, WebhookDelivery
 from syncd.webhooks.outbox import EventType
 from syncd.webhooks.sender import WebhookSender
 from syncd.webhooks.subscriptions import WebhookIn, upsert_subscription
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.servers import free_port
 
@@ -69,7 +70,7 @@ def runtime_for(workdir: Path, round_no: int, url: str, concurrency: int) -> Run
         "webhooks": {"concurrency_per_subscription": concurrency,
                      "allow_destinations": ["127.0.0.1"]},  # the receiver listens there
     })
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from syncd.config import Settings, load_config
 from syncd.errors import ConfigError, InputError
+from syncd.logs import configure_logging
 from syncd.reconcile import cli as conflicts_cli
 from syncd.runtime import Runtime
 from syncd.webhooks import cli as webhooks_cli
+from syncd.wiring import build_runtime
 
 log = logging.getLogger("syncd")
 
@@ -46,8 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_config(args.config)
     except ConfigError as error:
         return _report("configuration", error.problems)
-    from syncd.logs import configure_logging  # noqa: PLC0415
-
     configure_logging(settings.log.level, args.log_format or settings.log.format)
     return _dispatch(args, settings)
 
@@ -58,7 +58,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "check":
             return commands.check(settings, online=args.online)
-        runtime = Runtime.from_settings(settings)
+        runtime = build_runtime(settings)
         try:
             return _run_command(args, runtime)
         finally:

@@ -25,6 +25,7 @@ from syncd.store import leases, schema
 from syncd.store.db import create_db_engine, is_sqlite
 from syncd.store.outage import Backoff, outage_or_raise
 from syncd.webhooks import cli as webhooks_cli
+from syncd.wiring import BACKGROUND_SERVICES
 
 log = logging.getLogger("syncd")
 
@@ -103,7 +104,11 @@ async def serve_command(runtime: Runtime, mode: str) -> int:
             radicale.start()
             await _seed_demo(runtime, radicale)
         await serve(
-            runtime, web=mode in ("run", "web"), worker=mode in ("run", "worker"), stop=stop
+            runtime,
+            web=mode in ("run", "web"),
+            worker=mode in ("run", "worker"),
+            stop=stop,
+            services=BACKGROUND_SERVICES,
         )
     finally:
         if radicale is not None:

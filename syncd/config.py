@@ -33,6 +33,7 @@ from syncd.errors import ConfigError
 from syncd.manage.settings import ManageSettings
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.schemas import field_errors
+from syncd.secret_refs import SecretRef
 from syncd.webhooks.destinations import DestinationPolicy, parse_entry
 
 ENV_PREFIX = "SYNCD_"
@@ -133,8 +134,11 @@ class MailSettings(Section):
             )
         return self
 
+    def password_ref(self) -> SecretRef:
+        return SecretRef("mail.password", self.password_env, self.password_file)
+
     def password(self) -> str | None:
-        return read_secret(self.password_env, self.password_file)
+        return self.password_ref().read()
 
 
 class MetricsSettings(Section):
@@ -180,8 +184,11 @@ class Settings(Section):
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
+    def api_key_ref(self) -> SecretRef:
+        return SecretRef("api.key", self.api.key_env, self.api.key_file)
+
     def api_key(self) -> str | None:
-        return read_secret(self.api.key_env, self.api.key_file)
+        return self.api_key_ref().read()
 
 
 def _connector_problems(name: str, table: Mapping[str, Any]) -> list[str]:
@@ -192,15 +199,6 @@ def _connector_problems(name: str, table: Mapping[str, Any]) -> list[str]:
             return [f"connectors.{name}.{k}: {v}" for k, v in field_errors(error).items()]
         return [f"connectors.{name}.kind: {error}"]
     return []
-
-
-def read_secret(env_name: str | None, file_name: str | None) -> str | None:
-    """A secret from the named environment variable, else from the named file."""
-    if env_name and os.environ.get(env_name):
-        return os.environ[env_name]
-    if file_name:
-        return Path(file_name).read_text(encoding="utf-8").strip()
-    return None
 
 
 def apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
@@ -258,17 +256,24 @@ def _tables(value: object) -> dict[str, Mapping[str, Any]]:
 
 def settings_problems(settings: Settings) -> list[str]:
     """What `syncd check` reports beyond the file's shape: missing secrets and the like."""
-    problems: list[str] = []
-    generated = settings.embedded.generate_secrets and settings.api.key_file
-    if not generated and not settings.api_key():
-        problems.append(
-            f"api.key_env: environment variable {settings.api.key_env} is not set "
-            "(or set api.key_file); the API refuses every request without a key"
-        )
+    problems = _api_key_problems(settings)
     problems.extend(_secret_problems(settings))
     problems.extend(_mail_problems(settings.mail))
     problems.extend(_manage_problems(settings))
     return problems
+
+
+def _api_key_problems(settings: Settings) -> list[str]:
+    if settings.embedded.generate_secrets and settings.api.key_file:
+        return []
+    try:
+        key = settings.api_key()
+    except ConfigError as error:
+        return error.problems
+    if key:
+        return []
+    return [f"api.key_env: environment variable {settings.api.key_env} is not set "
+            "(or set api.key_file); the API refuses every request without a key"]
 
 
 def _manage_problems(settings: Settings) -> list[str]:
@@ -277,8 +282,8 @@ def _manage_problems(settings: Settings) -> list[str]:
         return []
     if manage.secret_file and settings.embedded.generate_secrets:
         return []
-    if manage.secret_file and not Path(manage.secret_file).is_file():
-        return [f"manage.secret_file: {manage.secret_file} does not exist"]
+    if manage.secret_ref().file_is_missing():
+        return [manage.secret_ref().missing_file()]
     if not manage.secret_file and not manage.secret():
         return [f"manage.secret_env: environment variable {manage.secret_env} is not set "
                 "(or set manage.secret_file); the manage pages need a secret"]
@@ -288,22 +293,24 @@ def _manage_problems(settings: Settings) -> list[str]:
 def _secret_problems(settings: Settings) -> list[str]:
     problems = []
     for name, table in settings.connectors.items():
-        env_name, file_name = table.get("password_env"), table.get("password_file")
-        if env_name and not os.environ.get(env_name) and not file_name:
-            problems.append(f"connectors.{name}.password_env: {env_name} is not set")
-        if file_name and not Path(file_name).is_file() and not settings.embedded.generate_secrets:
-            problems.append(f"connectors.{name}.password_file: {file_name} does not exist")
+        ref = SecretRef(
+            f"connectors.{name}.password", table.get("password_env"), table.get("password_file")
+        )
+        if ref.env_is_unset() and not ref.file_name:
+            problems.append(ref.unset_env())
+        if ref.file_is_missing() and not settings.embedded.generate_secrets:
+            problems.append(ref.missing_file())
     return problems
 
 
 def _mail_problems(mail: MailSettings) -> list[str]:
     if mail.transport != "smtp":
         return []
-    env_name, file_name = mail.password_env, mail.password_file
-    if env_name and not os.environ.get(env_name) and not file_name:
-        return [f"mail.password_env: {env_name} is not set"]
-    if file_name and not Path(file_name).is_file():
-        return [f"mail.password_file: {file_name} does not exist"]
-    if mail.username and not (env_name or file_name):
+    ref = mail.password_ref()
+    if ref.env_is_unset() and not ref.file_name:
+        return [ref.unset_env()]
+    if ref.file_is_missing():
+        return [ref.missing_file()]
+    if mail.username and not (ref.env_name or ref.file_name):
         return ["mail.username: set mail.password_env or mail.password_file for its password"]
     return []

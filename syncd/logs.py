@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 
 CONTEXT_FIELDS = (
@@ -59,3 +60,15 @@ def configure_logging(level: str, log_format: str) -> None:
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def redacted_traceback(error: BaseException) -> str:
+    """The stack of `error` and its causes, naming each exception's type but not its message."""
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 10:
+        kind = f"{type(current).__module__}.{type(current).__qualname__}"
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{kind} (message withheld)\n{frames}")
+        current = current.__cause__ or current.__context__
+    return "caused by ".join(parts)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from prometheus_client import Counter, Histogram, disable_created_metrics
 
 from syncd.errors import FailureScope, TransientError
-from syncd.notify import metrics as _mail_metrics  # noqa: F401 - served by every process too
 
 # The text format would serve each counter's start time as a gauge of its own.
 disable_created_metrics()  # type: ignore[no-untyped-call]

@@ -14,6 +14,7 @@ from syncd.config import Settings
 from syncd.manage.settings import SESSION_KEY as MANAGE_SETTINGS
 from syncd.ops.connector_metrics import count_connector_reports
 from syncd.store.db import create_db_engine, session_factory
+from syncd.store.hooks import TransactionHooks, install
 from syncd.wakeup import Waker
 
 
@@ -26,12 +27,17 @@ class Runtime:
     _connectors: dict[str, Connector] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(
+        cls, settings: Settings, hooks: TransactionHooks | None = None
+    ) -> Runtime:
+        """`hooks`: what the process plugs into its transactions (syncd.wiring); none by
+        default, as for tools that change no booking."""
         count_connector_reports()
         engine = create_db_engine(settings.database.url)
         runtime = cls(settings, engine, session_factory(engine))
         # code deep inside a transaction (a message's manage link) reads its settings here
         runtime.sessions.configure(info={MANAGE_SETTINGS: settings.manage})
+        install(runtime.sessions, hooks or TransactionHooks())
         runtime.waker.watch(runtime.sessions)
         return runtime
 

@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from connectors.timerange import EARLIEST, LATEST
+from syncd.domain.manage_rules import BookingTerms
 from syncd.errors import InputError
-from syncd.manage.rules import BookingTerms
 from syncd.timeutil import is_timezone
 
 M = TypeVar("M", bound=BaseModel)

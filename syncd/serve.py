@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
@@ -34,22 +34,17 @@ from syncd.worker import Worker
 
 log = logging.getLogger("syncd")
 
-# Senders that run beside the worker (outboxes); each "module:factory" is called
-# with the Runtime and returns an object with `async run(stop: asyncio.Event)`.
-BACKGROUND_SERVICES: tuple[str, ...] = (
-    "syncd.webhooks.sender:WebhookSender",
-    "syncd.notify.sender:mail_sender",
-)
-
 
 class BackgroundService(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
-def _background_service(path: str, runtime: Runtime) -> BackgroundService:
-    module, _, name = path.partition(":")
-    factory: Callable[[Runtime], BackgroundService] = getattr(importlib.import_module(module), name)
-    return factory(runtime)
+@dataclass(frozen=True)
+class NamedService:
+    """A service run beside the worker: `factory(runtime)` makes a fresh one to run."""
+
+    name: str
+    factory: Callable[[Runtime], BackgroundService]
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -97,8 +92,14 @@ def _web_server(runtime: Runtime, readiness: Readiness) -> EmbeddedServer:
 
 
 async def serve(
-    runtime: Runtime, *, web: bool = True, worker: bool = True, stop: asyncio.Event | None = None
+    runtime: Runtime,
+    *,
+    web: bool = True,
+    worker: bool = True,
+    stop: asyncio.Event | None = None,
+    services: Sequence[NamedService] = (),
 ) -> None:
+    """Serve until `stop`; `services` run beside the worker (none without it)."""
     if stop is None:
         stop = asyncio.Event()
         stop_on_signals(stop)
@@ -107,7 +108,7 @@ async def serve(
     readiness = readiness_for(runtime.engine, heartbeat, sweep)
     metrics = start_listener(runtime, readiness)
     try:
-        await _serve_until_stopped(runtime, readiness, heartbeat, stop, web=web)
+        await _serve_until_stopped(runtime, readiness, heartbeat, stop, web=web, services=services)
     finally:
         if metrics is not None:
             metrics.stop()
@@ -120,12 +121,15 @@ async def _serve_until_stopped(
     stop: asyncio.Event,
     *,
     web: bool,
+    services: Sequence[NamedService],
 ) -> None:
     connectors = build_connectors(runtime)
     server = _web_server(runtime, readiness) if web else None
     worker_connectors = connectors if heartbeat is not None else None
     freeze_startup_objects()
-    tasks = _start(runtime, worker_connectors, server, stop, heartbeat)
+    tasks = _start(
+        runtime, worker_connectors, server, stop, heartbeat=heartbeat, services=services
+    )
     ready = asyncio.create_task(systemd.notify_when_ready(_started(server, heartbeat), stop))
     try:
         await _until_stopped_or_failed(tasks, stop)
@@ -158,7 +162,9 @@ def _start(
     connectors: Mapping[str, Connector] | None,
     server: EmbeddedServer | None,
     stop: asyncio.Event,
+    *,
     heartbeat: Heartbeat | None = None,
+    services: Sequence[NamedService] = (),
 ) -> list[asyncio.Task[None]]:
     tasks = []
     if server is not None:
@@ -166,9 +172,11 @@ def _start(
     if connectors is not None:
         worker = Worker(runtime, connectors, heartbeat=heartbeat)
         tasks.append(asyncio.create_task(worker.run(stop), name="worker"))
-        for path in BACKGROUND_SERVICES:
-            service = partial(_background_service, path, runtime)
-            tasks.append(asyncio.create_task(_kept_running(path, service, stop), name=path))
+        for named in services:
+            service = partial(named.factory, runtime)
+            tasks.append(
+                asyncio.create_task(_kept_running(named.name, service, stop), name=named.name)
+            )
         if runtime.engine.dialect.name == "postgresql":
             # Commits of other processes (a separate `syncd web`) wake this one's loops.
             listener = listen_for_wakeups(runtime.settings.database.url, runtime.waker, stop)

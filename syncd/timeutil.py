@@ -32,3 +32,12 @@ def _zone_names() -> set[str]:
     if not _ZONES:
         _ZONES.update(available_timezones())
     return _ZONES
+
+
+def utc_iso(value: datetime) -> str:
+    """ISO 8601 in UTC with its offset, as the API, webhooks and the CLI write times."""
+    return as_utc(value).isoformat()
+
+
+def utc_iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else utc_iso(value)

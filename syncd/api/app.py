@@ -27,6 +27,7 @@ from syncd.ops.health import Readiness
 from syncd.ops.http_metrics import RequestMetrics
 from syncd.reconcile.graph_webhook import graph_webhook_app
 from syncd.runtime import Runtime
+from syncd.web.app import manage_mount
 
 
 def _key_source(runtime: Runtime) -> str:
@@ -39,8 +40,6 @@ def _key_source(runtime: Runtime) -> str:
 def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starlette:
     """Everything syncd serves over HTTP: health outside the API's key, the API inside it.
     `readiness` carries the worker's heartbeat when the worker runs in this process."""
-    from syncd.web.app import manage_mount  # noqa: PLC0415 - syncd.web imports syncd.api
-
     ready = readiness or Readiness(runtime.engine)
     routes = [
         manage_mount(runtime),  # the customer's pages, outside the API key; asked for most

@@ -11,7 +11,6 @@ the exception's message, since that may quote request data (customer names).
 from __future__ import annotations
 
 import logging
-import traceback
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
@@ -20,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from syncd.errors import Conflict, InputError, NotFound
+from syncd.logs import redacted_traceback
 from syncd.store.outage import Outage, outage_of
 
 logger = logging.getLogger("syncd.api")
@@ -86,18 +86,6 @@ EXCEPTION_HANDLERS: dict[type[Exception], ExceptionHandler] = {
     Conflict: _conflict,
     HTTPException: _http_error,
 }
-
-
-def redacted_traceback(error: BaseException) -> str:
-    """The stack of `error` and its causes, naming each exception's type but not its message."""
-    parts: list[str] = []
-    current: BaseException | None = error
-    while current is not None and len(parts) < 10:
-        kind = f"{type(current).__module__}.{type(current).__qualname__}"
-        frames = "".join(traceback.format_tb(current.__traceback__))
-        parts.append(f"{kind} (message withheld)\n{frames}")
-        current = current.__cause__ or current.__context__
-    return "caused by ".join(parts)
 
 
 class UnexpectedErrors:

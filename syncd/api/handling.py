@@ -12,17 +12,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.api.bodies import read_json_object
-from syncd.errors import Conflict, NotFound
+from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Key
+from syncd.store.db import in_transaction
 
 T = TypeVar("T")
 Handler = Callable[[Runtime, Request], Awaitable[Response]]
@@ -43,23 +43,6 @@ def path_key(request: Request, name: str) -> str:
 
 def path_keys(request: Request, *names: str) -> tuple[str, ...]:
     return tuple(path_key(request, name) for name in names)
-
-
-def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-    """Run `work` in one transaction, retrying once after a unique-key race."""
-    try:
-        return _attempt(sessions, work)
-    except IntegrityError:
-        pass
-    try:
-        return _attempt(sessions, work)
-    except IntegrityError:
-        raise Conflict("a concurrent request changed the same records; try again") from None
-
-
-def _attempt(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-    with sessions.begin() as session:
-        return work(session)
 
 
 async def transact(runtime: Runtime, work: Callable[[Session], T]) -> T:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.api.serialize import JSON, iso
+from syncd.api.serialize import JSON
 from syncd.errors import NotFound
 from syncd.notify import preferences
 from syncd.notify.models import OutboxMessage
@@ -22,7 +22,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import Key, Strict, parse
 from syncd.store import catalog
 from syncd.store.models import Booking, Merchant, Staff
-from syncd.timeutil import utcnow
+from syncd.timeutil import utc_iso_or_none, utcnow
 
 MAX_PAGE = 200
 
@@ -101,11 +101,11 @@ def outbox_json(row: OutboxMessage, merchant: str, booking: str | None) -> JSON:
         "to": row.to_address,
         "state": row.state,
         "attempts": row.attempts,
-        "next_attempt_at": iso(row.next_attempt_at),
+        "next_attempt_at": utc_iso_or_none(row.next_attempt_at),
         "last_error": row.last_error,
         "message_id": row.message_id,
-        "queued_at": iso(row.queued_at),
-        "sent_at": iso(row.sent_at),
+        "queued_at": utc_iso_or_none(row.queued_at),
+        "sent_at": utc_iso_or_none(row.sent_at),
     }
 
 

@@ -21,7 +21,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store import catalog
 from syncd.store.models import Booking, Service, Staff
-from syncd.timeutil import as_utc
+from syncd.timeutil import utc_iso
 
 MAX_PAGE = 200
 
@@ -52,7 +52,7 @@ def _rows(session: Session, merchant_id: int, query: RatingQuery) -> list[Rating
 def _item(row: RatingRow) -> dict[str, object]:
     rating, _, booking, start, service, staff = row
     shown = {"booking": booking, "service": service, "staff": staff,
-             "start": as_utc(start).isoformat()}
+             "start": utc_iso(start)}
     return shown | (rating_json(rating) or {})
 
 

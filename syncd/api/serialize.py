@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
-from syncd.timeutil import as_utc
+from syncd.timeutil import utc_iso_or_none
 
 JSON = dict[str, Any]
 
@@ -41,10 +40,6 @@ class BookingView:
 class BindingCounts:
     pending: int = 0
     dead: int = 0
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else as_utc(value).isoformat()
 
 
 def merchant_json(merchant: Merchant) -> JSON:
@@ -101,7 +96,7 @@ def binding_json(binding: CalendarBinding, counts: BindingCounts) -> JSON:
         "calendar_id": binding.calendar_id,
         "active": binding.active,
         "state": binding.state,  # ok, paused, auth_error
-        "paused_until": iso(binding.paused_until),
+        "paused_until": utc_iso_or_none(binding.paused_until),
         "last_error": binding.last_error,
         "consecutive_failures": binding.consecutive_failures,
         "pending_mirrors": counts.pending,
@@ -117,7 +112,7 @@ def _mirror_state(mirror: Mirror) -> JSON:
         "pending": mirror.pending,
         "dead": mirror.dead,
         "attempts": mirror.attempts,
-        "next_attempt_at": iso(mirror.next_attempt_at),
+        "next_attempt_at": utc_iso_or_none(mirror.next_attempt_at),
         "last_error": mirror.last_error,
         "remote_id": mirror.remote_id,
     }
@@ -150,8 +145,8 @@ def booking_json(view: BookingView) -> JSON:
         "origin": booking.origin,
         "service": view.service,
         "staff": view.staff,
-        "start": iso(booking.start),
-        "end": iso(booking.end),
+        "start": utc_iso_or_none(booking.start),
+        "end": utc_iso_or_none(booking.end),
         "customer": customer_json(booking),
         "status": booking.status,
         "version": booking.version,
@@ -161,6 +156,6 @@ def booking_json(view: BookingView) -> JSON:
         "cloned_from": view.cloned_from,
         "manage_rules": booking.manage_rules,  # self-service rules in force when it was made
         "rating": rating_json(view.rating),  # the customer's, once given
-        "created_at": iso(booking.created_at),
-        "updated_at": iso(booking.updated_at),
+        "created_at": utc_iso_or_none(booking.created_at),
+        "updated_at": utc_iso_or_none(booking.updated_at),
     }

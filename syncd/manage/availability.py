@@ -10,9 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from syncd.errors import InputError
-from syncd.manage.errors import ActionClosed
-from syncd.manage.rules import (
+from syncd.domain.manage_rules import (
     Action,
     ActionState,
     BookingFacts,
@@ -20,6 +18,8 @@ from syncd.manage.rules import (
     action_states,
     contact_sentence,
 )
+from syncd.errors import InputError
+from syncd.manage.errors import ActionClosed
 from syncd.manage.slots import Interval, SlotShape
 from syncd.manage.views import StaffOption
 from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff, service_staff

@@ -7,14 +7,14 @@ judged on those values by the same pure functions every action uses.
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from syncd.manage.rules import BookingFacts, ManageRules, action_states, contact_sentence
+from syncd.domain.manage_rules import BookingFacts, ManageRules, action_states, contact_sentence
+from syncd.manage.tokens import link_works, row_for_digest
 from syncd.manage.views import BookingPage, zone_label
 from syncd.store.models import Booking, ManageToken, Merchant, Service, Staff
 
@@ -36,11 +36,12 @@ DETAILS_ROW = (
 
 def details_page(row: tuple[Any, ...] | None, digest: str, now: datetime) -> BookingPage | None:
     """The page for a DETAILS_ROW, or None when the link opens nothing (any reason alike)."""
-    if row is None:
+    found = row_for_digest(digest, row)
+    if found is None:
         return None
-    (stored_digest, revoked_at, key, status, start, end, timezone, paid, rules_json,
-     staff_name, service_name, location, merchant_name, contact_text, booking_page_url) = row
-    if not hmac.compare_digest(stored_digest, digest) or revoked_at is not None or now >= end:
+    (_, revoked_at, key, status, start, end, timezone, paid, rules_json,
+     staff_name, service_name, location, merchant_name, contact_text, booking_page_url) = found
+    if not link_works(revoked_at, end, now):
         return None
     contact = contact_sentence(contact_text, merchant_name)
     facts = BookingFacts(status, start, end)

@@ -11,7 +11,6 @@ setting `rated`), in the rating's own transaction.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,9 +23,9 @@ from syncd.manage.errors import ActionClosed
 from syncd.manage.rating_models import BookingRating, RatingToken
 from syncd.manage.settings import ManageSettings, manage_settings
 from syncd.manage.slot_plan import UNKNOWN_LINK
-from syncd.manage.tokens import TOKEN_BYTES, token_digest, token_hash
+from syncd.manage.tokens import TOKEN_BYTES, row_for_digest, token_digest, token_hash
 from syncd.store.models import Booking, BookingStatus
-from syncd.timeutil import as_utc, utcnow
+from syncd.timeutil import utc_iso, utcnow
 
 _BY_TOKEN = (
     select(RatingToken.token_hash, RatingToken.revoked_at, Booking)
@@ -83,9 +82,10 @@ def rated_booking(session: Session, token: str, now: datetime, *, lock: bool = F
     digest = token_digest(token)
     row = None if digest is None else session.execute(
         _LOCKED if lock else _BY_TOKEN, {"digest": digest}).one_or_none()
-    if row is None or not hmac.compare_digest(row[0], digest or ""):
+    found = row_for_digest(digest, row)
+    if found is None:
         raise NotFound(UNKNOWN_LINK)
-    _, revoked_at, booking = row
+    _, revoked_at, booking = found
     settings = manage_settings(session)
     works = booking.end <= now < booking.end + timedelta(days=settings.rating_days)
     if revoked_at is not None or booking.status == BookingStatus.CANCELLED or not works:
@@ -135,5 +135,5 @@ def rating_json(rating: BookingRating | None) -> dict[str, object] | None:
     if rating is None:
         return None
     return {"stars": rating.stars, "comment": rating.comment,
-            "rated_at": as_utc(rating.rated_at).isoformat(),
-            "changed_at": as_utc(rating.changed_at).isoformat()}
+            "rated_at": utc_iso(rating.rated_at),
+            "changed_at": utc_iso(rating.changed_at)}

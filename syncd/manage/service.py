@@ -1,5 +1,5 @@
 """What the manage pages call. Each takes the caller's transaction (the pages run them
-with syncd.api.handling.in_transaction); `slot_list` runs its own, around the calendar
+with syncd.store.db.in_transaction); `slot_list` runs its own, around the calendar
 reads.
 
 Every rule, the cutoff and the slot itself are checked again on every call, not
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from syncd.domain.manage_rules import Action, status_after_reschedule
 from syncd.errors import NotFound
 from syncd.manage import availability as av
 from syncd.manage.busy import (
@@ -36,7 +37,6 @@ from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.errors import NothingToChange, SlotTaken
 from syncd.manage.fresh_busy import BusyUnreadable, FreshBusy, SlotCheck
-from syncd.manage.rules import Action, status_after_reschedule
 from syncd.manage.settings import manage_settings
 from syncd.manage.single_flight import SingleFlight
 from syncd.manage.slot_plan import UNKNOWN_LINK, SlotPlan, read_plan

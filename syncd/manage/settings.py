@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy.orm import Session
 
+from syncd.secret_refs import SecretRef
+
 SESSION_KEY = "syncd.manage_settings"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
@@ -32,10 +34,11 @@ class ManageSettings(BaseModel):
     # Host headers the pages answer; unset: public_url's host and the loopback names
     trusted_hosts: list[str] | None = None
 
-    def secret(self) -> str | None:
-        from syncd.config import read_secret  # noqa: PLC0415 - syncd.config imports this module
+    def secret_ref(self) -> SecretRef:
+        return SecretRef("manage.secret", self.secret_env, self.secret_file)
 
-        return read_secret(self.secret_env, self.secret_file)
+    def secret(self) -> str | None:
+        return self.secret_ref().read()
 
     def allowed_hosts(self) -> list[str]:
         if self.trusted_hosts is not None:

@@ -11,7 +11,6 @@ InputError). All of it runs as one read snapshot (syncd.store.snapshots).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,11 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from syncd.errors import InputError, NotFound
-from syncd.manage import availability as av
-from syncd.manage.busy import BusyKnowledge, staff_busy
-from syncd.manage.day_pages import DayPage, day_page
-from syncd.manage.rules import (
+from syncd.domain.manage_rules import (
     Action,
     ActionState,
     BookingFacts,
@@ -31,9 +26,13 @@ from syncd.manage.rules import (
     action_states,
     contact_sentence,
 )
+from syncd.errors import InputError, NotFound
+from syncd.manage import availability as av
+from syncd.manage.busy import BusyKnowledge, staff_busy
+from syncd.manage.day_pages import DayPage, day_page
 from syncd.manage.settings import ManageSettings
 from syncd.manage.slots import Interval, SlotShape, StaffTime
-from syncd.manage.tokens import token_digest
+from syncd.manage.tokens import link_works, row_for_digest, token_digest
 from syncd.manage.views import StaffOption
 from syncd.store.models import Booking, ManageToken, Merchant, Service, Staff
 from syncd.store.prepared import Reader, Row
@@ -163,10 +162,11 @@ def open_link(reader: Reader, token: str, now: datetime) -> Opened:
     syncd.manage.tokens.find_booking finds none (wrong, revoked, or the booking over)."""
     digest = token_digest(token)
     row = None if digest is None else reader.one(PLAN_ROW, {"digest": digest})
-    if digest is None or row is None or not hmac.compare_digest(row[0], digest):
+    found = row_for_digest(digest, row)
+    if found is None:
         raise NotFound(UNKNOWN_LINK)
-    opened = _opened(row, now)
-    if row[1] is not None or now >= opened.booking.end:
+    opened = _opened(found, now)
+    if not link_works(found[1], opened.booking.end, now):
         raise NotFound(UNKNOWN_LINK)
     return opened
 

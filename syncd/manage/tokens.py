@@ -13,15 +13,19 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from syncd.manage.rules import ManageRules
+from syncd.domain.manage_rules import ManageRules
 from syncd.manage.settings import manage_settings
 from syncd.store.models import Booking, BookingStatus, ManageToken
 from syncd.timeutil import utcnow
+
+R = TypeVar("R", bound=Sequence[Any])
 
 TOKEN_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")  # token_urlsafe(32)
@@ -52,6 +56,19 @@ def token_digest(token: object) -> str | None:
     return token_hash(token)
 
 
+def row_for_digest(digest: str | None, row: R | None) -> R | None:
+    """`row`, whose first column is a stored token hash, when that hash is `digest`
+    (compared in constant time); None otherwise."""
+    if digest is None or row is None or not hmac.compare_digest(row[0], digest):
+        return None
+    return row
+
+
+def link_works(revoked_at: datetime | None, booking_end: datetime, now: datetime) -> bool:
+    """A manage link opens its booking until it is revoked or the booking ends."""
+    return revoked_at is None and now < booking_end
+
+
 def issue_token(session: Session, booking: Booking) -> str:
     """A new raw token for the booking's link; the database keeps only its hash."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -66,7 +83,8 @@ def may_manage(booking: Booking) -> bool:
 
 
 def manage_link(session: Session, booking: Booking) -> str | None:
-    """The notify MANAGE_LINKS provider: a fresh link, or None where managing is not allowed."""
+    """The manage-link provider (syncd.wiring): a fresh link, or None where managing
+    is not allowed."""
     settings = manage_settings(session)
     if settings.public_url is None or booking.status == BookingStatus.CANCELLED:
         return None
@@ -86,12 +104,11 @@ def find_booking(
     if digest is None:
         return None
     row = session.execute(_LOCKED if lock else _BY_TOKEN, {"digest": digest}).one_or_none()
-    if row is None or not hmac.compare_digest(row[0], digest):
+    found = row_for_digest(digest, row)
+    if found is None:
         return None
-    _, revoked_at, booking = row
-    if revoked_at is not None or now >= booking.end:
-        return None
-    return booking
+    _, revoked_at, booking = found
+    return booking if link_works(revoked_at, booking.end, now) else None
 
 
 def revoke_links(session: Session, booking: Booking, now: datetime | None = None) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from syncd.manage.rules import Action, ActionState
+from syncd.domain.manage_rules import Action, ActionState
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ from syncd.notify.transport import (
     PermanentMailError,
     ServerUnavailableError,
 )
+from syncd.retry_policy import RetryPolicy
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
-from syncd.worker.dbthread import DatabaseThreads
-from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.notify")

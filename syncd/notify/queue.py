@@ -1,6 +1,6 @@
 """The listener that turns booking changes into mail, inside the change's transaction.
 
-Named in syncd.store.changes.LISTENERS. Everything it does (outbox rows,
+Named in syncd.wiring.CHANGE_LISTENERS. Everything it does (outbox rows,
 reminders moved or dropped) commits or rolls back with the change itself.
 """
 
@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from syncd.notify import recipients, reminders
 from syncd.notify.facts import booking_facts
-from syncd.notify.links import manage_url
 from syncd.notify.models import Audience
 from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings
 from syncd.store.changes import Actor, BookingChange
+from syncd.store.hooks import manage_url
 from syncd.timeutil import utcnow
 
 

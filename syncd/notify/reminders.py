@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from syncd.manage.ratings import rating_link
 from syncd.notify.facts import booking_facts
 from syncd.notify.kinds import MessageKind
-from syncd.notify.links import manage_url
 from syncd.notify.models import (
     Audience,
     OutboxMessage,
@@ -31,6 +30,7 @@ from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings
 from syncd.notify.recipients import Addressee
 from syncd.store.changes import BookingChange, ChangeKind
+from syncd.store.hooks import manage_url
 from syncd.store.models import Booking, BookingStatus, Service
 from syncd.wakeup import OUTBOX_DIRTY
 

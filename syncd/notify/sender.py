@@ -28,13 +28,13 @@ from syncd.notify.metrics import REMINDERS_QUEUED
 from syncd.notify.outbox import Letter
 from syncd.notify.reminders import ReminderRules
 from syncd.notify.transport import MailTransport, build_transport
+from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.outage import Backoff, outage_or_raise
 from syncd.timeutil import utcnow
-from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.loop import worker_identity
-from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.notify")
@@ -42,7 +42,7 @@ MIN_SLEEP_SECONDS = 0.02
 
 
 def mail_sender(runtime: Runtime) -> MailSender:
-    """The factory named in syncd.serve.BACKGROUND_SERVICES."""
+    """The factory named in syncd.wiring.BACKGROUND_SERVICES."""
     return MailSender(runtime)
 
 

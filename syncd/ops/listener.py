@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 from syncd import metrics as _counters  # noqa: F401 - registers the process's metrics
 from syncd.config import Settings
 from syncd.errors import ConfigError
+from syncd.notify import metrics as _mail_metrics  # noqa: F401 - registers the mail metrics
 from syncd.ops.collector import DatabaseCollector
 from syncd.ops.health import Readiness
 from syncd.runtime import Runtime

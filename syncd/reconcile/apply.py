@@ -30,7 +30,7 @@ from syncd.reconcile.conflicts import (
 from syncd.reconcile.conflicts import close as close_conflict
 from syncd.reconcile.overlaps import Scope, check_overlaps, sweep_drift
 from syncd.reconcile.recognise import CalendarSide, drift
-from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
+from syncd.reconcile.rules import ConflictAction, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import PassPlan, check_lease, record_pass, state_of
 from syncd.reconcile.unreadable import announce_unreadable, remember_unreadable
@@ -259,8 +259,9 @@ class _Pass:
         merchant = self.session.get_one(Merchant, booking.merchant_id)
         rule = rule_for(merchant.reconcile_rule, booking.service.reconcile_rule)
         action = decide(kind, rule)
-        if action == Action.RESCHEDULE and not (found and can_take_time(found.start, found.end)):
-            action = Action.FLAG
+        takes_time = found is not None and can_take_time(found.start, found.end)
+        if action == ConflictAction.RESCHEDULE and not takes_time:
+            action = ConflictAction.FLAG
         finding = Finding(
             booking, self.binding, kind, rule,
             found.ref if found else None,
@@ -268,9 +269,9 @@ class _Pass:
             found.end if found else None,
             gone_from=None if found else mirror.remote_id,
         )
-        if action == Action.REWRITE:
+        if action == ConflictAction.REWRITE:
             self._rewrite(mirror, finding, found)
-        elif action == Action.RESCHEDULE:
+        elif action == ConflictAction.RESCHEDULE:
             assert found is not None
             self._reschedule(mirror, finding, found)
         else:

@@ -27,7 +27,7 @@ from syncd.reconcile.models import CalendarConflict, ConflictStatus, Rule
 from syncd.reconcile.recognise import DRIFT_KINDS
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, CalendarBinding
-from syncd.timeutil import as_utc
+from syncd.timeutil import utc_iso_or_none
 from syncd.webhooks.emit import ConflictKind, ConflictReport, Resolution, emit_conflict_event
 
 _OPENED = "syncd.reconcile.opened"  # session.info: conflicts still to be announced
@@ -62,8 +62,8 @@ class Finding:
         return {
             "event": self.remote_id,
             "etag": self.ref.etag if self.ref else None,
-            "start": _iso(self.start),
-            "end": _iso(self.end),
+            "start": utc_iso_or_none(self.start),
+            "end": utc_iso_or_none(self.end),
             "present": self.ref is not None,
         }
 
@@ -73,14 +73,10 @@ def drift_key(booking_id: int, binding_id: int) -> str:
     return f"drift:{booking_id}:{binding_id}"
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else as_utc(moment).isoformat()
-
-
 def booking_side(booking: Booking) -> dict[str, Any]:
     return {
-        "start": _iso(booking.start),
-        "end": _iso(booking.end),
+        "start": utc_iso_or_none(booking.start),
+        "end": utc_iso_or_none(booking.end),
         "status": booking.status,
         "version": booking.version,
     }

@@ -117,7 +117,7 @@ def _mailbox_bindings(session: Session, binding_ids: set[int]) -> set[int]:
 # -- what the worker does before a due pass -----------------------------------------
 
 
-class Action(StrEnum):
+class SubscriptionAction(StrEnum):
     CREATE = "create"
     RENEW = "renew"
 
@@ -126,7 +126,7 @@ class Action(StrEnum):
 class Upkeep:
     """What a calendar's subscription needs now."""
 
-    action: Action | None
+    action: SubscriptionAction | None
     subscription_id: str | None
     resync: bool
 
@@ -145,13 +145,15 @@ def upkeep_due(
     return Upkeep(action, row.subscription_id, row.resync_wanted)
 
 
-def _action(row: GraphSubscription, now: datetime, renew_before: timedelta) -> Action | None:
+def _action(
+    row: GraphSubscription, now: datetime, renew_before: timedelta
+) -> SubscriptionAction | None:
     if row.next_attempt_at is not None and row.next_attempt_at > now:
         return None
     if row.subscription_id is None or row.expires_at is None or row.expires_at <= now:
-        return Action.CREATE
+        return SubscriptionAction.CREATE
     if row.renew_wanted or row.expires_at - now <= renew_before:
-        return Action.RENEW
+        return SubscriptionAction.RENEW
     return None
 
 

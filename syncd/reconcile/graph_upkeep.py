@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from connectors.base import Calendar
 from connectors.push import ChangeSubscriptions, Endpoints
@@ -27,10 +26,8 @@ from syncd import metrics
 from syncd.errors import RemoteError, RemoteNotFound
 from syncd.reconcile import graph_subscriptions as store
 from syncd.reconcile.graph_settings import GraphNotificationSettings
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
-
-if TYPE_CHECKING:  # the worker imports this module: no import of the worker at run time
-    from syncd.worker.dbthread import DatabaseThreads
 
 log = logging.getLogger("syncd.reconcile")
 # a failed create or renewal is tried again on a later pass, after 5 min, 10, 20, ... 6 h
@@ -70,7 +67,7 @@ class GraphUpkeep:
         if due.resync:
             await self.db.run(store.start_over, binding_id)
         try:
-            if due.action == store.Action.RENEW and due.subscription_id is not None:
+            if due.action == store.SubscriptionAction.RENEW and due.subscription_id is not None:
                 await self._renew(subscriptions, binding_id, due.subscription_id)
             elif due.action is not None:
                 await self._create(subscriptions, binding_id)
@@ -101,7 +98,7 @@ class GraphUpkeep:
         metrics.GRAPH_SUBSCRIPTIONS.labels("renew", "ok").inc()
 
     async def _failed(
-        self, binding_id: int, action: store.Action | None, error: RemoteError
+        self, binding_id: int, action: store.SubscriptionAction | None, error: RemoteError
     ) -> None:
         message = f"{type(error).__name__}: {error}"
         retry_at = await self.db.run(

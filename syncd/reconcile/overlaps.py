@@ -22,7 +22,7 @@ from syncd.reconcile.recognise import DRIFT_KINDS
 from syncd.reconcile.rules import rule_for
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, BookingStatus, CalendarBinding, Merchant, Mirror, Presence
-from syncd.timeutil import as_utc
+from syncd.timeutil import as_utc, utc_iso
 from syncd.webhooks.emit import ConflictKind, Resolution
 
 Overlap = tuple[int, str]  # booking id, the other event's remote id
@@ -91,7 +91,7 @@ def _current(
 def _shows(conflict: CalendarConflict, found: Overlapping) -> bool:
     side = conflict.calendar_side
     return (side.get("etag"), side.get("start"), side.get("end")) == (
-        found.etag, as_utc(found.start).isoformat(), as_utc(found.end).isoformat()
+        found.etag, utc_iso(found.start), utc_iso(found.end)
     )
 
 

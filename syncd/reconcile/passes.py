@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from connectors.base import Calendar
 from syncd import metrics
@@ -26,11 +25,9 @@ from syncd.reconcile.apply import Lookups, PassSummary, apply_pass, lookups_need
 from syncd.reconcile.recognise import CalendarSide
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.valve import check_disappearance
+from syncd.retry_policy import RetryPolicy
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
-
-if TYPE_CHECKING:  # the worker imports this module: no import of the worker at run time
-    from syncd.worker.dbthread import DatabaseThreads
-    from syncd.worker.policy import RetryPolicy
 
 log = logging.getLogger("syncd.reconcile")
 # a calendar's step before its pass: (calendar, binding id); see syncd/reconcile/graph_upkeep.py

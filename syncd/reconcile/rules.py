@@ -21,7 +21,7 @@ from syncd.webhooks.emit import ConflictKind
 MAX_BOOKING_LENGTH = timedelta(days=7)  # as syncd.schemas.MAX_BOOKING_LENGTH
 
 
-class Action(StrEnum):
+class ConflictAction(StrEnum):
     REWRITE = "rewrite"  # the worker writes the booking's event again
     RESCHEDULE = "reschedule"  # the booking takes the event's time
     FLAG = "flag"  # an open conflict; the merchant and staff are told
@@ -35,12 +35,12 @@ def rule_for(merchant_rule: str, service_rule: str | None) -> Rule:
     return Rule(service_rule or merchant_rule)
 
 
-def decide(kind: ConflictKind, rule: Rule) -> Action:
+def decide(kind: ConflictKind, rule: Rule) -> ConflictAction:
     if kind == ConflictKind.OVERLAP or rule == Rule.FLAG:
-        return Action.FLAG
+        return ConflictAction.FLAG
     if rule == Rule.BOOKING_WINS:
-        return Action.REWRITE
-    return Action.RESCHEDULE if kind in _MOVES else Action.FLAG
+        return ConflictAction.REWRITE
+    return ConflictAction.RESCHEDULE if kind in _MOVES else ConflictAction.FLAG
 
 
 def can_take_time(start: datetime, end: datetime) -> bool:

@@ -15,18 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import Calendar, ChangeSet
 from syncd.errors import TransientError
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.models import Booking, Mirror, Presence
 from syncd.timeutil import utcnow
-
-if TYPE_CHECKING:  # the worker imports the reconcile package: no import of it at run time
-    from syncd.worker.dbthread import DatabaseThreads
 
 SAMPLE_SIZE = 5  # direct reads made to check a mass disappearance
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.resolve import ConflictView
-from syncd.timeutil import as_utc
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else as_utc(moment).isoformat()
+from syncd.timeutil import utc_iso_or_none
 
 
 def conflict_json(view: ConflictView) -> dict[str, Any]:
@@ -28,10 +23,10 @@ def conflict_json(view: ConflictView) -> dict[str, Any]:
         "rule": conflict.rule,
         "booking_side": conflict.booking_side,
         "calendar_side": calendar,
-        "detected_at": _iso(conflict.detected_at),
-        "last_seen_at": _iso(conflict.last_seen_at),
+        "detected_at": utc_iso_or_none(conflict.detected_at),
+        "last_seen_at": utc_iso_or_none(conflict.last_seen_at),
         "times_seen": conflict.times_seen,
-        "resolved_at": _iso(conflict.resolved_at),
+        "resolved_at": utc_iso_or_none(conflict.resolved_at),
         "resolution": conflict.resolution,
         "resolved_by": conflict.resolved_by,
         "reason": conflict.reason,
@@ -44,11 +39,11 @@ def state_json(state: ReconcileState | None) -> dict[str, Any]:
         return {"watched": False}
     return {
         "watched": True,
-        "next_pass_at": _iso(state.next_pass_at),
-        "last_pass_at": _iso(state.last_pass_at),
-        "last_complete_at": _iso(state.last_complete_at),
-        "window_start": _iso(state.window_start),
-        "window_end": _iso(state.window_end),
+        "next_pass_at": utc_iso_or_none(state.next_pass_at),
+        "last_pass_at": utc_iso_or_none(state.last_pass_at),
+        "last_complete_at": utc_iso_or_none(state.last_complete_at),
+        "window_start": utc_iso_or_none(state.window_start),
+        "window_end": utc_iso_or_none(state.window_end),
         "passes": state.passes,
         "failures": state.failures,
         "last_error": state.last_error,

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from syncd.domain.bookings import apply_changes, event_uid, initial_status
+from syncd.domain.manage_rules import ManageRules, rules_at_booking
 from syncd.errors import Conflict, InputError
-from syncd.manage.rules import ManageRules, rules_at_booking
 from syncd.schemas import BookingIn, CloneIn
 from syncd.store.catalog import find_in_merchant, get_in_merchant, reference
 from syncd.store.changes import (
@@ -17,8 +17,8 @@ from syncd.store.changes import (
     ChangeKind,
     Snapshot,
     kinds_between,
-    publish,
 )
+from syncd.store.hooks import publish
 from syncd.store.mirrors import sync_booking_mirrors
 from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
 from syncd.timeutil import as_utc, utcnow

@@ -2,26 +2,16 @@
 
 A listener (notifications, webhooks) queues its own work in the caller's
 session, so the change and everything it causes commit or roll back together.
-Listeners are named here, imported on first use, and called in this order.
+Which listeners there are is wired in by the process (syncd.store.hooks).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
-
-from sqlalchemy.orm import Session
 
 from syncd.store.models import Booking
-
-LISTENERS: tuple[str, ...] = (
-    "syncd.webhooks.emit:on_booking_change",
-    "syncd.notify.queue:on_booking_change",
-)
 
 
 class ChangeKind(StrEnum):
@@ -64,22 +54,6 @@ class BookingChange:
     actor: Actor
     before: Snapshot | None  # None when the booking was just created
     after: Snapshot
-
-
-Listener = Callable[[Session, BookingChange], None]
-
-
-@cache
-def _listener(path: str) -> Listener:
-    module, _, name = path.partition(":")
-    found: Listener = getattr(importlib.import_module(module), name)
-    return found
-
-
-def publish(session: Session, change: BookingChange) -> None:
-    session.flush()
-    for path in LISTENERS:
-        _listener(path)(session, change)
 
 
 def kinds_between(before: Snapshot, after: Snapshot) -> list[ChangeKind]:

@@ -8,17 +8,21 @@ deployment backend that several worker processes may share.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from syncd.errors import Conflict
 from syncd.private_files import private_file, tighten
+
+T = TypeVar("T")
 
 # Execution option of a connection whose transaction only reads (see read_transaction).
 READ_ONLY = "syncd_read_only"
@@ -132,3 +136,20 @@ def read_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     with sessions() as session, session.begin():
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Run `work` in one transaction, retrying once after a unique-key race."""
+    try:
+        return _attempt(sessions, work)
+    except IntegrityError:
+        pass
+    try:
+        return _attempt(sessions, work)
+    except IntegrityError:
+        raise Conflict("a concurrent request changed the same records; try again") from None
+
+
+def _attempt(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    with sessions.begin() as session:
+        return work(session)

@@ -218,7 +218,7 @@ class Booking(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     uid: Mapped[str] = mapped_column(String(64), unique=True)
     cloned_from_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
-    # the self-service rules in force when it was made (syncd.manage.rules.ManageRules)
+    # the self-service rules in force when it was made (syncd.domain.manage_rules.ManageRules)
     manage_rules: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

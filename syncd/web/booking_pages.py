@@ -7,9 +7,9 @@ from typing import NamedTuple
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.domain.manage_rules import Action, ActionState
 from syncd.errors import NotFound
 from syncd.manage.details import DETAILS_ROW, details_page
-from syncd.manage.rules import Action, ActionState
 from syncd.manage.tokens import token_digest
 from syncd.manage.views import BookingPage
 from syncd.web.context import Web, page_url, token_of

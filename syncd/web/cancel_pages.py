@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.domain.manage_rules import Action
 from syncd.manage.errors import ActionClosed
-from syncd.manage.rules import Action
 from syncd.manage.service import cancel
 from syncd.web.booking_pages import load_page
 from syncd.web.context import Web, see_other, token_of

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from syncd.api.handling import in_transaction
 from syncd.errors import NotFound
 from syncd.runtime import Runtime
+from syncd.store.db import in_transaction
 from syncd.web.csrf import CsrfGuard
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from syncd.api.errors import redacted_traceback
+from syncd.logs import redacted_traceback
 from syncd.store.outage import Outage, outage_of
 from syncd.web.errors import ErrorPage, PageErrorHandler, redacted_path
 from syncd.web.headers import with_security_headers

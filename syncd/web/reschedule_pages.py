@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.domain.manage_rules import Action
 from syncd.errors import Conflict
 from syncd.manage.errors import ActionClosed, NothingToChange, SlotTaken
 from syncd.manage.fresh_busy import BusyUnreadable, read_fresh
-from syncd.manage.rules import Action
 from syncd.manage.service import forget_busy, reschedule, slot_check, slot_list
 from syncd.manage.tokens import find_booking
 from syncd.manage.views import BookingPage, SlotList, StaffOption

@@ -23,11 +23,11 @@ from enum import StrEnum
 import httpx
 
 from connectors.retry_after import retry_after_seconds
+from syncd.retry_policy import RetryPolicy
 from syncd.webhooks.destinations import DestinationRefused
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Outcome, Outgoing
 from syncd.webhooks.signing import signed_headers
-from syncd.worker.policy import RetryPolicy
 
 MAX_RESPONSE_BYTES = 64 * 1024  # read so the connection can be reused; no more
 RETRYABLE_STATUSES = frozenset({408, 429})

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from syncd.store.changes import Actor, BookingChange, ChangeKind, Snapshot
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
-from syncd.webhooks.outbox import EventType, iso, queue_event, subscribers
+from syncd.timeutil import utc_iso, utc_iso_or_none
+from syncd.webhooks.outbox import EventType, queue_event, subscribers
 
 Keyed = TypeVar("Keyed", Merchant, Service, Staff)
 _EVENT_OF_CHANGE = {
@@ -69,8 +70,8 @@ def _key(session: Session, model: type[Keyed], row_id: int) -> str:
 
 def _state(session: Session, snapshot: Snapshot) -> dict[str, Any]:
     return {
-        "start": iso(snapshot.start),
-        "end": iso(snapshot.end),
+        "start": utc_iso(snapshot.start),
+        "end": utc_iso(snapshot.end),
         "staff": _key(session, Staff, snapshot.staff_id),
         "status": snapshot.status,
     }
@@ -90,7 +91,7 @@ def booking_fields(session: Session, booking: Booking, now: Snapshot) -> dict[st
 
 
 def on_booking_change(session: Session, change: BookingChange) -> None:
-    """Listener in syncd.store.changes.LISTENERS; a back-fill is no news to the platform."""
+    """Listener in syncd.wiring.CHANGE_LISTENERS; a back-fill is no news to the platform."""
     event_type = _EVENT_OF_CHANGE.get(change.kind)
     if event_type is None or change.actor == Actor.IMPORT:
         return
@@ -116,8 +117,8 @@ def emit_conflict_event(session: Session, report: ConflictReport) -> None:
         "id": report.conflict_id,
         "kind": str(report.kind),
         "calendar": _calendar(session, report.binding),
-        "found_start": iso(report.found_start) if report.found_start else None,
-        "found_end": iso(report.found_end) if report.found_end else None,
+        "found_start": utc_iso_or_none(report.found_start),
+        "found_end": utc_iso_or_none(report.found_end),
         "resolution": str(report.resolution) if resolved else None,
     }
     data = booking_fields(session, booking, Snapshot.of(booking))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncd.timeutil import as_utc, utcnow
+from syncd.timeutil import utc_iso, utcnow
 from syncd.wakeup import OUTBOX_DIRTY
 from syncd.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 
@@ -35,18 +35,13 @@ class EventType(StrEnum):
     CALENDAR_EVENT_UNREADABLE = "calendar.event_unreadable"
 
 
-def iso(value: datetime) -> str:
-    """ISO 8601 in UTC with its offset, as the API writes times."""
-    return as_utc(value).isoformat()
-
-
 def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
 def envelope(event_type: EventType, occurred_at: datetime, data: dict[str, Any]) -> str:
     """The body, shaped as Standard Webhooks recommends, serialised once for good."""
-    payload = {"type": str(event_type), "timestamp": iso(occurred_at), "data": data}
+    payload = {"type": str(event_type), "timestamp": utc_iso(occurred_at), "data": data}
     return json.dumps(payload, separators=(",", ":"))
 
 

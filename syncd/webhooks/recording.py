@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from syncd.store.dbthread import DatabaseThreads
 from syncd.webhooks.queue import Outcome, record_outcomes
-from syncd.worker.dbthread import DatabaseThreads
 
 LINGER_SECONDS = 0.05  # what a booking's next event may wait, under load, for fewer commits
 

@@ -25,6 +25,7 @@ import httpx
 from syncd.metrics import WEBHOOK_ATTEMPTS
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.outage import Backoff, outage_or_raise
 from syncd.timeutil import utcnow
 from syncd.webhooks import attempt, queue
@@ -32,7 +33,6 @@ from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Claim, Outcome, Outgoing
 from syncd.webhooks.recording import OutcomeWriter
 from syncd.webhooks.transport import CheckedTransport
-from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.loop import worker_identity
 
 log = logging.getLogger("syncd.webhooks")

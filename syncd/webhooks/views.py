@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from syncd.timeutil import utc_iso_or_none
 from syncd.webhooks.models import WebhookDelivery, WebhookSubscription
-from syncd.webhooks.outbox import iso
 from syncd.webhooks.subscriptions import DeliveryCounts
 
 JSON = dict[str, Any]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else iso(value)
 
 
 def subscription_json(subscription: WebhookSubscription, counts: DeliveryCounts) -> JSON:
@@ -25,11 +20,11 @@ def subscription_json(subscription: WebhookSubscription, counts: DeliveryCounts)
         "events": subscription.event_types,
         "enabled": subscription.enabled,
         "disabled_reason": subscription.disabled_reason,
-        "previous_secret_valid_until": _iso(subscription.previous_secret_expires_at),
+        "previous_secret_valid_until": utc_iso_or_none(subscription.previous_secret_expires_at),
         "pending_deliveries": counts.pending,
         "failed_deliveries": counts.failed,
-        "created_at": _iso(subscription.created_at),
-        "updated_at": _iso(subscription.updated_at),
+        "created_at": utc_iso_or_none(subscription.created_at),
+        "updated_at": utc_iso_or_none(subscription.updated_at),
     }
 
 
@@ -42,10 +37,10 @@ def delivery_json(delivery: WebhookDelivery) -> JSON:
         "attempts": delivery.attempts,
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
-        "created_at": _iso(delivery.created_at),
-        "last_attempt_at": _iso(delivery.last_attempt_at),
-        "next_attempt_at": _iso(delivery.next_attempt_at),
-        "delivered_at": _iso(delivery.delivered_at),
+        "created_at": utc_iso_or_none(delivery.created_at),
+        "last_attempt_at": utc_iso_or_none(delivery.last_attempt_at),
+        "next_attempt_at": utc_iso_or_none(delivery.next_attempt_at),
+        "delivered_at": utc_iso_or_none(delivery.delivered_at),
         "payload": json.loads(delivery.body),
     }
 

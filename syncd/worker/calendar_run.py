@@ -15,7 +15,9 @@ from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
 from syncd.reconcile.passes import Watcher
+from syncd.retry_policy import RetryPolicy
 from syncd.store import leases, results, work
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.leases import Lease
 from syncd.store.models import BindingState
 from syncd.store.outage import outage_of, outage_or_raise
@@ -23,11 +25,9 @@ from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.contents import Contents
 from syncd.worker.converge import StaleTaskError, converge
-from syncd.worker.dbthread import DatabaseThreads
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
-from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 from syncd.worker.unwritable import open_unwritable_conflict
 

@@ -22,15 +22,16 @@ from sqlalchemy.exc import OperationalError
 
 from connectors.base import Connector
 from syncd.ops.health import Heartbeat
+from syncd.reconcile.graph_upkeep import GraphUpkeep
 from syncd.reconcile.passes import Watcher
+from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store import leases, work
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.outage import Backoff, outage_of, outage_or_raise
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
-from syncd.worker.dbthread import DatabaseThreads
-from syncd.worker.policy import RetryPolicy
 from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.worker")
@@ -77,8 +78,6 @@ class Worker:
             reconcile = runtime.settings.reconcile
             upkeep = None
             if reconcile.graph.public_url is not None:  # Graph change notifications
-                from syncd.reconcile.graph_upkeep import GraphUpkeep  # noqa: PLC0415 - m365 only
-
                 upkeep = GraphUpkeep(self.db, reconcile.graph)
             watcher = Watcher(self.db, reconcile, self._ctx.policy, upkeep)
             self._ctx = dataclasses.replace(self._ctx, watcher=watcher)

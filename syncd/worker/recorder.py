@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.orm import Session
 
-from syncd.worker.dbthread import DatabaseThreads
+from syncd.store.dbthread import DatabaseThreads
 
 R = TypeVar("R")
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from syncd.api import create_app
 from syncd.config import Settings, load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.api.helpers import API_KEY, AUTH, MAX_BODY_BYTES, MERCHANT
 from tests.dbs import database_url
@@ -29,7 +30,7 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

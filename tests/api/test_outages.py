@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from syncd.api import create_app
 from syncd.config import Settings
 from syncd.runtime import Runtime
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.api.helpers import AUTH, MERCHANT, booking_body, snapshot
 from tests.servers import free_port
@@ -32,7 +33,7 @@ def read_only(url: str) -> str:
 @pytest.fixture
 def read_only_client(settings: Settings, shop: ApiClient) -> Iterator[ApiClient]:
     database = settings.database.model_copy(update={"url": read_only(settings.database.url)})
-    runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
+    runtime = build_runtime(settings.model_copy(update={"database": database}))
     with ApiClient(create_app(runtime), headers=AUTH) as client:
         yield client
     runtime.close()
@@ -63,7 +64,7 @@ def test_an_unreachable_database_answers_503_with_retry_after(settings: Settings
     counted = outages_counted()
     url = f"postgresql://syncd:hunter2-secret@127.0.0.1:{free_port()}/syncd"
     database = settings.database.model_copy(update={"url": url})
-    runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
+    runtime = build_runtime(settings.model_copy(update={"database": database}))
     try:
         with ApiClient(create_app(runtime), headers=AUTH) as client:
             refused = client.put(f"{MERCHANT}/bookings/b1", json=booking_body())

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, func, select, text
 from syncd.cli import main
 from syncd.notify.models import OutboxMessage
 from syncd.store.models import Base, Booking, Mirror
+from syncd.wiring import build_runtime
 from tests.servers import free_port
 
 GOOD_CONFIG = """
@@ -82,6 +83,19 @@ password_env = "SYNCD_NO_SUCH_PASSWORD"
     assert "SYNCD_NO_SUCH_PASSWORD" in err
 
 
+def test_check_names_a_missing_api_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SYNCD_TEST_KEY", raising=False)
+    missing = tmp_path / "no-such-key"
+    text = GOOD_CONFIG.format(db=tmp_path / "s.db", port=0)
+    config = write(tmp_path / "s.toml", text.replace("[api]\n", f'[api]\nkey_file = "{missing}"\n'))
+    assert main(["--config", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert f"api.key_file: {missing} does not exist" in err
+    assert "Traceback" not in err
+
+
 def test_check_accepts_a_good_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,11 +116,10 @@ def test_db_upgrade_is_repeatable(tmp_path: Path, capsys: pytest.CaptureFixture[
 def seed_catalog(config: Path, tmp_path: Path) -> None:
     """A merchant, a service and a bound staff member, through an import's prerequisites."""
     from syncd.config import load_config
-    from syncd.runtime import Runtime
     from syncd.store.schema import upgrade
     from tests import factories as f
 
-    runtime = Runtime.from_settings(load_config(config, environ={}))
+    runtime = build_runtime(load_config(config, environ={}))
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

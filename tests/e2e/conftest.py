@@ -14,6 +14,7 @@ from syncd.config import load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
+from syncd.wiring import build_runtime
 from tests.servers import DavServer, RadicaleServer
 
 CALENDARS = ("alice", "bob", "carol", "dave")
@@ -114,7 +115,7 @@ def runtime_for(tmp_path: Path) -> Iterator[Callable[[Path], Runtime]]:
     made: list[Runtime] = []
 
     def make(config: Path) -> Runtime:
-        runtime = Runtime.from_settings(load_config(config, environ={}))
+        runtime = build_runtime(load_config(config, environ={}))
         upgrade(runtime.engine)
         made.append(runtime)
         return runtime

@@ -14,6 +14,7 @@ from syncd.runtime import Runtime
 from syncd.serve import build_connectors
 from syncd.store.models import Mirror
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
@@ -41,7 +42,7 @@ def outage_runtime(tmp_path: Path, server: RadicaleServer) -> Runtime:
             "connectors": {"local": server.connector_settings(timeout_seconds=2)},
         }
     )
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

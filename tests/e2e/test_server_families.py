@@ -25,6 +25,7 @@ from syncd.store.catalog import upsert_service
 from syncd.store.models import Booking, CalendarBinding, Mirror
 from syncd.store.schema import upgrade
 from syncd.timeutil import as_utc, utcnow
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import ListedEvent, list_events
@@ -50,7 +51,7 @@ def family_runtime(path: Path, server: DavServer) -> Runtime:
                    "backoff_max_seconds": 0.5, "sweep_interval_seconds": 0.5},
         "connectors": {"local": server.connector_settings()},
     })
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     with runtime.sessions.begin() as session:
         shop = f.merchant(session)

@@ -17,6 +17,7 @@ from syncd.runtime import Runtime
 from syncd.store.models import CalendarBinding, Mirror
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.graph import GraphDouble
@@ -124,7 +125,7 @@ def make_world(
             "connectors": connector_tables,
         }
     )
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     return World(double, runtime, connector_tables)
 

@@ -8,6 +8,7 @@ from connectors.memory import MemoryConnector
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.dbs import database_url
 
 __all__ = ["database_url"]
@@ -29,7 +30,7 @@ def calendars() -> MemoryConnector:
 @pytest.fixture
 def runtime(database_url: str, calendars: MemoryConnector) -> Iterator[Runtime]:
     """A migrated store (SQLite and PostgreSQL) whose calendars live in `calendars`."""
-    runtime = Runtime.from_settings(manage_settings(database_url))
+    runtime = build_runtime(manage_settings(database_url))
     upgrade(runtime.engine)
     runtime.connectors = {"local": calendars}
     yield runtime

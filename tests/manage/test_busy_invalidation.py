@@ -14,8 +14,8 @@ from syncd.reconcile.passes import reconcile_pass
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import request_pass
 from syncd.runtime import Runtime
+from syncd.store.dbthread import DatabaseThreads
 from syncd.store.models import CalendarBinding, Staff
-from syncd.worker.dbthread import DatabaseThreads
 from tests.manage import shop
 from tests.manage.shop import NOW, SOON, at, book
 

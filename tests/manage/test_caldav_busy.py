@@ -16,6 +16,7 @@ from syncd.schemas import BindingIn
 from syncd.store.catalog import get_in_merchant, get_merchant, upsert_binding
 from syncd.store.models import Staff
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.manage import shop
 from tests.manage.shop import NOW, book
 from tests.servers import RadicaleServer
@@ -57,7 +58,7 @@ def dav_runtime(database_url: str, radicale: RadicaleServer, tmp_path: Path
         "manage": {"public_url": "https://book.example/"},
         "connectors": {"local": {"kind": "memory"}, "dav": radicale.connector_settings()},
     })
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     asyncio.run(runtime.aclose_connectors())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from syncd.manage.rules import ManageRules
+from syncd.domain.manage_rules import ManageRules
 from syncd.store.models import Booking, Service
 from syncd.store.schema import upgrade
 from tests.dbs import empty_database_url

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.manage.rules import (
+from syncd.domain.manage_rules import (
     CLOSED,
     Action,
     BookingFacts,

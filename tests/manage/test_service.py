@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from connectors.base import BusyInterval
 from connectors.memory import MemoryConnector
 from syncd.config import MailSettings
+from syncd.domain.manage_rules import Action
 from syncd.errors import InputError, TransientError
 from syncd.manage import service
 from syncd.manage.errors import ActionClosed, SlotTaken
-from syncd.manage.rules import Action
 from syncd.manage.views import SlotList, StaffOption
 from syncd.notify.compose import Composer
 from syncd.notify.models import OutboxMessage

@@ -17,13 +17,13 @@ from anyio import CapacityLimiter
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from syncd.domain.manage_rules import Action
 from syncd.errors import InputError, NotFound
 from syncd.manage import availability as av
 from syncd.manage import service
 from syncd.manage.busy import active_bindings, cached_busy
 from syncd.manage.day_pages import day_page
 from syncd.manage.errors import ActionClosed
-from syncd.manage.rules import Action
 from syncd.manage.settings import ManageSettings
 from syncd.manage.slot_plan import SlotPlan, read_plan
 from syncd.manage.slots import Interval

@@ -6,6 +6,7 @@ import pytest
 
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.dbs import database_url
 from tests.notify.smtp_sink import SmtpSink
 from tests.notify.support import mail_settings, smtp_mail
@@ -22,7 +23,7 @@ def sink() -> Iterator[SmtpSink]:
 @pytest.fixture
 def runtime(database_url: str, sink: SmtpSink) -> Iterator[Runtime]:
     """A migrated store (SQLite and PostgreSQL) whose mail goes to `sink` over SMTP."""
-    runtime = Runtime.from_settings(mail_settings(database_url, smtp_mail(sink.port)))
+    runtime = build_runtime(mail_settings(database_url, smtp_mail(sink.port)))
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

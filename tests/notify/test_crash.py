@@ -21,6 +21,7 @@ from syncd.config import load_config
 from syncd.notify.models import OutboxState
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.e2e.conftest import WorkerProcess
 from tests.notify import shop
 from tests.notify.smtp_sink import Received, SmtpSink
@@ -77,7 +78,7 @@ def test_killed_mid_send_no_duplicate_by_message_id_and_no_loss(
     database_url: str, sink: SmtpSink, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path / "syncd.toml", database_url, sink.port)
-    runtime = Runtime.from_settings(load_config(config, environ={}))
+    runtime = build_runtime(load_config(config, environ={}))
     try:
         upgrade(runtime.engine)
         seed(runtime)

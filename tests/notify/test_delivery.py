@@ -11,6 +11,7 @@ from syncd.notify.sender import MailSender
 from syncd.notify.transport import FileTransport
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.notify import shop
 from tests.notify.smtp_sink import SmtpSink, parse
 from tests.notify.support import (
@@ -124,7 +125,7 @@ def test_an_unreachable_server_spends_no_attempts_and_mail_follows_when_it_is_ba
     database_url: str,
 ) -> None:
     later = SmtpSink()  # its port, not yet listening
-    runtime = Runtime.from_settings(mail_settings(database_url, smtp_mail(later.port)))
+    runtime = build_runtime(mail_settings(database_url, smtp_mail(later.port)))
     try:
         upgrade(runtime.engine)
         with runtime.sessions.begin() as session:
@@ -148,7 +149,7 @@ def test_the_file_transport_writes_one_parseable_eml_per_message(
     database_url: str, tmp_path: Path
 ) -> None:
     folder = tmp_path / "outbox"
-    runtime = Runtime.from_settings(
+    runtime = build_runtime(
         mail_settings(database_url, {"transport": "file", "directory": str(folder)})
     )
     try:
@@ -204,7 +205,7 @@ def test_two_senders_share_the_outbox_without_sending_anything_twice(
     from collections import Counter
 
     runtimes = [
-        Runtime.from_settings(mail_settings(database_url, smtp_mail(sink.port, batch_size=10)))
+        build_runtime(mail_settings(database_url, smtp_mail(sink.port, batch_size=10)))
         for _ in range(2)
     ]
     try:

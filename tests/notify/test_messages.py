@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
-from syncd.notify import links
 from syncd.runtime import Runtime
+from syncd.store.hooks import install
 from syncd.store.models import Booking
+from syncd.wiring import TRANSACTION_HOOKS, build_runtime
 from tests.notify import shop
 from tests.notify.smtp_sink import Received, SmtpSink
 from tests.notify.support import (
@@ -192,7 +194,7 @@ def _managed_only(session: Session, booking: Booking) -> str | None:
 def test_manage_button_appears_only_when_managing_is_allowed(
     runtime: Runtime, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(links, "MANAGE_LINKS", f"{__name__}:_managed_only")
+    install(runtime.sessions, replace(TRANSACTION_HOOKS, manage_link=_managed_only))
     with runtime.sessions.begin() as session:
         shop.seed(session)
         shop.book(session, "managed")
@@ -241,7 +243,7 @@ def test_a_merchant_template_replaces_the_built_in_one(
     settings = mail_settings(
         database_url, smtp_mail(sink.port, templates_dir=str(tmp_path / "templates"))
     )
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     try:
         upgrade(runtime.engine)
         with runtime.sessions.begin() as session:

@@ -15,6 +15,7 @@ from syncd.notify.models import OutboxMessage
 from syncd.notify.sealed import LinkSeal
 from syncd.runtime import Runtime
 from syncd.store.schema import alembic_config, upgrade
+from syncd.wiring import build_runtime
 from tests.manage import shop
 from tests.notify.smtp_sink import SmtpSink
 from tests.notify.support import (
@@ -45,7 +46,7 @@ def runtime(tmp_path: Path, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> 
         "manage": {"public_url": "https://book.example/", "secret_env": "SYNCD_TEST_SEAL_SECRET"},
         "connectors": {"local": {"kind": "memory"}},
     })
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

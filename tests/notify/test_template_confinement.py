@@ -10,6 +10,7 @@ import pytest
 
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.notify import shop
 from tests.notify.smtp_sink import SmtpSink
 from tests.notify.support import (
@@ -49,7 +50,7 @@ def runtime(database_url: str, sink: SmtpSink, templates: Path) -> Iterator[Runt
     # as well as the default ten, without waiting out the backoff seven times more.
     mail = smtp_mail(sink.port, templates_dir=str(templates), max_attempts=3)
     settings = mail_settings(database_url, mail)
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

@@ -13,6 +13,7 @@ from prometheus_client.samples import Sample
 from syncd.config import Settings, load_config
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.helpers import API_KEY
 from tests.dbs import MigratedSqlite
 
@@ -31,7 +32,7 @@ def runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_sqlite: MigratedSqlite
 ) -> Iterator[Runtime]:
     monkeypatch.setenv("SYNCD_OPS_TEST_KEY", API_KEY)
-    runtime = Runtime.from_settings(settings_for(migrated_sqlite.copy_into(tmp_path)))
+    runtime = build_runtime(settings_for(migrated_sqlite.copy_into(tmp_path)))
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

@@ -14,6 +14,7 @@ from syncd.api import create_app
 from syncd.ops.health import Heartbeat, Readiness
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.dbs import empty_database_url
 from tests.ops.conftest import settings_for
@@ -25,7 +26,7 @@ __all__ = ["empty_database_url"]
 @pytest.fixture
 def fresh(empty_database_url: str) -> Iterator[Runtime]:
     """A runtime on an empty database of each backend; the test migrates it."""
-    runtime = Runtime.from_settings(settings_for(empty_database_url))
+    runtime = build_runtime(settings_for(empty_database_url))
     yield runtime
     runtime.close()
 
@@ -59,7 +60,7 @@ def test_not_ready_while_migrations_are_behind(fresh: Runtime) -> None:
 
 def test_not_ready_when_the_database_is_down(tmp_path: Path) -> None:
     url = f"postgresql://syncd:hunter2-secret@127.0.0.1:{free_port()}/syncd"
-    runtime = Runtime.from_settings(settings_for(url))
+    runtime = build_runtime(settings_for(url))
     try:
         with ApiClient(create_app(runtime)) as client:
             response = client.get("/readyz")
@@ -100,7 +101,7 @@ def test_a_hung_database_costs_a_probe_its_timeout_and_holds_one_thread(
     silent_server: int,
 ) -> None:
     url = f"postgresql://syncd@127.0.0.1:{silent_server}/syncd"
-    runtime = Runtime.from_settings(settings_for(url))
+    runtime = build_runtime(settings_for(url))
     readiness = Readiness(runtime.engine, timeout_seconds=0.5)
     try:
         started = time.monotonic()

@@ -33,6 +33,7 @@ from syncd.timeutil import utcnow
 from syncd.webhooks.models import WebhookDelivery
 from syncd.webhooks.outbox import EventType
 from syncd.webhooks.subscriptions import WebhookIn, upsert_subscription
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests.reconcile.hands import Hands
 
@@ -55,7 +56,7 @@ def settings_for(database_url: str, hands: Hands, **reconcile: Any) -> Settings:
 
 
 def migrated(settings: Settings) -> Runtime:
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     return runtime
 

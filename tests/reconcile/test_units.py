@@ -13,14 +13,14 @@ from syncd.reconcile.busy import merged
 from syncd.reconcile.models import ReconcileState, Rule
 from syncd.reconcile.passes import Watcher, reconcile_pass
 from syncd.reconcile.recognise import CalendarSide, drift
-from syncd.reconcile.rules import Action, can_take_time, decide, rule_for
+from syncd.reconcile.rules import ConflictAction, can_take_time, decide, rule_for
 from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import LeaseLost, cursor_distrust, request_pass
 from syncd.reconcile.window import window_for
+from syncd.retry_policy import RetryPolicy
+from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import ConflictKind as K
-from syncd.worker.dbthread import DatabaseThreads
-from syncd.worker.policy import RetryPolicy
 from tests.reconcile.hands import MemoryHands
 from tests.reconcile.shop import HOUR, START, Shop, migrated, settings_for
 
@@ -31,19 +31,19 @@ REF = RemoteRef("/c/x.ics", '"1"')
 @pytest.mark.parametrize(
     ("kind", "rule", "action"),
     [
-        (K.MOVED, Rule.BOOKING_WINS, Action.REWRITE),
-        (K.MOVED, Rule.CALENDAR_WINS, Action.RESCHEDULE),
-        (K.MOVED, Rule.FLAG, Action.FLAG),
-        (K.EDITED, Rule.CALENDAR_WINS, Action.RESCHEDULE),
-        (K.DELETED, Rule.BOOKING_WINS, Action.REWRITE),
-        (K.DELETED, Rule.CALENDAR_WINS, Action.FLAG),
-        (K.MISSING, Rule.CALENDAR_WINS, Action.FLAG),
-        (K.MISSING, Rule.FLAG, Action.FLAG),
-        (K.OVERLAP, Rule.BOOKING_WINS, Action.FLAG),
-        (K.OVERLAP, Rule.CALENDAR_WINS, Action.FLAG),
+        (K.MOVED, Rule.BOOKING_WINS, ConflictAction.REWRITE),
+        (K.MOVED, Rule.CALENDAR_WINS, ConflictAction.RESCHEDULE),
+        (K.MOVED, Rule.FLAG, ConflictAction.FLAG),
+        (K.EDITED, Rule.CALENDAR_WINS, ConflictAction.RESCHEDULE),
+        (K.DELETED, Rule.BOOKING_WINS, ConflictAction.REWRITE),
+        (K.DELETED, Rule.CALENDAR_WINS, ConflictAction.FLAG),
+        (K.MISSING, Rule.CALENDAR_WINS, ConflictAction.FLAG),
+        (K.MISSING, Rule.FLAG, ConflictAction.FLAG),
+        (K.OVERLAP, Rule.BOOKING_WINS, ConflictAction.FLAG),
+        (K.OVERLAP, Rule.CALENDAR_WINS, ConflictAction.FLAG),
     ],
 )
-def test_each_rule_decides_each_kind(kind: K, rule: Rule, action: Action) -> None:
+def test_each_rule_decides_each_kind(kind: K, rule: Rule, action: ConflictAction) -> None:
     assert decide(kind, rule) == action
 
 

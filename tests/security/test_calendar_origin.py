@@ -18,9 +18,9 @@ from syncd.api import create_app
 from syncd.cli import main
 from syncd.config import Settings, load_config
 from syncd.errors import PermanentError
-from syncd.runtime import Runtime
 from syncd.store.models import CalendarBinding, Merchant, Staff
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.api.helpers import API_KEY, AUTH, MERCHANT
 from tests.dbs import database_url
@@ -50,7 +50,7 @@ def client(
     database_url: str, own_radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[ApiClient]:
     monkeypatch.setenv("SYNCD_API_KEY", API_KEY)
-    runtime = Runtime.from_settings(_settings(database_url, own_radicale))
+    runtime = build_runtime(_settings(database_url, own_radicale))
     upgrade(runtime.engine)
     with ApiClient(create_app(runtime), headers=AUTH) as client:
         client.put(MERCHANT, json={"name": "Salon", "timezone": "Europe/Berlin"})

@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from syncd.api import create_app
 from syncd.config import load_config
 from syncd.reconcile.graph_webhook import MAX_BODY_BYTES, MAX_ITEMS
-from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.dbs import database_url
 
@@ -30,7 +30,7 @@ ENDPOINTS = ("/graph/notifications", "/graph/lifecycle")
 def _client(database_url: str, connectors: dict[str, str]) -> Iterator[ApiClient]:
     environ = {"SYNCD_DATABASE__URL": database_url, "SYNCD_API__KEY_ENV": "SYNCD_TEST_KEY",
                **connectors}
-    runtime = Runtime.from_settings(load_config(None, environ=environ))
+    runtime = build_runtime(load_config(None, environ=environ))
     upgrade(runtime.engine)
     with ApiClient(create_app(runtime)) as client:
         yield client

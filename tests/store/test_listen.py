@@ -12,6 +12,7 @@ from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.store.listen import listen_for_wakeups
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.dbs import postgres_schema_url
 
@@ -23,7 +24,7 @@ def two_processes() -> Iterator[tuple[Runtime, Runtime]]:
         settings = Settings.model_validate(
             {"database": {"url": url}, "connectors": {"local": {"kind": "memory"}}}
         )
-        web, worker = Runtime.from_settings(settings), Runtime.from_settings(settings)
+        web, worker = build_runtime(settings), build_runtime(settings)
         upgrade(web.engine)
         yield web, worker
         web.close()

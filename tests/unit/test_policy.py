@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from syncd.worker.policy import RetryPolicy
+from syncd.retry_policy import RetryPolicy
 
 
 def test_backoff_grows_exponentially_up_to_the_ceiling() -> None:

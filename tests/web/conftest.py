@@ -27,6 +27,7 @@ from syncd.store.models import Booking
 from syncd.store.schema import upgrade
 from syncd.web.app import manage_mount
 from syncd.web.limits import FailureLimiter
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.dbs import database_url
 
@@ -74,7 +75,7 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     runtime.connectors = {"local": MemoryConnector()}
     yield runtime

@@ -6,8 +6,8 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from syncd.config import Settings
-from syncd.runtime import Runtime
 from syncd.web.app import manage_mount
+from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.servers import free_port
 from tests.web.conftest import Clock, Shop
@@ -18,7 +18,7 @@ def test_a_page_asked_while_the_database_is_gone_answers_503(
 ) -> None:
     url = f"postgresql://syncd:hunter2-secret@127.0.0.1:{free_port()}/syncd"
     database = settings.database.model_copy(update={"url": url})
-    runtime = Runtime.from_settings(settings.model_copy(update={"database": database}))
+    runtime = build_runtime(settings.model_copy(update={"database": database}))
     try:
         with ApiClient(Starlette(routes=[manage_mount(runtime, clock=clock)])) as browser:
             page = browser.get(f"/manage/{shop.tokens['a']}")

@@ -18,6 +18,7 @@ from syncd.webhooks.models import WebhookDelivery
 from syncd.webhooks.outbox import EventType
 from syncd.webhooks.sender import WebhookSender
 from syncd.webhooks.subscriptions import WebhookIn, upsert_subscription
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.dbs import database_url
 from tests.webhooks.receiver import Received, Receiver
@@ -47,7 +48,7 @@ def settings_for(database_url: str, **webhooks: Any) -> Settings:
 
 
 def migrated(settings: Settings) -> Runtime:
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     return runtime
 

@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from syncd.cli import main
 from syncd.config import load_config
-from syncd.runtime import Runtime
 from syncd.webhooks.models import WebhookDelivery
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.webhooks.conftest import all_deliveries, seed_shop, subscribe
 
@@ -31,7 +31,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "syncd.toml"
     path.write_text(CONFIG.format(db=tmp_path / "s.db"))
     assert main(["--config", str(path), "db", "upgrade"]) == 0
-    runtime = Runtime.from_settings(load_config(path, environ={}))
+    runtime = build_runtime(load_config(path, environ={}))
     seed_shop(runtime)
     subscribe(runtime, "https://hooks:s3cret@platform.example/in")
     subscribe(runtime, "https://other.example/in", key="audit")
@@ -75,7 +75,7 @@ def test_failed_deliveries_are_listed_and_redelivered(
     code, out = run(config, capsys, "webhooks", "redeliver", "1")
     assert code == 0
     assert "delivery 1 (msg_" in out
-    runtime = Runtime.from_settings(load_config(config, environ={}))
+    runtime = build_runtime(load_config(config, environ={}))
     assert [d.state for d in all_deliveries(runtime)] == ["pending", "pending"]
     runtime.close()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from syncd.config import load_config
-from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.e2e.conftest import WorkerProcess, wait_until
 from tests.webhooks.conftest import (
     CREATED_MOVED_CANCELLED,
@@ -46,7 +46,7 @@ def test_killed_mid_delivery_the_event_is_sent_again_with_its_webhook_id(
 ) -> None:
     config = tmp_path / "syncd.toml"
     config.write_text(CONFIG.format(db=tmp_path / "syncd.db"))
-    runtime = Runtime.from_settings(load_config(config, environ={}))
+    runtime = build_runtime(load_config(config, environ={}))
     upgrade(runtime.engine)
     seed_shop(runtime)
     secret = subscribe(runtime, receiver.url)

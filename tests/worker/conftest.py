@@ -7,6 +7,7 @@ import pytest
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
+from syncd.wiring import build_runtime
 from tests.dbs import database_url
 
 __all__ = ["database_url"]
@@ -32,7 +33,7 @@ def fast_settings(database_url: str, connectors: dict[str, dict[str, object]]) -
 def memory_runtime(database_url: str) -> Iterator[Runtime]:
     """A migrated store (SQLite and PostgreSQL) whose calendars live in memory."""
     settings = fast_settings(database_url, {"local": {"kind": "memory"}})
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()

@@ -22,6 +22,7 @@ from syncd.store import work
 from syncd.store.models import CalendarBinding, Mirror, Presence
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
+from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.dbs import postgres_schema_url
 
@@ -36,7 +37,7 @@ def runtime() -> Iterator[Runtime]:
             "database": {"url": url},
             "connectors": {"local": {"kind": "memory"}},
         })
-        found = Runtime.from_settings(settings)
+        found = build_runtime(settings)
         upgrade(found.engine)
         with found.sessions.begin() as session:
             shop = f.merchant(session)

@@ -22,6 +22,7 @@ from syncd.store.models import CalendarBinding, Mirror
 from syncd.store.results import Success, record_successes
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
+from syncd.wiring import build_runtime
 from syncd.worker.converge import StaleTaskError, converge
 from tests import factories as f
 from tests.caldav_listing import list_events
@@ -88,7 +89,7 @@ class Salon:
 @pytest.fixture
 async def salon(database_url: str, radicale: RadicaleServer) -> AsyncIterator[Salon]:
     settings = radicale.connector_settings()
-    runtime = Runtime.from_settings(fast_settings(database_url, {"dav": settings}))
+    runtime = build_runtime(fast_settings(database_url, {"dav": settings}))
     upgrade(runtime.engine)
     found = Salon(runtime, radicale, build(Settings.model_validate(settings)),
                   radicale.create_collection(unique_name()))

@@ -21,6 +21,7 @@ from syncd.store.catalog import get_merchant
 from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
@@ -67,7 +68,7 @@ def runtime(database_url: str) -> Iterator[Runtime]:
         "reconcile": {"enabled": False},
         "connectors": {"dav": {"kind": "caldav", "url": "http://127.0.0.1:1/"}},
     })
-    found = Runtime.from_settings(settings)
+    found = build_runtime(settings)
     upgrade(found.engine)
     yield found
     found.close()

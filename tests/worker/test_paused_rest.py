@@ -17,6 +17,7 @@ from syncd.runtime import Runtime
 from syncd.store import work
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
+from syncd.wiring import build_runtime
 from syncd.worker import Worker
 from tests import factories as f
 from tests.worker.conftest import fast_settings
@@ -28,7 +29,7 @@ MEASURED_SECONDS = 3.0
 def slow_sweep_runtime(database_url: str) -> Iterator[Runtime]:
     settings = fast_settings(database_url, {"local": {"kind": "memory"}})
     settings.worker.sweep_interval_seconds = 10.0
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()
