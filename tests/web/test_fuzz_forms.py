@@ -45,6 +45,14 @@ def _request(browser: Any, token: str, page: tuple[str, str], fields: dict[str, 
     return int(browser.post(url, data=fields, follow_redirects=False).status_code)
 
 
+def stored_state(shop: Shop) -> dict[str, list[tuple[object, ...]]]:
+    """Every table but the busy-time cache: a page refusing a time it just found taken
+    on the staff calendar keeps what it read there (the next listing needs it)."""
+    state = snapshot(shop.runtime.engine)
+    del state["busy_cache"]
+    return state
+
+
 @pytest.mark.timeout(300)
 def test_no_query_or_form_gets_a_5xx_or_leaves_anything_half_written(
     shop: Shop, browsers: Browsers
@@ -56,11 +64,11 @@ def test_no_query_or_form_gets_a_5xx_or_leaves_anything_half_written(
     @FUZZ
     @given(tokens, PAGES, FIELDS, st.booleans())
     def case(token: str, page: tuple[str, str], fields: dict[str, str], genuine: bool) -> None:
-        before = snapshot(shop.runtime.engine)
+        before = stored_state(shop)
         status = _request(browser, token, page, fields, genuine)
         event(f"{page[0]} {page[1]}: {status}")  # --hypothesis-show-statistics
         assert status < 500, (token, page, fields)
         if status >= 400:
-            assert snapshot(shop.runtime.engine) == before, (status, page, fields)
+            assert stored_state(shop) == before, (status, page, fields)
 
     case()
