@@ -248,21 +248,22 @@ def _syncd_cpu(
 ) -> tuple[float, float]:
     """The worker's and the server's CPU seconds until every change is written."""
     cpu, served = cpu_seconds(pid), server.cpu()
-    _release(runtime)
+    release_and_converge(runtime)
+    return cpu_seconds(pid) - cpu, server.cpu() - served
+
+
+def release_and_converge(runtime: Runtime) -> None:
+    """Release the held calendars and wait until nothing is pending."""
+    if runtime.engine.dialect.name == "postgresql":
+        release_calendars(runtime)  # with NOTIFY: the worker wakes at once
+    else:
+        with runtime.sessions.begin() as session:  # the worker sees it at its next sweep
+            hold_calendars(session, until=None)
     started = time.monotonic()
     while pending(runtime):
         if time.monotonic() - started > TIMEOUT_SECONDS:
             raise AssertionError(f"still pending after {TIMEOUT_SECONDS}s")
         time.sleep(0.05)
-    return cpu_seconds(pid) - cpu, server.cpu() - served
-
-
-def _release(runtime: Runtime) -> None:
-    if runtime.engine.dialect.name == "postgresql":
-        release_calendars(runtime)  # with NOTIFY: the worker wakes at once
-        return
-    with runtime.sessions.begin() as session:  # the worker sees it at its next sweep
-        hold_calendars(session, until=None)
 
 
 def report(kind: str, figures: dict[str, Figures], events: int, rounds: int) -> None:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cost import booking_in, database, load
+from bench.cost import booking_in, database, load, release_and_converge
 from bench.mirror_m365 import DoubleProcess
 from bench.raw_graph import _all as raw_batches
-from bench.scale import cpu_seconds, hold_calendars, pending, release_calendars, started_workers
+from bench.scale import cpu_seconds, hold_calendars, started_workers
 from syncd.config import load_config
 from syncd.runtime import Runtime
 from syncd.store.bookings import put_booking
@@ -45,7 +45,6 @@ from tests.m365.support import connector_table
 
 MAILBOXES = 16
 BATCH = 500
-TIMEOUT_SECONDS = 900.0
 
 
 @dataclass
@@ -70,23 +69,6 @@ def seed(runtime: Runtime, mailboxes: list[str], events: int) -> None:
                 put_booking(session, shop, f"b{i}", body)
 
 
-def release(runtime: Runtime) -> None:
-    if runtime.engine.dialect.name == "postgresql":
-        release_calendars(runtime)
-        return
-    with runtime.sessions.begin() as session:
-        hold_calendars(session, until=None)
-
-
-def converge(runtime: Runtime) -> None:
-    release(runtime)
-    started = time.monotonic()
-    while pending(runtime):
-        if time.monotonic() - started > TIMEOUT_SECONDS:
-            raise AssertionError(f"still pending after {TIMEOUT_SECONDS}s")
-        time.sleep(0.05)
-
-
 def measure_round(kind: str, events: int, workdir: Path, name: str, figures: Figures) -> None:
     with DoubleProcess(0.0) as double:
         mailboxes = [f"{name}u{i}@contoso.test" for i in range(MAILBOXES)]
@@ -105,7 +87,7 @@ def measure_round(kind: str, events: int, workdir: Path, name: str, figures: Fig
                 with started_workers(config, workdir, name, 1) as [worker]:
                     assert worker.process is not None
                     cpu, served = cpu_seconds(worker.process.pid), cpu_seconds(double_pid)
-                    converge(runtime)
+                    release_and_converge(runtime)
                     figures.syncd.append((cpu_seconds(worker.process.pid) - cpu) * 1000 / events)
                     figures.server.append((cpu_seconds(double_pid) - served) * 1000 / events)
             finally:

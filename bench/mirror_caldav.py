@@ -37,14 +37,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import update
+from scale import hold_calendars
 
 from connectors.base import EventSpec
 from connectors.caldav.ical import event_to_ical
 from syncd.config import Settings
 from syncd.runtime import Runtime
 from syncd.serve import build_connectors
-from syncd.store.models import CalendarBinding
 from syncd.store.schema import upgrade
 from syncd.store.work import count_pending
 from syncd.timeutil import utcnow
@@ -202,20 +201,20 @@ def pending(runtime: Runtime) -> int:
         return count_pending(session)
 
 
-def hold_calendars(runtime: Runtime, until: datetime | None) -> None:
+def hold(runtime: Runtime, until: datetime | None) -> None:
     with runtime.sessions.begin() as session:
-        session.execute(update(CalendarBinding).values(paused_until=until))
+        hold_calendars(session, until)
 
 
 async def with_syncd(runtime: Runtime, round_no: int, bookings: int) -> float:
-    hold_calendars(runtime, utcnow() + timedelta(days=1))
+    hold(runtime, utcnow() + timedelta(days=1))
     enqueue(runtime, round_no, bookings)
     connectors = build_connectors(runtime)
     stop = asyncio.Event()
     worker = asyncio.create_task(Worker(runtime, connectors).run(stop))
     await asyncio.sleep(0.5)  # let the worker reach its idle wait
     started = time.perf_counter()
-    hold_calendars(runtime, None)
+    hold(runtime, None)
     runtime.waker.wake()  # what a commit making mirrors pending does
     while await asyncio.to_thread(pending, runtime):
         await asyncio.sleep(0.01)

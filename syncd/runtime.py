@@ -27,17 +27,16 @@ class Runtime:
     _connectors: dict[str, Connector] | None = field(default=None, repr=False)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, hooks: TransactionHooks | None = None
-    ) -> Runtime:
-        """`hooks`: what the process plugs into its transactions (syncd.wiring); none by
-        default, as for tools that change no booking."""
+    def from_settings(cls, settings: Settings, hooks: TransactionHooks) -> Runtime:
+        """`hooks`: what the process plugs into its transactions (syncd.wiring builds a
+        daemon's). Required: a runtime without its listeners would change bookings and
+        silently tell nobody."""
         count_connector_reports()
         engine = create_db_engine(settings.database.url)
         runtime = cls(settings, engine, session_factory(engine))
         # code deep inside a transaction (a message's manage link) reads its settings here
         runtime.sessions.configure(info={MANAGE_SETTINGS: settings.manage})
-        install(runtime.sessions, hooks or TransactionHooks())
+        install(runtime.sessions, hooks)
         runtime.waker.watch(runtime.sessions)
         return runtime
 

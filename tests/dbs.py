@@ -42,7 +42,7 @@ from syncd.store.db import create_db_engine
 from syncd.store.schema import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-SCHEMA_PLACEHOLDER = "syncd_schema_placeholder"
+DUMPED_SCHEMA_NAME = "syncd_dumped_schema"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -156,15 +156,15 @@ class MigratedSqlite:
 
 
 def _schema_script(schema: str) -> str:
-    """SQL making `schema` again (tables, indexes, rows) under the name SCHEMA_PLACEHOLDER:
-    what pg_dump writes of it, without psql's own commands."""
+    """SQL making `schema` again (tables, indexes, rows) under the name DUMPED_SCHEMA_NAME,
+    which each copy replaces with its own: what pg_dump writes, without psql's commands."""
     dump = subprocess.run(
         ["pg_dump", "--schema", schema, "--inserts", "--no-owner", "--no-privileges",
          "--dbname", _libpq_url(postgres_server_url())],
         check=True, capture_output=True, text=True,
     ).stdout
     lines = [line for line in dump.splitlines() if not line.startswith("\\")]
-    return "\n".join(lines).replace(schema, SCHEMA_PLACEHOLDER)
+    return "\n".join(lines).replace(schema, DUMPED_SCHEMA_NAME)
 
 
 class MigratedPostgres:
@@ -218,7 +218,7 @@ class MigratedPostgres:
         try:
             while not self._stopping.is_set():
                 schema = _new_schema_name()
-                _admin_script(script.replace(SCHEMA_PLACEHOLDER, schema))
+                _admin_script(script.replace(DUMPED_SCHEMA_NAME, schema))
                 self._hand_over(schema)
         except BaseException as error:  # reported to the test waiting for a schema
             self._failure = error

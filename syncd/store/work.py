@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
 from syncd.reconcile.state import next_pass_time, pass_due
+from syncd.store.db import is_sqlite
 from syncd.store.leases import (
     HEALED,
     Lease,
@@ -211,7 +212,7 @@ def _locked_with_events(
     joined to it, so one locking statement could pair a mirror's new version with
     its booking's old one. Read after the locks are held, both are of one moment.
     """
-    if session.get_bind().dialect.name == "sqlite":  # one writer: one statement is enough
+    if is_sqlite(session.get_bind()):  # one writer: one statement is enough
         chosen: ColumnElement[bool] = Mirror.id.in_(ids.scalar_subquery())
     else:
         locked = list(session.scalars(ids.with_for_update(of=Mirror)))
