@@ -94,15 +94,13 @@ def _web_server(runtime: Runtime, readiness: Readiness) -> EmbeddedServer:
 async def serve(
     runtime: Runtime,
     *,
-    web: bool = True,
-    worker: bool = True,
-    stop: asyncio.Event | None = None,
-    services: Sequence[NamedService] = (),
+    web: bool,
+    worker: bool,
+    stop: asyncio.Event,
+    services: Sequence[NamedService],
 ) -> None:
-    """Serve until `stop`; `services` run beside the worker (none without it)."""
-    if stop is None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
+    """Serve until `stop` (set by `stop_on_signals`); `services` run beside the worker
+    (none without it)."""
     heartbeat = Heartbeat() if worker else None
     sweep = runtime.settings.worker.sweep_interval_seconds
     readiness = readiness_for(runtime.engine, heartbeat, sweep)
