@@ -96,6 +96,22 @@ def postgres_schema_url() -> Iterator[str]:
         _drop_schema(schema)
 
 
+@contextmanager
+def postgres_database_url() -> Iterator[str]:
+    """A URL of a new, empty database of its own; dropped on exit. For tests of
+    NOTIFY/LISTEN, whose channels span a whole database: in a schema of the shared one,
+    any other work's commits would reach them."""
+    require_postgres()
+    name = _new_schema_name()
+    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield make_url(postgres_server_url()).set(database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        _admin(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _new_schema_name() -> str:
     return f"syncd_test_{uuid.uuid4().hex[:16]}"
 

@@ -14,13 +14,14 @@ from syncd.store.listen import listen_for_wakeups
 from syncd.store.schema import upgrade
 from syncd.wiring import build_runtime
 from tests import factories as f
-from tests.dbs import postgres_schema_url
+from tests.dbs import postgres_database_url
 
 
 @pytest.fixture
 def two_processes() -> Iterator[tuple[Runtime, Runtime]]:
-    """Two runtimes on one database: each has its own Waker, as separate processes do."""
-    with postgres_schema_url() as url:
+    """Two runtimes on one database of their own (no other test's commits notify them):
+    each has its own Waker, as separate processes do."""
+    with postgres_database_url() as url:
         settings = Settings.model_validate(
             {"database": {"url": url}, "connectors": {"local": {"kind": "memory"}}}
         )
