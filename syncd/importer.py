@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from syncd.errors import Conflict, InputError, NotFound
@@ -21,6 +20,7 @@ from syncd.schemas import ImportedBooking, field_errors
 from syncd.store.bookings import put_booking
 from syncd.store.catalog import get_merchant
 from syncd.store.changes import Actor
+from syncd.store.session import SyncdSession
 
 
 def read_bookings(path: Path) -> list[ImportedBooking]:
@@ -59,7 +59,7 @@ def import_bookings(runtime: Runtime, bookings: list[ImportedBooking], progress:
     return created
 
 
-def _store(session: Session, index: int, record: ImportedBooking) -> int:
+def _store(session: SyncdSession, index: int, record: ImportedBooking) -> int:
     try:
         merchant = get_merchant(session, record.merchant)
         _, new = put_booking(session, merchant, record.key, record, Actor.IMPORT)

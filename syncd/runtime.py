@@ -6,15 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from connectors import build_connector
 from connectors.base import Connector
 from syncd.config import Settings
-from syncd.manage.settings import SESSION_KEY as MANAGE_SETTINGS
 from syncd.ops.connector_metrics import count_connector_reports
-from syncd.store.db import create_db_engine, session_factory
-from syncd.store.hooks import TransactionHooks, install
+from syncd.store.db import create_db_engine
+from syncd.store.session import SyncdSession, TransactionHooks
 from syncd.wakeup import Waker
 
 
@@ -22,7 +21,7 @@ from syncd.wakeup import Waker
 class Runtime:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[SyncdSession]
     waker: Waker = field(default_factory=Waker)
     _connectors: dict[str, Connector] | None = field(default=None, repr=False)
 
@@ -33,10 +32,11 @@ class Runtime:
         silently tell nobody."""
         count_connector_reports()
         engine = create_db_engine(settings.database.url)
-        runtime = cls(settings, engine, session_factory(engine))
-        # code deep inside a transaction (a message's manage link) reads its settings here
-        runtime.sessions.configure(info={MANAGE_SETTINGS: settings.manage})
-        install(runtime.sessions, hooks)
+        sessions = sessionmaker(
+            engine, class_=SyncdSession, expire_on_commit=False,
+            hooks=hooks, manage=settings.manage,
+        )
+        runtime = cls(settings, engine, sessions)
         runtime.waker.watch(runtime.sessions)
         return runtime
 

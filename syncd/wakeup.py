@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.store.mirrors import DIRTY_BINDINGS
+from syncd.store.session import SyncdSession
 
 # Set in session.info by whatever queues outgoing mail or webhooks in a transaction.
 OUTBOX_DIRTY = "syncd.outbox_dirty"
@@ -44,7 +45,7 @@ class Waker:
         for loop, wake_event in waiters:
             _set_in(loop, wake_event)
 
-    def watch(self, sessions: sessionmaker[Session]) -> None:
+    def watch(self, sessions: sessionmaker[SyncdSession]) -> None:
         """Wake after every commit of a session from `sessions` that dirtied mirrors."""
         event.listen(sessions, "before_commit", _notify_other_processes)
         event.listen(sessions, "after_commit", self._after_commit)

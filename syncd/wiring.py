@@ -13,7 +13,7 @@ from syncd.notify import queue as mail_queue
 from syncd.notify.sender import mail_sender
 from syncd.runtime import Runtime
 from syncd.serve import NamedService
-from syncd.store.hooks import Listener, TransactionHooks
+from syncd.store.session import Listener, TransactionHooks
 from syncd.webhooks import emit
 from syncd.webhooks.sender import WebhookSender
 

@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,6 +22,7 @@ from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Key
 from syncd.store.db import in_transaction
+from syncd.store.session import SyncdSession
 
 T = TypeVar("T")
 Handler = Callable[[Runtime, Request], Awaitable[Response]]
@@ -45,7 +45,7 @@ def path_keys(request: Request, *names: str) -> tuple[str, ...]:
     return tuple(path_key(request, name) for name in names)
 
 
-async def transact(runtime: Runtime, work: Callable[[Session], T]) -> T:
+async def transact(runtime: Runtime, work: Callable[[SyncdSession], T]) -> T:
     return await run_in_threadpool(in_transaction, runtime.sessions, work)
 
 

@@ -18,6 +18,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import BookingIn, CloneIn, Key, Strict, parse
 from syncd.store import bookings, catalog
 from syncd.store.models import Booking, Merchant, Staff
+from syncd.store.session import SyncdSession
 
 MAX_PAGE = 200
 
@@ -38,7 +39,7 @@ async def put_booking(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "booking")
     data = parse(BookingIn, await read_body(runtime, request))
 
-    def work(session: Session) -> Response:
+    def work(session: SyncdSession) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         booking, created = bookings.put_booking(session, merchant, key, data)
         return reply(_full_json(session, booking), created)
@@ -60,7 +61,7 @@ async def get_booking(runtime: Runtime, request: Request) -> Response:
 async def cancel_booking(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "booking")
 
-    def work(session: Session) -> Response:
+    def work(session: SyncdSession) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         return reply(_full_json(session, bookings.cancel_booking(session, merchant, key)))
 
@@ -71,7 +72,7 @@ async def clone_booking(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "booking")
     data = parse(CloneIn, await read_body(runtime, request))
 
-    def work(session: Session) -> Response:
+    def work(session: SyncdSession) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         clone, created = bookings.clone_booking(session, merchant, key, data)
         return reply(_full_json(session, clone), created)

@@ -27,6 +27,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store import catalog
 from syncd.store.models import CalendarBinding, Staff
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utcnow
 
 MAX_PAGE = 200
@@ -78,7 +79,7 @@ async def resolve_conflict(runtime: Runtime, request: Request) -> Response:
     conflict_id = _conflict_id(request)
     data = parse(ResolveIn, await read_body(runtime, request))
 
-    def work(session: Session) -> Response:
+    def work(session: SyncdSession) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         view = resolve(session, conflict_id, merchant, data.rule, utcnow())
         return reply(conflict_json(view))

@@ -14,6 +14,7 @@ from syncd.manage.tokens import manage_link, revoke_links
 from syncd.runtime import Runtime
 from syncd.store import catalog
 from syncd.store.models import Booking
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utcnow
 
 
@@ -25,7 +26,7 @@ def _booking(session: Session, merchant_key: str, key: str) -> Booking:
 async def issue_link(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "booking")
 
-    def work(session: Session) -> Response:
+    def work(session: SyncdSession) -> Response:
         url = manage_link(session, _booking(session, merchant_key, key))
         if url is None:
             raise Conflict(

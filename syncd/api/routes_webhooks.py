@@ -26,6 +26,7 @@ from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store import catalog
 from syncd.webhooks import subscriptions as subs
+from syncd.webhooks.destinations import DestinationPolicy
 from syncd.webhooks.models import WebhookDelivery, WebhookSubscription
 from syncd.webhooks.views import delivery_json, subscription_json
 
@@ -57,7 +58,8 @@ def _subscription_reply(
 async def put_webhook(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "webhook")
     data = parse(subs.WebhookIn, await read_body(runtime, request))
-    problem = runtime.settings.webhooks.destinations().literal_problem(str(data.url))
+    allowed = DestinationPolicy.of(runtime.settings.webhooks.allow_destinations)
+    problem = allowed.literal_problem(str(data.url))
     if problem is not None:
         raise InputError({"url": problem})
 

@@ -18,13 +18,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from syncd.config.manage import ManageSettings
 from syncd.errors import NotFound
 from syncd.manage.errors import ActionClosed
 from syncd.manage.rating_models import BookingRating, RatingToken
-from syncd.manage.settings import ManageSettings, manage_settings
 from syncd.manage.slot_plan import UNKNOWN_LINK
 from syncd.manage.tokens import TOKEN_BYTES, row_for_digest, token_digest, token_hash
 from syncd.store.models import Booking, BookingStatus
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utc_iso, utcnow
 
 _BY_TOKEN = (
@@ -56,9 +57,9 @@ class RatingPage:
     open_until: datetime | None  # None: it can no longer be given or changed
 
 
-def rating_link(session: Session, booking: Booking) -> str | None:
+def rating_link(session: SyncdSession, booking: Booking) -> str | None:
     """A new rating link for the booking; None without `manage.public_url`."""
-    settings = manage_settings(session)
+    settings = session.manage
     if settings.public_url is None:
         return None
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -77,7 +78,9 @@ def revoke_rating_links(session: Session, booking: Booking, now: datetime) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def rated_booking(session: Session, token: str, now: datetime, *, lock: bool = False) -> Booking:
+def rated_booking(
+    session: SyncdSession, token: str, now: datetime, *, lock: bool = False
+) -> Booking:
     """The ended, uncancelled booking a working rating link names; NotFound for any other."""
     digest = token_digest(token)
     row = None if digest is None else session.execute(
@@ -86,21 +89,21 @@ def rated_booking(session: Session, token: str, now: datetime, *, lock: bool = F
     if found is None:
         raise NotFound(UNKNOWN_LINK)
     _, revoked_at, booking = found
-    settings = manage_settings(session)
+    settings = session.manage
     works = booking.end <= now < booking.end + timedelta(days=settings.rating_days)
     if revoked_at is not None or booking.status == BookingStatus.CANCELLED or not works:
         raise NotFound(UNKNOWN_LINK)
     return booking
 
 
-def rating_page(session: Session, token: str, now: datetime) -> RatingPage:
+def rating_page(session: SyncdSession, token: str, now: datetime) -> RatingPage:
     booking = rated_booking(session, token, now)
     rating = session.get(BookingRating, booking.id)
     return RatingPage(
         booking.merchant.name, booking.service.name, booking.staff.name, booking.start,
         booking.end, booking.customer_timezone,
         None if rating is None else GivenRating(rating.stars, rating.comment),
-        _open_until(manage_settings(session), rating, now),
+        _open_until(session.manage, rating, now),
     )
 
 
@@ -114,12 +117,12 @@ def _open_until(
 
 
 def rate(
-    session: Session, token: str, stars: int, comment: str, now: datetime
+    session: SyncdSession, token: str, stars: int, comment: str, now: datetime
 ) -> tuple[Booking, BookingRating]:
     """Give or change the booking's rating; ActionClosed once it can no longer change."""
     booking = rated_booking(session, token, now, lock=True)
     rating = session.get(BookingRating, booking.id)
-    if _open_until(manage_settings(session), rating, now) is None:
+    if _open_until(session.manage, rating, now) is None:
         raise ActionClosed("Your rating can no longer be changed. Thank you for it.")
     if rating is None:
         rating = BookingRating(booking_id=booking.id, merchant_id=booking.merchant_id,

@@ -37,7 +37,6 @@ from syncd.manage.days import days_with_starts, starts_on
 from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.errors import NothingToChange, SlotTaken
 from syncd.manage.fresh_busy import BusyUnreadable, FreshBusy, SlotCheck
-from syncd.manage.settings import manage_settings
 from syncd.manage.single_flight import SingleFlight
 from syncd.manage.slot_plan import UNKNOWN_LINK, SlotPlan, read_plan
 from syncd.manage.slots import Interval, StaffTime, find_slots, free_runs
@@ -47,6 +46,7 @@ from syncd.runtime import Runtime
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, BookingStatus, Staff
+from syncd.store.session import SyncdSession
 from syncd.store.snapshots import PooledReads, SnapshotReads
 from syncd.timeutil import as_utc
 
@@ -69,7 +69,7 @@ def booking_page(session: Session, token: str, now: datetime) -> BookingPage:
     return page
 
 
-def cancel(session: Session, token: str, now: datetime) -> Booking:
+def cancel(session: SyncdSession, token: str, now: datetime) -> Booking:
     booking = _booking(session, token, now, lock=True)
     av.context_of(booking, now).require(Action.CANCEL)
     change_booking(session, booking, {"status": BookingStatus.CANCELLED}, Actor.CUSTOMER)
@@ -88,7 +88,7 @@ def slot_check(
 
 
 def reschedule(
-    session: Session, token: str, start: datetime, staff_key: str | None, now: datetime,
+    session: SyncdSession, token: str, start: datetime, staff_key: str | None, now: datetime,
     *, fresh: FreshBusy | None = None,
 ) -> Booking:
     """Move the booking to `start` (and `staff_key`); SlotTaken unless that slot is free now,
@@ -143,7 +143,7 @@ def _needed(context: av.BookingContext, start: datetime, now: datetime) -> Inter
 
 
 def _require_free(
-    session: Session, context: av.BookingContext, staff: Staff, start: datetime, now: datetime,
+    session: SyncdSession, context: av.BookingContext, staff: Staff, start: datetime, now: datetime,
     *, fresh: FreshBusy | None,
 ) -> None:
     booking = context.booking
@@ -158,21 +158,21 @@ def _require_free(
 
 
 def _calendar_busy(
-    session: Session, staff: Staff, needed: Interval, now: datetime, fresh: FreshBusy | None
+    session: SyncdSession, staff: Staff, needed: Interval, now: datetime, fresh: FreshBusy | None
 ) -> list[Interval]:
     bindings = active_bindings(session, staff.id)
     if fresh is not None:
         if not fresh.answers(staff.id, bindings, needed):
             raise BusyUnreadable  # calendars rebound since the read: read again
         return fresh.intervals
-    fresh_after = now - timedelta(seconds=manage_settings(session).busy_confirm_seconds)
+    fresh_after = now - timedelta(seconds=session.manage.busy_confirm_seconds)
     busy = cached_busy(session, bindings, needed, fresh_after)
     if busy.missing:
         raise SlotTaken("This time could not be checked again. Please choose a time again.")
     return busy.intervals
 
 
-def _move(session: Session, context: av.BookingContext, staff: Staff, start: datetime) -> None:
+def _move(session: SyncdSession, context: av.BookingContext, staff: Staff, start: datetime) -> None:
     booking = context.booking
     values: dict[str, object] = {
         "start": start,
@@ -184,12 +184,12 @@ def _move(session: Session, context: av.BookingContext, staff: Staff, start: dat
     booking.staff = staff  # the relationship follows staff_id for whoever reads it next
 
 
-def _run(runtime: Runtime, work: Callable[[Session], T]) -> T:
+def _run(runtime: Runtime, work: Callable[[SyncdSession], T]) -> T:
     with runtime.sessions.begin() as session:
         return work(session)
 
 
-async def _in_transaction(runtime: Runtime, work: Callable[[Session], T]) -> T:
+async def _in_transaction(runtime: Runtime, work: Callable[[SyncdSession], T]) -> T:
     return await anyio.to_thread.run_sync(_run, runtime, work)
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
+from syncd.config.manage import ManageSettings
 from syncd.domain.manage_rules import (
     Action,
     ActionState,
@@ -30,7 +31,6 @@ from syncd.errors import InputError, NotFound
 from syncd.manage import availability as av
 from syncd.manage.busy import BusyKnowledge, staff_busy
 from syncd.manage.day_pages import DayPage, day_page
-from syncd.manage.settings import ManageSettings
 from syncd.manage.slots import Interval, SlotShape, StaffTime
 from syncd.manage.tokens import link_works, row_for_digest, token_digest
 from syncd.manage.views import StaffOption

@@ -21,8 +21,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from syncd.domain.manage_rules import ManageRules
-from syncd.manage.settings import manage_settings
 from syncd.store.models import Booking, BookingStatus, ManageToken
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utcnow
 
 R = TypeVar("R", bound=Sequence[Any])
@@ -82,10 +82,10 @@ def may_manage(booking: Booking) -> bool:
     return ManageRules.from_json(booking.manage_rules).enabled
 
 
-def manage_link(session: Session, booking: Booking) -> str | None:
+def manage_link(session: SyncdSession, booking: Booking) -> str | None:
     """The manage-link provider (syncd.wiring): a fresh link, or None where managing
     is not allowed."""
-    settings = manage_settings(session)
+    settings = session.manage
     if settings.public_url is None or booking.status == BookingStatus.CANCELLED:
         return None
     if not may_manage(booking) or booking.end <= utcnow():

@@ -21,6 +21,7 @@ from syncd.notify.preferences import merchant_settings, merchant_wants, staff_wa
 from syncd.notify.recipients import Addressee
 from syncd.notify.times import format_span
 from syncd.store.models import Booking, Merchant, Staff
+from syncd.store.session import SyncdSession
 
 KIND = MessageKind.CONFLICT_NOTICE
 
@@ -38,7 +39,7 @@ class ConflictFacts:
 
 
 def notify_conflict(
-    session: Session, booking: Booking, facts: ConflictFacts, now: datetime
+    session: SyncdSession, booking: Booking, facts: ConflictFacts, now: datetime
 ) -> None:
     addressees = _merchant(session, booking) + _staff(session, booking)
     if not addressees or booking.end <= now:

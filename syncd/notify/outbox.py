@@ -19,11 +19,11 @@ from sqlalchemy import ColumnElement, Update, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syncd.errors import Conflict
-from syncd.manage.settings import manage_settings
 from syncd.notify.models import OutboxMessage, OutboxState
 from syncd.notify.recipients import Addressee
 from syncd.notify.sealed import LinkSeal
 from syncd.store.models import Booking
+from syncd.store.session import SyncdSession
 from syncd.wakeup import OUTBOX_DIRTY
 
 _CLAIMABLE = (OutboxState.QUEUED, OutboxState.SENDING)
@@ -47,7 +47,7 @@ class Letter:
 
 
 def queue_message(
-    session: Session,
+    session: SyncdSession,
     booking: Booking,
     addressee: Addressee,
     payload: dict[str, Any],
@@ -61,7 +61,7 @@ def queue_message(
     `manage_link` is stored sealed with the manage secret, never as it is.
     """
     if manage_link is not None:
-        manage_link = LinkSeal(manage_settings(session).secret()).seal(manage_link)
+        manage_link = LinkSeal(session.manage.secret()).seal(manage_link)
     _queue(session, booking.merchant_id, addressee, payload, now=now,
            booking_id=booking.id, reminder_id=reminder_id, manage_link=manage_link)
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from syncd.notify import recipients, reminders
 from syncd.notify.facts import booking_facts
 from syncd.notify.models import Audience
 from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings
 from syncd.store.changes import Actor, BookingChange
-from syncd.store.hooks import manage_url
+from syncd.store.session import SyncdSession, manage_url
 from syncd.timeutil import utcnow
 
 
-def on_booking_change(session: Session, change: BookingChange) -> None:
+def on_booking_change(session: SyncdSession, change: BookingChange) -> None:
     now = utcnow()
     reminders.follow_change(session, change, now)
     if change.actor == Actor.IMPORT or change.booking.end <= now:

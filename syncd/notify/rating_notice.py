@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from syncd.notify.facts import booking_facts
 from syncd.notify.kinds import MessageKind, NoticeEvent
 from syncd.notify.models import Audience
@@ -13,10 +11,11 @@ from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings, merchant_wants
 from syncd.notify.recipients import Addressee
 from syncd.store.models import Booking, Merchant
+from syncd.store.session import SyncdSession
 
 
 def tell_merchant_of_rating(
-    session: Session, booking: Booking, rating: dict[str, object], now: datetime
+    session: SyncdSession, booking: Booking, rating: dict[str, object], now: datetime
 ) -> None:
     """One notice per merchant address; `rating` is what the notice shows of it."""
     settings = merchant_settings(session, booking.merchant_id)

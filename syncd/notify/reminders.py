@@ -30,8 +30,8 @@ from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings
 from syncd.notify.recipients import Addressee
 from syncd.store.changes import BookingChange, ChangeKind
-from syncd.store.hooks import manage_url
 from syncd.store.models import Booking, BookingStatus, Service
+from syncd.store.session import SyncdSession, manage_url
 from syncd.wakeup import OUTBOX_DIRTY
 
 _MESSAGES = {
@@ -116,7 +116,9 @@ def _drop(session: Session, booking: Booking) -> None:
     )
 
 
-def promote_due(session: Session, now: datetime, rules: ReminderRules, limit: int = 200) -> int:
+def promote_due(
+    session: SyncdSession, now: datetime, rules: ReminderRules, limit: int = 200
+) -> int:
     """Queue the messages of reminders that came due; returns how many were queued."""
     query = (
         select(Reminder)
@@ -149,7 +151,7 @@ def _outcome(
     return ReminderState.QUEUED if booking.customer_email else ReminderState.SKIPPED
 
 
-def _queue(session: Session, reminder: Reminder, booking: Booking, now: datetime) -> None:
+def _queue(session: SyncdSession, reminder: Reminder, booking: Booking, now: datetime) -> None:
     assert booking.customer_email is not None  # checked by _outcome
     reply_to = merchant_settings(session, booking.merchant_id).reply_to
     facts = booking_facts(session, booking, reply_to=reply_to)

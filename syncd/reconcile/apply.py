@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, selectinload
 
 from connectors.base import ChangeSet, ObservedEvent
+from syncd.config.reconcile import ReconcileSettings
 from syncd.reconcile import mirrors as mirror_ops
 from syncd.reconcile import seen
 from syncd.reconcile.conflicts import (
@@ -31,12 +32,12 @@ from syncd.reconcile.conflicts import close as close_conflict
 from syncd.reconcile.overlaps import Scope, check_overlaps, sweep_drift
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import ConflictAction, can_take_time, decide, rule_for
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import PassPlan, check_lease, record_pass, state_of
 from syncd.reconcile.unreadable import announce_unreadable, remember_unreadable
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Presence, Staff
+from syncd.store.session import SyncdSession
 from syncd.webhooks.emit import ConflictKind, Resolution
 
 _CHUNK = 500
@@ -125,7 +126,7 @@ def lookups_needed(
 
 
 def apply_pass(
-    session: Session,
+    session: SyncdSession,
     plan: PassPlan,
     answer: ChangeSet,
     lookups: Lookups,
@@ -169,7 +170,7 @@ def _held(session: Session, binding: CalendarBinding) -> list[object]:
 
 @dataclass
 class _Pass:
-    session: Session
+    session: SyncdSession
     binding: CalendarBinding
     answer: ChangeSet
     lookups: Lookups

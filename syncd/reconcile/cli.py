@@ -13,6 +13,7 @@ from syncd.reconcile.resolve import Choice, StatusFilter, conflict_page, conflic
 from syncd.reconcile.views import conflict_json, conflict_line
 from syncd.runtime import Runtime
 from syncd.store import catalog, schema
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utcnow
 
 SHOWN = 500
@@ -67,7 +68,7 @@ def _view(session: Session, conflict_id: int) -> Any:
         raise InputError({"conflict": f"no conflict has id {conflict_id}"}) from None
 
 
-def _resolve(session: Session, conflict_id: int, rule: Choice) -> str:
+def _resolve(session: SyncdSession, conflict_id: int, rule: Choice) -> str:
     _view(session, conflict_id)
     try:
         view = resolve(session, conflict_id, None, rule, utcnow())

@@ -27,6 +27,7 @@ from syncd.reconcile.models import CalendarConflict, ConflictStatus, Rule
 from syncd.reconcile.recognise import DRIFT_KINDS
 from syncd.store.changes import Actor
 from syncd.store.models import Booking, CalendarBinding
+from syncd.store.session import SyncdSession
 from syncd.timeutil import utc_iso_or_none
 from syncd.webhooks.emit import ConflictKind, ConflictReport, Resolution, emit_conflict_event
 
@@ -114,7 +115,7 @@ def record_open(session: Session, found: Finding, now: datetime) -> tuple[Calend
     return conflict, True
 
 
-def announce_opened(session: Session, now: datetime, *, grouped: bool = False) -> None:
+def announce_opened(session: SyncdSession, now: datetime, *, grouped: bool = False) -> None:
     """`conflict.detected` and the notices for the conflicts opened in this transaction;
     `grouped` (a mass disappearance): one notice per calendar tells of all its conflicts."""
     opened: list[tuple[CalendarConflict, Finding]] = session.info.pop(_OPENED, [])
@@ -216,7 +217,7 @@ def _emit(conflict: CalendarConflict, found: Finding, session: Session) -> None:
     emit_conflict_event(session, report)
 
 
-def _notify(session: Session, group: _Opened, now: datetime) -> None:
+def _notify(session: SyncdSession, group: _Opened, now: datetime) -> None:
     """The notice of the group's first conflict, naming the others it stands for."""
     (conflict, found), others = group[0], tuple(c.id for c, _ in group[1:])
     facts = ConflictFacts(conflict.id, found.kind, found.binding.key, found.start, found.end,

@@ -19,11 +19,11 @@ from datetime import timedelta
 
 from connectors.base import Calendar
 from syncd import metrics
+from syncd.config.reconcile import ReconcileSettings
 from syncd.errors import AuthError, FailureScope, TransientError
 from syncd.reconcile import state
 from syncd.reconcile.apply import Lookups, PassSummary, apply_pass, lookups_needed
 from syncd.reconcile.recognise import CalendarSide
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.valve import check_disappearance
 from syncd.retry_policy import RetryPolicy
 from syncd.store.dbthread import DatabaseThreads

@@ -36,6 +36,7 @@ from syncd.store.models import (
     Presence,
     Staff,
 )
+from syncd.store.session import SyncdSession
 from syncd.webhooks.emit import ConflictKind, Resolution
 
 Choice = Literal["booking_wins", "calendar_wins", "dismiss"]
@@ -94,7 +95,11 @@ def conflict_page(
 
 
 def resolve(
-    session: Session, conflict_id: int, merchant: Merchant | None, choice: Choice, now: datetime
+    session: SyncdSession,
+    conflict_id: int,
+    merchant: Merchant | None,
+    choice: Choice,
+    now: datetime,
 ) -> ConflictView:
     """Apply `choice` to the conflict and close it; the same request again changes nothing."""
     conflict = conflict_view(session, conflict_id, merchant).conflict
@@ -136,7 +141,7 @@ def _booking_wins(
     rewrite(session, mirror, ref, now)
 
 
-def _calendar_wins(session: Session, conflict: CalendarConflict, booking: Booking) -> None:
+def _calendar_wins(session: SyncdSession, conflict: CalendarConflict, booking: Booking) -> None:
     if conflict.kind == ConflictKind.OVERLAP:
         raise Conflict(
             "an overlap has no calendar side to take: reschedule or cancel the booking, "

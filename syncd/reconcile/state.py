@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from connectors.base import ChangeWindow
+from syncd.config.reconcile import ReconcileSettings
 from syncd.reconcile.models import ReconcileState, SeenEvent
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.window import window_for
 from syncd.store.mirrors import DIRTY_BINDINGS
 from syncd.store.models import Booking, CalendarBinding, Mirror

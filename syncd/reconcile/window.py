@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from connectors.base import ChangeWindow
-from syncd.reconcile.settings import ReconcileSettings
+from syncd.config.reconcile import ReconcileSettings
 
 
 def window_for(

@@ -18,9 +18,9 @@ from syncd.store.changes import (
     Snapshot,
     kinds_between,
 )
-from syncd.store.hooks import publish
 from syncd.store.mirrors import sync_booking_mirrors
 from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
+from syncd.store.session import SyncdSession, publish
 from syncd.timeutil import as_utc, utcnow
 
 
@@ -48,7 +48,7 @@ def _values(session: Session, merchant: Merchant, data: BookingIn) -> dict[str, 
 
 
 def put_booking(
-    session: Session,
+    session: SyncdSession,
     merchant: Merchant,
     key: str,
     data: BookingIn,
@@ -92,7 +92,7 @@ def _keep_self_manage(booking: Booking, data: BookingIn) -> None:
 
 
 def change_booking(
-    session: Session, booking: Booking, values: dict[str, object], actor: Actor
+    session: SyncdSession, booking: Booking, values: dict[str, object], actor: Actor
 ) -> bool:
     """Apply `values`; if anything changed, move its events and tell the listeners."""
     before = Snapshot.of(booking)
@@ -107,7 +107,7 @@ def change_booking(
 
 
 def _create(
-    session: Session, merchant: Merchant, key: str, values: dict[str, object], actor: Actor
+    session: SyncdSession, merchant: Merchant, key: str, values: dict[str, object], actor: Actor
 ) -> Booking:
     now = utcnow()
     booking = Booking(
@@ -127,7 +127,7 @@ def _create(
 
 
 def cancel_booking(
-    session: Session, merchant: Merchant, key: str, actor: Actor = Actor.MERCHANT
+    session: SyncdSession, merchant: Merchant, key: str, actor: Actor = Actor.MERCHANT
 ) -> Booking:
     """Cancel; cancelling a cancelled booking is a no-op, so retries are safe."""
     booking = get_in_merchant(session, Booking, merchant, key, lock=True)
@@ -136,7 +136,7 @@ def cancel_booking(
 
 
 def clone_booking(
-    session: Session, merchant: Merchant, key: str, data: CloneIn
+    session: SyncdSession, merchant: Merchant, key: str, data: CloneIn
 ) -> tuple[Booking, bool]:
     """A new booking from a cancelled one; repeating the clone returns the same booking."""
     source = get_in_merchant(session, Booking, merchant, key)

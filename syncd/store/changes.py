@@ -2,7 +2,7 @@
 
 A listener (notifications, webhooks) queues its own work in the caller's
 session, so the change and everything it causes commit or roll back together.
-Which listeners there are is wired in by the process (syncd.store.hooks).
+Which listeners there are is wired in by the process (syncd.store.session).
 """
 
 from __future__ import annotations

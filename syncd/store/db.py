@@ -23,6 +23,7 @@ from syncd.errors import Conflict
 from syncd.private_files import private_file, tighten
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Session)  # the session class a sessionmaker makes
 
 # Execution option of a connection whose transaction only reads (see read_transaction).
 READ_ONLY = "syncd_read_only"
@@ -105,11 +106,12 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Plain sessions, for tools that change no booking (a process's are SyncdSessions)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager
-def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+def transaction(sessions: sessionmaker[S]) -> Iterator[S]:
     """One unit of work: committed when the block ends, rolled back on error.
 
     On SQLite the process's writers take turns here before BEGIN IMMEDIATE: a
@@ -120,14 +122,14 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def _writer_turn(sessions: sessionmaker[Session]) -> AbstractContextManager[object]:
+def _writer_turn(sessions: sessionmaker[S]) -> AbstractContextManager[object]:
     bind = sessions.kw.get("bind")
     turn = _WRITER_TURNS.get(bind) if isinstance(bind, Engine) else None
     return turn if turn is not None else nullcontext()
 
 
 @contextmanager
-def read_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+def read_transaction(sessions: sessionmaker[S]) -> Iterator[S]:
     """A transaction that only reads: one consistent snapshot, no write lock on SQLite.
 
     Writing in it is a mistake: on SQLite the write could fail as busy at once
@@ -138,7 +140,7 @@ def read_transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+def in_transaction(sessions: sessionmaker[S], work: Callable[[S], T]) -> T:
     """Run `work` in one transaction, retrying once after a unique-key race."""
     try:
         return _attempt(sessions, work)
@@ -150,6 +152,6 @@ def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T]
         raise Conflict("a concurrent request changed the same records; try again") from None
 
 
-def _attempt(sessions: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+def _attempt(sessions: sessionmaker[S], work: Callable[[S], T]) -> T:
     with sessions.begin() as session:
         return work(session)

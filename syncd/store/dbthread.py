@@ -8,28 +8,31 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from syncd.store.db import read_transaction, transaction
+from syncd.store.session import SyncdSession
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class DatabaseThreads:
-    def __init__(self, sessions: sessionmaker[Session], threads: int = 4) -> None:
+    """A pool of threads, each running a function in a transaction of a process's session."""
+
+    def __init__(self, sessions: sessionmaker[SyncdSession], threads: int = 4) -> None:
         self._sessions = sessions
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="syncd-db")
 
     async def run(
-        self, fn: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[SyncdSession, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         loop = asyncio.get_running_loop()
         call: Callable[[], R] = partial(self._in_transaction, fn, *args, **kwargs)
         return await loop.run_in_executor(self._pool, call)
 
     async def read(
-        self, fn: Callable[Concatenate[Session, P], R], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[SyncdSession, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Like `run` for a function that only reads: it never waits for SQLite's write lock."""
         loop = asyncio.get_running_loop()

@@ -9,7 +9,6 @@ from typing import TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -17,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.store.db import in_transaction
+from syncd.store.session import SyncdSession
 from syncd.web.csrf import CsrfGuard
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
@@ -47,7 +47,7 @@ class Web:
     database_turns: CapacityLimiter
     reads: PageReads
 
-    async def transact(self, work: Callable[[Session], T]) -> T:
+    async def transact(self, work: Callable[[SyncdSession], T]) -> T:
         """`work` in one transaction (see syncd.api.handling), in a worker thread."""
         sessions = self.runtime.sessions
         return await anyio.to_thread.run_sync(

@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from syncd.config.webhooks import IPNetwork, host_name, parse_entry
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 REFUSED = (
     "not an allowed webhook destination: loopback, private, link-local, multicast and "
     "reserved addresses need webhooks.allow_destinations"
@@ -31,18 +32,6 @@ REFUSED = (
 
 class DestinationRefused(Exception):  # noqa: N818 - reads as what happened
     """The destination is internal and not allowed by the configuration."""
-
-
-def parse_entry(entry: str) -> IPNetwork | str:
-    """An allow-list entry: a network (an address is a network of one) or a host name."""
-    try:
-        return ipaddress.ip_network(entry.strip(), strict=False)
-    except ValueError:
-        return _host_name(entry)
-
-
-def _host_name(host: str) -> str:
-    return host.strip().strip("[]").rstrip(".").lower()
 
 
 def _public(address: IPAddress) -> bool:
@@ -63,13 +52,13 @@ class DestinationPolicy:
         return cls(networks, frozenset(p for p in parsed if isinstance(p, str)))
 
     def allows(self, host: str, address: IPAddress) -> bool:
-        if _host_name(host) in self.hosts or any(address in n for n in self.networks):
+        if host_name(host) in self.hosts or any(address in n for n in self.networks):
             return True
         return _public(address)
 
     def literal_problem(self, url: str) -> str | None:
         """Why a URL's host is refused as it is written; None when only resolving can tell."""
-        host = _host_name(urlsplit(url).hostname or "")
+        host = host_name(urlsplit(url).hostname or "")
         if host in self.hosts:
             return None
         if host == "localhost" or host.endswith(".localhost"):

@@ -29,6 +29,7 @@ from syncd.store.dbthread import DatabaseThreads
 from syncd.store.outage import Backoff, outage_or_raise
 from syncd.timeutil import utcnow
 from syncd.webhooks import attempt, queue
+from syncd.webhooks.destinations import DestinationPolicy
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Claim, Outcome, Outgoing
 from syncd.webhooks.recording import OutcomeWriter
@@ -88,7 +89,8 @@ class WebhookSender:
         most = self.settings.max_in_flight
         limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
         return httpx.AsyncClient(
-            transport=CheckedTransport(self.settings.destinations(), limits),
+            transport=CheckedTransport(
+                DestinationPolicy.of(self.settings.allow_destinations), limits),
             timeout=self.settings.timeout_seconds,
             follow_redirects=False,
             headers={"user-agent": "syncd-webhooks"},

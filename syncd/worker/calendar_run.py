@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy.orm import Session
-
 from connectors.base import Calendar
 from syncd import metrics
 from syncd.errors import AuthError, FailureScope, PermanentError, RemoteError, TransientError
@@ -21,6 +19,7 @@ from syncd.store.dbthread import DatabaseThreads
 from syncd.store.leases import Lease
 from syncd.store.models import BindingState
 from syncd.store.outage import outage_of, outage_or_raise
+from syncd.store.session import SyncdSession
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
 from syncd.worker.contents import Contents
@@ -337,7 +336,7 @@ class CalendarRun:
 
 
 def _record_failure(
-    task: MirrorTask, message: str, retry_at: datetime, session: Session, *, dead: bool,
+    task: MirrorTask, message: str, retry_at: datetime, session: SyncdSession, *, dead: bool,
     live: bool, lease: Lease | None,
 ) -> None:
     dead_now = work.record_failure(session, task, message, retry_at, dead=dead, lease=lease)

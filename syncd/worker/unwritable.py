@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from syncd.reconcile.conflicts import Finding, announce_opened, record_open
 from syncd.reconcile.models import Rule
 from syncd.store.models import CalendarBinding, Mirror
+from syncd.store.session import SyncdSession
 from syncd.store.work import MirrorTask
 from syncd.webhooks.emit import ConflictKind
 
 
-def open_unwritable_conflict(session: Session, task: MirrorTask, now: datetime) -> None:
+def open_unwritable_conflict(session: SyncdSession, task: MirrorTask, now: datetime) -> None:
     mirror = session.get(Mirror, task.mirror_id)
     if mirror is None or not mirror.dead:
         return  # the booking changed meanwhile: it gets fresh attempts instead

@@ -9,9 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from connectors.memory import MemoryConnector
+from syncd.config.reconcile import ReconcileSettings
 from syncd.manage import service
 from syncd.reconcile.passes import reconcile_pass
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import request_pass
 from syncd.runtime import Runtime
 from syncd.store.dbthread import DatabaseThreads

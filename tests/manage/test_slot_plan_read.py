@@ -17,6 +17,7 @@ from anyio import CapacityLimiter
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from syncd.config.manage import ManageSettings
 from syncd.domain.manage_rules import Action
 from syncd.errors import InputError, NotFound
 from syncd.manage import availability as av
@@ -24,7 +25,6 @@ from syncd.manage import service
 from syncd.manage.busy import active_bindings, cached_busy
 from syncd.manage.day_pages import day_page
 from syncd.manage.errors import ActionClosed
-from syncd.manage.settings import ManageSettings
 from syncd.manage.slot_plan import SlotPlan, read_plan
 from syncd.manage.slots import Interval
 from syncd.manage.tokens import find_booking

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from syncd.config.manage import ManageSettings
 from syncd.errors import NotFound
 from syncd.manage import service, tokens
 from syncd.manage.tokens import find_booking, issue_token, manage_link, revoke_links, token_hash
@@ -149,7 +150,7 @@ def test_no_link_where_managing_is_not_allowed(seeded: Runtime) -> None:
 
 
 def test_no_link_without_a_public_address(seeded: Runtime) -> None:
-    seeded.sessions.configure(info={})
+    seeded.sessions.configure(manage=ManageSettings())  # no public_url
     with seeded.sessions.begin() as session:
         booking, _ = book(session, "b1")
         assert manage_link(session, booking) is None

@@ -6,11 +6,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
 from syncd.runtime import Runtime
-from syncd.store.hooks import install
 from syncd.store.models import Booking
+from syncd.store.session import SyncdSession
 from syncd.wiring import TRANSACTION_HOOKS, build_runtime
 from tests.notify import shop
 from tests.notify.smtp_sink import Received, SmtpSink
@@ -187,14 +186,14 @@ def test_a_name_with_line_breaks_cannot_add_headers_or_recipients(
     assert attendee.params["CN"] == "Jörg Bcc: evil@example.org Subject: free money"
 
 
-def _managed_only(session: Session, booking: Booking) -> str | None:
+def _managed_only(session: SyncdSession, booking: Booking) -> str | None:
     return f"https://salon.example/manage/{booking.key}" if booking.key == "managed" else None
 
 
 def test_manage_button_appears_only_when_managing_is_allowed(
     runtime: Runtime, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    install(runtime.sessions, replace(TRANSACTION_HOOKS, manage_link=_managed_only))
+    runtime.sessions.configure(hooks=replace(TRANSACTION_HOOKS, manage_link=_managed_only))
     with runtime.sessions.begin() as session:
         shop.seed(session)
         shop.book(session, "managed")

@@ -9,12 +9,12 @@ import pytest
 
 from connectors.base import BusyInterval, ChangeSet, ChangeWindow, ObservedEvent, RemoteRef
 from connectors.memory import MemoryCalendar
+from syncd.config.reconcile import ReconcileSettings
 from syncd.reconcile.busy import merged
 from syncd.reconcile.models import ReconcileState, Rule
 from syncd.reconcile.passes import Watcher, reconcile_pass
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.reconcile.rules import ConflictAction, can_take_time, decide, rule_for
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.reconcile.state import LeaseLost, cursor_distrust, request_pass
 from syncd.reconcile.window import window_for
 from syncd.retry_policy import RetryPolicy

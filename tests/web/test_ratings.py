@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from syncd.api import create_app
 from syncd.manage.rating_models import BookingRating
-from syncd.manage.settings import manage_settings
 from syncd.notify.models import OutboxMessage
 from syncd.notify.preferences import put_merchant_settings
 from syncd.notify.reminders import ReminderRules, promote_due
@@ -50,7 +49,7 @@ def rating_requests(shop: Shop) -> dict[str, str]:
         rows = session.execute(
             select(Booking.key, OutboxMessage.manage_link).join(Booking)
             .where(OutboxMessage.kind == "rating_request")).all()
-        seal = LinkSeal(manage_settings(session).secret())
+        seal = LinkSeal(session.manage.secret())
     return {key: str(seal.open(sealed)).removeprefix("http://testserver") for key, sealed in rows}
 
 

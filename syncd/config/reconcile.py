@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from syncd.config.section import Section
 from syncd.reconcile.graph_settings import GraphNotificationSettings
 
 
-class ReconcileSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReconcileSettings(Section):
     enabled: bool = True
     # between two passes over one calendar; a pass is also made at once when one is asked for
     interval_seconds: float = Field(default=300.0, gt=0)

@@ -12,37 +12,28 @@ a `*_file` key a file holding the secret.
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from connectors import load_kind
+from syncd.config.manage import ManageSettings
+from syncd.config.reconcile import ReconcileSettings
+from syncd.config.section import Section
+from syncd.config.webhooks import WebhookSettings
 from syncd.errors import ConfigError
-from syncd.manage.settings import ManageSettings
-from syncd.reconcile.settings import ReconcileSettings
 from syncd.schemas import field_errors
 from syncd.secret_refs import SecretRef
-from syncd.webhooks.destinations import DestinationPolicy, parse_entry
 
 ENV_PREFIX = "SYNCD_"
-_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
-_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DatabaseSettings(Section):
@@ -67,35 +58,6 @@ class WorkerSettings(Section):
     batch_size: int = Field(default=200, ge=1)
     calendars_in_parallel: int = Field(default=256, ge=1)
     shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
-
-
-class WebhookSettings(Section):
-    """Signed events to the booking platform; see syncd/webhooks/."""
-
-    timeout_seconds: float = Field(default=15.0, gt=0)
-    concurrency_per_subscription: int = Field(default=8, ge=1, le=256)
-    max_in_flight: int = Field(default=256, ge=1)
-    retry_period_hours: float = Field(default=72.0, gt=0)
-    backoff_base_seconds: float = Field(default=5.0, ge=0)
-    backoff_max_seconds: float = Field(default=3600.0, ge=0)
-    sweep_interval_seconds: float = Field(default=10.0, gt=0)
-    secret_overlap_hours: float = Field(default=24.0, ge=0)
-    keep_delivered_days: float = Field(default=7.0, gt=0)
-    # internal destinations allowed besides public addresses: networks ("10.1.2.0/24",
-    # "127.0.0.1") or host names ("hooks.internal.example")
-    allow_destinations: list[str] = Field(default_factory=list)
-
-    @field_validator("allow_destinations")
-    @classmethod
-    def _valid_entries(cls, entries: list[str]) -> list[str]:
-        for entry in entries:
-            parsed = parse_entry(entry)
-            if isinstance(parsed, str) and not _HOST_NAME.fullmatch(parsed):
-                raise ValueError(f"{entry!r} is neither a network nor a host name")
-        return entries
-
-    def destinations(self) -> DestinationPolicy:
-        return DestinationPolicy.of(self.allow_destinations)
 
 
 class MailSettings(Section):

@@ -1,20 +1,17 @@
-"""The `[manage]` configuration table, and how code inside a transaction finds it."""
+"""The `[manage]` table: customer self-service (the manage and rating pages, their links)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
-from sqlalchemy.orm import Session
+from pydantic import Field, HttpUrl
 
+from syncd.config.section import Section
 from syncd.secret_refs import SecretRef
 
-SESSION_KEY = "syncd.manage_settings"
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
-class ManageSettings(BaseModel):
+class ManageSettings(Section):
     """Customer self-service: the public address of the manage pages and their secret."""
-
-    model_config = ConfigDict(extra="forbid")
 
     # where customers reach syncd; links are {public_url}/manage/{token}. Unset: no links
     public_url: HttpUrl | None = None
@@ -51,8 +48,3 @@ class ManageSettings(BaseModel):
             return None
         return f"{str(self.public_url).rstrip('/')}/manage/{token}"
 
-
-def manage_settings(session: Session) -> ManageSettings:
-    """The settings the session's runtime was started with (defaults when there is none)."""
-    found = session.info.get(SESSION_KEY)
-    return found if isinstance(found, ManageSettings) else ManageSettings()

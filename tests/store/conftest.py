@@ -1,0 +1,7 @@
+"""The store's tests run on SQLite and PostgreSQL (see tests/dbs.py)."""
+
+from __future__ import annotations
+
+from tests.dbs import database_url
+
+__all__ = ["database_url"]
