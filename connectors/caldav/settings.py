@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.errors import ConfigError
+from connectors.secret_refs import SecretRef
 
 
 class Settings(BaseModel):
@@ -46,26 +44,8 @@ class Settings(BaseModel):
 
 
 def read_password(settings: Settings) -> str | None:
-    """The account's password from the environment or a file; `ConfigError` if absent."""
-    if settings.password_env is not None:
-        return _password_from_env(settings.password_env)
-    if settings.password_file is not None:
-        return _password_from_file(settings.password_file)
-    return None
-
-
-def _password_from_env(name: str) -> str:
-    password = os.environ.get(name)
-    if not password:
-        raise ConfigError([f"password_env: environment variable {name} is not set or empty"])
-    return password
-
-
-def _password_from_file(path: str) -> str:
-    try:
-        password = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
-        raise ConfigError([f"password_file: cannot read {path} ({exc.strerror})"]) from None
-    if not password:
-        raise ConfigError([f"password_file: {path} is empty"])
-    return password
+    """The account's password from the environment or a file (None without a username);
+    `ConfigError` if it is not there."""
+    if settings.password_env is None and settings.password_file is None:
+        return None
+    return SecretRef("password", settings.password_env, settings.password_file).require()

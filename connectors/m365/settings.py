@@ -14,15 +14,13 @@ needs the certificate and is then checked against it.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connectors.errors import ConfigError
 from connectors.m365.certificates import read_certificate
+from connectors.secret_refs import SecretRef
 
 #: The configuration's `kind`, and the name the connector reports under.
 KIND = "m365"
@@ -124,26 +122,12 @@ def read_credential(settings: Settings) -> str | dict[str, str]:
     """MSAL's `client_credential`: the secret, or the certificate (or its thumbprint) and key."""
     key_env, key_file = settings.certificate_key_env, settings.certificate_key_file
     if key_env is None and key_file is None:
-        return _secret("client_secret", settings.client_secret_env, settings.client_secret_file)
-    key = _secret("certificate_key", key_env, key_file)
+        return SecretRef(
+            "client_secret", settings.client_secret_env, settings.client_secret_file
+        ).require()
+    key = SecretRef("certificate_key", key_env, key_file).require()
     if settings.certificate_file is not None:
         certificate = read_certificate(settings.certificate_file, settings.thumbprint_hex)
         return {"private_key": key, "public_certificate": certificate}
     assert settings.thumbprint_hex is not None  # the validator allows no third way
     return {"thumbprint": settings.thumbprint_hex, "private_key": key}
-
-
-def _secret(name: str, env: str | None, file: str | None) -> str:
-    if env is not None:
-        value = os.environ.get(env, "")
-        if not value:
-            raise ConfigError([f"{name}_env: environment variable {env} is not set or empty"])
-        return value
-    assert file is not None  # the validator allows no third way
-    try:
-        value = Path(file).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError([f"{name}_file: cannot read {file} ({exc.strerror})"]) from None
-    if not value:
-        raise ConfigError([f"{name}_file: {file} is empty"])
-    return value

@@ -25,13 +25,13 @@ from pydantic import (
 )
 
 from connectors import load_kind
+from connectors.secret_refs import SecretRef
 from syncd.config.manage import ManageSettings
 from syncd.config.reconcile import ReconcileSettings
 from syncd.config.section import Section
 from syncd.config.webhooks import WebhookSettings
 from syncd.errors import ConfigError
 from syncd.schemas import field_errors
-from syncd.secret_refs import SecretRef
 
 ENV_PREFIX = "SYNCD_"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl
 
+from connectors.secret_refs import SecretRef
 from syncd.config.section import Section
-from syncd.secret_refs import SecretRef
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from syncd.domain.bookings import BookingStatus
 from syncd.domain.manage_rules import (
     Action,
     ActionState,
@@ -22,7 +23,7 @@ from syncd.errors import InputError
 from syncd.manage.errors import ActionClosed
 from syncd.manage.slots import Interval, SlotShape
 from syncd.manage.views import StaffOption
-from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff, service_staff
+from syncd.store.models import Booking, Merchant, Service, Staff, service_staff
 
 _BUFFER_REACH = timedelta(days=2)  # more than any two buffers together
 _MINUTE = timedelta(minutes=1)

@@ -19,12 +19,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from syncd.config.manage import ManageSettings
+from syncd.domain.bookings import BookingStatus
 from syncd.errors import NotFound
 from syncd.manage.errors import ActionClosed
 from syncd.manage.rating_models import BookingRating, RatingToken
 from syncd.manage.slot_plan import UNKNOWN_LINK
 from syncd.manage.tokens import TOKEN_BYTES, row_for_digest, token_digest, token_hash
-from syncd.store.models import Booking, BookingStatus
+from syncd.store.models import Booking
 from syncd.store.session import SyncdSession
 from syncd.timeutil import utc_iso, utcnow
 

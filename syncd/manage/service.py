@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from syncd.domain.bookings import BookingStatus
 from syncd.domain.manage_rules import Action, status_after_reschedule
 from syncd.errors import NotFound
 from syncd.manage import availability as av
@@ -45,7 +46,7 @@ from syncd.manage.views import BookingPage, SlotList
 from syncd.runtime import Runtime
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
-from syncd.store.models import Booking, BookingStatus, Staff
+from syncd.store.models import Booking, Staff
 from syncd.store.session import SyncdSession
 from syncd.store.snapshots import PooledReads, SnapshotReads
 from syncd.timeutil import as_utc

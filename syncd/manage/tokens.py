@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, contains_eager
 
+from syncd.domain.bookings import BookingStatus
 from syncd.domain.manage_rules import ManageRules
-from syncd.store.models import Booking, BookingStatus, ManageToken
+from syncd.store.models import Booking, ManageToken
 from syncd.store.session import SyncdSession
 from syncd.timeutil import utcnow
 

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 
 from connectors.icaltext import clean_text
 from connectors.wallclock import vtimezone, wall_time
+from syncd.domain.bookings import BookingStatus
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import CalendarMethod
 from syncd.notify.mime import one_line
-from syncd.store.models import BookingStatus
 
 PRODID = "-//syncd//syncd notifications//EN"
 CRLF = "\r\n"

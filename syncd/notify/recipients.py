@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from syncd.domain.bookings import BookingStatus
 from syncd.notify.kinds import KINDS, MessageKind, NoticeEvent
 from syncd.notify.models import Audience
 from syncd.notify.preferences import merchant_settings, merchant_wants, staff_wants
 from syncd.store.changes import BookingChange, ChangeKind
-from syncd.store.models import BookingStatus, Merchant, Staff
+from syncd.store.models import Merchant, Staff
 
 _NOTICES = {
     ChangeKind.CREATED: MessageKind.NEW_NOTICE,

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from syncd.domain.bookings import BookingStatus
 from syncd.manage.ratings import rating_link
 from syncd.notify.facts import booking_facts
 from syncd.notify.kinds import MessageKind
@@ -30,7 +31,7 @@ from syncd.notify.outbox import queue_message
 from syncd.notify.preferences import merchant_settings
 from syncd.notify.recipients import Addressee
 from syncd.store.changes import BookingChange, ChangeKind
-from syncd.store.models import Booking, BookingStatus, Service
+from syncd.store.models import Booking, Service
 from syncd.store.session import SyncdSession, manage_url
 from syncd.wakeup import OUTBOX_DIRTY
 

@@ -16,12 +16,13 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRef
+from syncd.domain.bookings import BookingStatus
 from syncd.reconcile.conflicts import Finding, close, open_on, record_open
 from syncd.reconcile.models import CalendarConflict, ConflictStatus, ObservedBusy, SeenEvent
 from syncd.reconcile.recognise import DRIFT_KINDS
 from syncd.reconcile.rules import rule_for
 from syncd.store.changes import Actor
-from syncd.store.models import Booking, BookingStatus, CalendarBinding, Merchant, Mirror, Presence
+from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Presence
 from syncd.timeutil import as_utc, utc_iso
 from syncd.webhooks.emit import ConflictKind, Resolution
 

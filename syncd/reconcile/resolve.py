@@ -20,6 +20,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRef
+from syncd.domain.bookings import BookingStatus
 from syncd.errors import Conflict, NotFound
 from syncd.reconcile.conflicts import close
 from syncd.reconcile.mirrors import rewrite
@@ -29,7 +30,6 @@ from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
 from syncd.store.models import (
     Booking,
-    BookingStatus,
     CalendarBinding,
     Merchant,
     Mirror,

@@ -14,6 +14,7 @@ from syncd.reconcile.models import ReconcileState, SeenEvent
 from syncd.reconcile.window import window_for
 from syncd.store.mirrors import DIRTY_BINDINGS
 from syncd.store.models import Booking, CalendarBinding, Mirror
+from syncd.store.schedule import PassSchedule
 from syncd.timeutil import utcnow
 
 # a calendar whose connector has no change feed is asked again this rarely
@@ -59,7 +60,7 @@ def pass_due(now: datetime) -> ColumnElement[bool]:
 
 
 def next_pass_time(
-    session: Session, now: datetime, *, held: ColumnElement[bool] | None = None
+    session: Session, now: datetime, held: ColumnElement[bool] | None = None
 ) -> datetime | None:
     """When the next pass of an active, unpaused calendar falls due (now for a new one);
     calendars matching `held` (leased by a worker, which makes their passes) left out."""
@@ -79,6 +80,10 @@ def next_pass_time(
         .where(usable)
     )
     return session.scalar(query)
+
+
+# what a watching worker's claims ask (syncd.store.work.due_bindings, next_due_time)
+PASSES = PassSchedule(due=pass_due, next_time=next_pass_time)
 
 
 def state_of(session: Session, binding_id: int, now: datetime) -> ReconcileState:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from syncd.domain.bookings import apply_changes, event_uid, initial_status
+from syncd.domain.bookings import BookingStatus, apply_changes, event_uid, initial_status
 from syncd.domain.manage_rules import ManageRules, rules_at_booking
 from syncd.errors import Conflict, InputError
 from syncd.schemas import BookingIn, CloneIn
@@ -19,7 +19,7 @@ from syncd.store.changes import (
     kinds_between,
 )
 from syncd.store.mirrors import sync_booking_mirrors
-from syncd.store.models import Booking, BookingStatus, Merchant, Service, Staff
+from syncd.store.models import Booking, Merchant, Service, Staff
 from syncd.store.session import SyncdSession, publish
 from syncd.timeutil import as_utc, utcnow
 

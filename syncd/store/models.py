@@ -66,12 +66,6 @@ class Origin(StrEnum):
     STAFF = "staff"  # made by an admin on the customer's behalf
 
 
-class BookingStatus(StrEnum):
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
-
-
 class Presence(StrEnum):
     PRESENT = "present"
     ABSENT = "absent"

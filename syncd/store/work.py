@@ -10,7 +10,7 @@ Leases themselves (fenced by a generation) are in syncd/store/leases.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
 from syncd.domain.bookings import event_spec
-from syncd.reconcile.state import next_pass_time, pass_due
 from syncd.store.db import is_sqlite
 from syncd.store.leases import (
     HEALED,
@@ -41,8 +40,8 @@ from syncd.store.models import (
     Service,
     Staff,
 )
+from syncd.store.schedule import PassSchedule
 from syncd.timeutil import utcnow
-from syncd.webhooks.emit import mirror_dead_lettered
 
 
 @dataclass(frozen=True)
@@ -93,13 +92,13 @@ def _due_mirrors(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def due_bindings(
-    session: Session, owner: str, now: datetime, limit: int, *, watch: bool = False
+    session: Session, owner: str, now: datetime, limit: int, *, passes: PassSchedule | None = None
 ) -> list[BindingTarget]:
-    """Calendars with work due now that nobody else holds (with `watch`: or a reconcile pass)."""
+    """Calendars with work due now that nobody else holds (with `passes`: or a reconcile pass)."""
     due = select(Mirror.binding_id).where(*_due_mirrors(now)).distinct().scalar_subquery()
     wanted: ColumnElement[bool] = CalendarBinding.id.in_(due)
-    if watch:
-        wanted = or_(wanted, pass_due(now))
+    if passes is not None:
+        wanted = or_(wanted, passes.due(now))
     query = (
         select(CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id)
         .where(wanted, lease_free(owner, now), ~key_held(now, owner))
@@ -110,8 +109,8 @@ def due_bindings(
     return [BindingTarget(*row) for row in session.execute(query)]
 
 
-def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
-    """When the earliest waiting mirror, paused calendar (or, with `watch`, pass) becomes due.
+def next_due_time(session: Session, *, passes: PassSchedule | None = None) -> datetime | None:
+    """When the earliest waiting mirror, paused calendar (or, with `passes`, pass) becomes due.
 
     Mirrors of a calendar some worker holds are not waiting for this one: the holder
     works them, and this worker looks again when the lease ends (a run of its own wakes
@@ -142,8 +141,8 @@ def next_due_time(session: Session, *, watch: bool = False) -> datetime | None:
         CalendarBinding.paused_until > now
     )
     times = [session.scalar(mirror_due), session.scalar(lease_ends), session.scalar(paused)]
-    if watch:
-        times.append(next_pass_time(session, utcnow(), held=held))
+    if passes is not None:
+        times.append(passes.next_time(session, utcnow(), held))
     present = [t for t in times if t is not None]
     return min(present) if present else None
 
@@ -355,11 +354,13 @@ def record_failure(
     retry_at: datetime,
     *,
     dead: bool,
+    report_dead: Callable[[Session, int, str], None],
     lease: Lease | None = None,
 ) -> bool:
     """Count a failed attempt; a booking changed meanwhile gets fresh attempts instead.
     With `lease`, nothing is recorded unless it still holds the mirror's calendar.
-    True when the mirror was dead-lettered now."""
+    True when the mirror was dead-lettered now, which `report_dead` (the webhook
+    event, syncd.webhooks.emit.mirror_dead_lettered) is told of in this transaction."""
     mirror = session.get(Mirror, task.mirror_id, with_for_update=True)
     if mirror is None or (lease and not holds_lease(session, mirror.binding_id, lease)):
         return False
@@ -368,8 +369,8 @@ def record_failure(
         return False
     mirror.attempts += 1
     mirror.last_error, mirror.next_attempt_at, mirror.dead = error, retry_at, dead
-    if dead:  # the platform hears of it in the same transaction (a webhook event)
-        mirror_dead_lettered(session, mirror.id, error)
+    if dead:
+        report_dead(session, mirror.id, error)
     return dead
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.domain.bookings import BookingStatus
 from syncd.domain.manage_rules import Action
 from syncd.errors import Conflict
 from syncd.manage.errors import ActionClosed, NothingToChange, SlotTaken
@@ -21,7 +22,6 @@ from syncd.manage.fresh_busy import BusyUnreadable, read_fresh
 from syncd.manage.service import forget_busy, reschedule, slot_check, slot_list
 from syncd.manage.tokens import find_booking
 from syncd.manage.views import BookingPage, SlotList, StaffOption
-from syncd.store.models import BookingStatus
 from syncd.timeutil import zone
 from syncd.web.booking_pages import load_page
 from syncd.web.context import Web, see_other, token_of

@@ -22,6 +22,7 @@ from syncd.store.outage import outage_of, outage_or_raise
 from syncd.store.session import SyncdSession
 from syncd.store.work import BindingTarget, MirrorTask, Outcome
 from syncd.timeutil import utcnow
+from syncd.webhooks.emit import mirror_dead_lettered
 from syncd.worker.contents import Contents
 from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.health import RecentRequests
@@ -339,6 +340,7 @@ def _record_failure(
     task: MirrorTask, message: str, retry_at: datetime, session: SyncdSession, *, dead: bool,
     live: bool, lease: Lease | None,
 ) -> None:
-    dead_now = work.record_failure(session, task, message, retry_at, dead=dead, lease=lease)
+    dead_now = work.record_failure(session, task, message, retry_at, dead=dead, lease=lease,
+                                   report_dead=mirror_dead_lettered)
     if dead_now and live:
         open_unwritable_conflict(session, task, utcnow())

@@ -24,6 +24,7 @@ from connectors.base import Connector
 from syncd.ops.health import Heartbeat
 from syncd.reconcile.graph_upkeep import GraphUpkeep
 from syncd.reconcile.passes import Watcher
+from syncd.reconcile.state import PASSES
 from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store import leases, work
@@ -74,6 +75,7 @@ class Worker:
             batch_size=self.settings.batch_size,
         )
         self._watch = runtime.settings.reconcile.enabled
+        self._passes = PASSES if self._watch else None
         if self._watch:
             reconcile = runtime.settings.reconcile
             upkeep = None
@@ -111,7 +113,7 @@ class Worker:
         if free <= 0:
             return
         targets = await self.db.read(
-            work.due_bindings, self.owner, utcnow(), free + len(self._runs), watch=self._watch
+            work.due_bindings, self.owner, utcnow(), free + len(self._runs), passes=self._passes
         )
         await self._key_leases()  # after: every calendar found has its key when leased
         targets = [t for t in targets if t.binding_id not in self._runs][:free]
@@ -195,7 +197,7 @@ class Worker:
         sweep = self.settings.sweep_interval_seconds
         if len(self._runs) >= self.settings.calendars_in_parallel:
             return sweep  # nothing can start before a run finishes, and that wakes the loop
-        due = await self.db.read(work.next_due_time, watch=self._watch)
+        due = await self.db.read(work.next_due_time, passes=self._passes)
         if due is None:
             return sweep
         return min(sweep, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))

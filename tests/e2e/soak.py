@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from syncd.domain.bookings import BookingStatus
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus
+from syncd.store.models import Booking
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
 from tests.e2e.conftest import CALENDARS, pending_count, wait_until, write_config

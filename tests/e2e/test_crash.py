@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from syncd.domain.bookings import BookingStatus
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus, Staff
+from syncd.store.models import Booking, Staff
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
 from tests.e2e.conftest import (

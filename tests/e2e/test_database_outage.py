@@ -19,8 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from syncd.domain.bookings import BookingStatus
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus, Mirror, Staff
+from syncd.store.models import Booking, Mirror, Staff
 from tests import factories as f
 from tests.api.helpers import booking_body
 from tests.caldav_listing import duplicates, list_events

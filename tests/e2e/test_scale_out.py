@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from syncd.domain.bookings import BookingStatus
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus, CalendarBinding, Mirror, Staff
+from syncd.store.models import Booking, CalendarBinding, Mirror, Staff
 from tests import factories as f
 from tests.caldav_listing import duplicates, list_events
 from tests.dav_proxy import CountingProxy

@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syncd.domain.bookings import BookingStatus
 from syncd.manage import availability, service
 from syncd.manage.errors import SlotTaken
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus
+from syncd.store.models import Booking
 from tests.dbs import backend_of
 from tests.manage import shop
 from tests.manage.shop import NOW, at, book

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from syncd.config.manage import ManageSettings
+from syncd.domain.bookings import BookingStatus
 from syncd.domain.manage_rules import Action
 from syncd.errors import InputError, NotFound
 from syncd.manage import availability as av
@@ -31,7 +32,7 @@ from syncd.manage.tokens import find_booking
 from syncd.manage.views import StaffOption
 from syncd.reconcile.models import ObservedBusy, SeenEvent
 from syncd.runtime import Runtime
-from syncd.store.models import Booking, BookingStatus, CalendarBinding, ManageToken, Staff
+from syncd.store.models import Booking, CalendarBinding, ManageToken, Staff
 from syncd.store.prepared import PreparedRead, Reader
 from syncd.store.snapshots import PooledReads
 from syncd.web.reads import PageReads

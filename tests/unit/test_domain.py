@@ -3,9 +3,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import EventStatus
-from syncd.domain.bookings import apply_changes, event_spec, event_uid, initial_status
+from syncd.domain.bookings import (
+    BookingStatus,
+    apply_changes,
+    event_spec,
+    event_uid,
+    initial_status,
+)
 from syncd.store.changes import ChangeKind, Snapshot, kinds_between
-from syncd.store.models import Booking, BookingStatus, Service, Staff
+from syncd.store.models import Booking, Service, Staff
 
 START = datetime(2030, 1, 1, 9, tzinfo=UTC)
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from syncd.api import create_app
+from syncd.domain.bookings import BookingStatus
 from syncd.manage.rating_models import BookingRating
 from syncd.notify.models import OutboxMessage
 from syncd.notify.preferences import put_merchant_settings
@@ -18,7 +19,7 @@ from syncd.notify.sealed import LinkSeal
 from syncd.store.bookings import change_booking
 from syncd.store.catalog import get_merchant
 from syncd.store.changes import Actor
-from syncd.store.models import Booking, BookingStatus
+from syncd.store.models import Booking
 from syncd.webhooks.models import WebhookDelivery
 from syncd.webhooks.subscriptions import WebhookIn, upsert_subscription
 from tests.api.client import ApiClient

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from syncd.api import create_app
+from syncd.domain.bookings import BookingStatus
 from syncd.manage.tokens import revoke_links
-from syncd.store.models import Booking, BookingStatus
+from syncd.store.models import Booking
 from syncd.web.headers import CONTENT_SECURITY_POLICY
 from syncd.web.limits import FailureLimiter
 from tests.api.client import ApiClient

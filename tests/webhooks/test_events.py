@@ -17,7 +17,13 @@ from syncd.store.changes import Actor
 from syncd.store.models import Booking, CalendarBinding, Mirror
 from syncd.store.work import claim_due, record_failure
 from syncd.timeutil import utcnow
-from syncd.webhooks.emit import ConflictKind, ConflictReport, Resolution, emit_conflict_event
+from syncd.webhooks.emit import (
+    ConflictKind,
+    ConflictReport,
+    Resolution,
+    emit_conflict_event,
+    mirror_dead_lettered,
+)
 from syncd.webhooks.models import WebhookDelivery
 from syncd.webhooks.outbox import EventType
 from tests import factories as f
@@ -176,11 +182,11 @@ def test_a_dead_lettered_mirror_is_an_event(subscribed: Runtime) -> None:
         mirror = session.scalars(select(Mirror)).one()
         (task,) = claim_due(session, mirror.binding_id, utcnow(), limit=10)
         record_failure(session, task, "PermanentError: 403 on /alice/x.ics", utcnow(),
-                       dead=False)
+                       dead=False, report_dead=mirror_dead_lettered)
     assert len(all_deliveries(subscribed)) == 1, "a failure that will be retried is no event"
     with subscribed.sessions.begin() as session:
         record_failure(session, task, "PermanentError: 403 on /alice/x.ics", utcnow(),
-                       dead=True)
+                       dead=True, report_dead=mirror_dead_lettered)
     dead = payloads(subscribed)[1]
     assert dead["type"] == "mirror.dead_lettered"
     assert dead["data"]["booking"] == "b1"

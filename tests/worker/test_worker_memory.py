@@ -18,6 +18,7 @@ from syncd.store.mirrors import retry_mirror
 from syncd.store.models import Mirror, Staff
 from syncd.store.work import claim_due, count_pending, record_failure
 from syncd.timeutil import utcnow
+from syncd.webhooks.emit import mirror_dead_lettered
 from syncd.worker import Worker
 from tests import factories as f
 
@@ -224,7 +225,8 @@ def test_a_failure_of_an_outdated_version_spends_no_attempt(memory_runtime: Runt
     with memory_runtime.sessions.begin() as session:
         f.book(session, "b0", "bob", f.slot(50))  # rescheduled while the write was failing
     with memory_runtime.sessions.begin() as session:
-        record_failure(session, task, "TransientError: HTTP 500", utcnow(), dead=True)
+        record_failure(session, task, "TransientError: HTTP 500", utcnow(), dead=True,
+                       report_dead=mirror_dead_lettered)
     with memory_runtime.sessions.begin() as session:
         mirror = session.get(Mirror, task.mirror_id)
         assert mirror is not None
