@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -203,8 +203,8 @@ class M365Calendar(Calendar):
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("busy_time needs aware datetimes")
         url = (
-            f"{self.target.view_path}?startDateTime={_query_time(start)}"
-            f"&endDateTime={_query_time(end)}&$select={_VIEW_SELECT}&$top={_PAGE_SIZE}"
+            f"{self.target.view_path}?startDateTime={events.query_time(start)}"
+            f"&endDateTime={events.query_time(end)}&$select={_VIEW_SELECT}&$top={_PAGE_SIZE}"
         )
         intervals = [
             interval
@@ -246,10 +246,6 @@ class M365Calendar(Calendar):
     def change_subscriptions(self) -> MailboxSubscriptions:
         """Change-notification subscriptions on this calendar's mailbox."""
         return MailboxSubscriptions(self.target.mailbox, self._batcher.send)
-
-
-def _query_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class InvalidCalendar(Calendar):

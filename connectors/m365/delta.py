@@ -117,7 +117,7 @@ async def _listed(
 
 
 async def _view_items(feed: GraphFeed, window: ChangeWindow) -> dict[str, dict[str, Any]]:
-    start, end = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (window.start, window.end))
+    start, end = events.query_time(window.start), events.query_time(window.end)
     next_url: str | None = (
         f"{feed.view_path}?startDateTime={start}&endDateTime={end}"
         f"&$select={_LOOKUP_SELECT}&$top={PAGE_SIZE}"
@@ -172,7 +172,7 @@ async def _page(feed: GraphFeed, url: str, what: str = "calendarView/delta") -> 
 
 
 def _start_url(feed: GraphFeed, window: ChangeWindow) -> str:
-    start, end = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (window.start, window.end))
+    start, end = events.query_time(window.start), events.query_time(window.end)
     return f"{feed.delta_path}?startDateTime={start}&endDateTime={end}"
 
 

@@ -107,6 +107,11 @@ def _wall(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
+def query_time(moment: datetime) -> str:
+    """An instant as Graph's query parameters take it (startDateTime, endDateTime): UTC, Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class GraphEvent:
     """The parts of an event's JSON syncd reads."""

@@ -17,8 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.errors import NotFound
+from syncd.api.handling import (
+    MAX_ID,
+    page_reply,
+    path_id,
+    path_keys,
+    read_body,
+    reply,
+    resource,
+    transact,
+)
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.resolve import conflict_page, conflict_view, resolve
 from syncd.reconcile.state import request_pass
@@ -44,10 +52,7 @@ class ResolveIn(Strict):
 
 
 def _conflict_id(request: Request) -> int:
-    conflict_id: int = request.path_params["conflict_id"]
-    if conflict_id > MAX_ID:
-        raise NotFound(f"conflict {conflict_id}")
-    return conflict_id
+    return path_id(request, "conflict_id", "conflict")
 
 
 async def list_conflicts(runtime: Runtime, request: Request) -> Response:
@@ -57,8 +62,7 @@ async def list_conflicts(runtime: Runtime, request: Request) -> Response:
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         views, cursor = conflict_page(session, merchant, query.status, query.cursor, query.limit)
-        items = [conflict_json(view) for view in views]
-        return reply({"items": items, "next_cursor": None if cursor is None else str(cursor)})
+        return page_reply([conflict_json(view) for view in views], cursor)
 
     return await transact(runtime, work)
 

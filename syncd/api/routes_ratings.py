@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, reply, resource, transact
+from syncd.api.handling import MAX_ID, page_reply, path_keys, resource, transact
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
 from syncd.runtime import Runtime
@@ -64,9 +64,8 @@ async def list_ratings(runtime: Runtime, request: Request) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         rows = _rows(session, merchant.id, query)
         more = len(rows) > query.limit
-        cursor = str(rows[query.limit - 1][1]) if more else None
-        return reply({"items": [_item(row) for row in rows[:query.limit]],
-                      "next_cursor": cursor})
+        cursor = rows[query.limit - 1][1] if more else None
+        return page_reply([_item(row) for row in rows[:query.limit]], cursor)
 
     return await transact(runtime, work)
 

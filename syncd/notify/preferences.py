@@ -7,7 +7,7 @@ is wanted, so a kind added later is on until someone turns it off.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from syncd.notify.schemas import MerchantNotificationsIn, StaffNotificationsIn
 from syncd.store.models import Merchant, Staff
 
 _CACHE = "syncd.notify.preferences"
+R = TypeVar("R", MerchantNotificationSettings, StaffNotificationSettings)
 
 
 def _remembered(session: Session) -> dict[tuple[str, int], Any]:
@@ -49,17 +50,24 @@ def merchant_wants(settings: MerchantNotificationSettings, event: NoticeEvent) -
     return bool(settings.events.get(event, True))
 
 
+def _stored(session: Session, model: type[R], owner: str, owner_id: int) -> R:
+    """The settings row of one merchant or staff member (`owner` its key column), new
+    if it has none; the rows cached in this transaction are read again after."""
+    session.info.pop(_CACHE, None)
+    row = session.get(model, owner_id)
+    if row is None:
+        row = model(**{owner: owner_id})
+        session.add(row)
+    return row
+
+
 def put_merchant_settings(
     session: Session, merchant: Merchant, data: MerchantNotificationsIn
 ) -> MerchantNotificationSettings:
-    row = session.get(MerchantNotificationSettings, merchant.id)
-    if row is None:
-        row = MerchantNotificationSettings(merchant_id=merchant.id)
-        session.add(row)
+    row = _stored(session, MerchantNotificationSettings, "merchant_id", merchant.id)
     row.addresses = [str(address) for address in data.addresses]
     row.reply_to = data.reply_to
     row.events = data.events.model_dump()
-    session.info.pop(_CACHE, None)
     session.flush()
     return row
 
@@ -67,12 +75,8 @@ def put_merchant_settings(
 def put_staff_settings(
     session: Session, staff: Staff, data: StaffNotificationsIn
 ) -> StaffNotificationSettings:
-    row = session.get(StaffNotificationSettings, staff.id)
-    if row is None:
-        row = StaffNotificationSettings(staff_id=staff.id)
-        session.add(row)
+    row = _stored(session, StaffNotificationSettings, "staff_id", staff.id)
     row.events = data.events.model_dump()
-    session.info.pop(_CACHE, None)
     session.flush()
     return row
 

@@ -66,6 +66,18 @@ def reference(session: Session, model: type[T], merchant: Merchant, key: str, fi
     return found
 
 
+def _found_or_added(
+    session: Session, model: type[T], merchant: Merchant, key: str
+) -> tuple[T, bool]:
+    """The merchant's row with this key, or a new one added to the session; and whether new."""
+    found = find_in_merchant(session, model, merchant, key)
+    if found is not None:
+        return found, False
+    added = model(merchant_id=merchant.id, key=key)
+    session.add(added)
+    return added, True
+
+
 def _assign(row: Base, values: dict[str, Any]) -> None:
     for name, value in values.items():
         setattr(row, name, value)
@@ -86,11 +98,7 @@ def upsert_merchant(session: Session, key: str, data: MerchantIn) -> tuple[Merch
 def upsert_service(
     session: Session, merchant: Merchant, key: str, data: ServiceIn
 ) -> tuple[Service, bool]:
-    service = find_in_merchant(session, Service, merchant, key)
-    created = service is None
-    if service is None:
-        service = Service(merchant_id=merchant.id, key=key)
-        session.add(service)
+    service, created = _found_or_added(session, Service, merchant, key)
     # a field the request leaves out keeps its stored value: an update never turns a
     # setting (self-service above all) back to its default by omission
     given = data.model_fields_set if not created else set(ServiceIn.model_fields)
@@ -107,11 +115,7 @@ def upsert_service(
 def upsert_staff(
     session: Session, merchant: Merchant, key: str, data: StaffIn
 ) -> tuple[Staff, bool]:
-    staff = find_in_merchant(session, Staff, merchant, key)
-    created = staff is None
-    if staff is None:
-        staff = Staff(merchant_id=merchant.id, key=key)
-        session.add(staff)
+    staff, created = _found_or_added(session, Staff, merchant, key)
     _assign(staff, data.model_dump(mode="json"))
     session.flush()
     return staff, created
