@@ -45,26 +45,12 @@ def path_keys(request: Request, *names: str) -> tuple[str, ...]:
     return tuple(path_key(request, name) for name in names)
 
 
-def path_id(request: Request, name: str, what: str) -> int:
-    """A row id from the path (an int route parameter); one too large to store names nothing."""
-    value: int = request.path_params[name]
-    if value > MAX_ID:
-        raise NotFound(f"{what} {value}")
-    return value
-
-
 async def transact(runtime: Runtime, work: Callable[[SyncdSession], T]) -> T:
     return await run_in_threadpool(in_transaction, runtime.sessions, work)
 
 
 def reply(body: dict[str, Any], created: bool = False) -> JSONResponse:
     return JSONResponse(body, status_code=201 if created else 200)
-
-
-def page_reply(items: list[Any], next_cursor: int | str | None) -> JSONResponse:
-    """One page of a listing; `next_cursor` (None on the last page) asks for the next."""
-    cursor = None if next_cursor is None else str(next_cursor)
-    return reply({"items": items, "next_cursor": cursor})
 
 
 async def read_body(runtime: Runtime, request: Request) -> dict[str, Any]:

@@ -11,15 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import (
-    MAX_ID,
-    page_reply,
-    path_keys,
-    read_body,
-    reply,
-    resource,
-    transact,
-)
+from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply
 from syncd.api.queries import booking_mirrors, booking_page, booking_view
 from syncd.api.serialize import JSON, booking_json, mirror_json
 from syncd.runtime import Runtime

@@ -17,16 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.api.handling import (
-    MAX_ID,
-    page_reply,
-    path_id,
-    path_keys,
-    read_body,
-    reply,
-    resource,
-    transact,
-)
+from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.resolve import conflict_page, conflict_view, resolve
 from syncd.reconcile.state import request_pass

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, page_reply, path_id, reply, resource, transact
+from syncd.api.handling import MAX_ID, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.queries import mirror_page, mirror_view
 from syncd.api.serialize import mirror_listing_json
 from syncd.runtime import Runtime

@@ -11,16 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import (
-    MAX_ID,
-    page_reply,
-    path_id,
-    path_keys,
-    read_body,
-    reply,
-    resource,
-    transact,
-)
+from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.serialize import JSON
 from syncd.errors import NotFound
 from syncd.notify import preferences

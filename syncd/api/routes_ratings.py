@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, page_reply, path_keys, resource, transact
+from syncd.api.handling import MAX_ID, path_keys, resource, transact
+from syncd.api.listing import page_reply
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
 from syncd.runtime import Runtime

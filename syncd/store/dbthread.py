@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from contextlib import AbstractContextManager
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import sessionmaker
 
@@ -15,6 +15,8 @@ from syncd.store.session import SyncdSession
 
 P = ParamSpec("P")
 R = TypeVar("R")
+# a transaction (store.db.transaction or read_transaction) of a session from the sessionmaker
+Unit = Callable[[sessionmaker[SyncdSession]], AbstractContextManager[SyncdSession]]
 
 
 class DatabaseThreads:
@@ -27,25 +29,20 @@ class DatabaseThreads:
     async def run(
         self, fn: Callable[Concatenate[SyncdSession, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        loop = asyncio.get_running_loop()
-        call: Callable[[], R] = partial(self._in_transaction, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._pool, call)
+        return await self._in_thread(transaction, lambda session: fn(session, *args, **kwargs))
 
     async def read(
         self, fn: Callable[Concatenate[SyncdSession, P], R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
         """Like `run` for a function that only reads: it never waits for SQLite's write lock."""
-        loop = asyncio.get_running_loop()
-        call: Callable[[], R] = partial(self._in_read_transaction, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._pool, call)
+        return await self._in_thread(read_transaction, lambda session: fn(session, *args, **kwargs))
 
-    def _in_transaction(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        with transaction(self._sessions) as session:
-            return fn(session, *args, **kwargs)
+    async def _in_thread(self, unit: Unit, work: Callable[[SyncdSession], R]) -> R:
+        def in_unit() -> R:
+            with unit(self._sessions) as session:
+                return work(session)
 
-    def _in_read_transaction(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        with read_transaction(self._sessions) as session:
-            return fn(session, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, in_unit)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

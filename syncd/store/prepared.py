@@ -50,23 +50,23 @@ class PreparedRead:
 
     def one(self, connection: Any, parameters: Mapping[str, object]) -> Row | None:
         """The first row, its values converted as Core converts them; None when there is none."""
-        cursor = connection.cursor()
-        try:
-            cursor.execute(self.sql, self._parameters(parameters))
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if row is None else self._converted(row)
+        rows = self._fetched(connection, parameters, lambda cursor: cursor.fetchmany(1))
+        return self._converted(rows[0]) if rows else None
 
     def all(self, connection: Any, parameters: Mapping[str, object]) -> list[Row]:
         """Every row, in the statement's order, converted as `one` converts them."""
+        rows = self._fetched(connection, parameters, lambda cursor: cursor.fetchall())
+        return [self._converted(row) for row in rows]
+
+    def _fetched(
+        self, connection: Any, parameters: Mapping[str, object], fetch: Callable[[Any], list[Row]]
+    ) -> list[Row]:
         cursor = connection.cursor()
         try:
             cursor.execute(self.sql, self._parameters(parameters))
-            rows = cursor.fetchall()
+            return fetch(cursor)
         finally:
             cursor.close()
-        return [self._converted(row) for row in rows]
 
     def _parameters(
         self, given: Mapping[str, object]
