@@ -18,6 +18,7 @@ from syncd.notify.templates import MailTemplates
 from syncd.notify.times import format_span
 from syncd.notify.transport import Envelope, PermanentMailError
 from syncd.notify.unreadable_notice import UnreadableNotice, notice_context
+from syncd.timetext import clock, short_day
 from syncd.timeutil import zone
 
 # A plain ASCII address (dot-atom local part, host name) needs no further checks.
@@ -51,7 +52,7 @@ def _usable(address: str | None) -> str | None:
 
 def _short(facts: BookingFacts, zone_name: str) -> str:
     local = facts.start.astimezone(zone(zone_name))
-    return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+    return f"{short_day(local)} {local.year}, {clock(local)}"
 
 
 def template_context(

@@ -12,8 +12,8 @@ from syncd.errors import NotFound
 from syncd.manage.details import DETAILS_ROW, details_page
 from syncd.manage.tokens import token_digest
 from syncd.manage.views import BookingPage
+from syncd.timetext import time_span
 from syncd.web.context import Web, page_url, token_of
-from syncd.web.render import time_span
 
 # (action, what the customer reads, the page it opens, whether it is destructive)
 _ACTIONS = (

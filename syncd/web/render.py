@@ -9,7 +9,6 @@ when it has none yet.
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
 from importlib.resources import files
 from typing import Any
 
@@ -17,32 +16,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, Template
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from syncd.timetext import clock, long_day, short_day, time_span
 from syncd.web.csrf import CsrfGuard
 
 STYLESHEET = "manage.css"
-DASH = "\N{EN DASH}"
-
-
-# The pages are in English whatever the server's locale (strftime's %A and %B follow it).
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December")
-
-
-def long_day(value: date | datetime) -> str:
-    """E.g. "Tuesday, 4 March 2030"."""
-    weekday, month = WEEKDAY_NAMES[value.weekday()], MONTH_NAMES[value.month - 1]
-    return f"{weekday}, {value.day} {month} {value.year}"
-
-
-def short_day(value: date) -> str:
-    """E.g. "Tue 4 Mar"."""
-    return f"{WEEKDAY_NAMES[value.weekday()][:3]} {value.day} {MONTH_NAMES[value.month - 1][:3]}"
-
-
-def clock(value: datetime) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}"
-
 
 STATUS_LABELS = {"confirmed": "Confirmed", "pending": "Waiting for approval",
                  "cancelled": "Cancelled", "completed": "Completed"}
@@ -50,13 +27,6 @@ STATUS_LABELS = {"confirmed": "Confirmed", "pending": "Waiting for approval",
 
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status) or status.capitalize()
-
-
-def time_span(start: datetime, end: datetime) -> str:
-    """E.g. "Tuesday, 4 March 2030, 10:00-10:30", with an en dash; both ends in one zone."""
-    if start.date() == end.date():
-        return f"{long_day(start)}, {clock(start)}{DASH}{clock(end)}"
-    return f"{long_day(start)}, {clock(start)} {DASH} {long_day(end)}, {clock(end)}"
 
 
 def stylesheet_version() -> str:
