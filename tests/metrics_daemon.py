@@ -1,5 +1,5 @@
-"""`syncd run` (tests/web/daemon.py) with its metrics listener on a port known in advance,
-for a Prometheus to scrape, and the database gauges read afresh at every scrape.
+"""`syncd run` (tests/web/daemon.py) with the database gauges read afresh at every scrape,
+and the address its metrics listener took, for a Prometheus to scrape.
 
     with MetricsDaemon(tmp_path, {"work": radicale.connector_settings()}) as daemon:
         daemon.metrics_target                # "127.0.0.1:<port>"
@@ -8,28 +8,29 @@ for a Prometheus to scrape, and the database gauges read afresh at every scrape.
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
 from typing import Any
 
 import httpx
 
-from tests.servers import free_port
 from tests.web.daemon import SyncdDaemon
+
+# The listener logs where it listens before the API answers (syncd/ops/listener.py); the port
+# is any free one (tests/conftest.py), so it is read there.
+_LISTENING = re.compile(r"metrics on http://([\d.]+:\d+)/metrics")
 
 
 class MetricsDaemon(SyncdDaemon):
-    def __init__(self, workdir: Path, connectors: dict[str, dict[str, Any]]) -> None:
-        self.metrics_port = free_port()  # before the base class writes the configuration
-        super().__init__(workdir, connectors)
-
     def _tables(self, connectors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         tables = super()._tables(connectors)
-        tables["metrics"] = {"port": self.metrics_port, "database_cache_seconds": 0}
+        tables["metrics"] = {"port": 0, "database_cache_seconds": 0}
         return tables
 
     @property
     def metrics_target(self) -> str:
-        return f"127.0.0.1:{self.metrics_port}"
+        found = _LISTENING.findall(self.log.read_text())
+        assert found, "syncd has not said where its metrics listener listens"
+        return str(found[-1])
 
     def scrape(self) -> str:
         response = httpx.get(f"http://{self.metrics_target}/metrics", timeout=10)
