@@ -49,14 +49,18 @@ def load_kind(kind: str) -> ConnectorKind:
 
 def push_feed(kind: str) -> PushFeed | None:
     """The push feed of `kind` (its `PUSH_FEED`), or None where its service pushes nothing."""
-    feed = getattr(load_kind(kind), "PUSH_FEED", None)
-    return feed if isinstance(feed, PushFeed) else None
+    return _feed_of(load_kind(kind))
 
 
 def push_feeds() -> dict[str, PushFeed]:
     """The push feeds of every kind installed, by kind (each kind is imported)."""
-    found = {kind: push_feed(kind) for kind in known_kinds()}
+    found = {point.name: _feed_of(point.load()) for point in entry_points(group=ENTRY_POINT_GROUP)}
     return {kind: feed for kind, feed in found.items() if feed is not None}
+
+
+def _feed_of(kind: object) -> PushFeed | None:
+    feed = getattr(kind, "PUSH_FEED", None)
+    return feed if isinstance(feed, PushFeed) else None
 
 
 def _unknown(kind: str) -> str:
