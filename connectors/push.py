@@ -43,7 +43,11 @@ class Endpoints:
 
 
 class ChangeSubscriptions(ABC):
-    """Subscriptions to change notifications on one calendar (or on its whole mailbox)."""
+    """Subscriptions to change notifications on one calendar (or on its whole mailbox).
+
+    A notice on a subscription makes a pass due on the subscribed calendar and on
+    every calendar sharing its `Connector.lease_key` (Graph's subscription is on
+    the mailbox, whose calendars share one key)."""
 
     @abstractmethod
     async def create(
