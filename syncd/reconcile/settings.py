@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from syncd.reconcile.graph_settings import GraphNotificationSettings
+from syncd.reconcile.push.settings import PushSettings
 
 
 class ReconcileSettings(BaseModel):
@@ -25,5 +25,6 @@ class ReconcileSettings(BaseModel):
     # a pass that would find more than this share of syncd's live events on a calendar gone
     # at once reads a few of them directly first, and fails if they are still there
     missing_share_to_verify: float = Field(default=0.2, gt=0, le=1)
-    # [reconcile.graph]: change notifications from Microsoft Graph (syncd/reconcile/graph_*)
-    graph: GraphNotificationSettings = Field(default_factory=GraphNotificationSettings)
+    # [reconcile.graph]: change notifications pushed by the services (syncd/reconcile/push/);
+    # the table's name is the one operators' files have
+    push: PushSettings = Field(default_factory=PushSettings, alias="graph")

@@ -22,8 +22,8 @@ from sqlalchemy.exc import OperationalError
 
 from connectors.base import Connector
 from syncd.ops.health import Heartbeat
-from syncd.reconcile.graph_upkeep import GraphUpkeep
 from syncd.reconcile.passes import Watcher
+from syncd.reconcile.push.upkeep import PushUpkeep
 from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store import leases, work
@@ -77,8 +77,8 @@ class Worker:
         if self._watch:
             reconcile = runtime.settings.reconcile
             upkeep = None
-            if reconcile.graph.public_url is not None:  # Graph change notifications
-                upkeep = GraphUpkeep(self.db, reconcile.graph)
+            if reconcile.push.public_url is not None:  # services' change notifications
+                upkeep = PushUpkeep(self.db, reconcile.push)
             watcher = Watcher(self.db, reconcile, self._ctx.policy, upkeep)
             self._ctx = dataclasses.replace(self._ctx, watcher=watcher)
 
