@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint
+.PHONY: run test lint openapi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,3 +21,9 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# the API's OpenAPI document, as GET /api/v1/openapi.json serves it (tests/api/test_openapi.py
+# fails when the committed file differs)
+openapi: $(STAMP)
+	$(BIN)/python -c 'import sys; from syncd.api.openapi import document_text; sys.stdout.write(document_text())' > docs/openapi.json.new
+	mv docs/openapi.json.new docs/openapi.json

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from syncd.api.answers import RatingPage
 from syncd.api.handling import MAX_ID, path_keys, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
 from syncd.runtime import Runtime
@@ -73,3 +75,10 @@ async def list_ratings(runtime: Runtime, request: Request) -> Response:
 
 def routes(runtime: Runtime) -> list[Route]:
     return [resource(runtime, "/merchants/{merchant}/ratings", get=list_ratings)]
+
+
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/ratings", "listRatings",
+              "A merchant's customer ratings, newest booking first", RatingPage,
+              query=RatingQuery),
+]
