@@ -33,7 +33,7 @@ from syncd.api import (
 )
 from syncd.api.answers import ErrorAnswer, OpenApiDocument
 from syncd.api.bodies import JSON_MEDIA_TYPE
-from syncd.api.handling import API_PREFIX, MAX_ID
+from syncd.api.handling import API_PREFIX
 from syncd.api.operation import Link, Operation
 from syncd.schemas import Key
 
@@ -68,7 +68,7 @@ REFUSALS = {
 }
 _PATH_SCHEMAS: dict[str | None, JsonSchemaValue] = {
     None: TypeAdapter(Key).json_schema(),
-    "int": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    "int": {"type": "integer", "minimum": 0},
 }
 
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.api.answers import ConflictOut, ConflictPage, WatchStateOut
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.errors import NotFound
 from syncd.reconcile.models import ReconcileState
@@ -37,7 +37,7 @@ MAX_PAGE = 200
 class ConflictQuery(Strict):
     status: Literal["open", "resolved", "all"] = "all"
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 class ResolveIn(Strict):

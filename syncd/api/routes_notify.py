@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import MerchantNotificationsOut, OutboxOut, OutboxPage, StaffNotificationsOut
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.api.serialize import JSON
 from syncd.errors import NotFound
@@ -33,7 +33,7 @@ class OutboxQuery(Strict):
     state: Literal["queued", "sending", "sent", "failed", "withdrawn"] | None = None
     merchant: Key | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _merchant_json(session: Session, merchant: Merchant) -> JSON:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, WebhookWithSecret
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.errors import InputError, NotFound
 from syncd.runtime import Runtime
@@ -37,7 +37,7 @@ MAX_PAGE = 200
 class DeliveryQuery(Strict):
     state: Literal["pending", "delivered", "failed"] | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _subscription(session: Session, request: Request) -> WebhookSubscription:
