@@ -85,7 +85,7 @@ def _models(operations: Iterable[Operation]) -> list[tuple[type[BaseModel], Mode
     return list(dict.fromkeys(wanted))
 
 
-def _openapi_path(path: str) -> str:
+def openapi_path(path: str) -> str:
     """The route's path as OpenAPI writes it: `{conflict_id:int}` becomes `{conflict_id}`."""
     return API_PREFIX + _PATH_PARAMETER.sub(r"{\1}", path)
 
@@ -203,7 +203,7 @@ def build_document() -> dict[str, Any]:
     refs = _Refs(OPERATIONS)
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
-        paths.setdefault(_openapi_path(operation.path), {})[operation.method] = _operation(
+        paths.setdefault(openapi_path(operation.path), {})[operation.method] = _operation(
             operation, refs)
     return {
         "openapi": "3.1.0",

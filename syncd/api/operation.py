@@ -11,10 +11,11 @@ outage), 404 for a path naming nothing, 422 for a bad query or body, and 400,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel
 
-Method = str  # "get", "put", "post", "delete"
+Method = Literal["get", "put", "post", "delete"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from syncd.api import create_app
 from syncd.api.app import create_api
-from syncd.api.openapi import OPERATIONS, _openapi_path, build_document, document_text
+from syncd.api.openapi import OPERATIONS, build_document, document_text, openapi_path
 from syncd.runtime import Runtime
 from tests.api.client import ApiClient
 
@@ -40,7 +40,7 @@ def test_the_api_serves_the_document_behind_its_key(client: ApiClient, runtime: 
 
 def test_every_route_is_an_operation_of_the_document_and_no_other(runtime: Runtime) -> None:
     served = {
-        (method.lower(), _openapi_path(route.path.removeprefix("/api/v1")))
+        (method.lower(), openapi_path(route.path.removeprefix("/api/v1")))
         for route in create_api(runtime).routes
         if isinstance(route, Route)
         for method in route.methods or ()

@@ -43,7 +43,7 @@ def api(shop: Shop) -> Iterator[ApiClient]:
         yield client
 
 
-def _conforms(api: ApiClient, schema: Any, method: str, path: str, url: str,
+def _conforms(api: ApiClient, schema: Any, method: str, path: str, url: str, *,
               body: object = None) -> Any:
     response = api.request(method, url, json=body)
     assert response.status_code < 300, (url, response.text)
@@ -70,10 +70,11 @@ async def test_conflicts_watch_state_mail_and_deliveries_answer_as_documented(
     shown = f"{SALON}/conflicts/{conflict.id}"
     _conforms(api, schema, "GET", merchant + "/conflicts/{conflict_id}", shown)
     resolved = _conforms(api, schema, "POST", merchant + "/conflicts/{conflict_id}/resolve",
-                         shown + "/resolve", {"rule": "dismiss"})
+                         shown + "/resolve", body={"rule": "dismiss"})
     assert resolved["status"] == "resolved"
     state = _conforms(api, schema, "GET", calendar, WATCH)
-    assert state["watched"] and state["passes"] >= 2
+    assert state["watched"]
+    assert state["passes"] >= 2
     _conforms(api, schema, "POST", calendar, WATCH)
 
     mail = _conforms(api, schema, "GET", "/api/v1/outbox", "/api/v1/outbox")
