@@ -1,4 +1,4 @@
-"""What every endpoint does around its own work: path keys, one transaction, replies.
+"""What every endpoint does around its own work: path keys, cursors, one transaction, replies.
 
 Each request's writes happen in one transaction, run in a worker thread, so a
 request that fails stores nothing. A unique-key race (two requests creating
