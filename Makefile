@@ -10,7 +10,7 @@ RUNTIME_LOCK := requirements/runtime.lock
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes
 
-.PHONY: run test lint lock
+.PHONY: run test lint lock openapi
 
 $(STAMP): pyproject.toml $(DEV_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,9 @@ lock:
 	$(PIP) install uv
 	$(COMPILE) --extra embedded --extra test --upgrade -o $(DEV_LOCK)
 	$(COMPILE) --constraint $(DEV_LOCK) -o $(RUNTIME_LOCK)
+
+# the API's OpenAPI document, as GET /api/v1/openapi.json serves it (tests/api/test_openapi.py
+# fails when the committed file differs)
+openapi: $(STAMP)
+	$(BIN)/python -c 'import sys; from syncd.api.openapi import document_text; sys.stdout.write(document_text())' > docs/openapi.json.new
+	mv docs/openapi.json.new docs/openapi.json

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from syncd.api import (
+    openapi,
     routes_bookings,
     routes_catalog,
     routes_conflicts,
@@ -78,5 +79,6 @@ def create_api(runtime: Runtime) -> Starlette:
         *routes_notify.routes(runtime),
         *routes_ratings.routes(runtime),
         *routes_webhooks.routes(runtime),
+        *openapi.routes(),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

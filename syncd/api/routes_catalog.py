@@ -7,7 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
 from syncd.api.handling import path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.api.queries import binding_counts, staff_bindings
 from syncd.api.serialize import binding_json, merchant_json, service_json, staff_json
 from syncd.errors import InputError
@@ -144,3 +146,27 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, staff + "/calendars", get=list_bindings),
         resource(runtime, staff + "/calendars/{binding}", get=get_binding, put=put_binding),
     ]
+
+
+_STAFF = "/merchants/{merchant}/staff/{staff}"
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}", "getMerchant", "A merchant", MerchantOut),
+    Operation("put", "/merchants/{merchant}", "putMerchant",
+              "Create a merchant (201) or change it (200)", MerchantOut,
+              upsert=True, body=MerchantIn, refusals=(409,)),
+    Operation("get", "/merchants/{merchant}/services/{service}", "getService",
+              "A service", ServiceOut),
+    Operation("put", "/merchants/{merchant}/services/{service}", "putService",
+              "Create a service (201) or change it (200)", ServiceOut,
+              upsert=True, body=ServiceIn, refusals=(409,)),
+    Operation("get", _STAFF, "getStaff", "A staff member", StaffOut),
+    Operation("put", _STAFF, "putStaff", "Create a staff member (201) or change them (200)",
+              StaffOut, upsert=True, body=StaffIn, refusals=(409,)),
+    Operation("get", _STAFF + "/calendars", "listBindings",
+              "A staff member's bound calendars", BindingList),
+    Operation("get", _STAFF + "/calendars/{binding}", "getBinding",
+              "A bound calendar with its pending and dead mirrors", BindingOut),
+    Operation("put", _STAFF + "/calendars/{binding}", "putBinding",
+              "Bind a calendar (201) or change the binding (200); its calendar never changes",
+              BindingOut, upsert=True, body=BindingIn, refusals=(409,)),
+]

@@ -10,7 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, reply, resource, transact
+from syncd.api.answers import MirrorListingOut, MirrorPage
+from syncd.api.handling import MAX_ID, AfterCursor, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.api.queries import mirror_page, mirror_view
 from syncd.api.serialize import mirror_listing_json
 from syncd.errors import NotFound
@@ -24,7 +26,7 @@ MAX_PAGE = 200
 class MirrorQuery(Strict):
     state: Literal["dead", "pending"] | None = None  # None: both
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 async def list_mirrors(runtime: Runtime, request: Request) -> Response:
@@ -57,3 +59,12 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, "/mirrors", get=list_mirrors),
         resource(runtime, "/mirrors/{mirror_id:int}/retry", post=retry),
     ]
+
+
+OPERATIONS = [
+    Operation("get", "/mirrors", "listMirrors",
+              "Dead and pending mirrors across merchants, a page at a time", MirrorPage,
+              query=MirrorQuery),
+    Operation("post", "/mirrors/{mirror_id:int}/retry", "retryMirror",
+              "Retry a mirror now, a dead one included", MirrorListingOut, refusals=(409,)),
+]

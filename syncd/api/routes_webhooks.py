@@ -20,7 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
+from syncd.api.answers import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, WebhookWithSecret
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.errors import InputError, NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
@@ -35,7 +37,7 @@ MAX_PAGE = 200
 class DeliveryQuery(Strict):
     state: Literal["pending", "delivered", "failed"] | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _subscription(session: Session, request: Request) -> WebhookSubscription:
@@ -153,3 +155,26 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, webhook + "/deliveries", get=list_deliveries),
         resource(runtime, webhook + "/deliveries/{delivery:int}/redeliver", post=redeliver),
     ]
+
+
+_WEBHOOK = "/merchants/{merchant}/webhooks/{webhook}"
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/webhooks", "listWebhooks",
+              "A merchant's webhook subscriptions", WebhookList),
+    Operation("get", _WEBHOOK, "getWebhook", "A webhook subscription, without its secret",
+              WebhookOut),
+    Operation("put", _WEBHOOK, "putWebhook",
+              "Subscribe (201, with the signing secret, shown once) or change it (200)",
+              WebhookOut, upsert=True, created_answer=WebhookWithSecret, body=subs.WebhookIn,
+              refusals=(409,)),
+    Operation("delete", _WEBHOOK, "deleteWebhook", "Unsubscribe, with every delivery", None,
+              status=204, refusals=(409,)),
+    Operation("post", _WEBHOOK + "/rotate-secret", "rotateWebhookSecret",
+              "A new signing secret, shown once; the old one stays valid for a while",
+              WebhookWithSecret, refusals=(409,)),
+    Operation("get", _WEBHOOK + "/deliveries", "listDeliveries",
+              "A subscription's deliveries, a page at a time", DeliveryPage,
+              query=DeliveryQuery),
+    Operation("post", _WEBHOOK + "/deliveries/{delivery:int}/redeliver", "redeliver",
+              "Deliver an event again", DeliveryOut, refusals=(409,)),
+]
