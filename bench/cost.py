@@ -172,20 +172,29 @@ class Store:
 
 
 async def raw_loop(url: str, requests: list[Request]) -> None:
+    """The requests from bare httpx clients, one per calendar as syncd's connector deals
+    them (connectors/caldav/pools.py), so both sides pay the same pool upkeep."""
     limits = [asyncio.Semaphore(PER_CALENDAR) for _ in range(CALENDARS)]
-    async with httpx.AsyncClient(
-        base_url=url, auth=(USER, PASSWORD), timeout=60,
-        limits=httpx.Limits(max_connections=CALENDARS * PER_CALENDAR),
-    ) as client:
+    clients = [
+        httpx.AsyncClient(
+            base_url=url, auth=(USER, PASSWORD), timeout=60,
+            limits=httpx.Limits(max_connections=PER_CALENDAR),
+        )
+        for _ in range(CALENDARS)
+    ]
 
-        async def send(request: Request) -> None:
-            async with limits[request.calendar]:
-                response = await client.request(
-                    request.method, request.path, headers=request.headers, content=request.body
-                )
-                response.raise_for_status()
+    async def send(request: Request) -> None:
+        async with limits[request.calendar]:
+            response = await clients[request.calendar].request(
+                request.method, request.path, headers=request.headers, content=request.body
+            )
+            response.raise_for_status()
 
+    try:
         await asyncio.gather(*(send(r) for r in requests))
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 @dataclass
