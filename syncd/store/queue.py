@@ -84,10 +84,10 @@ class QueueTable:
         sender has locked meanwhile are skipped, not waited for."""
         locked = query.where(*self.due(now)).with_for_update(of=self.model, skip_locked=True)
         rows = session.execute(locked).all()
-        taken = set(self.take(session, [row[0] for row in rows], owner, until, now, **values))
+        taken = set(self._take(session, [row[0] for row in rows], owner, until, now, **values))
         return [row for row in rows if row[0] in taken]
 
-    def take(
+    def _take(
         self,
         session: Session,
         ids: Sequence[int],
@@ -96,7 +96,8 @@ class QueueTable:
         now: datetime,
         **values: Any,
     ) -> list[int]:
-        """Lease the rows of `ids` still waiting and free; the ids leased."""
+        """Lease the rows of `ids` still waiting and free; the ids leased. (Asked again in
+        the UPDATE: SQLite locks no rows, so only this makes two claims exclusive there.)"""
         lease = self._lease()
         if not ids:
             return []
