@@ -1,7 +1,8 @@
 """Recording what the calendars hold after the worker's writes, many mirrors at a time.
 
-The worker's recorder (syncd/worker/recorder.py) hands every success of a group
-commit to `record_successes` at once: one batched UPDATE, no read before it.
+The worker's group commit (syncd/store/group_commit.py) hands every success of
+a group to `record_successes` at once: one batched UPDATE (the mirrors' outcome
+statement, syncd/store/queue.py), no read before it.
 """
 
 from __future__ import annotations
