@@ -46,7 +46,7 @@ from syncd.notify.compose import Composer, template_context
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import MessageKind
 from syncd.notify.models import OutboxMessage
-from syncd.notify.outbox import Letter, message_id_for
+from syncd.notify.queue import Letter, message_id_for
 from syncd.reconcile.recognise import CalendarSide, drift
 from syncd.runtime import Runtime
 from syncd.schemas import ServiceIn
