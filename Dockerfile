@@ -3,10 +3,13 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements/runtime.lock ./requirements/
+# The pinned, hashed production set first (no embedded Radicale, no test tools), then syncd.
+RUN python -m pip install --no-cache-dir --disable-pip-version-check --prefix=/install \
+    --require-hashes -r requirements/runtime.lock
 COPY syncd ./syncd
 COPY connectors ./connectors
-# The same install the Makefile performs, without the test extras.
-RUN python -m pip install --no-cache-dir --disable-pip-version-check --prefix=/install .
+RUN python -m pip install --no-cache-dir --disable-pip-version-check --prefix=/install --no-deps .
 
 FROM python:3.11-slim
 # syncd's home holds its SQLite database and mail folder: nobody else may read it

@@ -1,7 +1,11 @@
-"""CPU per mirrored event: a `syncd worker` process against a raw httpx loop.
+"""CPU per item: a `syncd worker`'s per mirrored event against a raw httpx loop, and syncd's
+reconcile, mail and webhook paths per item against their floors (bench/cost_paths.py).
 
     .venv/bin/python bench/cost.py [--events 10000] [--rounds 3] [--databases sqlite,postgresql]
                                    [--cases create,reschedule,move,cancel]
+                                   [--paths reconcile,mail,webhooks] [--items 2000]
+
+The paths come first (in this process; target <= 2x the floor), then the workers:
 
 Both write to bench/fast_dav.py, a CalDAV server that does almost nothing per
 request (its own CPU per request is printed too), so neither side waits on it.
@@ -32,6 +36,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from cost_paths import PathCase, mail_case, reconcile_case, webhooks_case
+from cost_paths import measure as measure_path
+from cost_paths import report as report_paths
 from scale import cpu_seconds, hold_calendars, pending, release_calendars, started_workers
 
 from connectors.caldav.ical import event_to_ical
@@ -165,20 +172,29 @@ class Store:
 
 
 async def raw_loop(url: str, requests: list[Request]) -> None:
+    """The requests from bare httpx clients, one per calendar as syncd's connector deals
+    them (connectors/caldav/pools.py), so both sides pay the same pool upkeep."""
     limits = [asyncio.Semaphore(PER_CALENDAR) for _ in range(CALENDARS)]
-    async with httpx.AsyncClient(
-        base_url=url, auth=(USER, PASSWORD), timeout=60,
-        limits=httpx.Limits(max_connections=CALENDARS * PER_CALENDAR),
-    ) as client:
+    clients = [
+        httpx.AsyncClient(
+            base_url=url, auth=(USER, PASSWORD), timeout=60,
+            limits=httpx.Limits(max_connections=PER_CALENDAR),
+        )
+        for _ in range(CALENDARS)
+    ]
 
-        async def send(request: Request) -> None:
-            async with limits[request.calendar]:
-                response = await client.request(
-                    request.method, request.path, headers=request.headers, content=request.body
-                )
-                response.raise_for_status()
+    async def send(request: Request) -> None:
+        async with limits[request.calendar]:
+            response = await clients[request.calendar].request(
+                request.method, request.path, headers=request.headers, content=request.body
+            )
+            response.raise_for_status()
 
+    try:
         await asyncio.gather(*(send(r) for r in requests))
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 @dataclass
@@ -277,6 +293,17 @@ def report(kind: str, figures: dict[str, Figures], events: int, rounds: int) -> 
               f"{statistics.median(figure.server):17.3f}   (target <= 1.5x: {verdict})")
 
 
+def path_cases(names: list[str], items: int, workdir: Path) -> list[PathCase]:
+    """The cases named, each over about `items` items (mail: a third as many bookings,
+    each queueing three messages)."""
+    makers = {
+        "reconcile": lambda: reconcile_case(items),
+        "mail": lambda: mail_case(workdir, max(items // 3, 1)),
+        "webhooks": lambda: webhooks_case(workdir, items),
+    }
+    return [makers[name]() for name in names]
+
+
 def load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -285,9 +312,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--databases", default="sqlite,postgresql", type=lambda s: s.split(","))
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        type=lambda s: [name for name in s.split(",") if name])
     parser.add_argument("--cases", default="create,reschedule,move,cancel",
                         type=lambda s: s.split(","))
+    parser.add_argument("--paths", default="reconcile,mail,webhooks",
+                        type=lambda s: [name for name in s.split(",") if name])
+    parser.add_argument("--items", type=int, default=2000)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ["SYNCD_METRICS__PORT"] = "0"
@@ -297,6 +328,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         os.environ["SYNCD_MAIL__DIRECTORY"] = str(workdir / "mail")
+        if args.paths:
+            paths = [measure_path(case, args.rounds)
+                     for case in path_cases(args.paths, args.items, workdir)]
+            report_paths(paths, args.rounds)
+            print(f"  (load {load()})")
         for kind in args.databases:
             figures: dict[str, Figures] = {}
             for round_no in range(args.rounds):

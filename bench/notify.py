@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from syncd.config import Settings
 from syncd.notify.compose import Composer
 from syncd.notify.models import OutboxMessage, OutboxState
-from syncd.notify.outbox import Letter, message_id_for
+from syncd.notify.queue import Letter, message_id_for
 from syncd.notify.sender import MailSender
 from syncd.notify.transport import Envelope
 from syncd.runtime import Runtime

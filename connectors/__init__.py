@@ -2,8 +2,10 @@
 
 Each kind is an entry point in the `syncd.connectors` group naming a module (a
 connector's package) that exposes `Settings`, its configuration table, and
-`build`; it is imported only when first needed. A connector shipped elsewhere
-registers itself the same way in its own distribution:
+`build`; it is imported only when first needed. A kind whose service pushes
+change notifications also exposes `PUSH_FEED` (a `connectors.push.PushFeed`),
+which syncd's web handler serves. A connector shipped elsewhere registers itself
+the same way in its own distribution:
 
     [project.entry-points."syncd.connectors"]
     caldav = "connectors.caldav"
@@ -18,6 +20,7 @@ from typing import Any, Protocol, cast
 from pydantic import BaseModel
 
 from connectors.base import Connector
+from connectors.push import PushFeed
 
 ENTRY_POINT_GROUP = "syncd.connectors"
 
@@ -42,6 +45,22 @@ def load_kind(kind: str) -> ConnectorKind:
     except KeyError:
         raise ValueError(_unknown(kind)) from None
     return cast(ConnectorKind, entry_point.load())
+
+
+def push_feed(kind: str) -> PushFeed | None:
+    """The push feed of `kind` (its `PUSH_FEED`), or None where its service pushes nothing."""
+    return _feed_of(load_kind(kind))
+
+
+def push_feeds() -> dict[str, PushFeed]:
+    """The push feeds of every kind installed, by kind (each kind is imported)."""
+    found = {point.name: _feed_of(point.load()) for point in entry_points(group=ENTRY_POINT_GROUP)}
+    return {kind: feed for kind, feed in found.items() if feed is not None}
+
+
+def _feed_of(kind: object) -> PushFeed | None:
+    feed = getattr(kind, "PUSH_FEED", None)
+    return feed if isinstance(feed, PushFeed) else None
 
 
 def _unknown(kind: str) -> str:

@@ -1,6 +1,7 @@
 """What a connector reports of its traffic, for whoever counts it.
 
-A connector reports to the observer installed for its kind. Until the process
+A connector reports to the observer installed for its kind; so does syncd of
+the kind's push notifications and subscriptions, which it handles for the kind. Until the process
 installs one (the daemon installs its Prometheus counters when it starts),
 reports go nowhere, so a connector runs, and is tested, on its own.
 """
@@ -25,6 +26,15 @@ class Observer:
 
     def fell_back(self, form: str) -> None:
         """The server refused request form `form`, and a documented one took its place."""
+
+    def notified(self, notice: str, outcome: str, count: int) -> None:
+        """`count` pushed notices arrived (connectors/push.py): `notice` "change", or
+        "lifecycle" (about the subscription); `outcome` "accepted", or "rejected" (an
+        unknown subscription or a wrong client state)."""
+
+    def subscription_kept(self, action: str, outcome: str) -> None:
+        """A push subscription was made or renewed (`action` "create", "renew"):
+        `outcome` "ok" or "failed"."""
 
 
 _IGNORED = Observer()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from syncd import event_loop
 from syncd.config import Settings, load_config
 from syncd.errors import ConfigError, InputError
 from syncd.logs import configure_logging
@@ -80,7 +80,7 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
         return webhooks_cli.run(runtime, args)
     if args.command == "conflicts":
         return conflicts_cli.run(runtime, args)
-    return asyncio.run(commands.serve_command(runtime, args.command))
+    return event_loop.run(commands.serve_command(runtime, args.command))
 
 
 def _report(kind: str, problems: list[str]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import secrets
@@ -14,15 +15,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from passlib.hash import sha512_crypt
-
 from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
 from syncd.ops import ports
 from syncd.private_files import FOLDER_MODE, private_folder, tighten, write_private
 
 log = logging.getLogger("syncd")
-SHA512_ROUNDS = 5000
+# what the `embedded` extra installs: a production install has neither
+EMBEDDED_MODULES = ("radicale", "passlib")
 
 
 def ensure_secret_file(path: Path) -> str:
@@ -62,11 +62,8 @@ def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:
     )
 
 
-def _htpasswd_line(username: str, password: str) -> bytes:
-    # The password is 192 random bits: a salted hash at the usual rounds stands against any
-    # guessing, and keeps each of Radicale's Basic-auth checks cheap.
-    hashed = sha512_crypt.using(rounds=SHA512_ROUNDS).hash(password)
-    return f"{username}:{hashed}\n".encode()
+def _missing_extra() -> list[str]:
+    return [name for name in EMBEDDED_MODULES if importlib.util.find_spec(name) is None]
 
 
 @dataclass
@@ -92,13 +89,19 @@ class EmbeddedRadicale:
     def start(self) -> None:
         data = private_folder(Path(self.settings.data_dir).resolve())
         os.chmod(data, FOLDER_MODE)  # its collections hold the demo's customers
-        password = ensure_secret_file(self.password_file)
-        write_private(data / "users", _htpasswd_line(self.settings.username, password))
+        missing = _missing_extra()
+        if missing:
+            raise ConfigError([
+                f"embedded.radicale: {', '.join(missing)} not installed; the embedded CalDAV "
+                "server needs the `embedded` extra (pip install 'syncd[embedded]')"
+            ])
+        ensure_secret_file(self.password_file)
         config = data / "config"
         write_private(config, _radicale_config(self.settings, data).encode())
         self._free_the_port(config)
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, "-m", "syncd.embedded_child", "--config", str(config)],
+            [sys.executable, "-m", "syncd.embedded_child", str(data / "users"),
+             self.settings.username, str(self.password_file), "--config", str(config)],
             stdin=subprocess.PIPE,  # its end of file tells the child that syncd is gone
             umask=0o077,  # what Radicale stores is owner-only too
         )

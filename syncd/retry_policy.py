@@ -1,10 +1,17 @@
-"""When to try again: exponential backoff with jitter, never sooner than the server asks."""
+"""When to try again: exponential backoff with jitter, never sooner than the server asks.
+
+One policy for the three queues (mirrors, mail, webhook deliveries). The `n`-th
+consecutive failure waits `base x 2^(n-1)` plus up to `base` of jitter (so that
+many failures at once do not all come back at once), at most `max_seconds`.
+"""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, wait_exponential_jitter
+# 2^64 times any base is beyond every ceiling; a larger power only risks an overflow
+_LARGEST_EXPONENT = 64
 
 
 @dataclass(frozen=True)
@@ -15,17 +22,15 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after the `attempt`-th consecutive failure (1-based)."""
-        backoff = _backoff_seconds(self.base_seconds, self.max_seconds, attempt)
-        return max(backoff, retry_after or 0.0)
+        return max(self._backoff(attempt), retry_after or 0.0)
 
     def gives_up_after(self, attempt: int) -> bool:
         return attempt >= self.max_attempts
 
-
-def _backoff_seconds(base: float, ceiling: float, attempt: int) -> float:
-    if base <= 0:
-        return 0.0
-    wait = wait_exponential_jitter(multiplier=base, max=ceiling, jitter=base)
-    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = attempt
-    return float(wait(state))
+    def _backoff(self, attempt: int) -> float:
+        if self.base_seconds <= 0:
+            return 0.0
+        exponent = min(max(attempt - 1, 0), _LARGEST_EXPONENT)
+        jitter = random.uniform(0, self.base_seconds)  # noqa: S311  # spreading, not a secret
+        grown = self.base_seconds * 2.0**exponent + jitter
+        return max(0.0, min(grown, self.max_seconds))

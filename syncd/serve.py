@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import logging
 import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Literal, Protocol
 
 import uvicorn
 
@@ -84,11 +85,21 @@ def _web_server(runtime: Runtime, readiness: Readiness) -> EmbeddedServer:
         create_app(runtime, readiness=readiness),
         host=runtime.settings.api.host,
         port=runtime.settings.api.port,
+        http=http_parser(),
         log_config=None,
         lifespan="off",
         access_log=False,
     )
+    log.info(
+        "web handler on %s, HTTP parsed by %s",
+        type(asyncio.get_running_loop()).__module__.partition(".")[0], config.http,
+    )
     return EmbeddedServer(config)
+
+
+def http_parser() -> Literal["httptools", "h11"]:
+    """uvicorn's C parser where it is installed (its standard extras), else h11."""
+    return "h11" if importlib.util.find_spec("httptools") is None else "httptools"
 
 
 async def serve(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from syncd.config import Settings
 from syncd.manage.tokens import manage_link
-from syncd.notify import queue as mail_queue
+from syncd.notify import listener as mail_listener
 from syncd.notify.sender import mail_sender
 from syncd.runtime import Runtime
 from syncd.serve import NamedService
@@ -18,7 +18,7 @@ from syncd.webhooks import emit
 from syncd.webhooks.sender import WebhookSender
 
 # called in this order, inside the transaction that changes the booking
-CHANGE_LISTENERS: tuple[Listener, ...] = (emit.on_booking_change, mail_queue.on_booking_change)
+CHANGE_LISTENERS: tuple[Listener, ...] = (emit.on_booking_change, mail_listener.on_booking_change)
 
 # senders that run beside the worker (outboxes)
 BACKGROUND_SERVICES: tuple[NamedService, ...] = (

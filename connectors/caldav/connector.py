@@ -1,4 +1,5 @@
-"""A CalDAV account: one HTTP client shared by the account's calendar collections."""
+"""A CalDAV account: HTTP clients shared by the account's calendar collections
+(connectors/caldav/pools.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from caldav.elements import dav
 from connectors.base import Connector
 from connectors.caldav import reports
 from connectors.caldav.calendar import CalDAVCalendar
-from connectors.caldav.http import XML, DavClient, new_client
+from connectors.caldav.http import XML, DavClient, new_clients
 from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.settings import Settings, read_password
 from connectors.errors import PermanentError, RemoteNotFound
@@ -72,5 +73,5 @@ class CalDAVConnector(Connector):
 
 def build(settings: Settings) -> CalDAVConnector:
     """A connector for the account in `settings`; `ConfigError` if its secret is missing."""
-    client = new_client(settings, read_password(settings))
-    return CalDAVConnector(DavClient(client, settings.url), settings.concurrency_per_calendar)
+    clients = new_clients(settings, read_password(settings))
+    return CalDAVConnector(DavClient(clients, settings.url), settings.concurrency_per_calendar)

@@ -1,4 +1,4 @@
-"""HTTP for the CalDAV connector: the httpx client, and the one boundary where its
+"""HTTP for the CalDAV connector: the httpx clients, and the one boundary where their
 failures and the server's status codes become syncd's errors.
 
 All requests go through httpx rather than caldav's own client: that one sends
@@ -9,7 +9,7 @@ does not verify TLS against a CA file.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
 from xml.etree import ElementTree
@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 import httpx
 
 from connectors.caldav.origin import AccountOrigin, OriginBasicAuth
+from connectors.caldav.pools import ClientPools
 from connectors.caldav.settings import Settings
 from connectors.errors import (
     AuthError,
@@ -57,24 +58,35 @@ _TRANSPORT_FAILURES = (
 _DROPPED_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 
 
-def new_client(settings: Settings, password: str | None) -> httpx.AsyncClient:
-    """The connector's one client: its pool is shared by all calendars of the account.
-    The password goes only to the account's origin; redirects are never followed."""
+# Clients an account's calendars are dealt to (connectors/caldav/pools.py): a
+# calendar's connections share a pool with those of a few others only.
+CLIENTS = 16
+# Idle connections each client keeps: two calendars' worth, so that two calendars
+# dealt to one client keep theirs open.
+KEEPALIVE_CALENDARS = 2
+
+
+def new_clients(settings: Settings, password: str | None) -> list[httpx.AsyncClient]:
+    """The connector's clients, among which the account's calendars are dealt. The
+    password goes only to the account's origin; redirects are never followed."""
     origin = AccountOrigin(settings.url)
     auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
-    return httpx.AsyncClient(
-        auth=auth,
-        follow_redirects=False,
-        verify=_tls_verification(settings),
-        timeout=settings.timeout_seconds,
-        # The worker bounds requests per calendar; the pool must not queue them,
-        # and should keep a few calendars' worth of connections open.
-        limits=httpx.Limits(
-            max_connections=None,
-            max_keepalive_connections=8 * settings.concurrency_per_calendar,
-        ),
-        headers={"User-Agent": "syncd"},
-    )
+    tls = httpx.create_ssl_context(_tls_verification(settings))  # read once, for every client
+    return [
+        httpx.AsyncClient(
+            auth=auth,
+            follow_redirects=False,
+            verify=tls,
+            timeout=settings.timeout_seconds,
+            # The worker bounds requests per calendar; the pool must not queue them.
+            limits=httpx.Limits(
+                max_connections=None,
+                max_keepalive_connections=KEEPALIVE_CALENDARS * settings.concurrency_per_calendar,
+            ),
+            headers={"User-Agent": "syncd"},
+        )
+        for _ in range(CLIENTS)
+    ]
 
 
 def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
@@ -89,8 +101,10 @@ def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
 class DavClient:
     """Sends WebDAV requests to one server; every failure leaves as a syncd error."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
-        self._http = http
+    def __init__(
+        self, http: httpx.AsyncClient | Sequence[httpx.AsyncClient], base_url: str
+    ) -> None:
+        self._pools = ClientPools([http] if isinstance(http, httpx.AsyncClient) else http)
         self.base_url = base_url
         self.account = AccountOrigin(base_url)
 
@@ -112,17 +126,18 @@ class DavClient:
         if not self.account.owns(url):
             host = urlsplit(url).hostname
             raise PermanentError(f"{method} refused: {host} is not the account's server")
+        http = self._pools.for_url(url)
         with translated_errors(method, href):
             try:
-                response = await self._http.request(method, url, headers=headers, content=content)
+                response = await http.request(method, url, headers=headers, content=content)
             except _DROPPED_CONNECTION:
-                response = await self._http.request(method, url, headers=headers, content=content)
+                response = await http.request(method, url, headers=headers, content=content)
         if not response.is_success:
             raise error_for_status(response, f"{method} {urlsplit(href).path}")
         return response
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._pools.aclose()
 
 
 @contextmanager

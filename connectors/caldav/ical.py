@@ -11,7 +11,7 @@ import icalendar
 from connectors.base import EventSpec, EventStatus
 from connectors.caldav.instants import end_after, to_utc
 from connectors.errors import PermanentError
-from connectors.icaltext import clean_text
+from connectors.icalwrite import escape_text, fold, utc_stamp
 from connectors.wallclock import is_ambiguous, vtimezone
 
 PRODID = "-//syncd//syncd//EN"
@@ -24,31 +24,39 @@ _VCALENDAR_END = b"END:VCALENDAR\r\n"
 
 def event_to_ical(event: EventSpec, stamp: datetime | None = None) -> bytes:
     """The VCALENDAR stored for a booking: one VEVENT plus the VTIMEZONE it uses."""
-    vevent = _vevent(event, stamp or datetime.now(UTC))
-    tzids = {vevent[name].params.get("TZID") for name in ("DTSTART", "DTEND")} - {None}
-    years = (event.start.year, event.end.year)
-    timezones = [vtimezone(tzid, *years) for tzid in sorted(tzids)]
-    return b"".join([_VCALENDAR_BEGIN, *timezones, vevent.to_ical(), _VCALENDAR_END])
-
-
-def _vevent(event: EventSpec, stamp: datetime) -> icalendar.Event:
     zone = _written_zone(event, _zone(event.timezone))
-    vevent = icalendar.Event()
-    vevent.add("uid", event.booking_key)
-    vevent.add("dtstamp", stamp)
-    vevent.add("dtstart", event.start.astimezone(zone))
-    vevent.add("dtend", event.end.astimezone(zone))
-    vevent.add("summary", clean_text(event.summary))
-    if event.description:
-        vevent.add("description", clean_text(event.description))
-    if event.location:
-        vevent.add("location", clean_text(event.location))
-    vevent.add("sequence", event.sequence)
-    vevent.add("status", _STATUS[event.status])
-    vevent.add("transp", "OPAQUE")
-    # VALUE=TEXT makes readers unescape it like any text property.
-    vevent.add(BOOKING_PROPERTY, icalendar.vText(event.booking_key), {"VALUE": "TEXT"})
-    return vevent
+    years = (event.start.year, event.end.year)
+    timezones = [] if zone is None else [vtimezone(zone.key, *years)]
+    lines = _vevent(event, zone, stamp or datetime.now(UTC))
+    vevent = "".join(fold(line) for line in lines).encode()
+    return b"".join([_VCALENDAR_BEGIN, *timezones, vevent, _VCALENDAR_END])
+
+
+def _vevent(event: EventSpec, zone: ZoneInfo | None, stamp: datetime) -> list[str]:
+    # VALUE=TEXT on the tag makes readers unescape it like any text property.
+    description = [f"DESCRIPTION:{escape_text(event.description)}"] if event.description else []
+    location = [f"LOCATION:{escape_text(event.location)}"] if event.location else []
+    return [
+        "BEGIN:VEVENT",
+        f"SUMMARY:{escape_text(event.summary)}",
+        _time("DTSTART", event.start, zone),
+        _time("DTEND", event.end, zone),
+        f"DTSTAMP:{utc_stamp(stamp)}",
+        f"UID:{escape_text(event.booking_key)}",
+        f"SEQUENCE:{event.sequence}",
+        *description,
+        *location,
+        f"STATUS:{_STATUS[event.status]}",
+        "TRANSP:OPAQUE",
+        f"{BOOKING_PROPERTY};VALUE=TEXT:{escape_text(event.booking_key)}",
+        "END:VEVENT",
+    ]
+
+
+def _time(name: str, instant: datetime, zone: ZoneInfo | None) -> str:
+    if zone is None:
+        return f"{name}:{utc_stamp(instant)}"
+    return f"{name};TZID={zone.key}:{instant.astimezone(zone):%Y%m%dT%H%M%S}"
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -58,8 +66,8 @@ def _zone(name: str) -> ZoneInfo:
         raise PermanentError(f"unknown time zone {name!r}") from None
 
 
-def _written_zone(event: EventSpec, zone: ZoneInfo) -> tzinfo:
-    """The staff member's zone, or UTC when a wall time there cannot say start or end.
+def _written_zone(event: EventSpec, zone: ZoneInfo) -> ZoneInfo | None:
+    """The staff member's zone, or None (UTC) when a wall time there cannot say start or end.
 
     In the hour repeated when DST ends a wall time is ambiguous, and servers read
     it differently (RFC 5545 3.3.5 says the first occurrence; sabre and DAViCal
@@ -67,7 +75,7 @@ def _written_zone(event: EventSpec, zone: ZoneInfo) -> tzinfo:
     event). Both times in UTC mean the same to every server.
     """
     if is_ambiguous(event.start.astimezone(zone)) or is_ambiguous(event.end.astimezone(zone)):
-        return UTC
+        return None
     return zone
 
 

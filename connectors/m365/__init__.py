@@ -6,13 +6,16 @@ Split by concern: `settings` (the configuration table and its credential),
 errors as syncd's), `limiter` (each mailbox's request slots and Retry-After
 gate), `batch` (each mailbox's requests folded into JSON batches), `events`
 (EventSpec to Graph JSON and back), `calendar` (the contract's operations on
-one mailbox calendar), `connector` (the app registration).
+one mailbox calendar), `connector` (the app registration), `subscriptions`
+(change-notification subscriptions on a mailbox) and `push` (Graph's
+notification POSTs read: the kind's push feed, `PUSH_FEED`).
 """
 
 from __future__ import annotations
 
 from connectors.m365.calendar import M365Calendar
 from connectors.m365.connector import M365Connector, build
+from connectors.m365.push import PUSH_FEED
 from connectors.m365.settings import Settings
 
-__all__ = ["M365Calendar", "M365Connector", "Settings", "build"]
+__all__ = ["PUSH_FEED", "M365Calendar", "M365Connector", "Settings", "build"]

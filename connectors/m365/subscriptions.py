@@ -8,7 +8,7 @@
 
 Creating one makes Graph POST `?validationToken=...` to both URLs and wait (10 s at
 most) for the token echoed back as text/plain, so syncd's endpoint
-(syncd/reconcile/graph_webhook.py) must be reachable from Graph before a
+(its push feed, connectors/m365/push.py) must be reachable from Graph before a
 subscription can exist. `/users/{id}/events` is the resource Graph documents for
 events; it covers every calendar of the mailbox. Requests go through the
 mailbox's batcher like every other, within its limits.

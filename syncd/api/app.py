@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route, Router
+from starlette.routing import Mount, Route
 
 from syncd.api import (
+    openapi,
     routes_bookings,
     routes_catalog,
     routes_conflicts,
@@ -25,7 +26,7 @@ from syncd.api.auth import BearerAuth
 from syncd.api.errors import EXCEPTION_HANDLERS, UnexpectedErrors
 from syncd.ops.health import Readiness
 from syncd.ops.http_metrics import RequestMetrics
-from syncd.reconcile.graph_webhook import graph_webhook_app
+from syncd.reconcile.push.endpoint import push_mounts
 from syncd.runtime import Runtime
 from syncd.web.app import manage_mount
 
@@ -45,18 +46,11 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
         manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
-        _graph_mount(runtime),
+        *push_mounts(runtime),  # services' change notifications, outside the API key
         Mount("", app=create_api(runtime)),
     ]
     middleware = [Middleware(RequestMetrics)]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
-
-
-def _graph_mount(runtime: Runtime) -> Mount:
-    """Graph's notifications (checked by clientState), only where a Microsoft 365 account
-    is; elsewhere an empty router answers 404 to anything, before reading a body."""
-    kinds = {str(table.get("kind")) for table in runtime.settings.connectors.values()}
-    return Mount("/graph", app=graph_webhook_app(runtime) if "m365" in kinds else Router())
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -85,5 +79,6 @@ def create_api(runtime: Runtime) -> Starlette:
         *routes_notify.routes(runtime),
         *routes_ratings.routes(runtime),
         *routes_webhooks.routes(runtime),
+        *openapi.routes(),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

@@ -1,4 +1,4 @@
-"""What every endpoint does around its own work: path keys, one transaction, replies.
+"""What every endpoint does around its own work: path keys, cursors, one transaction, replies.
 
 Each request's writes happen in one transaction, run in a worker thread, so a
 request that fails stores nothing. A unique-key race (two requests creating
@@ -9,9 +9,9 @@ when the winner's row is visible, and only then reported as a conflict.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, Field, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,8 +27,19 @@ from syncd.store.session import SyncdSession
 T = TypeVar("T")
 Handler = Callable[[Runtime, Request], Awaitable[Response]]
 API_PREFIX = "/api/v1"
-MAX_ID = 2**63 - 1  # larger ids cannot be stored, so a path or cursor naming one names nothing
+# Ids are INTEGER keys, which on PostgreSQL hold no more: a path naming a larger id names
+# nothing, and a cursor past it is compared as this one (bound as a larger number it is refused)
+MAX_ID = 2**31 - 1
+MAX_CURSOR = 2**63 - 1
 _KEY: TypeAdapter[str] = TypeAdapter(Key)
+
+
+def _within_ids(cursor: int) -> int:
+    return min(cursor, MAX_ID)
+
+
+# A page's cursor: the last id of the page before; past every storable id, an empty page
+AfterCursor = Annotated[int, Field(ge=0, le=MAX_CURSOR), AfterValidator(_within_ids)]
 
 
 def path_key(request: Request, name: str) -> str:

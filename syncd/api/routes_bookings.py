@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.api.listing import page_reply
+from syncd.api.answers import BookingDetail, BookingPage
+from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Link, Operation
 from syncd.api.queries import booking_mirrors, booking_page, booking_view
 from syncd.api.serialize import JSON, booking_json, mirror_json
 from syncd.runtime import Runtime
@@ -28,7 +29,7 @@ class BookingQuery(Strict):
     status: Literal["pending", "confirmed", "cancelled"] | None = None
     staff: Key | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _full_json(session: Session, booking: Booking) -> JSON:
@@ -100,7 +101,8 @@ async def list_bookings(runtime: Runtime, request: Request) -> Response:
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         page = booking_page(session, _filters(session, merchant, query), query.cursor, query.limit)
-        return page_reply([booking_json(view) for view in page.items], page.next_cursor)
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        return reply({"items": [booking_json(view) for view in page.items], "next_cursor": cursor})
 
     return await transact(runtime, work)
 
@@ -113,3 +115,28 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, booking + "/cancel", post=cancel_booking),
         resource(runtime, booking + "/clone", post=clone_booking),
     ]
+
+
+# The links say how a booking goes on from being put: read, changed, cancelled, cloned (once
+# cancelled). Only the put links onwards, so that stateful clients (schemathesis) start
+# each history by making a booking rather than by guessing keys.
+_BOOKING = {"merchant": "$request.path.merchant", "booking": "$request.path.booking"}
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/bookings", "listBookings",
+              "A merchant's bookings, oldest first, a page at a time",
+              BookingPage, query=BookingQuery),
+    Operation("get", "/merchants/{merchant}/bookings/{booking}", "getBooking",
+              "A booking with its mirrors on the staff calendars", BookingDetail),
+    Operation("put", "/merchants/{merchant}/bookings/{booking}", "putBooking",
+              "Create a booking under the platform's id (201), or change it (200)",
+              BookingDetail, upsert=True, body=BookingIn, refusals=(409,),
+              links=(Link("GetBooking", "getBooking", _BOOKING),
+                     Link("UpdateBooking", "putBooking", _BOOKING),
+                     Link("CancelBooking", "cancelBooking", _BOOKING),
+                     Link("CloneBooking", "cloneBooking", _BOOKING))),
+    Operation("post", "/merchants/{merchant}/bookings/{booking}/cancel", "cancelBooking",
+              "Cancel a booking (again: the same answer)", BookingDetail, refusals=(409,)),
+    Operation("post", "/merchants/{merchant}/bookings/{booking}/clone", "cloneBooking",
+              "Make a cancelled booking anew under a new key (201; 200 when it was made)",
+              BookingDetail, upsert=True, body=CloneIn, refusals=(409,)),
+]

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import Handler, path_keys, read_body, reply, resource, transact
+from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
+from syncd.api.handling import path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.api.queries import binding_counts, staff_bindings
-from syncd.api.serialize import JSON, binding_json, merchant_json, service_json, staff_json
+from syncd.api.serialize import binding_json, merchant_json, service_json, staff_json
 from syncd.errors import InputError
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn, parse
 from syncd.store import catalog
-from syncd.store.models import CalendarBinding, Merchant, Service, Staff
+from syncd.store.models import CalendarBinding, Service, Staff
 
 
 async def put_merchant(runtime: Runtime, request: Request) -> Response:
@@ -40,51 +39,48 @@ async def get_merchant(runtime: Runtime, request: Request) -> Response:
     return await transact(runtime, work)
 
 
-R = TypeVar("R", Service, Staff)
-Body = TypeVar("Body", ServiceIn, StaffIn)
+async def put_service(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "service")
+    data = parse(ServiceIn, await read_body(runtime, request))
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        service, created = catalog.upsert_service(session, merchant, key, data)
+        return reply(service_json(service), created)
+
+    return await transact(runtime, work)
 
 
-def _put_in_merchant(
-    name: str,
-    schema: type[Body],
-    upsert: Callable[[Session, Merchant, str, Body], tuple[R, bool]],
-    to_json: Callable[[R], JSON],
-) -> Handler:
-    """PUT of a row a merchant holds by key (a service, a staff member)."""
+async def get_service(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "service")
 
-    async def put(runtime: Runtime, request: Request) -> Response:
-        merchant_key, key = path_keys(request, "merchant", name)
-        data = parse(schema, await read_body(runtime, request))
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        return reply(service_json(catalog.get_in_merchant(session, Service, merchant, key)))
 
-        def work(session: Session) -> Response:
-            merchant = catalog.get_merchant(session, merchant_key)
-            row, created = upsert(session, merchant, key, data)
-            return reply(to_json(row), created)
-
-        return await transact(runtime, work)
-
-    return put
+    return await transact(runtime, work)
 
 
-def _get_in_merchant(name: str, model: type[R], to_json: Callable[[R], JSON]) -> Handler:
-    """GET of a row a merchant holds by key."""
+async def put_staff(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "staff")
+    data = parse(StaffIn, await read_body(runtime, request))
 
-    async def get(runtime: Runtime, request: Request) -> Response:
-        merchant_key, key = path_keys(request, "merchant", name)
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        staff, created = catalog.upsert_staff(session, merchant, key, data)
+        return reply(staff_json(staff), created)
 
-        def work(session: Session) -> Response:
-            merchant = catalog.get_merchant(session, merchant_key)
-            return reply(to_json(catalog.get_in_merchant(session, model, merchant, key)))
-
-        return await transact(runtime, work)
-
-    return get
+    return await transact(runtime, work)
 
 
-put_service = _put_in_merchant("service", ServiceIn, catalog.upsert_service, service_json)
-get_service = _get_in_merchant("service", Service, service_json)
-put_staff = _put_in_merchant("staff", StaffIn, catalog.upsert_staff, staff_json)
-get_staff = _get_in_merchant("staff", Staff, staff_json)
+async def get_staff(runtime: Runtime, request: Request) -> Response:
+    merchant_key, key = path_keys(request, "merchant", "staff")
+
+    def work(session: Session) -> Response:
+        merchant = catalog.get_merchant(session, merchant_key)
+        return reply(staff_json(catalog.get_in_merchant(session, Staff, merchant, key)))
+
+    return await transact(runtime, work)
 
 
 def _staff(session: Session, merchant_key: str, staff_key: str) -> Staff:
@@ -150,3 +146,27 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, staff + "/calendars", get=list_bindings),
         resource(runtime, staff + "/calendars/{binding}", get=get_binding, put=put_binding),
     ]
+
+
+_STAFF = "/merchants/{merchant}/staff/{staff}"
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}", "getMerchant", "A merchant", MerchantOut),
+    Operation("put", "/merchants/{merchant}", "putMerchant",
+              "Create a merchant (201) or change it (200)", MerchantOut,
+              upsert=True, body=MerchantIn, refusals=(409,)),
+    Operation("get", "/merchants/{merchant}/services/{service}", "getService",
+              "A service", ServiceOut),
+    Operation("put", "/merchants/{merchant}/services/{service}", "putService",
+              "Create a service (201) or change it (200)", ServiceOut,
+              upsert=True, body=ServiceIn, refusals=(409,)),
+    Operation("get", _STAFF, "getStaff", "A staff member", StaffOut),
+    Operation("put", _STAFF, "putStaff", "Create a staff member (201) or change them (200)",
+              StaffOut, upsert=True, body=StaffIn, refusals=(409,)),
+    Operation("get", _STAFF + "/calendars", "listBindings",
+              "A staff member's bound calendars", BindingList),
+    Operation("get", _STAFF + "/calendars/{binding}", "getBinding",
+              "A bound calendar with its pending and dead mirrors", BindingOut),
+    Operation("put", _STAFF + "/calendars/{binding}", "putBinding",
+              "Bind a calendar (201) or change the binding (200); its calendar never changes",
+              BindingOut, upsert=True, body=BindingIn, refusals=(409,)),
+]

@@ -17,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.api.listing import page_reply, path_id
+from syncd.api.answers import ConflictOut, ConflictPage, WatchStateOut
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
+from syncd.errors import NotFound
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.resolve import conflict_page, conflict_view, resolve
 from syncd.reconcile.state import request_pass
@@ -36,7 +38,7 @@ MAX_PAGE = 200
 class ConflictQuery(Strict):
     status: Literal["open", "resolved", "all"] = "all"
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 class ResolveIn(Strict):
@@ -44,7 +46,10 @@ class ResolveIn(Strict):
 
 
 def _conflict_id(request: Request) -> int:
-    return path_id(request, "conflict_id", "conflict")
+    conflict_id: int = request.path_params["conflict_id"]
+    if conflict_id > MAX_ID:
+        raise NotFound(f"conflict {conflict_id}")
+    return conflict_id
 
 
 async def list_conflicts(runtime: Runtime, request: Request) -> Response:
@@ -54,7 +59,8 @@ async def list_conflicts(runtime: Runtime, request: Request) -> Response:
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         views, cursor = conflict_page(session, merchant, query.status, query.cursor, query.limit)
-        return page_reply([conflict_json(view) for view in views], cursor)
+        items = [conflict_json(view) for view in views]
+        return reply({"items": items, "next_cursor": None if cursor is None else str(cursor)})
 
     return await transact(runtime, work)
 
@@ -118,3 +124,21 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, conflicts + "/{conflict_id:int}/resolve", post=resolve_conflict),
         resource(runtime, calendar, get=get_watch, post=watch_now),
     ]
+
+
+_CONFLICTS = "/merchants/{merchant}/conflicts"
+_CALENDAR = "/merchants/{merchant}/staff/{staff}/calendars/{binding}/reconcile"
+OPERATIONS = [
+    Operation("get", _CONFLICTS, "listConflicts",
+              "A merchant's conflicts between bookings and staff calendars", ConflictPage,
+              query=ConflictQuery),
+    Operation("get", _CONFLICTS + "/{conflict_id:int}", "getConflict", "A conflict",
+              ConflictOut),
+    Operation("post", _CONFLICTS + "/{conflict_id:int}/resolve", "resolveConflict",
+              "Resolve an open conflict by a rule", ConflictOut, body=ResolveIn,
+              refusals=(409,)),
+    Operation("get", _CALENDAR, "getWatchState", "A bound calendar's watch state",
+              WatchStateOut),
+    Operation("post", _CALENDAR, "reconcileNow", "Ask for a reconcile pass of the calendar now",
+              WatchStateOut, status=202, refusals=(409,)),
+]

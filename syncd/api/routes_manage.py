@@ -7,7 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from syncd.api.answers import ManageLinkOut, RevokedOut
 from syncd.api.handling import path_keys, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.errors import Conflict
 from syncd.manage.ratings import revoke_rating_links
 from syncd.manage.tokens import manage_link, revoke_links
@@ -52,3 +54,14 @@ async def revoke(runtime: Runtime, request: Request) -> Response:
 def routes(runtime: Runtime) -> list[Route]:
     path = "/merchants/{merchant}/bookings/{booking}/manage-links"
     return [resource(runtime, path, post=issue_link, delete=revoke)]
+
+
+_LINKS = "/merchants/{merchant}/bookings/{booking}/manage-links"
+OPERATIONS = [
+    Operation("post", _LINKS, "issueManageLink",
+              "A new manage link for the booking's customer (409: it may not be managed)",
+              ManageLinkOut, status=201, refusals=(409,)),
+    Operation("delete", _LINKS, "revokeManageLinks",
+              "Revoke every manage and rating link of the booking", RevokedOut,
+              refusals=(409,)),
+]

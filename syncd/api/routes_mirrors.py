@@ -10,10 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, reply, resource, transact
-from syncd.api.listing import page_reply, path_id
+from syncd.api.answers import MirrorListingOut, MirrorPage
+from syncd.api.handling import MAX_ID, AfterCursor, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.api.queries import mirror_page, mirror_view
 from syncd.api.serialize import mirror_listing_json
+from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store.mirrors import retry_mirror
@@ -24,7 +26,7 @@ MAX_PAGE = 200
 class MirrorQuery(Strict):
     state: Literal["dead", "pending"] | None = None  # None: both
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 async def list_mirrors(runtime: Runtime, request: Request) -> Response:
@@ -32,13 +34,17 @@ async def list_mirrors(runtime: Runtime, request: Request) -> Response:
 
     def work(session: Session) -> Response:
         page = mirror_page(session, query.state, query.cursor, query.limit)
-        return page_reply([mirror_listing_json(view) for view in page.items], page.next_cursor)
+        cursor = None if page.next_cursor is None else str(page.next_cursor)
+        items = [mirror_listing_json(view) for view in page.items]
+        return reply({"items": items, "next_cursor": cursor})
 
     return await transact(runtime, work)
 
 
 async def retry(runtime: Runtime, request: Request) -> Response:
-    mirror_id = path_id(request, "mirror_id", "mirror")
+    mirror_id: int = request.path_params["mirror_id"]
+    if mirror_id > MAX_ID:
+        raise NotFound(f"mirror {mirror_id}")
 
     def work(session: Session) -> Response:
         view = mirror_view(session, mirror_id)
@@ -53,3 +59,12 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, "/mirrors", get=list_mirrors),
         resource(runtime, "/mirrors/{mirror_id:int}/retry", post=retry),
     ]
+
+
+OPERATIONS = [
+    Operation("get", "/mirrors", "listMirrors",
+              "Dead and pending mirrors across merchants, a page at a time", MirrorPage,
+              query=MirrorQuery),
+    Operation("post", "/mirrors/{mirror_id:int}/retry", "retryMirror",
+              "Retry a mirror now, a dead one included", MirrorListingOut, refusals=(409,)),
+]

@@ -11,8 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.api.listing import page_reply, path_id
+from syncd.api.answers import MerchantNotificationsOut, OutboxOut, OutboxPage, StaffNotificationsOut
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.api.serialize import JSON
 from syncd.errors import NotFound
 from syncd.notify import preferences
@@ -32,7 +33,7 @@ class OutboxQuery(Strict):
     state: Literal["queued", "sending", "sent", "failed", "withdrawn"] | None = None
     merchant: Key | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _merchant_json(session: Session, merchant: Merchant) -> JSON:
@@ -134,13 +135,16 @@ async def list_outbox(runtime: Runtime, request: Request) -> Response:
         rows = _outbox_rows(session, filters, query.limit + 1)
         more = len(rows) > query.limit
         items = [outbox_json(*row) for row in rows[: query.limit]]
-        return page_reply(items, items[-1]["id"] if more else None)
+        cursor = str(items[-1]["id"]) if more else None
+        return reply({"items": items, "next_cursor": cursor})
 
     return await transact(runtime, work)
 
 
 async def retry_outbox(runtime: Runtime, request: Request) -> Response:
-    outbox_id = path_id(request, "outbox_id", "outbox message")
+    outbox_id: int = request.path_params["outbox_id"]
+    if outbox_id > MAX_ID:
+        raise NotFound(f"outbox message {outbox_id}")
 
     def work(session: Session) -> Response:
         rows = _outbox_rows(session, [OutboxMessage.id == outbox_id], 1)
@@ -162,3 +166,22 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, "/outbox", get=list_outbox),
         resource(runtime, "/outbox/{outbox_id:int}/retry", post=retry_outbox),
     ]
+
+
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/notifications", "getMerchantNotifications",
+              "Who at the merchant is told of what", MerchantNotificationsOut),
+    Operation("put", "/merchants/{merchant}/notifications", "putMerchantNotifications",
+              "Set who at the merchant is told of what", MerchantNotificationsOut,
+              body=MerchantNotificationsIn, refusals=(409,)),
+    Operation("get", "/merchants/{merchant}/staff/{staff}/notifications",
+              "getStaffNotifications", "What a staff member is told of",
+              StaffNotificationsOut),
+    Operation("put", "/merchants/{merchant}/staff/{staff}/notifications",
+              "putStaffNotifications", "Set what a staff member is told of",
+              StaffNotificationsOut, body=StaffNotificationsIn, refusals=(409,)),
+    Operation("get", "/outbox", "listOutbox", "The mail outbox, a page at a time",
+              OutboxPage, query=OutboxQuery),
+    Operation("post", "/outbox/{outbox_id:int}/retry", "retryOutbox",
+              "Send a failed or queued message again now", OutboxOut, refusals=(409,)),
+]

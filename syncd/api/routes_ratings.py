@@ -14,8 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, resource, transact
-from syncd.api.listing import page_reply
+from syncd.api.answers import RatingPage
+from syncd.api.handling import MAX_CURSOR, MAX_ID, path_keys, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
 from syncd.runtime import Runtime
@@ -29,7 +30,7 @@ MAX_PAGE = 200
 
 class RatingQuery(Strict):
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int | None = Field(default=None, ge=0, le=MAX_ID)  # a booking id: those before it
+    cursor: int | None = Field(default=None, ge=0, le=MAX_CURSOR)  # a booking id: those before it
 
 
 RatingRow = Row[BookingRating, int, str, datetime, str, str]
@@ -45,7 +46,7 @@ def _rows(session: Session, merchant_id: int, query: RatingQuery) -> list[Rating
         .order_by(Booking.id.desc())
         .limit(query.limit + 1)
     )
-    if query.cursor is not None:
+    if query.cursor is not None and query.cursor <= MAX_ID:  # past every id: all of them
         statement = statement.where(Booking.id < query.cursor)
     return list(session.execute(statement))
 
@@ -65,11 +66,19 @@ async def list_ratings(runtime: Runtime, request: Request) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         rows = _rows(session, merchant.id, query)
         more = len(rows) > query.limit
-        cursor = rows[query.limit - 1][1] if more else None
-        return page_reply([_item(row) for row in rows[:query.limit]], cursor)
+        cursor = str(rows[query.limit - 1][1]) if more else None
+        return reply({"items": [_item(row) for row in rows[:query.limit]],
+                      "next_cursor": cursor})
 
     return await transact(runtime, work)
 
 
 def routes(runtime: Runtime) -> list[Route]:
     return [resource(runtime, "/merchants/{merchant}/ratings", get=list_ratings)]
+
+
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/ratings", "listRatings",
+              "A merchant's customer ratings, newest booking first", RatingPage,
+              query=RatingQuery),
+]

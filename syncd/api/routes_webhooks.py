@@ -20,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.api.handling import MAX_ID, path_keys, read_body, reply, resource, transact
-from syncd.api.listing import page_reply, path_id
+from syncd.api.answers import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, WebhookWithSecret
+from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.operation import Operation
 from syncd.errors import InputError, NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
@@ -37,7 +38,7 @@ MAX_PAGE = 200
 class DeliveryQuery(Strict):
     state: Literal["pending", "delivered", "failed"] | None = None
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: int = Field(default=0, ge=0, le=MAX_ID)
+    cursor: AfterCursor = 0
 
 
 def _subscription(session: Session, request: Request) -> WebhookSubscription:
@@ -124,14 +125,17 @@ async def list_deliveries(runtime: Runtime, request: Request) -> Response:
         filters = _delivery_filters(_subscription(session, request), query)
         rows = subs.deliveries(session, filters, query.cursor, query.limit)
         more = len(rows) > query.limit
-        cursor = rows[query.limit - 1].id if more else None
-        return page_reply([delivery_json(d) for d in rows[: query.limit]], cursor)
+        cursor = str(rows[query.limit - 1].id) if more else None
+        return reply({"items": [delivery_json(d) for d in rows[: query.limit]],
+                      "next_cursor": cursor})
 
     return await transact(runtime, work)
 
 
 async def redeliver(runtime: Runtime, request: Request) -> Response:
-    delivery_id = path_id(request, "delivery", "webhook delivery")
+    delivery_id: int = request.path_params["delivery"]
+    if delivery_id > MAX_ID:
+        raise NotFound(f"webhook delivery {delivery_id}")
 
     def work(session: Session) -> Response:
         subscription = _subscription(session, request)
@@ -153,3 +157,26 @@ def routes(runtime: Runtime) -> list[Route]:
         resource(runtime, webhook + "/deliveries", get=list_deliveries),
         resource(runtime, webhook + "/deliveries/{delivery:int}/redeliver", post=redeliver),
     ]
+
+
+_WEBHOOK = "/merchants/{merchant}/webhooks/{webhook}"
+OPERATIONS = [
+    Operation("get", "/merchants/{merchant}/webhooks", "listWebhooks",
+              "A merchant's webhook subscriptions", WebhookList),
+    Operation("get", _WEBHOOK, "getWebhook", "A webhook subscription, without its secret",
+              WebhookOut),
+    Operation("put", _WEBHOOK, "putWebhook",
+              "Subscribe (201, with the signing secret, shown once) or change it (200)",
+              WebhookOut, upsert=True, created_answer=WebhookWithSecret, body=subs.WebhookIn,
+              refusals=(409,)),
+    Operation("delete", _WEBHOOK, "deleteWebhook", "Unsubscribe, with every delivery", None,
+              status=204, refusals=(409,)),
+    Operation("post", _WEBHOOK + "/rotate-secret", "rotateWebhookSecret",
+              "A new signing secret, shown once; the old one stays valid for a while",
+              WebhookWithSecret, refusals=(409,)),
+    Operation("get", _WEBHOOK + "/deliveries", "listDeliveries",
+              "A subscription's deliveries, a page at a time", DeliveryPage,
+              query=DeliveryQuery),
+    Operation("post", _WEBHOOK + "/deliveries/{delivery:int}/redeliver", "redeliver",
+              "Deliver an event again", DeliveryOut, refusals=(409,)),
+]

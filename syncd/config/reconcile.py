@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from syncd.config.push import PushSettings
 from syncd.config.section import Section
-from syncd.reconcile.graph_settings import GraphNotificationSettings
 
 
 class ReconcileSettings(Section):
@@ -24,5 +24,6 @@ class ReconcileSettings(Section):
     # a pass that would find more than this share of syncd's live events on a calendar gone
     # at once reads a few of them directly first, and fails if they are still there
     missing_share_to_verify: float = Field(default=0.2, gt=0, le=1)
-    # [reconcile.graph]: change notifications from Microsoft Graph (syncd/reconcile/graph_*)
-    graph: GraphNotificationSettings = Field(default_factory=GraphNotificationSettings)
+    # [reconcile.graph]: change notifications pushed by the services (syncd/reconcile/push/);
+    # the table's name is the one operators' files have
+    push: PushSettings = Field(default_factory=PushSettings, alias="graph")

@@ -4,11 +4,11 @@
     reminder due ──sender──▶ one mail_outbox row (never two per reminder)
     mail_outbox ──sender: claim (commit) → compose → transport → record──▶ sent / failed
 
-- queue.py is the listener (syncd.wiring.CHANGE_LISTENERS): recipients.py says
+- listener.py is the listener (syncd.wiring.CHANGE_LISTENERS): recipients.py says
   who is told what, preferences.py what they asked for, reminders.py keeps the
   scheduled reminders in step, facts.py freezes what a message will say.
 - sender.py is the background service (syncd.wiring.BACKGROUND_SERVICES): it
-  promotes due reminders, claims due rows (outbox.py) and hands each batch to
+  promotes due reminders, claims due rows (queue.py) and hands each batch to
   delivery.py, whose lanes compose (compose.py: templates.py, calendar.py for
   the iMIP invitation, mime.py) and send through a transport (transport/:
   SMTP, or .eml files for the embedded default).

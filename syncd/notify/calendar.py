@@ -6,18 +6,18 @@ confirmation updates that same event on a reschedule and removes it on a
 cancellation. Times are written in the customer's time zone, whose VTIMEZONE
 (built by icalendar, once per zone and years) is included.
 
-The VEVENT's dozen lines are written here, escaped and folded as RFC 5545
-says, because icalendar's serializer cost more than the rest of the message;
-the tests read every invitation back with icalendar.
+The VEVENT's dozen lines are written with connectors/icalwrite.py, escaped
+and folded as RFC 5545 says, because icalendar's serializer cost more than the
+rest of the message; the tests read every invitation back with icalendar.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from connectors.icaltext import clean_text
+from connectors.icalwrite import CRLF, escape_text, fold, utc_stamp
 from connectors.wallclock import vtimezone, wall_time
 from syncd.domain.bookings import BookingStatus
 from syncd.notify.facts import BookingFacts
@@ -25,8 +25,6 @@ from syncd.notify.kinds import CalendarMethod
 from syncd.notify.mime import one_line
 
 PRODID = "-//syncd//syncd notifications//EN"
-CRLF = "\r\n"
-MAX_OCTETS = 75  # per content line, before folding (RFC 5545 3.1)
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _vevent(
         "BEGIN:VEVENT",
         f"UID:{escape_text(facts.uid)}",
         f"SEQUENCE:{facts.sequence}",
-        f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
+        f"DTSTAMP:{utc_stamp(stamp)}",
         _time("DTSTART", facts.start, zone),
         _time("DTEND", facts.end, zone),
         f"SUMMARY:{escape_text(f'{facts.service} at {facts.merchant_name}')}",
@@ -82,30 +80,9 @@ def _vevent(
     ]
 
 
-def escape_text(value: str) -> str:
-    """A TEXT value (RFC 5545 3.3.11): no raw line break of any kind, no control character."""
-    escaped = clean_text(value).replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return escaped.replace("\n", "\\n")
-
-
 def _param(value: str) -> str:
     # a quoted parameter value may hold neither DQUOTE nor control characters
     return '"' + one_line(value).replace('"', "'") + '"'
-
-
-def fold(line: str) -> str:
-    """`line` in pieces of at most 75 octets, never splitting a UTF-8 character."""
-    if len(line) <= MAX_OCTETS and line.isascii():
-        return line + CRLF
-    data = line.encode()
-    pieces, start, limit = [], 0, MAX_OCTETS
-    while start < len(data):
-        end = min(start + limit, len(data))
-        while end < len(data) and data[end] & 0xC0 == 0x80:
-            end -= 1
-        pieces.append(data[start:end].decode())
-        start, limit = end, MAX_OCTETS - 1  # a continuation line starts with a space
-    return f"{CRLF} ".join(pieces) + CRLF
 
 
 def _time(name: str, instant: datetime, zone: ZoneInfo) -> str:
@@ -116,5 +93,5 @@ def _time(name: str, instant: datetime, zone: ZoneInfo) -> str:
     """
     local = wall_time(instant, zone)
     if local is None:
-        return f"{name}:{instant.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        return f"{name}:{utc_stamp(instant)}"
     return f"{name};TZID={zone.key}:{local:%Y%m%dT%H%M%S}"

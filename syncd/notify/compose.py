@@ -12,7 +12,7 @@ from syncd.notify.calendar import Party, invitation
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import KINDS, MessageKind
 from syncd.notify.mime import CalendarPart, Headers, Mailbox, build_message
-from syncd.notify.outbox import Letter
+from syncd.notify.queue import Letter
 from syncd.notify.sealed import LinkSeal
 from syncd.notify.templates import MailTemplates
 from syncd.notify.times import format_span

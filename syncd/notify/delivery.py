@@ -29,10 +29,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from syncd.notify import outbox
+from syncd.notify import queue
 from syncd.notify.compose import Composer
 from syncd.notify.metrics import MAIL_MESSAGES
-from syncd.notify.outbox import Letter
+from syncd.notify.queue import Letter
 from syncd.notify.transport import (
     MailError,
     MailTransport,
@@ -41,8 +41,8 @@ from syncd.notify.transport import (
 )
 from syncd.retry_policy import RetryPolicy
 from syncd.store.dbthread import DatabaseThreads
+from syncd.store.group_commit import Recorder
 from syncd.timeutil import utcnow
-from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.notify")
 SENT_GROUP_SECONDS = 0.25  # how long a sent message may wait to be recorded with others
@@ -119,7 +119,7 @@ class Batch:
                 return
             ids = [letter.outbox_id for letter in self.letters]
             until = utcnow() + self.ctx.lease
-            await self.ctx.db.run(outbox.extend_claims, ids, self.ctx.owner, until)
+            await self.ctx.db.run(queue.extend_claims, ids, self.ctx.owner, until)
 
     def _run_lane(
         self, lane: Lane, letters: list[Letter], loop: asyncio.AbstractEventLoop
@@ -173,7 +173,7 @@ class Batch:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lanes_done.wait(), SENT_GROUP_SECONDS)
             ids, self._sent = self._sent, []
-            await self.ctx.recorder.record(partial(outbox.mark_sent, ids=ids, now=utcnow()))
+            await self.ctx.recorder.record(partial(queue.mark_sent, ids=ids, now=utcnow()))
 
     def _record(self, write: Callable[[Session], object]) -> None:
         self._records.append(asyncio.ensure_future(self.ctx.recorder.record(write)))
@@ -181,7 +181,7 @@ class Batch:
     def _failed(self, letter: Letter, reason: str) -> None:
         log.warning("message refused for good", extra={"outbox_id": letter.outbox_id})
         self._record(partial(
-            outbox.mark_failed, outbox_id=letter.outbox_id, owner=self.ctx.owner, error=reason
+            queue.mark_failed, outbox_id=letter.outbox_id, owner=self.ctx.owner, error=reason
         ))
         MAIL_MESSAGES.labels(self.ctx.transport_name, "failed").inc()
 
@@ -192,7 +192,7 @@ class Batch:
             return
         retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt))
         self._record(partial(
-            outbox.mark_retry,
+            queue.mark_retry,
             outbox_id=letter.outbox_id,
             owner=self.ctx.owner,
             error=reason,
@@ -207,7 +207,7 @@ class Batch:
         ids = [letter.outbox_id for letter in letters]
         wait, reason = (pause, self.down.reason) if self.down else (timedelta(0), None)
         release = partial(
-            outbox.release, ids=ids, owner=self.ctx.owner, retry_at=utcnow() + wait, error=reason
+            queue.release, ids=ids, owner=self.ctx.owner, retry_at=utcnow() + wait, error=reason
         )
         await self.ctx.recorder.record(release)
 

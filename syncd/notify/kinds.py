@@ -2,7 +2,7 @@
 
 Adding a kind: a `MessageKind` member, its `KindInfo` entry, and the pair of
 templates `<kind>.txt` / `<kind>.html` in syncd/notify/templates/; then queue
-it where it arises (queue.py for booking changes). A kind about no booking says so
+it where it arises (listener.py for booking changes). A kind about no booking says so
 (`about_booking=False`) and is composed from its payload's "notice".
 """
 

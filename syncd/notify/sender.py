@@ -21,24 +21,22 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from syncd.notify import outbox, reminders
+from syncd.background import BackgroundLoop, seconds_until
+from syncd.notify import queue, reminders
 from syncd.notify.compose import Composer
 from syncd.notify.delivery import Batch, DeliveryContext, Lane
 from syncd.notify.metrics import REMINDERS_QUEUED
-from syncd.notify.outbox import Letter
+from syncd.notify.queue import Letter
 from syncd.notify.reminders import ReminderRules
 from syncd.notify.transport import MailTransport, build_transport
 from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
 from syncd.store.dbthread import DatabaseThreads
-from syncd.store.outage import Backoff, outage_or_raise
+from syncd.store.group_commit import Recorder
 from syncd.timeutil import utcnow
-from syncd.worker.loop import worker_identity
-from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.notify")
-MIN_SLEEP_SECONDS = 0.02
 
 
 def mail_sender(runtime: Runtime) -> MailSender:
@@ -46,15 +44,20 @@ def mail_sender(runtime: Runtime) -> MailSender:
     return MailSender(runtime)
 
 
-class MailSender:
+class MailSender(BackgroundLoop):
+    name = "mail sender"
+    log = log
+
     def __init__(
         self,
         runtime: Runtime,
         transports: Callable[[], MailTransport] | None = None,
         owner: str | None = None,
     ) -> None:
+        super().__init__(runtime.waker, owner)
         self.runtime = runtime
         self.settings = settings = runtime.settings.mail
+        self.round_grace_seconds = settings.shutdown_timeout_seconds
         self.db = DatabaseThreads(runtime.sessions, threads=2)
         new_transport = transports or partial(build_transport, settings)
         self.rules = ReminderRules(
@@ -68,51 +71,22 @@ class MailSender:
             policy=RetryPolicy(
                 settings.max_attempts, settings.backoff_base_seconds, settings.backoff_max_seconds
             ),
-            owner=owner or worker_identity(),
+            owner=self.owner,
             lease=timedelta(seconds=settings.lease_seconds),
         )
-        self._wake = asyncio.Event()
         self._outages = 0
         self._pause = timedelta(0)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Send mail until `stop` is set, then shut down within the configured time."""
-        self.runtime.waker.attach(asyncio.get_running_loop(), self._wake)
-        log.info("mail sender started", extra={"worker": self.ctx.owner})
-        rounds = asyncio.create_task(self._rounds(stop))
-        try:
-            await _first_of(rounds, stop)
-            await asyncio.wait([rounds], timeout=self.settings.shutdown_timeout_seconds)
-        finally:
-            rounds.cancel()
-            await asyncio.gather(rounds, return_exceptions=True)
-            self.runtime.waker.detach(self._wake)
-            await self._close()
-        error = None if rounds.cancelled() else rounds.exception()
-        if error is not None:
-            raise error
-
-    async def _rounds(self, stop: asyncio.Event) -> None:
+    async def start(self) -> None:
         if is_sqlite(self.runtime.engine):
             # One process owns an SQLite database: claims left by a killed run are stale.
-            await self.db.run(outbox.release_all_claims)
-        backoff = Backoff("mail sender")
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                more = await self._round(stop)
-                sleep = 0.0 if more else await self._sleep_seconds()
-            except Exception as error:  # the database went away: try again soon
-                await backoff.wait(outage_or_raise(error), stop)
-                continue
-            backoff.recovered()
-            if sleep:
-                await _event_or_timeout(self._wake, stop, sleep)
+            await self.db.run(queue.release_all_claims)
 
-    async def _round(self, stop: asyncio.Event) -> bool:
+    async def round(self, stop: asyncio.Event) -> float:
         queued = await self.db.run(reminders.promote_due, utcnow(), self.rules)
         REMINDERS_QUEUED.inc(queued)
-        return await self._deliver_due(stop)
+        more = await self._deliver_due(stop)
+        return 0.0 if more else await self._sleep_seconds()
 
     async def _deliver_due(self, stop: asyncio.Event) -> bool:
         """Deliver batch after batch, claiming the next while one is sent.
@@ -136,7 +110,7 @@ class MailSender:
 
     async def _claim(self) -> list[Letter]:
         return await self.db.run(
-            outbox.claim_due,
+            queue.claim_due,
             self.ctx.owner,
             utcnow(),
             lease=self.ctx.lease,
@@ -160,16 +134,14 @@ class MailSender:
         if letters:
             ids = [letter.outbox_id for letter in letters]
             retry_at = utcnow() + (self._pause if self._outages else timedelta(0))
-            await self.db.run(outbox.release, ids, self.ctx.owner, retry_at, None)
+            await self.db.run(queue.release, ids, self.ctx.owner, retry_at, None)
 
     async def _sleep_seconds(self) -> float:
         due = [t for t in await self.db.run(_next_due) if t is not None]
-        sweep = self.settings.sweep_interval_seconds
-        if not due:
-            return sweep
-        return min(sweep, max(MIN_SLEEP_SECONDS, (min(due) - utcnow()).total_seconds()))
+        return seconds_until(min(due, default=None), self.settings.sweep_interval_seconds)
 
-    async def _close(self) -> None:
+    async def shutdown(self) -> None:
+        """Close the transports (waiting at most a few seconds for them) and the database."""
         loop = asyncio.get_running_loop()
         lanes = self.ctx.lanes
         closing = [loop.run_in_executor(lane.thread, lane.transport.close) for lane in lanes]
@@ -178,25 +150,8 @@ class MailSender:
         for lane in self.ctx.lanes:
             lane.thread.shutdown(wait=False, cancel_futures=True)
         self.db.close()
-        log.info("mail sender stopped", extra={"worker": self.ctx.owner})
 
 
 def _next_due(session: Session) -> tuple[datetime | None, datetime | None]:
-    return outbox.next_due_time(session), reminders.next_due_time(session)
+    return queue.next_due_time(session, utcnow()), reminders.next_due_time(session)
 
-
-async def _first_of(task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-
-
-async def _event_or_timeout(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from syncd.notify.kinds import MessageKind, NoticeEvent
 from syncd.notify.models import Audience, MerchantNotificationSettings
-from syncd.notify.outbox import Letter, queue_notice
+from syncd.notify.outbox import queue_notice
 from syncd.notify.preferences import merchant_settings, merchant_wants, staff_wants
+from syncd.notify.queue import Letter
 from syncd.notify.recipients import Addressee
 from syncd.store.models import CalendarBinding, Merchant, Staff
 

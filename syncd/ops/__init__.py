@@ -7,6 +7,7 @@
                   the connectors' reports of their traffic (Graph), counted
     samples       the database readings behind the deployment-wide gauges
     collector     those gauges, read at scrape time with a short cache
+    worker_gauge  the worker loop's heartbeat as a gauge (its age), for alerting
     listener      the metrics listener: /metrics, /healthz, /readyz on a port of its own
     systemd       READY=1 / STOPPING=1 to systemd (Type=notify)
     ports         who listens on a local port, to name it when a port is taken

@@ -27,6 +27,12 @@ class GraphMetrics(Observer):
     def fell_back(self, form: str) -> None:
         metrics.GRAPH_FALLBACKS.labels(form).inc()
 
+    def notified(self, notice: str, outcome: str, count: int) -> None:
+        metrics.GRAPH_NOTIFICATIONS.labels(notice, outcome).inc(count)
+
+    def subscription_kept(self, action: str, outcome: str) -> None:
+        metrics.GRAPH_SUBSCRIPTIONS.labels(action, outcome).inc()
+
 
 def count_connector_reports() -> None:
     """Count what connectors report from now on in this process."""

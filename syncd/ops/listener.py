@@ -25,7 +25,8 @@ from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.notify import metrics as _mail_metrics  # noqa: F401 - registers the mail metrics
 from syncd.ops.collector import DatabaseCollector
-from syncd.ops.health import Readiness
+from syncd.ops.health import Heartbeat, Readiness
+from syncd.ops.worker_gauge import WorkerHeartbeatCollector
 from syncd.runtime import Runtime
 
 log = logging.getLogger("syncd.metrics")
@@ -119,10 +120,13 @@ def _json(start_response: StartResponse, status: int, body: object) -> list[byte
     return [data]
 
 
-def process_registry(runtime: Runtime) -> CollectorRegistry:
-    """What this process serves: its own counters, plus the database gauges if enabled."""
+def process_registry(runtime: Runtime, worker: Heartbeat | None) -> CollectorRegistry:
+    """What this process serves: its own counters, its worker loop's heartbeat where
+    `worker` runs here, plus the database gauges if enabled."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(REGISTRY)
+    if worker is not None:
+        registry.register(WorkerHeartbeatCollector(worker))
     settings = runtime.settings.metrics
     if settings.database_gauges:
         collector = DatabaseCollector(
@@ -144,6 +148,8 @@ def start_listener(runtime: Runtime, readiness: Readiness | None) -> MetricsList
     settings = runtime.settings.metrics
     if not settings.enabled:
         return None
-    listener = MetricsListener(settings.host, settings.port, process_registry(runtime), readiness)
+    worker = readiness.worker if readiness is not None else None
+    registry = process_registry(runtime, worker)
+    listener = MetricsListener(settings.host, settings.port, registry, readiness)
     listener.start()
     return listener

@@ -30,8 +30,9 @@ from syncd.store.dbthread import DatabaseThreads
 from syncd.timeutil import utcnow
 
 log = logging.getLogger("syncd.reconcile")
-# a calendar's step before its pass: (calendar, binding id); see syncd/reconcile/graph_upkeep.py
-Upkeep = Callable[[Calendar, int], Awaitable[None]]
+# a calendar's step before its pass: (calendar, binding id, connector kind); see
+# syncd/reconcile/push/upkeep.py
+Upkeep = Callable[[Calendar, int, str], Awaitable[None]]
 
 
 async def reconcile_pass(
@@ -91,7 +92,7 @@ class Watcher:
         upkeep: Upkeep | None = None,
     ):
         self.db, self.settings, self.policy = db, settings, policy
-        self.upkeep = upkeep  # run before each pass (Graph subscriptions); never raises
+        self.upkeep = upkeep  # run before each pass (push subscriptions); never raises
 
     async def watch(
         self,
@@ -103,7 +104,7 @@ class Watcher:
     ) -> None:
         """One due pass, if any; raises only what should pause the whole calendar."""
         if self.upkeep is not None:
-            await self.upkeep(calendar, binding_id)
+            await self.upkeep(calendar, binding_id, connector_kind)
         started = time.perf_counter()
         try:
             summary = await reconcile_pass(

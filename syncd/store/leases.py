@@ -38,6 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from syncd.store.models import BindingState, CalendarBinding
+from syncd.store.queue import LeaseColumns
+
+BINDING_LEASES = LeaseColumns(
+    CalendarBinding, CalendarBinding.lease_owner, CalendarBinding.lease_expires_at
+)
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,7 @@ class Lease:
 
 
 def lease_free(owner: str, now: datetime) -> ColumnElement[bool]:
-    return or_(
-        CalendarBinding.lease_owner.is_(None),
-        CalendarBinding.lease_owner == owner,
-        CalendarBinding.lease_expires_at < now,
-    )
+    return or_(BINDING_LEASES.free(now), CalendarBinding.lease_owner == owner)
 
 
 def _live(binding: type[CalendarBinding], now: datetime) -> ColumnElement[bool]:
@@ -152,12 +153,8 @@ def renew_lease(
     session: Session, binding_id: int, lease: Lease, now: datetime, seconds: float
 ) -> bool:
     """Extend `lease`; False if the calendar was released or acquired since (lease lost)."""
-    result = session.execute(
-        update(CalendarBinding)
-        .where(CalendarBinding.id == binding_id, held(lease))
-        .values(lease_expires_at=now + timedelta(seconds=seconds))
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    until = now + timedelta(seconds=seconds)
+    return BINDING_LEASES.extend(session, until, CalendarBinding.id == binding_id, held(lease)) > 0
 
 
 def holds_lease(session: Session, binding_id: int, lease: Lease) -> bool:
@@ -206,7 +203,4 @@ def release_lease(session: Session, binding_id: int, owner: str, *, heal: bool =
 
 def release_all_leases(session: Session, owner: str | None = None) -> None:
     """Drop leases held by `owner`, or every lease (a single-process start)."""
-    query = update(CalendarBinding).values(lease_owner=None, lease_expires_at=None)
-    if owner is not None:
-        query = query.where(CalendarBinding.lease_owner == owner)
-    session.execute(query)
+    BINDING_LEASES.release(session, owner)

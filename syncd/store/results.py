@@ -1,7 +1,8 @@
 """Recording what the calendars hold after the worker's writes, many mirrors at a time.
 
-The worker's recorder (syncd/worker/recorder.py) hands every success of a group
-commit to `record_successes` at once: one batched UPDATE, no read before it.
+The worker's group commit (syncd/store/group_commit.py) hands every success of
+a group to `record_successes` at once: one batched UPDATE (the mirrors' outcome
+statement, syncd/store/queue.py), no read before it.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, Update, and_, bindparam, func, not_, or_, select, update
+from sqlalchemy import Table, Update, and_, bindparam, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from syncd.store.leases import Lease
 from syncd.store.models import CalendarBinding, Mirror, Presence
-from syncd.store.work import Outcome
+from syncd.store.queue import ROW_ID, record_all
+from syncd.store.work import MIRRORS, Outcome
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,8 @@ def record_successes(session: Session, successes: Sequence[Success]) -> None:
     time of the UPDATE, so a booking changed meanwhile leaves its mirror pending.
     """
     fenced = [_success_row(s) | _lease_row(s.lease) for s in successes if s.lease]
-    unfenced = [_success_row(s) for s in successes if not s.lease]
-    # On the session's connection: the statements touch no mapped object, and the
-    # ORM's bulk-update path around an executemany cost as much as the statement.
-    connection = session.connection()
-    if fenced:
-        connection.execute(_RECORD_FENCED_SUCCESS, fenced)
-    if unfenced:
-        connection.execute(_RECORD_SUCCESS, unfenced)
+    record_all(session, _RECORD_FENCED_SUCCESS, fenced)
+    record_all(session, _RECORD_SUCCESS, [_success_row(s) for s in successes if not s.lease])
 
 
 def _record_success_statement() -> Update:
@@ -52,21 +48,19 @@ def _record_success_statement() -> Update:
         table.c.desired == bindparam("s_actual"),
         or_(table.c.desired == Presence.ABSENT, table.c.desired_version == bindparam("s_version")),
     )
-    return (
-        update(table)
-        .where(table.c.id == bindparam("s_id"))
-        .values(
-            actual=bindparam("s_actual"),
-            actual_version=bindparam("s_version"),
-            remote_id=bindparam("s_remote_id"),
-            etag=bindparam("s_etag"),
-            remote_may_exist=bindparam("s_may_exist"),
-            generation=func.coalesce(bindparam("s_generation"), table.c.generation),
-            attempts=0,
-            last_error=None,
-            pending=not_(converged),
-            next_attempt_at=bindparam("s_at"),
-        )
+    return MIRRORS.outcome_statement(
+        {
+            "actual": bindparam("s_actual"),
+            "actual_version": bindparam("s_version"),
+            "remote_id": bindparam("s_remote_id"),
+            "etag": bindparam("s_etag"),
+            "remote_may_exist": bindparam("s_may_exist"),
+            "generation": func.coalesce(bindparam("s_generation"), table.c.generation),
+            "attempts": 0,
+            "last_error": None,
+            "pending": not_(converged),
+            "next_attempt_at": bindparam("s_at"),
+        }
     )
 
 
@@ -92,7 +86,7 @@ def _lease_row(lease: Lease | None) -> dict[str, object]:
 def _success_row(success: Success) -> dict[str, object]:
     outcome, ref = success.outcome, success.outcome.ref
     return {
-        "s_id": success.mirror_id,
+        ROW_ID: success.mirror_id,
         "s_actual": outcome.actual,
         "s_version": outcome.version,
         "s_remote_id": ref.remote_id if ref else None,

@@ -5,7 +5,8 @@ the only one writing to that calendar, so a booking's writes are never
 reordered. Bindings sharing a lease key (one mailbox) are leased to one worker
 at a time, so a mailbox's concurrency limit holds across processes.
 
-Leases themselves (fenced by a generation) are in syncd/store/leases.py.
+Leases themselves (fenced by a generation) are in syncd/store/leases.py; the
+mirrors are a durable queue (syncd/store/queue.py) claimed under them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from syncd.store.models import (
     Service,
     Staff,
 )
+from syncd.store.queue import QueueTable
 from syncd.store.schedule import PassSchedule
 from syncd.timeutil import utcnow
 
@@ -87,15 +89,20 @@ class BindingTarget:
     calendar_id: str
 
 
-def _due_mirrors(now: datetime) -> list[ColumnElement[bool]]:
-    return [Mirror.pending.is_(True), Mirror.dead.is_(False), Mirror.next_attempt_at <= now]
+# Leased a calendar at a time (the binding's lease), not row by row.
+MIRRORS = QueueTable(
+    model=Mirror,
+    id=Mirror.id,
+    waiting=and_(Mirror.pending.is_(True), Mirror.dead.is_(False)),
+    next_attempt_at=Mirror.next_attempt_at,
+)
 
 
 def due_bindings(
     session: Session, owner: str, now: datetime, limit: int, *, passes: PassSchedule | None = None
 ) -> list[BindingTarget]:
     """Calendars with work due now that nobody else holds (with `passes`: or a reconcile pass)."""
-    due = select(Mirror.binding_id).where(*_due_mirrors(now)).distinct().scalar_subquery()
+    due = select(Mirror.binding_id).where(*MIRRORS.due(now)).distinct().scalar_subquery()
     wanted: ColumnElement[bool] = CalendarBinding.id.in_(due)
     if passes is not None:
         wanted = or_(wanted, passes.due(now))
@@ -119,16 +126,15 @@ def next_due_time(session: Session, *, passes: PassSchedule | None = None) -> da
     now = utcnow()
     held = key_held(now)  # its own lease, or another calendar's of its mailbox
     leased = and_(CalendarBinding.lease_owner.is_not(None), CalendarBinding.lease_expires_at >= now)
-    waiting = [Mirror.pending.is_(True), Mirror.dead.is_(False)]
     # A paused calendar's mirrors wait for the pause's end (the `paused` time below),
     # however long ago they fell due: counting them would make the worker spin.
     resting = and_(CalendarBinding.paused_until.is_not(None), CalendarBinding.paused_until > now)
     mirror_due = (
         select(func.min(Mirror.next_attempt_at))
         .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
-        .where(*waiting, ~held, ~resting)
+        .where(MIRRORS.waiting, ~held, ~resting)
     )
-    waiting_bindings = select(Mirror.binding_id).where(*waiting)
+    waiting_bindings = select(Mirror.binding_id).where(MIRRORS.waiting)
     waiting_keys = select(CalendarBinding.lease_key).where(CalendarBinding.id.in_(waiting_bindings))
     lease_ends = select(func.min(CalendarBinding.lease_expires_at)).where(
         leased,
@@ -195,7 +201,7 @@ def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: i
     rank = func.row_number().over(partition_by=Mirror.binding_id, order_by=order)
     ranked = (
         select(Mirror.id, rank.label("rank"))
-        .where(Mirror.binding_id.in_(binding_ids), *_due_mirrors(now))
+        .where(Mirror.binding_id.in_(binding_ids), *MIRRORS.due(now))
         .subquery()
     )
     first = select(Mirror.id).join(ranked, ranked.c.id == Mirror.id).where(ranked.c.rank <= limit)
@@ -242,7 +248,7 @@ def has_due(session: Session, binding_id: int, now: datetime, busy: set[int]) ->
     """Whether `claim_due` would find anything: a read, to spare a writer's transaction."""
     query = (
         select(Mirror.id)
-        .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
+        .where(Mirror.binding_id == binding_id, *MIRRORS.due(now))
         .where(Mirror.id.not_in(busy))
         .limit(1)
     )
@@ -283,7 +289,7 @@ def claim_due(
     order = (Mirror.next_attempt_at, Mirror.id)
     due = (
         select(Mirror.id)
-        .where(Mirror.binding_id == binding_id, *_due_mirrors(now))
+        .where(Mirror.binding_id == binding_id, *MIRRORS.due(now))
         .where(Mirror.id.not_in(busy or ()))
         .order_by(*order)
         .limit(limit)
@@ -320,12 +326,8 @@ def _will_write(mirror: Mirror) -> bool:
 
 def _mark_may_exist(session: Session, mirror_ids: list[int]) -> None:
     if mirror_ids:
-        session.execute(
-            update(Mirror)
-            .where(Mirror.id.in_(mirror_ids))
-            .values(remote_may_exist=True)
-            .execution_options(synchronize_session=False)  # the loaded rows are dropped after
-        )
+        # the loaded rows are dropped after: nothing to synchronise
+        session.execute(MIRRORS.update(Mirror.id.in_(mirror_ids)).values(remote_may_exist=True))
 
 
 def _task(mirror: Mirror) -> MirrorTask:
@@ -418,9 +420,5 @@ def mark_binding_healthy(session: Session, binding_id: int) -> None:
 
 
 def count_pending(session: Session) -> int:
-    query = (
-        select(func.count())
-        .select_from(Mirror)
-        .where(and_(Mirror.pending.is_(True), Mirror.dead.is_(False)))
-    )
+    query = select(func.count()).select_from(Mirror).where(MIRRORS.waiting)
     return session.scalar(query) or 0

@@ -61,12 +61,18 @@ class DeliveryPolicy:
         return cls(timedelta(hours=hours), backoff)
 
 
-async def post(client: httpx.AsyncClient, outgoing: Outgoing, timestamp: int) -> Answer:
-    """Send `outgoing` signed for an attempt at `timestamp` (Unix seconds)."""
+def request_headers(outgoing: Outgoing, timestamp: int) -> dict[str, str]:
+    """The headers of `outgoing`'s POST for an attempt at `timestamp` (Unix seconds)."""
     headers = signed_headers(
         outgoing.signing_secrets, outgoing.message_id, timestamp, outgoing.body
     )
     headers["content-type"] = "application/json"
+    return headers
+
+
+async def post(client: httpx.AsyncClient, outgoing: Outgoing, timestamp: int) -> Answer:
+    """Send `outgoing` signed for an attempt at `timestamp` (Unix seconds)."""
+    headers = request_headers(outgoing, timestamp)
     try:
         async with client.stream(
             "POST", outgoing.url, content=outgoing.body, headers=headers

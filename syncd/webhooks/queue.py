@@ -10,10 +10,11 @@ UPDATE (taking its row lock) before its listeners insert deliveries, so a
 concurrent change of the same booking allocates its ids only after this one
 commits.
 
-A claim is a lease (owner, expiry) on the row. A sender that dies holding one
-leaves the row pending; once the lease is released (on SQLite, when the next
-process starts) or expires, the row is claimed and sent again with the same
-webhook-id: delivery is at least once.
+A claim is a lease (owner, expiry) on the row, as in every durable queue
+(syncd/store/queue.py). A sender that dies holding one leaves the row pending;
+once the lease is released (on SQLite, when the next process starts) or
+expires, the row is claimed and sent again with the same webhook-id: delivery
+is at least once.
 """
 
 from __future__ import annotations
@@ -23,13 +24,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session, aliased
 
+from syncd.store.queue import ROW_ID, LeaseColumns, QueueTable, record_all
 from syncd.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 
 _Earlier = aliased(WebhookDelivery)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_LEASES = LeaseColumns(
+    WebhookDelivery, WebhookDelivery.lease_owner, WebhookDelivery.lease_expires_at
+)
+DELIVERIES = QueueTable(
+    model=WebhookDelivery,
+    id=WebhookDelivery.id,
+    waiting=WebhookDelivery.state == DeliveryState.PENDING,
+    next_attempt_at=WebhookDelivery.next_attempt_at,
+    lease=_LEASES,
+)
 
 
 @dataclass(frozen=True)
@@ -86,18 +98,9 @@ def _is_lane_head() -> ColumnElement[bool]:
     return ~earlier.exists()
 
 
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(WebhookDelivery.lease_owner.is_(None), WebhookDelivery.lease_expires_at < now)
-
-
-def _due_heads(now: datetime) -> list[ColumnElement[bool]]:
-    return [
-        WebhookDelivery.state == DeliveryState.PENDING,
-        WebhookDelivery.next_attempt_at <= now,
-        _lease_free(now),
-        WebhookSubscription.enabled.is_(True),
-        _is_lane_head(),
-    ]
+def _enabled() -> ColumnElement[bool]:
+    enabled = select(WebhookSubscription.id).where(WebhookSubscription.enabled.is_(True))
+    return WebhookDelivery.subscription_id.in_(enabled)
 
 
 def claim_due(session: Session, claim: Claim) -> list[Outgoing]:
@@ -110,20 +113,17 @@ def claim_due(session: Session, claim: Claim) -> list[Outgoing]:
     for subscription_id in _subscriptions_to_ask(session, claim):
         room = min(left, claim.room.get(subscription_id, claim.fresh_room))
         if room > 0:
-            found = _due_heads_of(session, subscription_id, room, claim)
+            found = _claim_heads_of(session, subscription_id, room, claim)
             chosen += found
             left -= len(found)
-    return _outgoing(session, _lease(session, chosen, claim), claim.now)
+    return _outgoing(session, chosen, claim.now)
 
 
 def _subscriptions_to_ask(session: Session, claim: Claim) -> list[int]:
     if claim.only is not None:
         return sorted(claim.only)
     due = select(WebhookDelivery.id).where(
-        WebhookDelivery.subscription_id == WebhookSubscription.id,
-        WebhookDelivery.state == DeliveryState.PENDING,
-        WebhookDelivery.next_attempt_at <= claim.now,
-        _lease_free(claim.now),
+        WebhookDelivery.subscription_id == WebhookSubscription.id, *DELIVERIES.due(claim.now)
     )
     query = select(WebhookSubscription.id).where(
         WebhookSubscription.enabled.is_(True), due.exists()
@@ -131,30 +131,20 @@ def _subscriptions_to_ask(session: Session, claim: Claim) -> list[int]:
     return list(session.scalars(query.order_by(WebhookSubscription.id)))
 
 
-def _due_heads_of(session: Session, subscription_id: int, room: int, claim: Claim) -> list[int]:
+def _claim_heads_of(
+    session: Session, subscription_id: int, room: int, claim: Claim
+) -> list[int]:
+    """Lease up to `room` due lane heads of one subscription (the subscription still
+    enabled: it was asked about a moment ago)."""
     query = (
         select(WebhookDelivery.id)
-        .join(WebhookSubscription, WebhookDelivery.subscription_id == WebhookSubscription.id)
-        .where(WebhookDelivery.subscription_id == subscription_id, *_due_heads(claim.now))
+        .where(WebhookDelivery.subscription_id == subscription_id, _enabled(), _is_lane_head())
         .where(WebhookDelivery.id.not_in(claim.busy))
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(room)
     )
-    return list(session.scalars(query))
-
-
-def _lease(session: Session, chosen: list[int], claim: Claim) -> list[int]:
-    if not chosen:
-        return []
-    leased = session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(chosen), WebhookDelivery.state == DeliveryState.PENDING)
-        .where(_lease_free(claim.now))
-        .values(lease_owner=claim.owner, lease_expires_at=claim.lease_until)
-        .returning(WebhookDelivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    return list(leased.scalars())
+    rows = DELIVERIES.claim(session, query, claim.owner, claim.lease_until, claim.now)
+    return [row.id for row in rows]
 
 
 _OUTGOING_COLUMNS = (
@@ -208,41 +198,37 @@ def signing_secrets(
     return (secret,)
 
 
-def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
-    """Store many attempts' outcomes in one statement; a row no longer pending is left alone
-    (another sender, whose lease followed an expired one, recorded it first)."""
-    statement = (
-        update(_DELIVERIES)
-        .where(_DELIVERIES.c.id == bindparam("b_id"))
-        .where(_DELIVERIES.c.state == DeliveryState.PENDING)
-        .values(
-            state=bindparam("b_state"),
-            attempts=bindparam("b_attempts"),
-            last_attempt_at=bindparam("b_attempted_at"),
-            next_attempt_at=bindparam("b_next_attempt_at"),
-            delivered_at=bindparam("b_delivered_at"),
-            last_status=bindparam("b_status"),
-            last_error=bindparam("b_error"),
-            lease_owner=None,
-            lease_expires_at=None,
+# A row no longer pending is left alone: another sender, whose lease followed an
+# expired one, recorded it first.
+_RECORD_OUTCOME = DELIVERIES.outcome_statement(
+    {
+        column: bindparam(f"b_{column}")
+        for column in (
+            "state", "attempts", "last_attempt_at", "next_attempt_at", "delivered_at",
+            "last_status", "last_error",
         )
-    )
-    if outcomes:
-        session.execute(statement, [_row(outcome) for outcome in outcomes])
+    },
+    _DELIVERIES.c.state == DeliveryState.PENDING,
+)
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
+    """Store many attempts' outcomes in one statement (a group commit)."""
+    record_all(session, _RECORD_OUTCOME, [_row(outcome) for outcome in outcomes])
     _disable_gone(session, [o for o in outcomes if o.disables_subscription])
 
 
 def _row(outcome: Outcome) -> dict[str, Any]:
     delivered = outcome.state == DeliveryState.DELIVERED
     return {
-        "b_id": outcome.delivery_id,
+        ROW_ID: outcome.delivery_id,
         "b_state": str(outcome.state),
         "b_attempts": outcome.attempts,
-        "b_attempted_at": outcome.attempted_at,
+        "b_last_attempt_at": outcome.attempted_at,
         "b_next_attempt_at": outcome.next_attempt_at,
         "b_delivered_at": outcome.attempted_at if delivered else None,
-        "b_status": outcome.status,
-        "b_error": outcome.error,
+        "b_last_status": outcome.status,
+        "b_last_error": outcome.error,
     }
 
 
@@ -262,21 +248,12 @@ def _disable_gone(session: Session, outcomes: list[Outcome]) -> None:
 
 def release_leases(session: Session, owner: str | None = None) -> None:
     """Free the rows `owner` holds, or every row (the one process of an SQLite database)."""
-    query = update(WebhookDelivery).where(WebhookDelivery.lease_owner.is_not(None))
-    if owner is not None:
-        query = query.where(WebhookDelivery.lease_owner == owner)
-    session.execute(query.values(lease_owner=None, lease_expires_at=None))
+    _LEASES.release(session, owner)
 
 
 def next_due_time(session: Session, now: datetime) -> datetime | None:
     """When the earliest lane head not already claimed becomes due."""
-    query = (
-        select(func.min(WebhookDelivery.next_attempt_at))
-        .join(WebhookSubscription, WebhookDelivery.subscription_id == WebhookSubscription.id)
-        .where(WebhookDelivery.state == DeliveryState.PENDING, _lease_free(now))
-        .where(WebhookSubscription.enabled.is_(True), _is_lane_head())
-    )
-    return session.scalar(query)
+    return DELIVERIES.next_due_time(session, now, _enabled(), _is_lane_head(), lease_ends=False)
 
 
 def prune_delivered(session: Session, before: datetime, limit: int = 5000) -> int:

@@ -22,22 +22,20 @@ from functools import partial
 
 import httpx
 
+from syncd.background import BackgroundLoop, finish_within, seconds_until
 from syncd.metrics import WEBHOOK_ATTEMPTS
 from syncd.runtime import Runtime
 from syncd.store.db import is_sqlite
 from syncd.store.dbthread import DatabaseThreads
-from syncd.store.outage import Backoff, outage_or_raise
+from syncd.store.group_commit import Recorder
 from syncd.timeutil import utcnow
 from syncd.webhooks import attempt, queue
 from syncd.webhooks.destinations import DestinationPolicy
 from syncd.webhooks.models import DeliveryState
 from syncd.webhooks.queue import Claim, Outcome, Outgoing
-from syncd.webhooks.recording import OutcomeWriter
 from syncd.webhooks.transport import CheckedTransport
-from syncd.worker.loop import worker_identity
 
 log = logging.getLogger("syncd.webhooks")
-MIN_SLEEP_SECONDS = 0.02
 PRUNE_EVERY_SECONDS = 3600.0
 # Per subscription up to ROOM x concurrency deliveries are claimed, refilled once fewer
 # than REFILL_BELOW x concurrency are left. A claimed delivery waits behind at most
@@ -45,47 +43,43 @@ PRUNE_EVERY_SECONDS = 3600.0
 ROOM = 4
 REFILL_BELOW = 2
 LEASE_MARGIN_SECONDS = 60.0
+LINGER_SECONDS = 0.05  # what a booking's next event may wait, under load, for fewer commits
 
 
-class WebhookSender:
+class WebhookSender(BackgroundLoop):
+    name = "webhook sender"
+    log = log
+
     def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
+        super().__init__(runtime.waker, owner)
         self.runtime = runtime
         self.settings = runtime.settings.webhooks
-        self.owner = owner or worker_identity()
         self.db = DatabaseThreads(runtime.sessions)
         self.policy = attempt.DeliveryPolicy.of(
             self.settings.retry_period_hours,
             self.settings.backoff_base_seconds,
             self.settings.backoff_max_seconds,
         )
-        self.stopping = asyncio.Event()
-        self._wake = asyncio.Event()  # news for everyone: a commit elsewhere
         self._nudge = asyncio.Event()  # news for the subscriptions in _refill
+        self.wake_events = (self.wake, self._nudge)  # self.wake: news for everyone
+        self._everyone = True  # whether the next round asks every subscription
+        self._capped = False
+        self._client: httpx.AsyncClient | None = None
         self._refill: set[int] = set()
         self._retries: list[datetime] = []  # a heap: when our failed deliveries come due
         self._claimed: dict[int, asyncio.Task[None]] = {}
         self._per_subscription: Counter[int] = Counter()
         self._slots: dict[int, asyncio.Semaphore] = {}
-        self._outcomes = OutcomeWriter(self.db, lambda: len(self._claimed))
+        self._outcomes = Recorder(self.db, linger=self._linger)
         self._next_prune = 0.0
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set, then shut down gracefully."""
-        self.runtime.waker.attach(asyncio.get_running_loop(), self._wake)
-        log.info("webhook sender started", extra={"worker": self.owner})
-        try:
-            async with self._client() as client:
-                try:
-                    await self._forget_stale_leases()
-                    await self._loop(stop, client)
-                finally:
-                    await self._shutdown()
-        finally:
-            self.runtime.waker.detach(self._wake)
-            self.db.close()
-            log.info("webhook sender stopped", extra={"worker": self.owner})
+    async def start(self) -> None:
+        self._client = self._new_client()
+        if is_sqlite(self.runtime.engine):
+            # One process owns an SQLite database: leases left by a killed run are stale.
+            await self.db.run(queue.release_leases)
 
-    def _client(self) -> httpx.AsyncClient:
+    def _new_client(self) -> httpx.AsyncClient:
         most = self.settings.max_in_flight
         limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
         return httpx.AsyncClient(
@@ -96,37 +90,25 @@ class WebhookSender:
             headers={"user-agent": "syncd-webhooks"},
         )
 
-    async def _forget_stale_leases(self) -> None:
-        if is_sqlite(self.runtime.engine):
-            # One process owns an SQLite database: leases left by a killed run are stale.
-            await self.db.run(queue.release_leases)
-
-    async def _loop(self, stop: asyncio.Event, client: httpx.AsyncClient) -> None:
-        everyone, backoff = True, Backoff("webhook sender")
-        while not stop.is_set():
-            self._wake.clear()
-            self._nudge.clear()
-            try:
-                capped, sleep = await self._round(client, everyone)
-            except Exception as error:  # a database outage: wait, then look at everyone again
-                await backoff.wait(outage_or_raise(error), stop)
-                everyone = True
-                continue
-            backoff.recovered()
-            timed_out = not await _until_woken((self._wake, self._nudge, stop), sleep)
-            everyone = capped or timed_out or self._wake.is_set()
-
-    async def _round(self, client: httpx.AsyncClient, everyone: bool) -> tuple[bool, float]:
-        """Claim what is due (of every subscription, or of those to refill); whether the
-        claim was capped, and how long to sleep then."""
+    async def round(self, stop: asyncio.Event) -> float:
+        """Claim what is due (of every subscription, or of those to refill); how long to
+        sleep then."""
+        assert self._client is not None  # opened by start
+        everyone, self._everyone = self._everyone, False
         only = None if everyone else frozenset(self._refill)
         self._refill = set()
         asked_at = utcnow()
-        capped = await self._claim(client, only)
+        self._capped = await self._claim(self._client, only)
         if everyone:
             self._forget_retries_due_by(asked_at)
             await self._prune_now_and_then()
-        return capped, await self._sleep_seconds()
+        return await self._sleep_seconds()
+
+    def after_outage(self) -> None:
+        self._everyone = True  # a database outage: look at everyone again
+
+    def after_sleep(self, *, woken: bool) -> None:
+        self._everyone = self._capped or not woken or self.wake.is_set()
 
     async def _claim(self, client: httpx.AsyncClient, only: frozenset[int] | None) -> bool:
         """Claim and start what is due; True if max_in_flight cut the claim short."""
@@ -167,10 +149,15 @@ class WebhookSender:
                 return  # not sent: its lease is released on the way out
             answer = await attempt.post(client, outgoing, int(time.time()))
         outcome = attempt.settle(outgoing, answer, utcnow(), self.policy)
-        await self._outcomes.write(outcome)
+        await self._outcomes.record_item(queue.record_outcomes, outcome)
         if outcome.state == DeliveryState.PENDING:
             heapq.heappush(self._retries, outcome.next_attempt_at)
         _report(outcome)
+
+    def _linger(self, waiting: int) -> float:
+        """While other requests are in flight, an outcome waits a few milliseconds for
+        theirs (a lone one is committed at once)."""
+        return LINGER_SECONDS if len(self._claimed) > waiting else 0.0
 
     def _finished(self, outgoing: Outgoing, task: asyncio.Task[None]) -> None:
         self._claimed.pop(outgoing.delivery_id, None)
@@ -195,9 +182,7 @@ class WebhookSender:
             due = self._retries[0] if self._retries else None
         else:
             due = await self.db.run(queue.next_due_time, utcnow())
-        if due is None:
-            return sweep
-        return min(sweep, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))
+        return seconds_until(due, sweep)
 
     def _forget_retries_due_by(self, moment: datetime) -> None:
         while self._retries and self._retries[0] <= moment:
@@ -210,18 +195,15 @@ class WebhookSender:
         before = utcnow() - timedelta(days=self.settings.keep_delivered_days)
         await self.db.run(queue.prune_delivered, before)
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Send nothing new; give requests in flight the timeout, then abandon them."""
-        self.stopping.set()
-        tasks = list(self._claimed.values())
-        if tasks:
-            _, unfinished = await asyncio.wait(tasks, timeout=self.settings.timeout_seconds)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+        await finish_within(self._claimed.values(), self.settings.timeout_seconds)
         await self._outcomes.finish()
         with contextlib.suppress(Exception):
             await self.db.run(queue.release_leases, self.owner)
+        if self._client is not None:
+            await self._client.aclose()
+        self.db.close()
 
 
 def _report(outcome: Outcome) -> None:
@@ -242,15 +224,3 @@ def _report(outcome: Outcome) -> None:
         extra={"attempt": outcome.attempts},
     )
 
-
-async def _until_woken(events: tuple[asyncio.Event, ...], seconds: float) -> bool:
-    """Wait for any of `events`, at most `seconds`; False if none came."""
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        done, _ = await asyncio.wait(
-            waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-    return bool(done)

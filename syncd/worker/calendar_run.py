@@ -16,6 +16,7 @@ from syncd.reconcile.passes import Watcher
 from syncd.retry_policy import RetryPolicy
 from syncd.store import leases, results, work
 from syncd.store.dbthread import DatabaseThreads
+from syncd.store.group_commit import Recorder
 from syncd.store.leases import Lease
 from syncd.store.models import BindingState
 from syncd.store.outage import outage_of, outage_or_raise
@@ -28,7 +29,6 @@ from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
-from syncd.worker.recorder import Recorder
 from syncd.worker.unwritable import open_unwritable_conflict
 
 log = logging.getLogger("syncd.worker")

@@ -10,10 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any
@@ -21,29 +18,28 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from connectors.base import Connector
+from syncd.background import BackgroundLoop, finish_within, seconds_until
 from syncd.ops.health import Heartbeat
-from syncd.reconcile.graph_upkeep import GraphUpkeep
 from syncd.reconcile.passes import Watcher
+from syncd.reconcile.push.upkeep import PushUpkeep
 from syncd.reconcile.state import PASSES
 from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store import leases, work
 from syncd.store.dbthread import DatabaseThreads
-from syncd.store.outage import Backoff, outage_of, outage_or_raise
+from syncd.store.group_commit import Recorder
+from syncd.store.outage import outage_of
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
-from syncd.worker.recorder import Recorder
 
 log = logging.getLogger("syncd.worker")
-MIN_SLEEP_SECONDS = 0.02
 
 
-def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+class Worker(BackgroundLoop):
+    name = "worker"
+    log = log
 
-
-class Worker:
     def __init__(
         self,
         runtime: Runtime,
@@ -52,14 +48,12 @@ class Worker:
         owner: str | None = None,
         heartbeat: Heartbeat | None = None,
     ) -> None:
+        super().__init__(runtime.waker, owner)
         self.runtime = runtime
         self.heartbeat = heartbeat or Heartbeat()  # read by /readyz
         self.settings = runtime.settings.worker
         self.connectors = connectors
-        self.owner = owner or worker_identity()
         self.db = DatabaseThreads(runtime.sessions)
-        self.stopping = asyncio.Event()
-        self._wake = asyncio.Event()
         self._runs: dict[int, asyncio.Task[None]] = {}
         self._ctx = RunContext(
             db=self.db,
@@ -79,34 +73,17 @@ class Worker:
         if self._watch:
             reconcile = runtime.settings.reconcile
             upkeep = None
-            if reconcile.graph.public_url is not None:  # Graph change notifications
-                upkeep = GraphUpkeep(self.db, reconcile.graph)
+            if reconcile.push.public_url is not None:  # services' change notifications
+                upkeep = PushUpkeep(self.db, reconcile.push)
             watcher = Watcher(self.db, reconcile, self._ctx.policy, upkeep)
             self._ctx = dataclasses.replace(self._ctx, watcher=watcher)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Converge mirrors until `stop` is set, then shut down gracefully."""
-        self.runtime.waker.attach(asyncio.get_running_loop(), self._wake)
-        log.info("worker started", extra={"worker": self.owner})
-        try:
-            await self._loop(stop)
-        finally:
-            self.runtime.waker.detach(self._wake)
-            await self._shutdown()
+    def before_round(self) -> None:
+        self.heartbeat.beat()
 
-    async def _loop(self, stop: asyncio.Event) -> None:
-        backoff = Backoff("worker")
-        while not stop.is_set():
-            self.heartbeat.beat()
-            self._wake.clear()
-            try:
-                await self._dispatch()
-                sleep = await self._sleep_seconds()
-            except Exception as error:
-                await backoff.wait(outage_or_raise(error), stop)
-                continue
-            backoff.recovered()
-            await _first_of(self._wake, stop, sleep)
+    async def round(self, stop: asyncio.Event) -> float:
+        await self._dispatch()
+        return await self._sleep_seconds()
 
     async def _dispatch(self) -> None:
         free = self.settings.calendars_in_parallel - len(self._runs)
@@ -191,36 +168,18 @@ class Worker:
             log.warning("calendar pass stopped: %s", outage, extra={"binding_id": binding_id})
         elif error is not None:
             log.error("calendar pass failed", exc_info=error, extra={"binding_id": binding_id})
-        self._wake.set()
+        self.wake.set()
 
     async def _sleep_seconds(self) -> float:
         sweep = self.settings.sweep_interval_seconds
         if len(self._runs) >= self.settings.calendars_in_parallel:
             return sweep  # nothing can start before a run finishes, and that wakes the loop
-        due = await self.db.read(work.next_due_time, passes=self._passes)
-        if due is None:
-            return sweep
-        return min(sweep, max(MIN_SLEEP_SECONDS, (due - utcnow()).total_seconds()))
+        return seconds_until(await self.db.read(work.next_due_time, passes=self._passes), sweep)
 
-    async def _shutdown(self) -> None:
+    async def shutdown(self) -> None:
         """Take no new work; give in-flight writes the configured time, then abandon them."""
-        self.stopping.set()
-        runs = list(self._runs.values())
-        if runs:
-            _, unfinished = await asyncio.wait(runs, timeout=self.settings.shutdown_timeout_seconds)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+        await finish_within(self._runs.values(), self.settings.shutdown_timeout_seconds)
         with contextlib.suppress(Exception):
             await self.db.run(leases.release_all_leases, self.owner)
         self.db.close()
-        log.info("worker stopped", extra={"worker": self.owner})
 
-
-async def _first_of(first: asyncio.Event, second: asyncio.Event, seconds: float) -> None:
-    waiters = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

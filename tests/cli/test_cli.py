@@ -237,6 +237,9 @@ def test_run_serves_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
             daemon.kill()
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any(entry["message"] == "worker stopped" for entry in lines)
+    # the configuration users run: uvicorn's standard extras, which the install pins
+    assert any(entry["message"] == "web handler on uvloop, HTTP parsed by httptools"
+               for entry in lines)
     assert "ada@example.org" not in log.read_text()
     assert "secret-key-for-tests" not in log.read_text()
     engine = create_engine(f"sqlite:///{tmp_path / 's.db'}")

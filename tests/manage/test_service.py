@@ -24,7 +24,7 @@ from syncd.manage.errors import ActionClosed, SlotTaken
 from syncd.manage.views import SlotList, StaffOption
 from syncd.notify.compose import Composer
 from syncd.notify.models import OutboxMessage
-from syncd.notify.outbox import Letter
+from syncd.notify.queue import Letter
 from syncd.runtime import Runtime
 from syncd.store.catalog import get_merchant, upsert_service
 from syncd.store.models import Booking, Presence

@@ -1,4 +1,5 @@
-"""Fixtures of the operations tests: a migrated runtime with a memory connector."""
+"""Fixtures of the operations tests: a migrated runtime with a memory connector, and the
+series names a running `syncd run` serves."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from syncd.store.schema import upgrade
 from syncd.wiring import build_runtime
 from tests.api.helpers import API_KEY
 from tests.dbs import MigratedSqlite
+from tests.metrics_daemon import MetricsDaemon
+from tests.promql import served_series_names
 
 
 def settings_for(database_url: str, **environ: str) -> Settings:
@@ -50,3 +53,12 @@ def samples(exposition: str, name: str) -> list[Sample]:
 
 def registry_samples(registry: CollectorRegistry, name: str) -> list[Sample]:
     return [s for family in registry.collect() if family.name == name for s in family.samples]
+
+
+@pytest.fixture(scope="session")
+def served_series(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """Every series name a real `syncd run` (web, worker, senders) serves on its /metrics,
+    with a histogram's `_bucket`, `_sum` and `_count` and a counter's `_total`."""
+    workdir = tmp_path_factory.mktemp("served-metrics")
+    with MetricsDaemon(workdir, {"local": {"kind": "memory"}}) as daemon:
+        return served_series_names(daemon.scrape())

@@ -20,6 +20,8 @@ def graph_samples() -> list[float]:
         sample("syncd_graph_throttled_total", status="429"),
         sample("syncd_graph_throttle_wait_seconds_total"),
         sample("syncd_graph_fallbacks_total", form="delta"),
+        sample("syncd_graph_notifications_total", kind="lifecycle", outcome="rejected"),
+        sample("syncd_graph_subscriptions_total", action="renew", outcome="failed"),
     ]
 
 
@@ -30,6 +32,8 @@ def report_everything(reports: Observer) -> None:
     reports.throttled(429)
     reports.throttle_waited(1.5)
     reports.fell_back("delta")
+    reports.notified("lifecycle", "rejected", 3)
+    reports.subscription_kept("renew", "failed")
 
 
 def test_each_graph_report_lands_in_its_counter() -> None:
@@ -37,7 +41,7 @@ def test_each_graph_report_lands_in_its_counter() -> None:
     before = graph_samples()
     report_everything(observer("m365"))
     after = graph_samples()
-    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1, 1.5, 1]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, 1, 1.5, 1, 3, 1]
 
 
 def test_a_kind_nobody_counts_reports_into_nothing() -> None:

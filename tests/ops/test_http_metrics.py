@@ -64,6 +64,7 @@ def set_up_shop(client: ApiClient) -> None:
 def test_routes_not_paths_become_labels(runtime: Runtime) -> None:
     app = create_app(runtime)
     before = count_of(BOOKING, "PUT", "2xx")
+    other_apps = label_sets()  # what earlier tests' apps (with other routes) labelled
     keys = [f"secret-booking-{uuid.uuid4().hex}" for _ in range(30)]
     with ApiClient(app, headers=AUTH) as client:
         set_up_shop(client)
@@ -82,7 +83,7 @@ def test_routes_not_paths_become_labels(runtime: Runtime) -> None:
     assert count_of(BOOKING, "GET", "4xx") >= 1  # the refused key
     assert count_of(UNMATCHED, "GET", "4xx") >= len(keys)
     known = templates(app.routes) | {UNMATCHED}
-    for route, method, status in label_sets():
+    for route, method, status in label_sets() - other_apps:
         assert route in known, route
         assert method in METHODS | {"other"}
         assert status in {"1xx", "2xx", "3xx", "4xx", "5xx"}

@@ -24,8 +24,9 @@ from tests.ops.conftest import registry_samples, samples
 
 @pytest.fixture
 def listener(runtime: Runtime) -> Iterator[MetricsListener]:
-    readiness = Readiness(runtime.engine, Heartbeat(), worker_stale_after_seconds=60)
-    listener = MetricsListener("127.0.0.1", 0, process_registry(runtime), readiness)
+    heartbeat = Heartbeat()
+    readiness = Readiness(runtime.engine, heartbeat, worker_stale_after_seconds=60)
+    listener = MetricsListener("127.0.0.1", 0, process_registry(runtime, heartbeat), readiness)
     listener.start()
     yield listener
     listener.stop()
@@ -143,7 +144,7 @@ def test_health_and_readiness_on_the_listener(runtime: Runtime, listener: Metric
 def test_a_taken_port_is_a_configuration_problem(
     runtime: Runtime, listener: MetricsListener
 ) -> None:
-    second = MetricsListener("127.0.0.1", listener.port, process_registry(runtime), None)
+    second = MetricsListener("127.0.0.1", listener.port, process_registry(runtime, None), None)
     with pytest.raises(ConfigError, match=r"metrics\.port: cannot listen on 127\.0\.0\.1:\d+"):
         second.start()
 
@@ -151,7 +152,7 @@ def test_a_taken_port_is_a_configuration_problem(
 def test_the_process_counters_are_served_with_the_gauges(
     runtime: Runtime, listener: MetricsListener
 ) -> None:
-    registry = process_registry(runtime)
+    registry = process_registry(runtime, None)
     names = {family.name for family in registry.collect()}
     assert {"syncd_mirror_writes", "syncd_mirrors_pending", "syncd_mail_messages"} <= names
     scraped = scrape(listener)

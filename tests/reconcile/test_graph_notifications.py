@@ -1,5 +1,6 @@
-"""Graph change notifications end to end: the Graph double subscribes syncd's real web handler,
-validates it, notifies it; the worker keeps the subscriptions and makes the passes."""
+"""Graph change notifications end to end: the Graph double subscribes syncd's real web handler
+(at /push/m365/...), validates it, notifies it; the worker keeps the subscriptions and makes
+the passes. Subscriptions made before, which name /graph/..., are still served."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from syncd.reconcile.graph_subscriptions import GraphSubscription, hashed
+from connectors.push import Endpoints
+from syncd.reconcile.push.subscriptions import PushSubscription, hashed, record_subscription
 from syncd.reconcile.state import request_pass
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
@@ -61,16 +63,16 @@ def web(web_port: int) -> str:
     return f"http://127.0.0.1:{web_port}"
 
 
-def row(shop: Shop) -> GraphSubscription:
+def row(shop: Shop) -> PushSubscription:
     with shop.runtime.sessions.begin() as session:
-        found = session.get_one(GraphSubscription, shop.binding_id())
+        found = session.get_one(PushSubscription, shop.binding_id())
         session.expunge(found)
         return found
 
 
 def set_expiry(shop: Shop, minutes: float) -> None:
     with shop.runtime.sessions.begin() as session:
-        found = session.get_one(GraphSubscription, shop.binding_id())
+        found = session.get_one(PushSubscription, shop.binding_id())
         found.expires_at = utcnow() + timedelta(minutes=minutes)
 
 
@@ -109,8 +111,8 @@ async def test_the_first_pass_subscribes_and_graph_validates_syncd(
     kept = row(shop)
     live = subscription(double, kept.subscription_id)
     assert live is not None
-    assert live["notificationUrl"] == f"{web}/graph/notifications"
-    assert live["lifecycleNotificationUrl"] == f"{web}/graph/lifecycle"
+    assert live["notificationUrl"] == f"{web}/push/m365/notifications"
+    assert live["lifecycleNotificationUrl"] == f"{web}/push/m365/lifecycle"
     assert live["resource"] == f"users/{shop.calendar_id}/events"
     secret = str(live["clientState"])
     assert kept.client_state_hash == hashed(secret)
@@ -118,6 +120,52 @@ async def test_the_first_pass_subscribes_and_graph_validates_syncd(
     checks = [d for d in double.notifications if d.kind == "validation" and d.url.startswith(web)]
     assert len(checks) == 2
     assert all(d.status == 200 and d.seconds < 10 for d in checks)
+
+
+async def subscribed_as_before(shop: Shop, web: str) -> str:
+    """A subscription as syncd made them before /push/m365: at /graph/..., its row carried over
+    by the migration. The double validates both URLs against syncd's web handler."""
+    calendar = shop.hands.connector.calendar(shop.calendar_id)
+    subscriptions = calendar.change_subscriptions()
+    assert subscriptions is not None
+    secret = "a-client-state-made-by-an-earlier-syncd-0123456789"
+    made = await subscriptions.create(
+        Endpoints(f"{web}/graph/notifications", f"{web}/graph/lifecycle"), secret,
+        utcnow() + timedelta(days=2),
+    )
+    with shop.runtime.sessions.begin() as session:
+        record_subscription(session, shop.binding_id(), made.subscription_id, made.expires,
+                            hashed(secret))
+    return made.subscription_id
+
+
+async def test_subscriptions_made_at_the_former_urls_keep_working(
+    shop: Shop, double: GraphDouble, web: str
+) -> None:
+    shop.seed("booking_wins")
+    former = await subscribed_as_before(shop, web)
+    checks = [d for d in double.notifications
+              if d.kind == "validation" and d.url.startswith(f"{web}/graph/")]
+    assert [d.status for d in checks] == [200, 200]
+    shop.book("b1")
+    await shop.settle()
+    assert row(shop).subscription_id == former, "a live subscription is kept, not made again"
+    assert [s["id"] for s in double.subscriptions()
+            if shop.calendar_id in str(s["resource"])] == [former]
+    seen = len(double.notifications)
+    await shop.hands.move(shop.calendar_id, shop.href("b1"), *MOVED)
+
+    async def put_back() -> bool:
+        return await shop.event_times("b1") == (START, START + HOUR)
+
+    await running_until(shop, put_back)
+    await asyncio.to_thread(double.deliver_notifications)
+    changes = [d for d in double.notifications[seen:] if d.kind == "change"]
+    assert changes
+    assert all(d.url == f"{web}/graph/notifications" and d.status == 202 for d in changes)
+    delivery = await asyncio.to_thread(double.lifecycle, former, "missed")
+    assert (delivery.url, delivery.status) == (f"{web}/graph/lifecycle", 202)
+    assert row(shop).resync_wanted
 
 
 async def test_a_notification_wakes_the_pass_at_once(shop: Shop, double: GraphDouble) -> None:
@@ -243,7 +291,7 @@ async def test_without_a_public_url_syncd_only_polls(
         mine = [s for s in double.subscriptions() if shop.calendar_id in str(s["resource"])]
         assert mine == []
         with shop.runtime.sessions.begin() as session:
-            assert session.scalars(select(GraphSubscription)).all() == []
+            assert session.scalars(select(PushSubscription)).all() == []
     finally:
         shop.runtime.close()
 

@@ -1,6 +1,7 @@
-"""Graph's notification endpoints, open to anyone on the internet: bounded bodies and item
-lists (413), deep JSON refused (400), unknown subscriptions refused in one step with one
-log line, and nothing there at all without a Microsoft 365 account (404)."""
+"""Graph's notification endpoints (/push/m365/..., and /graph/... where subscriptions made
+before point), open to anyone on the internet: bounded bodies and item lists (413), deep
+JSON refused (400), unknown subscriptions refused in one step with one log line, and
+nothing there at all without a Microsoft 365 account (404)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from prometheus_client import REGISTRY
 
+from connectors.m365.push import MAX_BODY_BYTES, MAX_ITEMS
 from syncd.api import create_app
 from syncd.config import load_config
-from syncd.reconcile.graph_webhook import MAX_BODY_BYTES, MAX_ITEMS
 from syncd.store.schema import upgrade
 from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
@@ -24,7 +25,8 @@ __all__ = ["database_url"]
 M365 = {"SYNCD_CONNECTORS__OFFICE__KIND": "m365", "SYNCD_CONNECTORS__OFFICE__TENANT_ID": "t1",
         "SYNCD_CONNECTORS__OFFICE__CLIENT_ID": "c1",
         "SYNCD_CONNECTORS__OFFICE__CLIENT_SECRET_ENV": "SYNCD_TEST_GRAPH_SECRET"}
-ENDPOINTS = ("/graph/notifications", "/graph/lifecycle")
+ENDPOINTS = ("/push/m365/notifications", "/push/m365/lifecycle",
+             "/graph/notifications", "/graph/lifecycle")
 
 
 def _client(database_url: str, connectors: dict[str, str]) -> Iterator[ApiClient]:

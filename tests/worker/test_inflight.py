@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from syncd.store.group_commit import Recorder
 from syncd.worker.inflight import InFlight
-from syncd.worker.recorder import Recorder
 
 
 async def _start(writes: InFlight, key: int, done: asyncio.Event, recorded: list[int]) -> None:

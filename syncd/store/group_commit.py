@@ -1,11 +1,13 @@
-"""Group commit for the worker's results.
+"""Group commit: what the queues' senders record, many writes to a transaction.
 
-Every converged or failed mirror must be recorded, but one transaction per
-calendar write would make the database, not the calendar, the bottleneck
-(and on SQLite would queue behind every API transaction). Results arriving
-while a commit is under way are written together in the next one. Items of
-one kind (`record_item`) are written by one call for all of them, e.g. one
-batched statement, after the transaction's other writes.
+Every converged or failed mirror, every sent message and every delivery's
+outcome must be recorded, but one transaction per calendar write, message or
+POST would make the database, not the remote end, the bottleneck (and on
+SQLite would queue behind every API transaction). Writes arriving while a
+commit is under way are written together in the next one. Items of one kind
+(`record_item`) are written by one call for all of them, e.g. one batched
+statement (syncd/store/queue.py, `record_all`), after the transaction's other
+writes. With `linger`, a group waits a moment for more when more are coming.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def _apply_all(session: Session, writes: list[Write | _Item[Any]]) -> list[Any]:
 
 
 class Recorder:
-    def __init__(self, db: DatabaseThreads) -> None:
+    def __init__(self, db: DatabaseThreads, linger: Callable[[int], float] | None = None) -> None:
         self._db = db
+        self._linger = linger  # given how many writes wait, how long to wait for more
         self._waiting: list[tuple[Write | _Item[Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
@@ -66,8 +69,16 @@ class Recorder:
             self._flushing = asyncio.create_task(self._flush())
         return future
 
+    async def finish(self) -> None:
+        """Wait for a commit under way; its failure was already told to its writers."""
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+
     async def _flush(self) -> None:
         while self._waiting:
+            pause = self._linger(len(self._waiting)) if self._linger else 0.0
+            if pause > 0:
+                await asyncio.sleep(pause)
             batch, self._waiting = self._waiting, []
             try:
                 results = await self._db.run(_apply_all, [write for write, _ in batch])

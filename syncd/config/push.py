@@ -1,9 +1,11 @@
-"""The `[reconcile.graph]` table: change notifications from Microsoft Graph.
+"""The `[reconcile.graph]` table: change notifications pushed by the calendar services.
 
-With `public_url` set, every bound Microsoft 365 calendar gets a subscription on
-its mailbox's events, and Graph's notifications make that calendar's next pass
-due at once. Without it syncd only polls (`reconcile.interval_seconds`), which
-it does either way as the safety net.
+With `public_url` set, every bound calendar whose connector can subscribe to its
+changes (connectors/push.py; today Microsoft 365) gets a subscription, and the
+service's notifications make that calendar's next pass due at once. Without it
+syncd only polls (`reconcile.interval_seconds`), which it does either way as the
+safety net. The table keeps the name it had when Microsoft Graph was the only
+service that pushed: operators' files name it.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ from __future__ import annotations
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-NOTIFICATIONS_PATH = "/graph/notifications"
-LIFECYCLE_PATH = "/graph/lifecycle"
+from connectors.push import Endpoints
+from syncd.config.section import Section
+
+PUSH_PREFIX = "/push"  # each kind's feed is served under /push/<kind>
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-class GraphNotificationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def feed_prefix(kind: str) -> str:
+    """Where the web handler serves the push feed of connector kind `kind`."""
+    return f"{PUSH_PREFIX}/{kind}"
 
-    # syncd's web handler as Graph reaches it (https); unset: no subscriptions, polling only
+
+class PushSettings(Section):
+    # syncd's web handler as the services reach it (https); unset: no subscriptions, polling only
     public_url: str | None = None
     # lifetime asked for each subscription (Outlook allows 4230 minutes, newer docs 10080)
     subscription_minutes: int = Field(default=4230, ge=10, le=10080)
@@ -49,10 +56,8 @@ class GraphNotificationSettings(BaseModel):
             raise ValueError("renew_before_minutes must be less than subscription_minutes")
         return self
 
-    @property
-    def notification_url(self) -> str | None:
-        return None if self.public_url is None else self.public_url + NOTIFICATIONS_PATH
-
-    @property
-    def lifecycle_url(self) -> str | None:
-        return None if self.public_url is None else self.public_url + LIFECYCLE_PATH
+    def endpoints(self, kind: str, paths: Endpoints) -> Endpoints | None:
+        """The URLs a new subscription of a `kind` calendar names; None without public_url."""
+        if self.public_url is None:
+            return None
+        return paths.under(self.public_url + feed_prefix(kind))
