@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from syncd.api.answers import BookingDetail, BookingPage
 from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply
 from syncd.api.operation import Link, Operation
 from syncd.api.queries import booking_mirrors, booking_page, booking_view
 from syncd.api.serialize import JSON, booking_json, mirror_json
@@ -101,8 +102,7 @@ async def list_bookings(runtime: Runtime, request: Request) -> Response:
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         page = booking_page(session, _filters(session, merchant, query), query.cursor, query.limit)
-        cursor = None if page.next_cursor is None else str(page.next_cursor)
-        return reply({"items": [booking_json(view) for view in page.items], "next_cursor": cursor})
+        return page_reply([booking_json(view) for view in page.items], page.next_cursor)
 
     return await transact(runtime, work)
 

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
-from syncd.api.handling import path_keys, read_body, reply, resource, transact
+from syncd.api.handling import Handler, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.api.queries import binding_counts, staff_bindings
-from syncd.api.serialize import binding_json, merchant_json, service_json, staff_json
+from syncd.api.serialize import JSON, binding_json, merchant_json, service_json, staff_json
 from syncd.errors import InputError
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn, parse
 from syncd.store import catalog
-from syncd.store.models import CalendarBinding, Service, Staff
+from syncd.store.models import CalendarBinding, Merchant, Service, Staff
 
 
 async def put_merchant(runtime: Runtime, request: Request) -> Response:
@@ -39,48 +42,51 @@ async def get_merchant(runtime: Runtime, request: Request) -> Response:
     return await transact(runtime, work)
 
 
-async def put_service(runtime: Runtime, request: Request) -> Response:
-    merchant_key, key = path_keys(request, "merchant", "service")
-    data = parse(ServiceIn, await read_body(runtime, request))
-
-    def work(session: Session) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        service, created = catalog.upsert_service(session, merchant, key, data)
-        return reply(service_json(service), created)
-
-    return await transact(runtime, work)
+R = TypeVar("R", Service, Staff)
+Body = TypeVar("Body", ServiceIn, StaffIn)
 
 
-async def get_service(runtime: Runtime, request: Request) -> Response:
-    merchant_key, key = path_keys(request, "merchant", "service")
+def _put_in_merchant(
+    name: str,
+    schema: type[Body],
+    upsert: Callable[[Session, Merchant, str, Body], tuple[R, bool]],
+    to_json: Callable[[R], JSON],
+) -> Handler:
+    """PUT of a row a merchant holds by key (a service, a staff member)."""
 
-    def work(session: Session) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        return reply(service_json(catalog.get_in_merchant(session, Service, merchant, key)))
+    async def put(runtime: Runtime, request: Request) -> Response:
+        merchant_key, key = path_keys(request, "merchant", name)
+        data = parse(schema, await read_body(runtime, request))
 
-    return await transact(runtime, work)
+        def work(session: Session) -> Response:
+            merchant = catalog.get_merchant(session, merchant_key)
+            row, created = upsert(session, merchant, key, data)
+            return reply(to_json(row), created)
 
+        return await transact(runtime, work)
 
-async def put_staff(runtime: Runtime, request: Request) -> Response:
-    merchant_key, key = path_keys(request, "merchant", "staff")
-    data = parse(StaffIn, await read_body(runtime, request))
-
-    def work(session: Session) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        staff, created = catalog.upsert_staff(session, merchant, key, data)
-        return reply(staff_json(staff), created)
-
-    return await transact(runtime, work)
+    return put
 
 
-async def get_staff(runtime: Runtime, request: Request) -> Response:
-    merchant_key, key = path_keys(request, "merchant", "staff")
+def _get_in_merchant(name: str, model: type[R], to_json: Callable[[R], JSON]) -> Handler:
+    """GET of a row a merchant holds by key."""
 
-    def work(session: Session) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        return reply(staff_json(catalog.get_in_merchant(session, Staff, merchant, key)))
+    async def get(runtime: Runtime, request: Request) -> Response:
+        merchant_key, key = path_keys(request, "merchant", name)
 
-    return await transact(runtime, work)
+        def work(session: Session) -> Response:
+            merchant = catalog.get_merchant(session, merchant_key)
+            return reply(to_json(catalog.get_in_merchant(session, model, merchant, key)))
+
+        return await transact(runtime, work)
+
+    return get
+
+
+put_service = _put_in_merchant("service", ServiceIn, catalog.upsert_service, service_json)
+get_service = _get_in_merchant("service", Service, service_json)
+put_staff = _put_in_merchant("staff", StaffIn, catalog.upsert_staff, staff_json)
+get_staff = _get_in_merchant("staff", Staff, staff_json)
 
 
 def _staff(session: Session, merchant_key: str, staff_key: str) -> Staff:

@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from syncd.api.answers import ConflictOut, ConflictPage, WatchStateOut
-from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.operation import Operation
-from syncd.errors import NotFound
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.resolve import conflict_page, conflict_view, resolve
 from syncd.reconcile.state import request_pass
@@ -46,10 +46,7 @@ class ResolveIn(Strict):
 
 
 def _conflict_id(request: Request) -> int:
-    conflict_id: int = request.path_params["conflict_id"]
-    if conflict_id > MAX_ID:
-        raise NotFound(f"conflict {conflict_id}")
-    return conflict_id
+    return path_id(request, "conflict_id", "conflict")
 
 
 async def list_conflicts(runtime: Runtime, request: Request) -> Response:
@@ -59,8 +56,7 @@ async def list_conflicts(runtime: Runtime, request: Request) -> Response:
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         views, cursor = conflict_page(session, merchant, query.status, query.cursor, query.limit)
-        items = [conflict_json(view) for view in views]
-        return reply({"items": items, "next_cursor": None if cursor is None else str(cursor)})
+        return page_reply([conflict_json(view) for view in views], cursor)
 
     return await transact(runtime, work)
 

@@ -11,11 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import MirrorListingOut, MirrorPage
-from syncd.api.handling import MAX_ID, AfterCursor, reply, resource, transact
+from syncd.api.handling import AfterCursor, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.operation import Operation
 from syncd.api.queries import mirror_page, mirror_view
 from syncd.api.serialize import mirror_listing_json
-from syncd.errors import NotFound
 from syncd.runtime import Runtime
 from syncd.schemas import Strict, parse
 from syncd.store.mirrors import retry_mirror
@@ -34,17 +34,13 @@ async def list_mirrors(runtime: Runtime, request: Request) -> Response:
 
     def work(session: Session) -> Response:
         page = mirror_page(session, query.state, query.cursor, query.limit)
-        cursor = None if page.next_cursor is None else str(page.next_cursor)
-        items = [mirror_listing_json(view) for view in page.items]
-        return reply({"items": items, "next_cursor": cursor})
+        return page_reply([mirror_listing_json(view) for view in page.items], page.next_cursor)
 
     return await transact(runtime, work)
 
 
 async def retry(runtime: Runtime, request: Request) -> Response:
-    mirror_id: int = request.path_params["mirror_id"]
-    if mirror_id > MAX_ID:
-        raise NotFound(f"mirror {mirror_id}")
+    mirror_id = path_id(request, "mirror_id", "mirror")
 
     def work(session: Session) -> Response:
         view = mirror_view(session, mirror_id)

@@ -12,7 +12,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import MerchantNotificationsOut, OutboxOut, OutboxPage, StaffNotificationsOut
-from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.operation import Operation
 from syncd.api.serialize import JSON
 from syncd.errors import NotFound
@@ -135,16 +136,13 @@ async def list_outbox(runtime: Runtime, request: Request) -> Response:
         rows = _outbox_rows(session, filters, query.limit + 1)
         more = len(rows) > query.limit
         items = [outbox_json(*row) for row in rows[: query.limit]]
-        cursor = str(items[-1]["id"]) if more else None
-        return reply({"items": items, "next_cursor": cursor})
+        return page_reply(items, items[-1]["id"] if more else None)
 
     return await transact(runtime, work)
 
 
 async def retry_outbox(runtime: Runtime, request: Request) -> Response:
-    outbox_id: int = request.path_params["outbox_id"]
-    if outbox_id > MAX_ID:
-        raise NotFound(f"outbox message {outbox_id}")
+    outbox_id = path_id(request, "outbox_id", "outbox message")
 
     def work(session: Session) -> Response:
         rows = _outbox_rows(session, [OutboxMessage.id == outbox_id], 1)

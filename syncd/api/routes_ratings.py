@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import RatingPage
-from syncd.api.handling import MAX_CURSOR, MAX_ID, path_keys, reply, resource, transact
+from syncd.api.handling import MAX_CURSOR, MAX_ID, path_keys, resource, transact
+from syncd.api.listing import page_reply
 from syncd.api.operation import Operation
 from syncd.manage.rating_models import BookingRating
 from syncd.manage.ratings import rating_json
@@ -66,9 +67,8 @@ async def list_ratings(runtime: Runtime, request: Request) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
         rows = _rows(session, merchant.id, query)
         more = len(rows) > query.limit
-        cursor = str(rows[query.limit - 1][1]) if more else None
-        return reply({"items": [_item(row) for row in rows[:query.limit]],
-                      "next_cursor": cursor})
+        cursor = rows[query.limit - 1][1] if more else None
+        return page_reply([_item(row) for row in rows[:query.limit]], cursor)
 
     return await transact(runtime, work)
 

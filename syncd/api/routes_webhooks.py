@@ -21,7 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from syncd.api.answers import DeliveryOut, DeliveryPage, WebhookList, WebhookOut, WebhookWithSecret
-from syncd.api.handling import MAX_ID, AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
+from syncd.api.listing import page_reply, path_id
 from syncd.api.operation import Operation
 from syncd.errors import InputError, NotFound
 from syncd.runtime import Runtime
@@ -125,17 +126,14 @@ async def list_deliveries(runtime: Runtime, request: Request) -> Response:
         filters = _delivery_filters(_subscription(session, request), query)
         rows = subs.deliveries(session, filters, query.cursor, query.limit)
         more = len(rows) > query.limit
-        cursor = str(rows[query.limit - 1].id) if more else None
-        return reply({"items": [delivery_json(d) for d in rows[: query.limit]],
-                      "next_cursor": cursor})
+        cursor = rows[query.limit - 1].id if more else None
+        return page_reply([delivery_json(d) for d in rows[: query.limit]], cursor)
 
     return await transact(runtime, work)
 
 
 async def redeliver(runtime: Runtime, request: Request) -> Response:
-    delivery_id: int = request.path_params["delivery"]
-    if delivery_id > MAX_ID:
-        raise NotFound(f"webhook delivery {delivery_id}")
+    delivery_id = path_id(request, "delivery", "webhook delivery")
 
     def work(session: Session) -> Response:
         subscription = _subscription(session, request)
