@@ -1,0 +1,249 @@
+"""CalDAV discovery: from an email address, a domain or a server URL to the calendars.
+
+    found = await discover("ana@example.org", "ana", app_password)
+    found.account_url   # the calendar home: what an account's `url` is set to
+    found.calendars     # FoundCalendar(url, path, display_name, colour, components, writable)
+
+Steps: where to start (connectors/caldav/discovery_start.py: the URL, SRV and TXT
+records, `/.well-known/caldav`), then `current-user-principal`, its
+`calendar-home-set`, and one depth-1 PROPFIND listing the home's calendars. Each
+start URL is tried in turn until one names a principal; a refused password, a
+TLS failure or a redirect to a server the password must not reach ends the
+discovery at once. Every failure is a `DiscoveryError` (discovery_errors.py)
+with a `code` and a message a person can act on. Requests, redirects and answers
+are bounded (discovery_http.py); the password goes only where `CredentialScope`
+allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import unquote, urljoin, urlsplit
+from xml.etree import ElementTree
+
+import httpx
+from caldav.elements import cdav, dav, ical
+
+from connectors.caldav.discovery_errors import (
+    BadAnswerError,
+    DiscoveryError,
+    HostNotFoundError,
+    NoCalDAVError,
+    NoCalendarsError,
+    TimedOutError,
+    TlsFailureError,
+    UnreachableError,
+)
+from connectors.caldav.discovery_http import CredentialScope, DiscoveryClient
+from connectors.caldav.discovery_start import DnsServers, Start, resolve_start
+from connectors.caldav.reports import CALDAV, DAV, DavResource, parse_multistatus, propfind
+from connectors.errors import TransientError
+
+__all__ = ["ClientOptions", "Discovery", "DnsServers", "FoundCalendar", "discover"]
+
+APPLE_ICAL = "{http://apple.com/ns/ical/}"
+MAX_CALENDARS = 1000
+MAX_NAME_LENGTH = 200
+_WRITE_PRIVILEGES = (f"{DAV}write", f"{DAV}write-content", f"{DAV}all")
+# failures that say "not here": the next start URL may still answer
+_NEXT_CANDIDATE = (
+    NoCalDAVError, BadAnswerError, UnreachableError, HostNotFoundError, TimedOutError
+)
+_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?")
+
+_PRINCIPAL_PROPFIND = propfind(dav.CurrentUserPrincipal(), dav.ResourceType())
+_HOME_SET_PROPFIND = propfind(cdav.CalendarHomeSet())
+_CALENDARS_PROPFIND = propfind(
+    dav.ResourceType(),
+    dav.DisplayName(),
+    ical.CalendarColor(),
+    cdav.SupportedCalendarComponentSet(),
+    dav.CurrentUserPrivilegeSet(),
+)
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """How discovery talks to servers; the defaults are the system's trust store and DNS."""
+
+    verify_tls: bool = True
+    ca_file: str | None = None  # a CA bundle to trust instead of the system's
+    timeout_seconds: float = 15  # per request
+    deadline_seconds: float = 60  # the whole discovery
+    dns_servers: DnsServers | None = None
+
+
+@dataclass(frozen=True)
+class FoundCalendar:
+    url: str
+    path: str  # as the server sent it (percent-encoded); a binding's calendar_id
+    display_name: str
+    colour: str | None  # "#RRGGBB" or "#RRGGBBAA", where the server keeps one
+    components: frozenset[str] | None  # None: the server did not say, so any (RFC 4791 5.2.3)
+    writable: bool | None  # None: the server did not say (no current-user-privilege-set)
+
+    @property
+    def takes_events(self) -> bool:
+        return self.components is None or "VEVENT" in self.components
+
+
+@dataclass(frozen=True)
+class Discovery:
+    account_url: str  # the calendar home set: every calendar below is under it
+    principal_url: str
+    calendars: tuple[FoundCalendar, ...]
+
+
+async def discover(
+    start: str, username: str, password: str, *, options: ClientOptions | None = None
+) -> Discovery:
+    """The account and calendars reached from `start` with these credentials."""
+    options = options or ClientOptions()
+    tls = _tls_context(options)
+    try:
+        async with asyncio.timeout(options.deadline_seconds):
+            where = await resolve_start(start, options.dns_servers)
+            async with _http_client(options, tls) as http:
+                auth = httpx.BasicAuth(username, password)
+                return await _first_answering(where, http, auth)
+    except TimeoutError:
+        raise TimedOutError("the server") from None
+
+
+async def _first_answering(where: Start, http: httpx.AsyncClient, auth: httpx.BasicAuth
+                           ) -> Discovery:
+    """The discovery from the first candidate that names a principal. Only "no CalDAV
+    here" and an unreachable candidate move on; the first candidate's error is kept."""
+    first_error: DiscoveryError | None = None
+    for url in where.candidates:
+        client = DiscoveryClient(http, auth, CredentialScope(where.named_host, url))
+        try:
+            return await _discover_from(client, url)
+        except _NEXT_CANDIDATE as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # there is always at least one candidate
+    raise first_error
+
+
+async def _discover_from(client: DiscoveryClient, url: str) -> Discovery:
+    principal = await _principal(client, url)
+    home = await _home_set(client, principal)
+    calendars = await _calendars(client, home)
+    if not calendars:
+        raise NoCalendarsError(home)
+    return Discovery(home, principal, calendars)
+
+
+async def _principal(client: DiscoveryClient, url: str) -> str:
+    """The current user's principal URL, as the resource at `url` names it."""
+    answered, body = await client.propfind(url, _PRINCIPAL_PROPFIND, "0")
+    resource = _own_resource(answered, body)
+    principal = _href(resource, f"{DAV}current-user-principal")
+    if principal is None:
+        raise NoCalDAVError(answered, "it names no current-user-principal")
+    principal_url = urljoin(answered, principal)
+    client.require_in_scope(principal_url, source=answered)
+    return principal_url
+
+
+async def _home_set(client: DiscoveryClient, principal: str) -> str:
+    """The principal's first calendar home (servers with several list the main one first)."""
+    answered, body = await client.propfind(principal, _HOME_SET_PROPFIND, "0")
+    home = _href(_own_resource(answered, body), f"{CALDAV}calendar-home-set")
+    if home is None:
+        raise NoCalDAVError(answered, "the principal has no calendar-home-set")
+    home_url = urljoin(answered, home)
+    client.require_in_scope(home_url, source=answered)
+    return home_url if home_url.endswith("/") else home_url + "/"
+
+
+async def _calendars(client: DiscoveryClient, home: str) -> tuple[FoundCalendar, ...]:
+    answered, body = await client.propfind(home, _CALENDARS_PROPFIND, "1")
+    home_path = urlsplit(answered).path.rstrip("/")
+    members = [
+        r for r in _resources(answered, body)
+        if r.found and r.is_calendar and r.href.rstrip("/") != home_path
+    ]
+    if len(members) > MAX_CALENDARS:
+        raise BadAnswerError(answered, f"more than {MAX_CALENDARS} calendars")
+    return tuple(_found_calendar(answered, r) for r in members)
+
+
+def _found_calendar(home: str, resource: DavResource) -> FoundCalendar:
+    path = resource.href if resource.href.endswith("/") else resource.href + "/"
+    return FoundCalendar(
+        url=urljoin(home, path),
+        path=path,
+        display_name=_display_name(resource),
+        colour=_colour(resource.text(f"{APPLE_ICAL}calendar-color")),
+        components=_components(resource.props.get(f"{CALDAV}supported-calendar-component-set")),
+        writable=_writable(resource.props.get(f"{DAV}current-user-privilege-set")),
+    )
+
+
+def _display_name(resource: DavResource) -> str:
+    """The display name without control characters, cut short; else the path's last part."""
+    name = (resource.text(f"{DAV}displayname") or "").strip()
+    name = name or unquote(resource.href.rstrip("/").rpartition("/")[2])
+    printable = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    return printable[:MAX_NAME_LENGTH]
+
+
+def _colour(text: str | None) -> str | None:
+    value = (text or "").strip()
+    return value.upper() if _COLOUR.fullmatch(value) else None
+
+
+def _components(prop: ElementTree.Element | None) -> frozenset[str] | None:
+    if prop is None:
+        return None
+    return frozenset(c.get("name", "").upper() for c in prop.iter(f"{CALDAV}comp"))
+
+
+def _writable(prop: ElementTree.Element | None) -> bool | None:
+    if prop is None:
+        return None
+    return any(prop.find(f"{DAV}privilege/{p}") is not None for p in _WRITE_PRIVILEGES)
+
+
+def _resources(url: str, body: bytes) -> list[DavResource]:
+    try:
+        return parse_multistatus(body)
+    except TransientError as exc:  # reports.py's word for an unreadable multistatus
+        raise BadAnswerError(urlsplit(url).netloc, str(exc)) from None
+
+
+def _own_resource(url: str, body: bytes) -> DavResource:
+    """The resource a depth-0 PROPFIND asked about (its only `<response>`)."""
+    resources = _resources(url, body)
+    if not resources:
+        raise BadAnswerError(urlsplit(url).netloc, "a multistatus without a response")
+    return resources[0]
+
+
+def _href(resource: DavResource, tag: str) -> str | None:
+    prop = resource.props.get(tag)
+    href = None if prop is None else prop.findtext(f"{DAV}href")
+    return href.strip() if href and href.strip() else None
+
+
+def _tls_context(options: ClientOptions) -> ssl.SSLContext | bool:
+    if options.ca_file is None:
+        return options.verify_tls
+    try:
+        return ssl.create_default_context(cafile=options.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise TlsFailureError(options.ca_file, f"the CA file cannot be read ({exc})") from None
+
+
+def _http_client(options: ClientOptions, tls: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        verify=tls,
+        timeout=options.timeout_seconds,
+        headers={"User-Agent": "syncd"},
+    )
