@@ -29,6 +29,7 @@ import httpx
 from caldav.elements import cdav, dav, ical
 
 from connectors.caldav.discovery_errors import (
+    AccessDeniedError,
     BadAnswerError,
     DiscoveryError,
     HostNotFoundError,
@@ -49,9 +50,11 @@ APPLE_ICAL = "{http://apple.com/ns/ical/}"
 MAX_CALENDARS = 1000
 MAX_NAME_LENGTH = 200
 _WRITE_PRIVILEGES = (f"{DAV}write", f"{DAV}write-content", f"{DAV}all")
-# failures that say "not here": the next start URL may still answer
+# failures that say "not here": the next start URL may still answer (a URL naming another
+# user's collection is refused with 403 where the well-known address leads to one's own)
 _NEXT_CANDIDATE = (
-    NoCalDAVError, BadAnswerError, UnreachableError, HostNotFoundError, TimedOutError
+    NoCalDAVError, BadAnswerError, AccessDeniedError, UnreachableError, HostNotFoundError,
+    TimedOutError,
 )
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?")
 

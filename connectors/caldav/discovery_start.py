@@ -11,6 +11,7 @@ DNS goes through dnspython's resolver: the system's, or the name servers given
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ WELL_KNOWN = "/.well-known/caldav"
 # (service label, scheme): TLS first, as RFC 6764 section 3 prefers
 _SERVICES = (("_caldavs._tcp", "https"), ("_caldav._tcp", "http"))
 _DEFAULT_PORTS = {"https": 443, "http": 80}
-DNS_LIFETIME_SECONDS = 5.0
+DNS_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class DnsServers:
 
     addresses: tuple[str, ...]
     port: int = 53
+    timeout_seconds: float = DNS_TIMEOUT_SECONDS  # per lookup
 
 
 @dataclass(frozen=True)
@@ -86,19 +88,26 @@ def _resolver(dns_servers: DnsServers | None) -> dns.asyncresolver.Resolver:
         resolver = dns.asyncresolver.Resolver(configure=False)
         resolver.nameservers = list(dns_servers.addresses)
         resolver.port = dns_servers.port
-    resolver.lifetime = DNS_LIFETIME_SECONDS
+    resolver.lifetime = DNS_TIMEOUT_SECONDS if dns_servers is None else dns_servers.timeout_seconds
     return resolver
 
 
 async def _srv_candidates(resolver: dns.asyncresolver.Resolver, domain: str) -> list[str]:
-    candidates = []
-    for label, scheme in _SERVICES:
-        name = f"{label}.{domain}"
-        targets = await _srv_targets(resolver, name)
-        if targets:
-            path = await _txt_path(resolver, name)
-            candidates += [_url(scheme, host, port, path) for host, port in targets]
-    return candidates
+    """Both services' URLs, looked up side by side: a silent DNS costs one timeout."""
+    found = await asyncio.gather(*(
+        _service_candidates(resolver, f"{label}.{domain}", scheme) for label, scheme in _SERVICES
+    ))
+    return [url for urls in found for url in urls]
+
+
+async def _service_candidates(
+    resolver: dns.asyncresolver.Resolver, name: str, scheme: str
+) -> list[str]:
+    targets = await _srv_targets(resolver, name)
+    if not targets:
+        return []
+    path = await _txt_path(resolver, name)
+    return [_url(scheme, host, port, path) for host, port in targets]
 
 
 async def _srv_targets(resolver: dns.asyncresolver.Resolver, name: str) -> list[tuple[str, int]]:

@@ -44,7 +44,9 @@ class ScriptedServer:
             self._http.socket = tls.wrap_socket(self._http.socket, server_side=True)
         self.scheme = "https" if tls is not None else "http"
         self.port = int(self._http.server_address[1])
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:
