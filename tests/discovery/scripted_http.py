@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -25,6 +26,7 @@ class Reply:
     body: bytes = b""
     content_type: str = "text/plain"
     headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0  # before the answer starts
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ScriptedServer:
                 credentials = self.headers.get("Authorization") is not None
                 server.seen.append(Seen(self.command, path, credentials))
                 reply = server.replies.get(path, Reply(404, b"not found"))
+                time.sleep(reply.delay_seconds)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))

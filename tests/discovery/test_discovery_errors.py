@@ -20,6 +20,7 @@ from connectors.caldav.discovery_errors import (
     NoCalDAVError,
     NoCalendarsError,
     ServerFailedError,
+    TimedOutError,
     TlsFailureError,
     UnreachableError,
     WrongCredentialsError,
@@ -110,6 +111,19 @@ async def test_nothing_listening() -> None:
     error = await _fails(f"http://127.0.0.1:{port}/", UnreachableError)
     assert error.code == "unreachable"
     assert f"127.0.0.1:{port}" in str(error)
+
+
+async def test_a_server_too_slow_to_answer() -> None:
+    with ScriptedServer({"/": Reply(207, delay_seconds=1)}) as server:
+        error = await _fails(server.url + "/", TimedOutError, timeout_seconds=0.2)
+        assert error.code == "timeout"
+
+
+async def test_the_whole_discovery_is_bounded_in_time() -> None:
+    slow = Reply(207, delay_seconds=0.15)
+    with ScriptedServer({"/": slow, "/.well-known/caldav": slow}) as server:
+        error = await _fails(server.url + "/", TimedOutError, deadline_seconds=0.25)
+        assert "in time" in str(error)
 
 
 async def test_a_host_name_that_does_not_exist() -> None:
