@@ -41,6 +41,7 @@ from connectors.caldav.discovery_errors import (
 )
 from connectors.caldav.discovery_http import CredentialScope, DiscoveryClient
 from connectors.caldav.discovery_start import DnsServers, Start, resolve_start
+from connectors.caldav.origin import AccountOrigin, OutsideAccountError
 from connectors.caldav.reports import CALDAV, DAV, DavResource, parse_multistatus, propfind
 from connectors.errors import TransientError
 
@@ -117,10 +118,12 @@ async def discover(
         raise TimedOutError("the server") from None
 
 
-async def _first_answering(where: Start, http: httpx.AsyncClient, auth: httpx.BasicAuth
-                           ) -> Discovery:
-    """The discovery from the first candidate that names a principal. Only "no CalDAV
-    here" and an unreachable candidate move on; the first candidate's error is kept."""
+async def _first_answering(
+    where: Start, http: httpx.AsyncClient, auth: httpx.BasicAuth
+) -> Discovery:
+    """The discovery from the first start URL that leads to calendars. A failure saying
+    "not here" (`_NEXT_CANDIDATE`) moves on to the next; if none answers, the first
+    URL's failure is reported (the one the person typed, or the SRV record's)."""
     first_error: DiscoveryError | None = None
     for url in where.candidates:
         client = DiscoveryClient(http, auth, CredentialScope(where.named_host, url))
@@ -134,8 +137,7 @@ async def _first_answering(where: Start, http: httpx.AsyncClient, auth: httpx.Ba
 
 async def _discover_from(client: DiscoveryClient, url: str) -> Discovery:
     principal = await _principal(client, url)
-    home = await _home_set(client, principal)
-    calendars = await _calendars(client, home)
+    home, calendars = await _calendars(client, await _home_set(client, principal))
     if not calendars:
         raise NoCalendarsError(home)
     return Discovery(home, principal, calendars)
@@ -161,31 +163,43 @@ async def _home_set(client: DiscoveryClient, principal: str) -> str:
         raise NoCalDAVError(answered, "the principal has no calendar-home-set")
     home_url = urljoin(answered, home)
     client.require_in_scope(home_url, source=answered)
-    return home_url if home_url.endswith("/") else home_url + "/"
+    return _collection(home_url)
 
 
-async def _calendars(client: DiscoveryClient, home: str) -> tuple[FoundCalendar, ...]:
+async def _calendars(client: DiscoveryClient, home: str) -> tuple[str, tuple[FoundCalendar, ...]]:
+    """The home's URL (where it answered) and the calendars in it. A member outside the
+    home (which no server lists, and a hostile one might) is left out, so that each
+    calendar is one the account's `AccountOrigin` accepts as a calendar id."""
     answered, body = await client.propfind(home, _CALENDARS_PROPFIND, "1")
-    home_path = urlsplit(answered).path.rstrip("/")
-    members = [
-        r for r in _resources(answered, body)
-        if r.found and r.is_calendar and r.href.rstrip("/") != home_path
-    ]
-    if len(members) > MAX_CALENDARS:
-        raise BadAnswerError(answered, f"more than {MAX_CALENDARS} calendars")
-    return tuple(_found_calendar(answered, r) for r in members)
+    account = AccountOrigin(_collection(answered))
+    calendars: list[FoundCalendar] = []
+    for resource in _resources(answered, body):
+        if not (resource.found and resource.is_calendar):
+            continue
+        try:
+            url = account.calendar_url(resource.href)
+        except OutsideAccountError:  # the home itself, or outside it
+            continue
+        if len(calendars) == MAX_CALENDARS:
+            raise BadAnswerError(urlsplit(answered).netloc, f"more than {MAX_CALENDARS} calendars")
+        calendars.append(_found_calendar(url, resource))
+    return account.base_url, tuple(calendars)
 
 
-def _found_calendar(home: str, resource: DavResource) -> FoundCalendar:
-    path = resource.href if resource.href.endswith("/") else resource.href + "/"
+def _found_calendar(url: str, resource: DavResource) -> FoundCalendar:
     return FoundCalendar(
-        url=urljoin(home, path),
-        path=path,
+        url=url,
+        path=urlsplit(url).path,
         display_name=_display_name(resource),
         colour=_colour(resource.text(f"{APPLE_ICAL}calendar-color")),
         components=_components(resource.props.get(f"{CALDAV}supported-calendar-component-set")),
         writable=_writable(resource.props.get(f"{DAV}current-user-privilege-set")),
     )
+
+
+def _collection(url: str) -> str:
+    """A collection's URL with its trailing slash, as hrefs under it are read against."""
+    return url if url.endswith("/") else url + "/"
 
 
 def _display_name(resource: DavResource) -> str:

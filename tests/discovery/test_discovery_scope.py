@@ -100,6 +100,9 @@ async def test_what_the_server_says_of_each_calendar() -> None:
         ("/home/tasks", f"{calendar}<D:displayname>  </D:displayname>{tasks}{writable}"),
         ("/home/caf%C3%A9/", f"{calendar}<A:calendar-color>red</A:calendar-color>"),
         ("/home/inbox/", "<D:resourcetype><D:collection/><C:schedule-inbox/></D:resourcetype>"),
+        # not members of the home: never offered as the account's calendars
+        ("/elsewhere/cal/", calendar),
+        ("/home/../elsewhere/", calendar),
     )
     replies = {"/": principal_at("/p/"), "/p/": home_set_at("/p/", "/home"), "/home/": listing}
     with ScriptedServer(replies) as server:
