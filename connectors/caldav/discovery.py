@@ -22,7 +22,7 @@ import re
 import ssl
 import unicodedata
 from dataclasses import dataclass
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 import httpx
@@ -39,7 +39,7 @@ from connectors.caldav.discovery_errors import (
     TlsFailureError,
     UnreachableError,
 )
-from connectors.caldav.discovery_http import CredentialScope, DiscoveryClient
+from connectors.caldav.discovery_http import CredentialScope, DiscoveryClient, resolve_href
 from connectors.caldav.discovery_start import DnsServers, Start, resolve_start
 from connectors.caldav.origin import AccountOrigin, OutsideAccountError
 from connectors.caldav.reports import CALDAV, DAV, DavResource, parse_multistatus, propfind
@@ -150,7 +150,7 @@ async def _principal(client: DiscoveryClient, url: str) -> str:
     principal = _href(resource, f"{DAV}current-user-principal")
     if principal is None:
         raise NoCalDAVError(answered, "it names no current-user-principal")
-    principal_url = urljoin(answered, principal)
+    principal_url = resolve_href(answered, principal)
     client.require_in_scope(principal_url, source=answered)
     return principal_url
 
@@ -161,7 +161,7 @@ async def _home_set(client: DiscoveryClient, principal: str) -> str:
     home = _href(_own_resource(answered, body), f"{CALDAV}calendar-home-set")
     if home is None:
         raise NoCalDAVError(answered, "the principal has no calendar-home-set")
-    home_url = urljoin(answered, home)
+    home_url = resolve_href(answered, home)
     client.require_in_scope(home_url, source=answered)
     return _collection(home_url)
 

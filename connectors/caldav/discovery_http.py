@@ -36,7 +36,7 @@ from connectors.caldav.discovery_errors import (
     UnreachableError,
     WrongCredentialsError,
 )
-from connectors.caldav.origin import Origin, OutsideAccountError
+from connectors.caldav.origin import Origin
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -58,7 +58,7 @@ class CredentialScope:
     def admits(self, url: str) -> bool:
         try:
             origin = Origin.of(url)
-        except OutsideAccountError:
+        except ValueError:  # a malformed host or port (OutsideAccountError is one too)
             return False
         if origin == self._start:
             return True
@@ -130,10 +130,21 @@ def _redirect_target(url: str, headers: httpx.Headers) -> str:
     location: str | None = headers.get("Location")
     if not location:
         raise BadAnswerError(_where(url), "a redirect without a Location")
-    target = urljoin(url, location.strip())
+    target = resolve_href(url, location)
     if urlsplit(target).scheme not in ("http", "https"):
         raise BadAnswerError(_where(url), "a redirect to something not http(s)")
     return target
+
+
+def resolve_href(base: str, href: str) -> str:
+    """`href` (a Location, or an href in a multistatus) read against `base`; a malformed
+    one (a broken IPv6 address, a port out of range) is a bad answer of `base`'s server."""
+    try:
+        resolved = urljoin(base, href.strip())
+        urlsplit(resolved).port  # noqa: B018 - reading it validates it
+    except ValueError:
+        raise BadAnswerError(_where(base), "a malformed URL") from None
+    return resolved
 
 
 def _multistatus(url: str, status: int, headers: httpx.Headers, content: bytes) -> bytes:

@@ -61,9 +61,14 @@ async def resolve_start(start: str, dns_servers: DnsServers | None = None) -> St
 
 
 def _url_start(url: str) -> Start:
-    parts = urlsplit(url)
+    problem = InvalidStartError("the address must be an http:// or https:// URL with a host")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading the port validates it
+    except ValueError:  # a malformed IPv6 address, a port out of range
+        raise problem from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidStartError("the address must be an http:// or https:// URL with a host")
+        raise problem
     if parts.username is not None or parts.password is not None:
         raise InvalidStartError("the URL must not contain a user name or password")
     well_known = f"{parts.scheme}://{parts.netloc}{WELL_KNOWN}"

@@ -143,8 +143,12 @@ async def test_a_host_name_that_does_not_exist() -> None:
         (Reply(207, b" " * (MAX_BODY_BYTES + 1), "application/xml"), "over"),
         (Reply(302, headers={"Location": "/"}), f"more than {MAX_REDIRECTS} redirects"),
         (Reply(301), "without a Location"),
+        (Reply(301, headers={"Location": "http://127.0.0.1:99999/"}), "a malformed URL"),
+        (Reply(301, headers={"Location": "ftp://127.0.0.1/"}), "not http(s)"),
+        (principal_at("http://127.0.0.1:99999/p/"), "a malformed URL"),
     ],
-    ids=["cut-off", "html-root", "html-type", "empty", "too-large", "redirect-loop", "no-location"],
+    ids=["cut-off", "html-root", "html-type", "empty", "too-large", "redirect-loop", "no-location",
+         "bad-location", "ftp-location", "bad-principal"],
 )
 async def test_an_answer_that_is_not_webdav(reply: Reply, what: str) -> None:
     with ScriptedServer({"/": reply, "/.well-known/caldav": reply}) as server:
@@ -172,7 +176,7 @@ async def test_a_server_refusing_or_failing(status: int, kind: type[DiscoveryErr
 
 @pytest.mark.parametrize(
     "start", ["", "not an address", "ftp://example.org/", "https://ana:pw@example.org/",
-              "ana@", "https:///caldav"],
+              "ana@", "https:///caldav", "https://[::1/", "https://example.org:99999/"],
 )
 async def test_a_start_that_is_no_address(start: str) -> None:
     error = await _fails(start, InvalidStartError)
