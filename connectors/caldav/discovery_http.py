@@ -44,7 +44,7 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _NOT_DAV = (400, 404, 405, 406, 410, 415, 501)
 _PUBLIC_SUFFIXES = PublicSuffixList()  # the list shipped with the package: no download
 
-E = TypeVar("E", bound=BaseException)
+_Failure = TypeVar("_Failure", bound=BaseException)
 
 
 class CredentialScope:
@@ -83,23 +83,22 @@ class DiscoveryClient:
     def __init__(self, http: httpx.AsyncClient, auth: httpx.BasicAuth, scope: CredentialScope):
         self._http = http
         self._auth = auth
-        self.scope = scope
+        self._scope = scope
 
     async def propfind(self, url: str, body: bytes, depth: str) -> tuple[str, bytes]:
         """The URL finally answering (after redirects within the scope) and its multistatus."""
+        source = url
         for _ in range(MAX_REDIRECTS + 1):
-            self.require_in_scope(url, source=url)
+            self.require_in_scope(url, source=source)
             status, headers, content = await self._send(url, body, depth)
             if status not in _REDIRECTS:
                 return url, _multistatus(url, status, headers, content)
-            target = _redirect_target(url, headers)
-            if not self.scope.admits(target):
-                raise ConfirmServerError(_where(url), _shown(target))
-            url = target
-        raise BadAnswerError(_where(url), f"more than {MAX_REDIRECTS} redirects")
+            source, url = url, _redirect_target(url, headers)
+        raise BadAnswerError(_where(source), f"more than {MAX_REDIRECTS} redirects")
 
     def require_in_scope(self, url: str, *, source: str) -> None:
-        if not self.scope.admits(url):
+        """`ConfirmServerError` unless the password may go to `url` (named by `source`)."""
+        if not self._scope.admits(url):
             raise ConfirmServerError(_where(source), _shown(url))
 
     async def _send(self, url: str, body: bytes, depth: str) -> tuple[int, httpx.Headers, bytes]:
@@ -184,7 +183,7 @@ def transport_error(url: str, exc: httpx.HTTPError) -> DiscoveryError:
     return BadAnswerError(where, type(exc).__name__)
 
 
-def _cause(exc: BaseException, kind: type[E]) -> E | None:
+def _cause(exc: BaseException, kind: type[_Failure]) -> _Failure | None:
     """The first exception of `kind` in `exc`'s chain of causes."""
     seen: BaseException | None = exc
     while seen is not None:
