@@ -168,12 +168,19 @@ async def test_a_principal_without_calendars(own_radicale: RadicaleServer) -> No
 
 
 @pytest.mark.parametrize(
-    ("status", "kind"), [(403, AccessDeniedError), (503, ServerFailedError)]
+    ("status", "kind", "said"),
+    [
+        (403, AccessDeniedError, "refuses access to the calendars"),
+        (429, ServerFailedError, "HTTP 429: try again later"),
+        (503, ServerFailedError, "HTTP 503: try again later"),
+    ],
 )
-async def test_a_server_refusing_or_failing(status: int, kind: type[DiscoveryError]) -> None:
-    with ScriptedServer({"/": Reply(status)}) as server:
+async def test_a_server_refusing_or_failing(
+    status: int, kind: type[DiscoveryError], said: str
+) -> None:
+    with ScriptedServer({"/": Reply(status), "/.well-known/caldav": Reply(404)}) as server:
         error = await _fails(server.url + "/", kind)
-        assert str(status) in str(error) or status == 403
+        assert said in str(error)
 
 
 @pytest.mark.parametrize(
