@@ -7,9 +7,10 @@
 Steps: where to start (connectors/caldav/discovery_start.py: the URL, SRV and TXT
 records, `/.well-known/caldav`), then `current-user-principal`, its
 `calendar-home-set`, and one depth-1 PROPFIND listing the home's calendars. Each
-start URL is tried in turn until one names a principal; a refused password, a
-TLS failure or a redirect to a server the password must not reach ends the
-discovery at once. Every failure is a `DiscoveryError` (discovery_errors.py)
+start URL is tried in turn while the last one said "not here" (no CalDAV, a bad
+answer, 403, nothing reachable); a refused password, a TLS failure, a server
+error, an account without calendars or a redirect to a server the password must
+not reach ends the discovery at once. Every failure is a `DiscoveryError` (discovery_errors.py)
 with a `code` and a message a person can act on. Requests, redirects and answers
 are bounded (discovery_http.py); the password goes only where `CredentialScope`
 allows.
@@ -59,7 +60,7 @@ _NEXT_CANDIDATE = (
 )
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?")
 
-_PRINCIPAL_PROPFIND = propfind(dav.CurrentUserPrincipal(), dav.ResourceType())
+_PRINCIPAL_PROPFIND = propfind(dav.CurrentUserPrincipal())
 _HOME_SET_PROPFIND = propfind(cdav.CalendarHomeSet())
 _CALENDARS_PROPFIND = propfind(
     dav.ResourceType(),
@@ -83,8 +84,10 @@ class ClientOptions:
 
 @dataclass(frozen=True)
 class FoundCalendar:
+    """A calendar collection in the account's home, as the server describes it."""
+
     url: str
-    path: str  # as the server sent it (percent-encoded); a binding's calendar_id
+    path: str  # percent-encoded, with its trailing slash: a binding's calendar_id
     display_name: str
     colour: str | None  # "#RRGGBB" or "#RRGGBBAA", where the server keeps one
     components: frozenset[str] | None  # None: the server did not say, so any (RFC 4791 5.2.3)
@@ -97,6 +100,8 @@ class FoundCalendar:
 
 @dataclass(frozen=True)
 class Discovery:
+    """What discovery found: the account to store and the calendars a binding may name."""
+
     account_url: str  # the calendar home set: every calendar below is under it
     principal_url: str
     calendars: tuple[FoundCalendar, ...]

@@ -103,6 +103,11 @@ async def test_a_certificate_for_another_name(tmp_path: Path) -> None:
         assert server.seen == []
 
 
+async def test_a_ca_file_that_cannot_be_read(tmp_path: Path) -> None:
+    error = await _fails("https://127.0.0.1/", TlsFailureError, ca_file=str(tmp_path / "no.pem"))
+    assert "CA file cannot be read" in str(error)
+
+
 async def test_tls_spoken_to_a_plain_http_server(radicale: RadicaleServer) -> None:
     error = await _fails(f"https://127.0.0.1:{radicale.port}/", TlsFailureError)
     assert "handshake" in str(error)
