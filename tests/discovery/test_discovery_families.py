@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
+from connectors.caldav import Settings, build
 from connectors.caldav.discovery import ClientOptions, Discovery, discover
 from connectors.caldav.origin import AccountOrigin
 from tests.contract.harness import unique_name
@@ -122,3 +124,19 @@ async def test_from_an_email_address(
     )
     _assert_finds(found, server, two_calendars)
     assert (f"{service}.example.org.", "SRV") in dns_server.queries
+
+
+async def test_what_it_finds_is_an_account_the_connector_uses(
+    family_server: DavServer, two_calendars: list[str]
+) -> None:
+    server = family_server
+    found = await discover(server.url, server.username, server.password, options=_options(server))
+    settings = Settings.model_validate(server.connector_settings(url=found.account_url))
+    connector = build(settings)
+    try:
+        await connector.check()
+        calendar = connector.calendar(server.collection_path(two_calendars[0]))
+        now = datetime.now(UTC)
+        assert await calendar.busy_time(now, now + timedelta(days=1)) == []
+    finally:
+        await connector.aclose()
