@@ -25,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from email.utils import format_datetime, formataddr
 from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import icalendar
 from sqlalchemy import select

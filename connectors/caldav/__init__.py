@@ -3,7 +3,9 @@
 Split by concern: `settings` (the configuration table and its secret), `http`
 (the httpx client and error translation), `ical` (VCALENDAR in and out),
 `reports` (WebDAV bodies and multistatus), `calendar` (the contract's
-operations on one collection), `connector` (the account).
+operations on one collection), `connector` (the account), `discovery` (from an
+email address or URL to an account's calendars, with `discovery_start`,
+`discovery_http` and `discovery_errors`).
 """
 
 from __future__ import annotations

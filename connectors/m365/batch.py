@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from connectors.backoff import backoff_seconds
 from connectors.errors import FailureScope, RemoteError, TransientError
 from connectors.instrumentation import observer
 from connectors.m365.auth import TokenSource
@@ -44,7 +45,7 @@ from connectors.m365.http import (
     NotSent,
     TransportFailure,
 )
-from connectors.m365.limiter import MailboxLimiter, backoff_seconds
+from connectors.m365.limiter import MailboxLimiter
 from connectors.m365.settings import KIND
 
 log = logging.getLogger("syncd.connectors.m365")

@@ -13,8 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from tenacity import RetryCallState, wait_exponential_jitter
-
 from connectors.instrumentation import observer
 from connectors.m365.settings import KIND
 
@@ -56,13 +54,3 @@ class MailboxLimiter:
         while (wait := self.not_before - time.monotonic()) > 0:
             observer(KIND).throttle_waited(wait)
             await asyncio.sleep(wait)
-
-
-def backoff_seconds(attempt: int, base: float, ceiling: float) -> float:
-    """Exponential backoff with jitter for the `attempt`-th retry (1-based) without Retry-After."""
-    if base <= 0:
-        return 0.0
-    wait = wait_exponential_jitter(multiplier=base, max=ceiling, jitter=base)
-    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
-    state.attempt_number = attempt
-    return float(wait(state))
