@@ -128,29 +128,30 @@ def _mirror_gauges(reading: Reading, kinds: Mapping[str, str], now: datetime) ->
 
 
 def _queue_gauges(reading: Reading, now: datetime) -> list[Metric]:
-    mail = GaugeMetricFamily(
-        "syncd_mail_outbox_messages", "Messages in the mail outbox by state", labels=["state"]
+    mail = _queue_pair(
+        ("syncd_mail_outbox_messages", "Messages in the mail outbox by state"),
+        ("syncd_mail_outbox_oldest_age_seconds",
+         "Since the oldest message still queued or sending was queued (0: none)"),
+        samples.MAIL_STATES, reading.mail, now,
     )
-    for mail_state in samples.MAIL_STATES:
-        mail.add_metric([str(mail_state)], reading.mail.counts.get(mail_state, 0))
-    mail_age = GaugeMetricFamily(
-        "syncd_mail_outbox_oldest_age_seconds",
-        "Since the oldest message still queued or sending was queued (0: none)",
-        value=_age(reading.mail.oldest_waiting, now),
+    hooks = _queue_pair(
+        ("syncd_webhook_deliveries", "Webhook deliveries not yet delivered, by state"),
+        ("syncd_webhook_oldest_pending_age_seconds",
+         "Since the oldest pending delivery was queued (0: none)"),
+        samples.WEBHOOK_STATES, reading.webhooks, now,
     )
-    hooks = GaugeMetricFamily(
-        "syncd_webhook_deliveries",
-        "Webhook deliveries not yet delivered, by state",
-        labels=["state"],
-    )
-    for hook_state in samples.WEBHOOK_STATES:
-        hooks.add_metric([str(hook_state)], reading.webhooks.counts.get(hook_state, 0))
-    hooks_age = GaugeMetricFamily(
-        "syncd_webhook_oldest_pending_age_seconds",
-        "Since the oldest pending delivery was queued (0: none)",
-        value=_age(reading.webhooks.oldest_waiting, now),
-    )
-    return [mail, mail_age, hooks, hooks_age]
+    return [*mail, *hooks]
+
+
+def _queue_pair(
+    counted: tuple[str, str], oldest: tuple[str, str], states: Iterable[str], queue: Queue,
+    now: datetime,
+) -> list[Metric]:
+    """A queue's rows by state, and the age of its oldest waiting row: (name, help) each."""
+    by_state = GaugeMetricFamily(*counted, labels=["state"])
+    for state in states:
+        by_state.add_metric([str(state)], queue.counts.get(state, 0))
+    return [by_state, GaugeMetricFamily(*oldest, value=_age(queue.oldest_waiting, now))]
 
 
 def _age(moment: datetime | None, now: datetime) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, case, func, select, text
+from sqlalchemy import Connection, case, func, select, text
 
 from syncd.notify.models import OutboxMessage, OutboxState
 from syncd.store.models import BindingState, Booking, CalendarBinding, Mirror
@@ -55,8 +55,8 @@ def read(connection: Connection, now: datetime, timeout_seconds: float) -> Readi
     return Reading(
         mirrors=_mirrors(connection),
         bindings=_bindings(connection, now),
-        mail=_mail(connection),
-        webhooks=_webhooks(connection),
+        mail=_queue(connection, OutboxMessage, MAIL_STATES, MAIL_WAITING),
+        webhooks=_queue(connection, WebhookDelivery, WEBHOOK_STATES, (DeliveryState.PENDING,)),
     )
 
 
@@ -96,29 +96,18 @@ def _bindings(connection: Connection, now: datetime) -> dict[tuple[str, str], in
     return {(account, state): count for account, state, count in connection.execute(query)}
 
 
-def _mail(connection: Connection) -> Queue:
-    table = OutboxMessage
-    query = (
-        select(table.state, func.count(), func.min(table.queued_at))
-        .where(table.state.in_([str(s) for s in MAIL_STATES]))
-        .group_by(table.state)
-    )
-    return _queue(connection, query, MAIL_WAITING)
-
-
-def _webhooks(connection: Connection) -> Queue:
-    table = WebhookDelivery
-    query = (
-        select(table.state, func.count(), func.min(table.queued_at))
-        .where(table.state.in_([str(s) for s in WEBHOOK_STATES]))
-        .group_by(table.state)
-    )
-    return _queue(connection, query, (DeliveryState.PENDING,))
-
-
 def _queue(
-    connection: Connection, query: Select[str, int, datetime], waiting: tuple[str, ...]
+    connection: Connection,
+    table: type[OutboxMessage] | type[WebhookDelivery],
+    states: tuple[str, ...],
+    waiting: tuple[str, ...],
 ) -> Queue:
+    """Rows per state of `states`; the oldest queued of those in a `waiting` state."""
+    query = (
+        select(table.state, func.count(), func.min(table.queued_at))
+        .where(table.state.in_([str(s) for s in states]))
+        .group_by(table.state)
+    )
     counts: dict[str, int] = {}
     oldest: list[datetime] = []
     for state, count, first in connection.execute(query):
