@@ -108,7 +108,8 @@ def _wall(moment: datetime) -> str:
 
 
 def query_time(moment: datetime) -> str:
-    """An instant as Graph's query parameters take it (startDateTime, endDateTime): UTC, Z."""
+    """An instant as Graph takes it in a query (startDateTime, endDateTime) and a
+    subscription (expirationDateTime): UTC to the second, with Z."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

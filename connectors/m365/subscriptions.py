@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.errors import PermanentError, RemoteNotFound
+from connectors.m365 import events
 from connectors.m365.delta import Send
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 from connectors.push import ChangeSubscriptions, Endpoints, Subscription
@@ -48,7 +49,7 @@ class MailboxSubscriptions(ChangeSubscriptions):
             "notificationUrl": endpoints.notifications,
             "lifecycleNotificationUrl": endpoints.lifecycle,
             "resource": self.resource,
-            "expirationDateTime": _timestamp(expires),
+            "expirationDateTime": events.query_time(expires),
             "clientState": client_state,
         }
         answer = await self._call(GraphRequest("POST", "/subscriptions", body=body))
@@ -56,7 +57,7 @@ class MailboxSubscriptions(ChangeSubscriptions):
 
     async def renew(self, subscription_id: str, expires: datetime) -> Subscription:
         """Push the expiry out; `RemoteNotFound` when Graph no longer has the subscription."""
-        body = {"expirationDateTime": _timestamp(expires)}
+        body = {"expirationDateTime": events.query_time(expires)}
         answer = await self._call(GraphRequest("PATCH", _path(subscription_id), body=body))
         return _subscription(answer.body)
 
@@ -80,10 +81,6 @@ def _path(subscription_id: str) -> str:
     if not subscription_id or not all(c.isalnum() or c == "-" for c in subscription_id):
         raise PermanentError("a subscription id is a GUID")
     return f"/subscriptions/{subscription_id}"
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _subscription(body: Any) -> Subscription:
