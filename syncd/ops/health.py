@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,24 @@ _PROBE_WRITE = text("UPDATE readiness_probe SET probed_at = CURRENT_TIMESTAMP WH
 
 
 class Heartbeat:
-    """When a loop last went round; written by the loop, read by the probes' threads."""
+    """When a loop last went round; written by the loop, read by the probes' threads.
+    `clock` (monotonic seconds) is the process's own unless a test steers it."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.started = clock()
         self._last: float | None = None
 
     def beat(self) -> None:
-        self._last = time.monotonic()
+        self._last = self.clock()
 
     def seconds_since(self) -> float | None:
         """Seconds since the last beat, or None before the first."""
         last = self._last
-        return None if last is None else time.monotonic() - last
+        return None if last is None else self.clock() - last
+
+    def seconds_since_start(self) -> float:
+        return self.clock() - self.started
 
 
 @dataclass(frozen=True)

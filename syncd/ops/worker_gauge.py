@@ -3,13 +3,12 @@
 Served only by a process that runs the worker. The metrics listener answers from
 threads of its own, so a loop stuck on the event loop still shows here, its age
 growing, where /readyz would fail. Before the loop's first round the age counts
-from when the gauge was set up (the process's start), so a worker that never
+from when the heartbeat was made (the process's start), so a worker that never
 starts is seen too.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -28,7 +27,6 @@ class WorkerHeartbeatCollector:
 
     def __init__(self, heartbeat: Heartbeat) -> None:
         self.heartbeat = heartbeat
-        self._since = time.monotonic()
 
     def describe(self) -> Iterable[Metric]:
         return [GaugeMetricFamily(NAME, HELP, value=0.0)]
@@ -38,4 +36,4 @@ class WorkerHeartbeatCollector:
 
     def age_seconds(self) -> float:
         silence = self.heartbeat.seconds_since()
-        return time.monotonic() - self._since if silence is None else silence
+        return self.heartbeat.seconds_since_start() if silence is None else silence

@@ -16,6 +16,7 @@ from syncd.runtime import Runtime
 from syncd.store.schema import upgrade
 from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
+from tests.clocks import SteppedClock
 from tests.dbs import empty_database_url
 from tests.ops.conftest import settings_for
 from tests.servers import free_port
@@ -75,8 +76,8 @@ def test_not_ready_when_the_database_is_down(tmp_path: Path) -> None:
 def test_not_ready_until_the_worker_goes_round_and_while_it_is_stuck(
     runtime: Runtime,
 ) -> None:
-    heartbeat = Heartbeat()
-    # Stale after 2 s: a slow machine's probe, made right after a beat, still comes well inside.
+    clock = SteppedClock()
+    heartbeat = Heartbeat(clock)
     readiness = Readiness(runtime.engine, heartbeat, worker_stale_after_seconds=2.0)
     with ApiClient(create_app(runtime, readiness=readiness)) as client:
         first = client.get("/readyz")
@@ -84,7 +85,7 @@ def test_not_ready_until_the_worker_goes_round_and_while_it_is_stuck(
         assert "not started" in first.json()["checks"]["worker"]["error"]
         heartbeat.beat()
         assert client.get("/readyz").status_code == 200
-        time.sleep(2.1)
+        clock.advance(2.1)
         stale = client.get("/readyz")
     assert (stale.status_code, stale.json()["failing"]) == (503, ["worker"])
     assert "has not gone round" in stale.json()["checks"]["worker"]["error"]

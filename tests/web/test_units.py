@@ -12,18 +12,11 @@ from syncd.web.errors import BadInputError, redacted_path
 from syncd.web.forms import _fields, optional_day, optional_staff, required_start
 from syncd.web.limits import FailureLimiter
 from syncd.web.render import time_span
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clocks import SteppedClock
 
 
 def test_a_client_is_blocked_after_its_limit_until_the_oldest_failure_ages_out() -> None:
-    clock = FakeClock()
+    clock = SteppedClock()
     limiter = FailureLimiter(3, clock=clock)
     for _ in range(2):
         limiter.record_failure("a")
@@ -37,7 +30,7 @@ def test_a_client_is_blocked_after_its_limit_until_the_oldest_failure_ages_out()
 
 
 def test_the_limiter_forgets_the_least_recent_clients_beyond_its_bound() -> None:
-    limiter = FailureLimiter(1, max_clients=2, clock=FakeClock())
+    limiter = FailureLimiter(1, max_clients=2, clock=SteppedClock())
     for client in ("a", "b", "c"):
         limiter.record_failure(client)
     assert limiter.retry_after("a") is None
