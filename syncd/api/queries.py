@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from syncd.api.serialize import BindingCounts, BookingView, MirrorView
 from syncd.errors import NotFound
 from syncd.manage.rating_models import BookingRating
+from syncd.store.keyed import with_keys
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
 
 V = TypeVar("V")
@@ -57,13 +58,7 @@ def booking_page(
 
 
 def _mirrors() -> Select[Mirror, str, str, str, str]:
-    return (
-        select(Mirror, Merchant.key, Booking.key, Staff.key, CalendarBinding.key)
-        .join(Booking, Mirror.booking_id == Booking.id)
-        .join(Merchant, Booking.merchant_id == Merchant.id)
-        .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
-        .join(Staff, CalendarBinding.staff_id == Staff.id)
-    )
+    return with_keys(Mirror, Mirror.booking_id, Mirror.binding_id)
 
 
 def booking_mirrors(session: Session, booking: Booking) -> list[MirrorView]:
