@@ -45,6 +45,7 @@ from connectors.caldav.discovery_start import DnsServers, Start, resolve_start
 from connectors.caldav.origin import AccountOrigin, OutsideAccountError
 from connectors.caldav.reports import CALDAV, DAV, DavResource, parse_multistatus, propfind
 from connectors.errors import TransientError
+from connectors.transport import UnreadableCAFile, tls_verification
 
 __all__ = ["ClientOptions", "Discovery", "DnsServers", "FoundCalendar", "discover"]
 
@@ -254,12 +255,11 @@ def _href(resource: DavResource, tag: str) -> str | None:
 
 
 def _tls_context(options: ClientOptions) -> ssl.SSLContext | bool:
-    if options.ca_file is None:
-        return options.verify_tls
     try:
-        return ssl.create_default_context(cafile=options.ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise TlsFailureError(options.ca_file, f"the CA file cannot be read ({exc})") from None
+        return tls_verification(options.ca_file, options.verify_tls)
+    except UnreadableCAFile as error:
+        reason = f"the CA file cannot be read ({error.reason})"
+        raise TlsFailureError(error.ca_file, reason) from None
 
 
 def _http_client(options: ClientOptions, tls: ssl.SSLContext | bool) -> httpx.AsyncClient:

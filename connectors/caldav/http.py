@@ -8,7 +8,6 @@ does not verify TLS against a CA file.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
@@ -21,7 +20,6 @@ from connectors.caldav.pools import ClientPools
 from connectors.caldav.settings import Settings
 from connectors.errors import (
     AuthError,
-    ConfigError,
     FailureScope,
     PermanentError,
     PreconditionFailed,
@@ -31,6 +29,7 @@ from connectors.errors import (
     UidInUse,
 )
 from connectors.retry_after import retry_after_seconds
+from connectors.transport import TRANSPORT_FAILURES, certificate_refused, tls_verification
 
 ICALENDAR = "text/calendar; charset=utf-8"
 XML = "application/xml; charset=utf-8"
@@ -45,12 +44,6 @@ _CLIENT_ERRORS: dict[int, type[RemoteError]] = {
 # Another object has the UID: of the collection (no-uid-conflict), or of the
 # whole calendar home (Cyrus: unique-scheduling-object-resource).
 _UID_PRECONDITIONS = ("no-uid-conflict", "unique-scheduling-object-resource")
-_TRANSPORT_FAILURES = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
 # A server may close an idle keep-alive connection just as a request goes out on it
 # (Radicale does under load). Such a request is sent again once, at once, as browsers
 # and urllib3 do: every write is conditional, so when the first attempt did land the
@@ -71,7 +64,8 @@ def new_clients(settings: Settings, password: str | None) -> list[httpx.AsyncCli
     password goes only to the account's origin; redirects are never followed."""
     origin = AccountOrigin(settings.url)
     auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
-    tls = httpx.create_ssl_context(_tls_verification(settings))  # read once, for every client
+    # read once, for every client
+    tls = httpx.create_ssl_context(tls_verification(settings.ca_file, settings.verify_tls))
     return [
         httpx.AsyncClient(
             auth=auth,
@@ -87,15 +81,6 @@ def new_clients(settings: Settings, password: str | None) -> list[httpx.AsyncCli
         )
         for _ in range(CLIENTS)
     ]
-
-
-def _tls_verification(settings: Settings) -> ssl.SSLContext | bool:
-    if settings.ca_file is None:
-        return settings.verify_tls
-    try:
-        return ssl.create_default_context(cafile=settings.ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError([f"ca_file: cannot load {settings.ca_file} ({exc})"]) from None
 
 
 class DavClient:
@@ -145,9 +130,9 @@ def translated_errors(method: str, href: str) -> Iterator[None]:
     """Turn httpx's transport failures inside the block into syncd's errors."""
     try:
         yield
-    except _TRANSPORT_FAILURES as exc:
+    except TRANSPORT_FAILURES as exc:
         action = f"{method} {urlsplit(href).path}"
-        if _certificate_refused(exc):
+        if certificate_refused(exc):
             raise PermanentError(f"{action}: server certificate not trusted") from exc
         raise TransientError(f"{action}: {type(exc).__name__}", scope=_scope_of(exc)) from exc
     except httpx.RequestError as exc:  # bad URL scheme, undecodable body, ...
@@ -159,16 +144,6 @@ def _scope_of(exc: BaseException) -> FailureScope:
     concerns that request (the worker pauses the calendar when most of them fail)."""
     unreachable = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
     return FailureScope.CALENDAR if unreachable else FailureScope.ITEM
-
-
-def _certificate_refused(exc: BaseException) -> bool:
-    """Whether a connection failed on certificate verification, which no retry fixes."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def error_for_status(response: httpx.Response, action: str) -> RemoteError:

@@ -19,7 +19,7 @@ import httpx
 import msal
 
 from connectors.errors import AuthError, FailureScope, PermanentError, TransientError
-from connectors.m365.http import certificate_refused
+from connectors.transport import certificate_refused
 
 # OAuth errors a retry may cure; every other refusal is about the credentials.
 _TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})

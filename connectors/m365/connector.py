@@ -9,14 +9,10 @@ from connectors.m365.auth import TokenSource, msal_app_factory
 from connectors.m365.batch import Batcher, BatchOptions
 from connectors.m365.calendar import CalendarTarget, InvalidCalendar, M365Calendar
 from connectors.m365.events import Reminder
-from connectors.m365.http import (
-    GraphHttp,
-    new_graph_client,
-    new_token_client,
-    tls_verification,
-)
+from connectors.m365.http import GraphHttp, new_graph_client, new_token_client
 from connectors.m365.limiter import MailboxLimiter
 from connectors.m365.settings import Settings, read_credential
+from connectors.transport import tls_verification
 
 
 class M365Connector(Connector):
@@ -89,7 +85,7 @@ class M365Connector(Connector):
 def build(settings: Settings) -> M365Connector:
     """A connector for the app in `settings`; `ConfigError` if its credential is missing."""
     credential = read_credential(settings)
-    verify = tls_verification(settings)
+    verify = tls_verification(settings.ca_file)
     token_client = new_token_client(settings, verify)
     make_app = msal_app_factory(settings.client_id, credential, settings.authority, token_client)
     tokens = TokenSource(make_app, settings.token_scope, token_client)

@@ -1,8 +1,8 @@
 """HTTP for the Microsoft 365 connector: the clients, one Graph exchange, and the one
 place where Graph's status codes and error codes become syncd's errors.
 
-TLS settings live here only: the Graph client and MSAL's token client are built
-from the same `ca_file`.
+The Graph client and MSAL's token client are built with the same TLS verification
+(connectors/transport.py reads the `ca_file`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import httpx
 
 from connectors.errors import (
     AuthError,
-    ConfigError,
     FailureScope,
     PermanentError,
     PreconditionFailed,
@@ -28,6 +27,7 @@ from connectors.errors import (
 )
 from connectors.m365.settings import Settings
 from connectors.retry_after import retry_after_seconds
+from connectors.transport import TRANSPORT_FAILURES, certificate_refused
 
 THROTTLED = frozenset({429, 503, 504})  # come back after Retry-After, or back off
 
@@ -57,12 +57,6 @@ _STATUSES: dict[int, type[RemoteError]] = {
 # The request never left: no connection could be had (the pool was full, or none
 # could be opened). Sending it again cannot do anything twice.
 _NOT_SENT = (httpx.PoolTimeout, httpx.ConnectTimeout, httpx.ConnectError)
-_TRANSPORT_FAILURES = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-    httpx.ProxyError,
-)
 
 
 @dataclass(frozen=True)
@@ -98,15 +92,6 @@ class GraphResponse:
 
 class TransportFailure(Exception):  # noqa: N818 - a condition, not a final error
     """No usable answer (connection refused or dropped, timeout): the request may have run."""
-
-
-def tls_verification(settings: Settings) -> ssl.SSLContext | bool:
-    if settings.ca_file is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=settings.ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError([f"ca_file: cannot load {settings.ca_file} ({exc})"]) from None
 
 
 class NotSent(TransportFailure):
@@ -192,7 +177,7 @@ def _transport_errors(request: GraphRequest) -> Iterator[None]:
     action = f"{request.method} {_path(request.url)}"
     try:
         yield
-    except _TRANSPORT_FAILURES as exc:
+    except TRANSPORT_FAILURES as exc:
         if certificate_refused(exc):
             raise PermanentError(f"{action}: server certificate not trusted") from exc
         if isinstance(exc, _NOT_SENT):
@@ -200,16 +185,6 @@ def _transport_errors(request: GraphRequest) -> Iterator[None]:
         raise TransportFailure(f"{action}: {type(exc).__name__}") from exc
     except httpx.RequestError as exc:  # bad URL, undecodable body, ...
         raise PermanentError(f"{action}: {type(exc).__name__}") from exc
-
-
-def certificate_refused(exc: BaseException) -> bool:
-    """Whether a connection failed on certificate verification, which no retry fixes."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return True
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def _json_body(content_type: str, content: bytes) -> Any:

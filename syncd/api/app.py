@@ -11,19 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from syncd.api import (
-    openapi,
-    routes_bookings,
-    routes_catalog,
-    routes_conflicts,
-    routes_manage,
-    routes_mirrors,
-    routes_notify,
-    routes_ratings,
-    routes_webhooks,
-)
+from syncd.api import openapi
 from syncd.api.auth import BearerAuth
 from syncd.api.errors import EXCEPTION_HANDLERS, UnexpectedErrors
+from syncd.api.route_modules import ROUTE_MODULES
 from syncd.ops.health import Readiness
 from syncd.ops.http_metrics import RequestMetrics
 from syncd.reconcile.push.endpoint import push_mounts
@@ -70,15 +61,6 @@ def create_api(runtime: Runtime) -> Starlette:
         Middleware(UnexpectedErrors),
         Middleware(BearerAuth, key=runtime.settings.api_key(), key_source=_key_source(runtime)),
     ]
-    routes = [
-        *routes_catalog.routes(runtime),
-        *routes_bookings.routes(runtime),
-        *routes_conflicts.routes(runtime),
-        *routes_manage.routes(runtime),
-        *routes_mirrors.routes(runtime),
-        *routes_notify.routes(runtime),
-        *routes_ratings.routes(runtime),
-        *routes_webhooks.routes(runtime),
-        *openapi.routes(),
-    ]
+    routes = [route for module in ROUTE_MODULES for route in module.routes(runtime)]
+    routes += openapi.routes()
     return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)

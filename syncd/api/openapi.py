@@ -21,20 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncd.api import (
-    routes_bookings,
-    routes_catalog,
-    routes_conflicts,
-    routes_manage,
-    routes_mirrors,
-    routes_notify,
-    routes_ratings,
-    routes_webhooks,
-)
 from syncd.api.answers import ErrorAnswer, OpenApiDocument
 from syncd.api.bodies import JSON_MEDIA_TYPE
 from syncd.api.handling import API_PREFIX
 from syncd.api.operation import Link, Operation
+from syncd.api.route_modules import ROUTE_MODULES
 from syncd.schemas import Key
 
 Mode = Literal["validation", "serialization"]
@@ -45,14 +36,7 @@ _PATH_PARAMETER = re.compile(r"{(\w+)(?::(\w+))?}")
 DOCUMENT_OPERATION = Operation(
     "get", DOCUMENT_PATH, "getOpenApiDocument", "This document", OpenApiDocument)
 OPERATIONS: list[Operation] = [
-    *routes_catalog.OPERATIONS,
-    *routes_bookings.OPERATIONS,
-    *routes_conflicts.OPERATIONS,
-    *routes_manage.OPERATIONS,
-    *routes_mirrors.OPERATIONS,
-    *routes_notify.OPERATIONS,
-    *routes_ratings.OPERATIONS,
-    *routes_webhooks.OPERATIONS,
+    *(operation for module in ROUTE_MODULES for operation in module.OPERATIONS),
     DOCUMENT_OPERATION,
 ]
 # the refusals each kind of operation can answer, each with its error code(s)

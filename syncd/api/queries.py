@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from syncd.api.serialize import BindingCounts, BookingView, MirrorView
 from syncd.errors import NotFound
 from syncd.manage.rating_models import BookingRating
+from syncd.store.counts import counts_by_owner
+from syncd.store.keyed import with_keys
 from syncd.store.models import Booking, CalendarBinding, Merchant, Mirror, Service, Staff
 
 V = TypeVar("V")
@@ -57,13 +59,7 @@ def booking_page(
 
 
 def _mirrors() -> Select[Mirror, str, str, str, str]:
-    return (
-        select(Mirror, Merchant.key, Booking.key, Staff.key, CalendarBinding.key)
-        .join(Booking, Mirror.booking_id == Booking.id)
-        .join(Merchant, Booking.merchant_id == Merchant.id)
-        .join(CalendarBinding, Mirror.binding_id == CalendarBinding.id)
-        .join(Staff, CalendarBinding.staff_id == Staff.id)
-    )
+    return with_keys(Mirror, Mirror.booking_id, Mirror.binding_id)
 
 
 def booking_mirrors(session: Session, booking: Booking) -> list[MirrorView]:
@@ -94,16 +90,10 @@ def mirror_page(
 
 def binding_counts(session: Session, binding_ids: list[int]) -> dict[int, BindingCounts]:
     """Pending (not yet dead) and dead mirrors of each binding."""
-    live = Mirror.dead.is_(False)
-    pending: ColumnElement[Any] = func.count().filter(Mirror.pending.is_(True), live)
-    dead: ColumnElement[Any] = func.count().filter(Mirror.dead.is_(True))
-    query = (
-        select(Mirror.binding_id, pending, dead)
-        .where(Mirror.binding_id.in_(binding_ids))
-        .group_by(Mirror.binding_id)
-    )
-    counts = {row[0]: BindingCounts(int(row[1]), int(row[2])) for row in session.execute(query)}
-    return {binding_id: counts.get(binding_id, BindingCounts()) for binding_id in binding_ids}
+    pending = and_(Mirror.pending.is_(True), Mirror.dead.is_(False))
+    dead = Mirror.dead.is_(True)
+    counts = counts_by_owner(session, Mirror.binding_id, binding_ids, [pending, dead])
+    return {binding_id: BindingCounts(*pair) for binding_id, pair in counts.items()}
 
 
 def staff_bindings(session: Session, staff: Staff) -> list[CalendarBinding]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -38,16 +39,28 @@ def _full_json(session: Session, booking: Booking) -> JSON:
     return booking_json(booking_view(session, booking)) | {"mirrors": mirrors}
 
 
-async def put_booking(runtime: Runtime, request: Request) -> Response:
+Body = TypeVar("Body", bound=BaseModel)
+BookingWrite = Callable[[SyncdSession, Merchant, str, Body], tuple[Booking, bool]]
+
+
+async def _write_booking(
+    runtime: Runtime, request: Request, body: type[Body], write: BookingWrite[Body]
+) -> Response:
+    """`write` with the request's body to the booking its path names: the booking as it
+    then stands, answered 201 when the write made it."""
     merchant_key, key = path_keys(request, "merchant", "booking")
-    data = parse(BookingIn, await read_body(runtime, request))
+    data = parse(body, await read_body(runtime, request))
 
     def work(session: SyncdSession) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
-        booking, created = bookings.put_booking(session, merchant, key, data)
+        booking, created = write(session, merchant, key, data)
         return reply(_full_json(session, booking), created)
 
     return await transact(runtime, work)
+
+
+async def put_booking(runtime: Runtime, request: Request) -> Response:
+    return await _write_booking(runtime, request, BookingIn, bookings.put_booking)
 
 
 async def get_booking(runtime: Runtime, request: Request) -> Response:
@@ -72,15 +85,7 @@ async def cancel_booking(runtime: Runtime, request: Request) -> Response:
 
 
 async def clone_booking(runtime: Runtime, request: Request) -> Response:
-    merchant_key, key = path_keys(request, "merchant", "booking")
-    data = parse(CloneIn, await read_body(runtime, request))
-
-    def work(session: SyncdSession) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        clone, created = bookings.clone_booking(session, merchant, key, data)
-        return reply(_full_json(session, clone), created)
-
-    return await transact(runtime, work)
+    return await _write_booking(runtime, request, CloneIn, bookings.clone_booking)
 
 
 def _filters(

@@ -28,13 +28,12 @@ from syncd.reconcile.models import CalendarConflict, ConflictStatus
 from syncd.reconcile.rules import can_take_time
 from syncd.store.bookings import change_booking
 from syncd.store.changes import Actor
+from syncd.store.keyed import with_keys
 from syncd.store.models import (
     Booking,
-    CalendarBinding,
     Merchant,
     Mirror,
     Presence,
-    Staff,
 )
 from syncd.store.session import SyncdSession
 from syncd.webhooks.emit import ConflictKind, Resolution
@@ -61,13 +60,7 @@ class ConflictView:
 
 
 def _views() -> Select[CalendarConflict, str, str, str, str]:
-    return (
-        select(CalendarConflict, Merchant.key, Booking.key, Staff.key, CalendarBinding.key)
-        .join(Merchant, Merchant.id == CalendarConflict.merchant_id)
-        .join(Booking, Booking.id == CalendarConflict.booking_id)
-        .join(CalendarBinding, CalendarBinding.id == CalendarConflict.binding_id)
-        .join(Staff, Staff.id == CalendarBinding.staff_id)
-    )
+    return with_keys(CalendarConflict, CalendarConflict.booking_id, CalendarConflict.binding_id)
 
 
 def conflict_view(session: Session, conflict_id: int, merchant: Merchant | None) -> ConflictView:

@@ -121,12 +121,16 @@ def upsert_staff(
     return staff, created
 
 
-def get_binding(session: Session, staff: Staff, key: str) -> CalendarBinding:
-    binding = session.scalar(
+def _find_binding(session: Session, staff: Staff, key: str) -> CalendarBinding | None:
+    return session.scalar(
         select(CalendarBinding).where(
             CalendarBinding.staff_id == staff.id, CalendarBinding.key == key
         )
     )
+
+
+def get_binding(session: Session, staff: Staff, key: str) -> CalendarBinding:
+    binding = _find_binding(session, staff, key)
     if binding is None:
         raise NotFound(f"calendar binding {key!r}")
     return binding
@@ -138,11 +142,7 @@ def upsert_binding(
     """Bind a calendar to a staff member; their bookings follow it (or leave it)."""
     if data.connector not in known_connectors:
         raise InputError({"connector": f"no connector named {data.connector!r} is configured"})
-    binding = session.scalar(
-        select(CalendarBinding).where(
-            CalendarBinding.staff_id == staff.id, CalendarBinding.key == key
-        )
-    )
+    binding = _find_binding(session, staff, key)
     created = binding is None
     if binding is None:
         binding = _new_binding(session, staff, key, data)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from pydantic import Field, HttpUrl, field_validator
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from syncd.errors import NotFound
 from syncd.schemas import Strict
+from syncd.store.counts import counts_by_owner
 from syncd.store.models import Merchant
 from syncd.timeutil import utcnow
 from syncd.wakeup import OUTBOX_DIRTY
@@ -128,17 +128,10 @@ def merchant_subscriptions(session: Session, merchant: Merchant) -> list[Webhook
 
 
 def delivery_counts(session: Session, subscription_ids: list[int]) -> dict[int, DeliveryCounts]:
-    pending: ColumnElement[Any] = func.count().filter(
-        WebhookDelivery.state == DeliveryState.PENDING
-    )
-    failed: ColumnElement[Any] = func.count().filter(WebhookDelivery.state == DeliveryState.FAILED)
-    query = (
-        select(WebhookDelivery.subscription_id, pending, failed)
-        .where(WebhookDelivery.subscription_id.in_(subscription_ids))
-        .group_by(WebhookDelivery.subscription_id)
-    )
-    counts = {row[0]: DeliveryCounts(int(row[1]), int(row[2])) for row in session.execute(query)}
-    return {sid: counts.get(sid, DeliveryCounts()) for sid in subscription_ids}
+    states = [WebhookDelivery.state == DeliveryState.PENDING,
+              WebhookDelivery.state == DeliveryState.FAILED]
+    counts = counts_by_owner(session, WebhookDelivery.subscription_id, subscription_ids, states)
+    return {sid: DeliveryCounts(*pair) for sid, pair in counts.items()}
 
 
 def deliveries(

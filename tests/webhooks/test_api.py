@@ -120,6 +120,8 @@ def test_failed_deliveries_are_listed_and_redelivered_with_the_same_id(
     (item,) = failed["items"]
     assert (item["state"], item["last_status"], item["last_error"]) == ("failed", 400, "HTTP 400")
     assert item["payload"]["type"] == "booking.created"
+    listed = client.get(f"{HOOKS}/platform").json()
+    assert (listed["pending_deliveries"], listed["failed_deliveries"]) == (0, 1)
     receiver.answer = always(200)
     again = client.post(f"{HOOKS}/platform/deliveries/{item['id']}/redeliver")
     assert again.status_code == 200
