@@ -1,17 +1,24 @@
 """The double's Microsoft Entra ID: registered apps, the token endpoint, bearer checks.
 
 The token endpoint implements the client credentials grant with a client secret or a
-certificate (client_assertion, RFC 7523): the assertion's signature is verified with
-the registered certificate the `x5t` / `x5t#S256` header names, and its aud (the token
-endpoint), iss = sub (the client id) and exp/nbf are checked. Errors carry AAD's shape
-and AADSTS codes. Access tokens are JWTs signed by the double (HS256), so a token the
-double did not issue fails like a foreign token fails at Graph.
+certificate (client_assertion, RFC 7523), and the authorization code and refresh token
+grants of delegated sign-in (tests/graph/entra.py keeps their users, codes and consents).
+A client assertion's signature is verified with the registered certificate the `x5t` /
+`x5t#S256` header names, and its aud (the token endpoint), iss = sub (the client id) and
+exp/nbf are checked. Errors carry AAD's shape and AADSTS codes. Access tokens are JWTs
+signed by the double (HS256), so a token the double did not issue fails like a foreign
+token fails at Graph; a delegated one carries `scp` and acts as its user. id_tokens are
+RS256, their key published at the JWKS address of the OpenID configuration. An app
+registered here (the home tenant) works in another tenant only after that tenant's
+admin consented.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -22,7 +29,17 @@ from typing import Any
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
+from tests.graph.entra import (
+    OIDC_SCOPES,
+    TENANT_ALIASES,
+    Delegation,
+    Grant,
+    client_info,
+    graph_scopes,
+)
 from tests.graph.errors import AadError, GraphError
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -37,7 +54,13 @@ class App:
     secret: str | None
     certificates: list[x509.Certificate]
     roles: tuple[str, ...]
+    redirect_uris: tuple[str, ...] = ()
     revoked: bool = False
+
+    @property
+    def public(self) -> bool:
+        """No credential registered: a public client (desktop, mobile), as Entra treats one."""
+        return self.secret is None and not self.certificates
 
     def certificate_for(self, header: dict[str, Any]) -> x509.Certificate | None:
         """The registered certificate the assertion's x5t#S256 (or SHA-1 x5t) header names."""
@@ -53,7 +76,8 @@ class App:
 @dataclass(frozen=True)
 class Principal:
     client_id: str
-    roles: frozenset[str]
+    roles: frozenset[str]  # application roles, or a delegated token's scopes
+    user: str | None = None  # the signed-in user's object id (= mailbox id), if delegated
 
     def can_read(self) -> bool:
         return bool(self.roles & READ_ROLES)
@@ -76,11 +100,34 @@ def _thumbprint(certificate: x509.Certificate, algorithm: hashes.HashAlgorithm) 
 @dataclass
 class Directory:
     tenant_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    base_url: str = "https://127.0.0.1"  # where the double serves (for the id_token's iss)
     token_lifetime_seconds: int = 3599
     apps: dict[str, App] = field(default_factory=dict)
+    tenants: set[str] = field(default_factory=set)
+    delegation: Delegation = field(default_factory=Delegation)
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    signing_key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    key_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     _generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.tenants.add(self.tenant_id)
+
+    def add_tenant(self) -> str:
+        tenant = str(uuid.uuid4())
+        with self._lock:
+            self.tenants.add(tenant)
+        return tenant
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def knows(self, tenant: str) -> bool:
+        return tenant.lower() in self.tenants
 
     def add_app(
         self,
@@ -88,10 +135,11 @@ class Directory:
         secret: str | None = None,
         certificate_pem: str | bytes | None = None,
         roles: tuple[str, ...] = (WRITE_ROLE,),
+        redirect_uris: tuple[str, ...] = (),
     ) -> App:
         pem = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
         certificates = [x509.load_pem_x509_certificate(pem)] if pem else []
-        app = App(client_id, secret, certificates, tuple(roles))
+        app = App(client_id, secret, certificates, tuple(roles), tuple(redirect_uris))
         with self._lock:
             self.apps[client_id] = app
         return app
@@ -107,8 +155,26 @@ class Directory:
     # -- token endpoint ---------------------------------------------------------------
 
     def issue_token(self, tenant: str, form: dict[str, str], token_endpoint: str) -> dict[str, Any]:
-        """The token response for a client credentials request, or AadError."""
-        if tenant.lower() != self.tenant_id:
+        """The token response for a client credentials, code or refresh request, or AadError."""
+        grant_type = form.get("grant_type")
+        if grant_type == "client_credentials":
+            return self._client_credentials(tenant, form, token_endpoint)
+        if grant_type in {"authorization_code", "refresh_token"}:
+            if tenant.lower() not in TENANT_ALIASES:
+                self.check_tenant(tenant)
+            app = self.client(form, token_endpoint)
+            if grant_type == "authorization_code":
+                return self._redeem_code(app, form)
+            return self._refresh(app, form)
+        raise AadError(
+            400,
+            "unsupported_grant_type",
+            70003,
+            f"The app requested an unsupported grant type '{grant_type}'.",
+        )
+
+    def check_tenant(self, tenant: str) -> None:
+        if not self.knows(tenant):
             raise AadError(
                 400,
                 "invalid_request",
@@ -116,19 +182,131 @@ class Directory:
                 f"Tenant '{tenant}' not found. Check to make "
                 "sure you have the correct tenant ID and are signing into the correct cloud.",
             )
-        grant_type = form.get("grant_type")
-        if grant_type != "client_credentials":
-            raise AadError(
-                400,
-                "unsupported_grant_type",
-                70003,
-                f"The app requested an unsupported grant type '{grant_type}'.",
-            )
+
+    def _client_credentials(
+        self, tenant: str, form: dict[str, str], token_endpoint: str
+    ) -> dict[str, Any]:
+        self.check_tenant(tenant)
         client_id = _required(form, "client_id")
         _check_scope(_required(form, "scope"))
         app = self._app(client_id)
         self._authenticate_client(app, form, token_endpoint)
-        return self._token_response(app)
+        tenant = tenant.lower()
+        if tenant != self.tenant_id and (tenant, client_id) not in self.delegation.admin_consents:
+            raise AadError(
+                400,
+                "unauthorized_client",
+                7000229,
+                f"The client application {client_id} is missing service principal in "
+                f"the tenant {tenant}. See instructions here: https://go.microsoft.com/"
+                "fwlink/?linkid=2225119",
+            )
+        return self._token_response(app, tenant)
+
+    def client(self, form: dict[str, str], token_endpoint: str) -> App:
+        """The app a delegated token request is from, authenticated unless it is public."""
+        app = self._app(_required(form, "client_id"))
+        if not app.public:
+            self._authenticate_client(app, form, token_endpoint)
+        elif form.get("client_secret") or form.get("client_assertion"):
+            raise AadError(
+                401,
+                "invalid_client",
+                700025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' "
+                "should be presented.",
+            )
+        return app
+
+    def _redeem_code(self, app: App, form: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            code = self.delegation.redeem(
+                _required(form, "code"),
+                app.client_id,
+                _required(form, "redirect_uri"),
+                form.get("code_verifier"),
+            )
+        return self._delegated_response(code.grant, code.requested, form, code.nonce)
+
+    def _refresh(self, app: App, form: dict[str, str]) -> dict[str, Any]:
+        with self._lock:
+            grant = self.delegation.refresh(_required(form, "refresh_token"), app.client_id)
+        requested = frozenset(form.get("scope", "").split()) or frozenset({"openid"})
+        wanted = graph_scopes(form.get("scope", ""))
+        if not wanted <= grant.scopes:
+            raise AadError(
+                400,
+                "invalid_grant",
+                65001,
+                "The user or administrator has not consented to use the application "
+                f"with ID '{app.client_id}'. Send an interactive authorization request "
+                "for this user and resource.",
+            )
+        return self._delegated_response(grant, requested | {"offline_access"}, form, None)
+
+    def _delegated_response(
+        self, grant: Grant, requested: frozenset[str], form: dict[str, str], nonce: str | None
+    ) -> dict[str, Any]:
+        now, lifetime = int(time.time()), int(self.token_lifetime_seconds)
+        user = grant.user
+        claims = {
+            "aud": GRAPH_RESOURCE,
+            "iss": f"https://sts.windows.net/{user.tenant}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "appid": grant.client_id,
+            "tid": user.tenant,
+            "oid": user.oid,
+            "upn": user.upn,
+            "scp": " ".join(sorted(grant.scopes)),
+            "idtyp": "user",
+            "uti": secrets.token_urlsafe(16),
+            "gen": self._generation,
+        }
+        body: dict[str, Any] = {
+            "token_type": "Bearer",
+            "scope": " ".join(sorted(grant.scopes | (requested & OIDC_SCOPES))),
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": jwt.encode(claims, self._key, algorithm="HS256"),
+        }
+        if "offline_access" in requested:
+            with self._lock:
+                body["refresh_token"] = self.delegation.new_refresh_token(grant)
+        if "openid" in requested:
+            body["id_token"] = self._id_token(grant, nonce)
+        if form.get("client_info") == "1":
+            body["client_info"] = client_info(user)
+        return body
+
+    def _id_token(self, grant: Grant, nonce: str | None) -> str:
+        now, user = int(time.time()), grant.user
+        pairwise = hashlib.sha256(f"{user.oid}:{grant.client_id}".encode()).digest()
+        claims: dict[str, Any] = {
+            "ver": "2.0",
+            "iss": self.issuer(user.tenant),
+            "aud": grant.client_id,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "tid": user.tenant,
+            "oid": user.oid,
+            "sub": base64.urlsafe_b64encode(pairwise).decode().rstrip("="),
+            "preferred_username": user.upn,
+            "name": user.upn.split("@")[0],
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        return jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
+
+    def issuer(self, tenant: str) -> str:
+        return f"{self.base_url}/{tenant}/v2.0"
+
+    def jwks(self) -> dict[str, Any]:
+        """The JSON Web Key Set of the id_token signing key."""
+        key = json.loads(RSAAlgorithm.to_jwk(self.signing_key.public_key()))
+        return {"keys": [{**key, "kid": self.key_id, "use": "sig", "alg": "RS256"}]}
 
     def _app(self, client_id: str) -> App:
         app = self.apps.get(client_id)
@@ -173,17 +351,17 @@ class Directory:
                 "following parameter: 'client_assertion' or 'client_secret'.",
             )
 
-    def _token_response(self, app: App) -> dict[str, Any]:
+    def _token_response(self, app: App, tenant: str) -> dict[str, Any]:
         now = int(time.time())
         lifetime = int(self.token_lifetime_seconds)
         claims = {
             "aud": GRAPH_RESOURCE,
-            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iss": f"https://sts.windows.net/{tenant}/",
             "iat": now,
             "nbf": now,
             "exp": now + lifetime,
             "appid": app.client_id,
-            "tid": self.tenant_id,
+            "tid": tenant,
             "roles": list(app.roles),
             "idtyp": "app",
             "uti": secrets.token_urlsafe(16),
@@ -221,6 +399,8 @@ class Directory:
             # Expired by expire_tokens(), or consent revoked (documented choice of the double:
             # Graph would accept such a token until its exp; the double refuses it at once).
             raise _unauthenticated("Access token has expired or is not yet valid.")
+        if claims.get("idtyp") == "user":
+            return Principal(app.client_id, frozenset(claims["scp"].split()), claims["oid"])
         return Principal(app.client_id, frozenset(app.roles))
 
 

@@ -13,6 +13,7 @@ from typing import Any, Self
 
 from tests.graph import calendarview, delta, events, schedule, subscriptions
 from tests.graph.auth import WRITE_ROLE
+from tests.graph.entra import Browser, User
 from tests.graph.eventjson import View, apply_changes, new_event, parse_changes, render_event
 from tests.graph.faults import Faults
 from tests.graph.graph import Pipeline
@@ -58,6 +59,7 @@ class GraphDouble:
         self._state.stopping.clear()
         self._server.start()
         self._state.base_url = f"https://127.0.0.1:{self._server.port}"
+        self._state.directory.base_url = self._state.base_url
 
     def stop(self) -> None:
         self._state.stopping.set()
@@ -115,8 +117,56 @@ class GraphDouble:
         secret: str | None = None,
         certificate_pem: str | bytes | None = None,
         roles: tuple[str, ...] = (WRITE_ROLE,),
+        redirect_uris: tuple[str, ...] = (),
     ) -> None:
-        self._state.directory.add_app(client_id, secret, certificate_pem, tuple(roles))
+        """Register an app in the home tenant; one without secret or certificate is public."""
+        directory = self._state.directory
+        directory.add_app(client_id, secret, certificate_pem, tuple(roles), tuple(redirect_uris))
+
+    # -- delegated sign-in and consent (tests/graph/entra.py, signin.py) --------------
+
+    def add_tenant(self) -> str:
+        """Another organisation's tenant (a merchant's): its id."""
+        return self._state.directory.add_tenant()
+
+    def add_user(self, upn: str, tenant_id: str | None = None, *, admin: bool = False) -> str:
+        """A user of `tenant_id` (the home tenant by default) with a mailbox: their object id."""
+        tenant = (tenant_id or self.tenant_id).lower()
+        if not self._state.directory.knows(tenant):
+            raise KeyError(f"no tenant {tenant}")
+        mailbox = self._state.store.add_mailbox(upn)
+        with self._state.directory.lock:
+            self._state.directory.delegation.add_user(User(mailbox.id, upn, tenant, admin))
+        return mailbox.id
+
+    def sign_in(self, upn: str | None, *, consents: bool = True) -> None:
+        """Who the authorize and admin consent endpoints see signed in, and their answer."""
+        delegation = self._state.directory.delegation
+        user = delegation.users[upn.lower()] if upn is not None else None
+        delegation.browser = Browser(user, consents)
+
+    def revoke_sessions(self, upn: str) -> None:
+        """An admin revokes the user's sessions: their refresh tokens fail (AADSTS50173)."""
+        self._set_grants(upn, revoked=True)
+
+    def expire_refresh_tokens(self, upn: str) -> None:
+        """The user's refresh tokens were idle too long (AADSTS700082)."""
+        self._set_grants(upn, expired=True)
+
+    def withdraw_consent(self, upn: str, client_id: str) -> None:
+        """The user removes the app's permissions (refresh: AADSTS65001)."""
+        directory = self._state.directory
+        with directory.lock:
+            directory.delegation.withdraw_consent(
+                directory.delegation.users[upn.lower()], client_id
+            )
+
+    def _set_grants(self, upn: str, *, revoked: bool = False, expired: bool = False) -> None:
+        directory = self._state.directory
+        with directory.lock:
+            for grant in directory.delegation.grants_of(directory.delegation.users[upn.lower()]):
+                grant.revoked = grant.revoked or revoked
+                grant.expired = grant.expired or expired
 
     def revoke(self, client_id: str) -> None:
         self._state.directory.revoke(client_id)

@@ -107,8 +107,8 @@ class Pipeline:
         mailbox: Mailbox | None = None
         try:
             found, params = self._match(call)
-            mailbox = self._mailbox(params)
-            self._authorize(call.principal, found.access)
+            mailbox = self._mailbox(params, call.principal)
+            self._authorize(call.principal, found.access, mailbox)
             zone = call.prefer.get("outlook.timezone")
             if zone:
                 resolve_zone(zone)  # an unknown zone is refused before anything is done
@@ -123,8 +123,11 @@ class Pipeline:
 
     def _match(self, call: Call) -> tuple[Route, dict[str, str]]:
         allowed = False
+        path = call.path
+        if re.match(r"^/me(/|$)", path, re.IGNORECASE):
+            path = "/users" + path  # /me/... is /users/{the signed-in user}/...
         for candidate in self.routes:
-            match = candidate.pattern.match(call.path)
+            match = candidate.pattern.match(path)
             if match:
                 allowed = True
                 if candidate.method == call.method:
@@ -138,19 +141,24 @@ class Pipeline:
         segment = call.path.strip("/").split("/")[-1]
         raise bad_request(f"Resource not found for the segment '{segment}'.")
 
-    def _mailbox(self, params: dict[str, str]) -> Mailbox | None:
+    def _mailbox(self, params: dict[str, str], principal: Principal | None) -> Mailbox | None:
         user = params.get("user")
         if user is None:
             return None
         if user.lower() == "me":
-            raise bad_request("/me request is only valid with delegated authentication flow.")
+            if principal is None or principal.user is None:
+                raise bad_request("/me request is only valid with delegated authentication flow.")
+            user = principal.user
         return self.state.store.resolve(user)
 
     @staticmethod
-    def _authorize(principal: Principal | None, access: str) -> None:
+    def _authorize(principal: Principal | None, access: str, mailbox: Mailbox | None) -> None:
         if principal is None or access == "none":
             return
         allowed = principal.can_write() if access == "write" else principal.can_read()
+        if principal.user is not None and mailbox is not None:
+            # A delegated token acts as its user: their own mailbox only.
+            allowed = allowed and mailbox.id == principal.user
         if not allowed:
             raise GraphError(
                 403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."

@@ -1,6 +1,7 @@
 """The HTTPS server: Starlette app, uvicorn in a background thread, dropped connections.
 
-Routes: the OpenID configuration and token endpoint MSAL needs under /{tenant}/, and
+Routes: the OpenID configuration, JWKS, token, authorize and admin consent endpoints
+MSAL and a browser need under /{tenant}/ (tests/graph/signin.py), and
 Graph under /v1.0/ (with /v1.0/$batch). A Reply with `drop_connection` aborts the TCP
 connection instead of answering: uvicorn's h11 protocol is subclassed to remember each
 connection's transport by client address, so the handler can find and abort it.
@@ -20,7 +21,13 @@ from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -28,6 +35,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from tests.graph.batch import BatchRunner
 from tests.graph.errors import AadError, GraphError, Reply, error_reply
 from tests.graph.graph import Call, Pipeline
+from tests.graph.signin import RedirectError, admin_consent, authorize
 from tests.graph.state import State
 from tests.graph.tls import TlsFiles
 from tests.threads import UvicornThread, local_config
@@ -107,6 +115,19 @@ def to_response(reply: Reply, client_request_id: str | None) -> Response:
     return Response(json.dumps(reply.body), reply.status, headers, media_type=ODATA_JSON)
 
 
+def _redirect(answer: Callable[[], RedirectError]) -> Response:
+    """The browser's answer: a 302 to the app, or Entra's error page (no redirect)."""
+    try:
+        redirected = answer()
+    except RedirectError as error:
+        redirected = error
+    except AadError as error:
+        return JSONResponse(error.body, error.status)
+    if redirected.mode == "form_post":
+        return HTMLResponse(redirected.form_post())
+    return RedirectResponse(redirected.location, status_code=302)
+
+
 class GraphApp:
     """The Starlette application over a State."""
 
@@ -124,7 +145,11 @@ class GraphApp:
         self.app = Starlette(
             routes=[
                 Route("/{tenant}/v2.0/.well-known/openid-configuration", self.openid_configuration),
+                Route("/{tenant}/discovery/v2.0/keys", self.keys),
                 Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
+                Route("/{tenant}/oauth2/v2.0/authorize", self.authorize),
+                Route("/{tenant}/adminconsent", self.admin_consent),
+                Route("/{tenant}/v2.0/adminconsent", self.admin_consent),
                 Route("/v1.0/{path:path}", self.graph, methods=methods),
             ],
             lifespan=self._lifespan,
@@ -142,10 +167,10 @@ class GraphApp:
     async def openid_configuration(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         directory = self.state.directory
-        if tenant.lower() != directory.tenant_id:
+        if not directory.knows(tenant):
             error = AadError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
             return JSONResponse(error.body, error.status)
-        root = f"{self.state.base_url}/{directory.tenant_id}"
+        root = f"{self.state.base_url}/{tenant.lower()}"
         return JSONResponse(
             {
                 "token_endpoint": f"{root}/oauth2/v2.0/token",
@@ -169,6 +194,20 @@ class GraphApp:
                 "cloud_instance_name": "microsoftonline.com",
             }
         )
+
+    async def keys(self, _: Request) -> Response:
+        return JSONResponse(self.state.directory.jwks())
+
+    async def authorize(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        return _redirect(
+            lambda: authorize(self.state.directory, request.path_params["tenant"], query)
+        )
+
+    async def admin_consent(self, request: Request) -> Response:
+        query, v2 = dict(request.query_params), request.url.path.endswith("/v2.0/adminconsent")
+        tenant = request.path_params["tenant"]
+        return _redirect(lambda: admin_consent(self.state.directory, tenant, query, v2=v2))
 
     async def token(self, request: Request) -> Response:
         # OAuth 2.0 token requests are application/x-www-form-urlencoded (RFC 6749 4.4.2).
