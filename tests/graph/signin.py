@@ -89,7 +89,7 @@ def _error(
     return RedirectError(redirect_uri, params, mode)
 
 
-def _signed_in(directory: Directory, tenant: str, prompt: str | None) -> User:
+def _signed_in(directory: Directory, prompt: str | None) -> User:
     user = directory.delegation.browser.user
     if user is None:
         raise AadError(
@@ -98,15 +98,21 @@ def _signed_in(directory: Directory, tenant: str, prompt: str | None) -> User:
             50058,
             "A silent sign-in request was sent but no user is signed in.",
         )
-    if tenant.lower() not in TENANT_ALIASES and tenant.lower() != user.tenant:
-        raise AadError(
-            400,
-            "invalid_request",
-            50020,
-            f"User account '{user.upn}' from identity provider does not exist in tenant "
-            f"'{tenant}' and cannot access the application in that tenant.",
-        )
     return user
+
+
+def _check_tenant(directory: Directory, tenant: str) -> None:
+    """A user of another tenant cannot sign in here: Entra's sign-in page says so."""
+    user = directory.delegation.browser.user
+    if user is None or tenant.lower() in TENANT_ALIASES or tenant.lower() == user.tenant:
+        return
+    raise AadError(
+        400,
+        "invalid_request",
+        50020,
+        f"User account '{user.upn}' from identity provider does not exist in tenant "
+        f"'{tenant}' and cannot access the application in that tenant.",
+    )
 
 
 def _challenge(query: dict[str, str]) -> tuple[str | None, str]:
@@ -122,6 +128,7 @@ def _challenge(query: dict[str, str]) -> tuple[str | None, str]:
 def authorize(directory: Directory, tenant: str, query: dict[str, str]) -> RedirectError:
     """Sign the browser's user in and redirect with a code, or with the documented error."""
     app, redirect_uri = _registered(directory, query)
+    _check_tenant(directory, tenant)
     state, mode = query.get("state"), query.get("response_mode") or "query"
     if mode not in RESPONSE_MODES:
         mode = "query"
@@ -159,7 +166,7 @@ def _code_params(
     wanted = graph_scopes(scope)
     challenge, method = _challenge(query)
     prompt = query.get("prompt")
-    user = _signed_in(directory, tenant, prompt)
+    user = _signed_in(directory, prompt)
     _consent(directory, user, app.client_id, wanted, prompt)
     grant = Grant(user, app.client_id, wanted)
     code = Code(
@@ -220,7 +227,8 @@ def admin_consent(
                 "The request body must contain the following parameter: 'scope'.",
             ),
         )
-    user = _signed_in(directory, tenant, None)
+    _check_tenant(directory, tenant)
+    user = _signed_in(directory, None)
     if not user.admin:
         raise AadError(
             403,
