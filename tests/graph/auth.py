@@ -78,6 +78,7 @@ class Principal:
     client_id: str
     roles: frozenset[str]  # application roles, or a delegated token's scopes
     user: str | None = None  # the signed-in user's object id (= mailbox id), if delegated
+    tenant: str | None = None  # the token's tenant (None: any, for principals made in tests)
 
     def can_read(self) -> bool:
         return bool(self.roles & READ_ROLES)
@@ -125,6 +126,11 @@ class Directory:
     @property
     def lock(self) -> threading.Lock:
         return self._lock
+
+    def tenant_of(self, mailbox_id: str) -> str:
+        """The tenant of a mailbox's user: the home tenant unless added to another one."""
+        found = self.delegation.user_by_oid(mailbox_id)
+        return found.tenant if found is not None else self.tenant_id
 
     def knows(self, tenant: str) -> bool:
         return tenant.lower() in self.tenants
@@ -400,8 +406,9 @@ class Directory:
             # Graph would accept such a token until its exp; the double refuses it at once).
             raise _unauthenticated("Access token has expired or is not yet valid.")
         if claims.get("idtyp") == "user":
-            return Principal(app.client_id, frozenset(claims["scp"].split()), claims["oid"])
-        return Principal(app.client_id, frozenset(app.roles))
+            scopes = frozenset(claims["scp"].split())
+            return Principal(app.client_id, scopes, claims["oid"], claims["tid"])
+        return Principal(app.client_id, frozenset(app.roles), tenant=claims["tid"])
 
 
 def _required(form: dict[str, str], name: str) -> str:

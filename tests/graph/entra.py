@@ -120,6 +120,9 @@ class Delegation:
         self.users[user.upn.lower()] = user
         return user
 
+    def user_by_oid(self, oid: str) -> User | None:
+        return next((u for u in list(self.users.values()) if u.oid == oid), None)
+
     def consented(self, user: User, client_id: str, wanted: frozenset[str]) -> bool:
         if (user.tenant, client_id) in self.admin_consents:
             return True

@@ -149,7 +149,14 @@ class Pipeline:
             if principal is None or principal.user is None:
                 raise bad_request("/me request is only valid with delegated authentication flow.")
             user = principal.user
-        return self.state.store.resolve(user)
+        mailbox = self.state.store.resolve(user)
+        if principal is not None and principal.tenant not in {None, self._tenant_of(mailbox)}:
+            # A token reaches its own tenant's mailboxes only.
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+        return mailbox
+
+    def _tenant_of(self, mailbox: Mailbox) -> str:
+        return self.state.directory.tenant_of(mailbox.id)
 
     @staticmethod
     def _authorize(principal: Principal | None, access: str, mailbox: Mailbox | None) -> None:

@@ -9,6 +9,7 @@ import jwt
 import pytest
 
 from tests.graph import GraphDouble
+from tests.graph.conftest import graph_client
 from tests.graph.signin_helpers import (
     CALENDARS,
     REDIRECT_URI,
@@ -75,6 +76,19 @@ def test_admin_consent_connects_the_tenant_for_client_credentials(
     claims = jwt.decode(str(after["access_token"]), options={"verify_signature": False})
     assert claims["tid"] == tenant
     assert claims["roles"] == ["Calendars.ReadWrite"]
+    assert_reaches_its_tenant_only(double, str(after["access_token"]), tenant)
+
+
+def assert_reaches_its_tenant_only(double: GraphDouble, token: str, tenant: str) -> None:
+    own = f"staff-{uuid.uuid4().hex[:8]}@merchant.test"
+    double.add_user(own, tenant)
+    home = f"home-{uuid.uuid4().hex[:8]}@contoso.test"
+    double.add_mailbox(home)
+    with graph_client(double, token) as graph:
+        assert graph.get(f"/users/{own}/calendar/events").status_code == 200
+        response = graph.get(f"/users/{home}/calendar/events")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "ErrorInvalidUser"
 
 
 def test_the_home_tenant_needs_no_consent(double: GraphDouble, client_id: str) -> None:
