@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from tests.graph.batch import BatchRunner
+from tests.graph.entra import TENANT_ALIASES
 from tests.graph.errors import AadError, GraphError, Reply, error_reply
 from tests.graph.graph import Call, Pipeline
 from tests.graph.signin import RedirectError, admin_consent, authorize
@@ -167,10 +168,13 @@ class GraphApp:
     async def openid_configuration(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         directory = self.state.directory
-        if not directory.knows(tenant):
+        alias = tenant.lower() in TENANT_ALIASES
+        if not directory.knows(tenant) and not alias:
             error = AadError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
             return JSONResponse(error.body, error.status)
         root = f"{self.state.base_url}/{tenant.lower()}"
+        # A multi-tenant authority's issuer is a template: the user's tenant fills it in.
+        issuer = f"{self.state.base_url}/{{tenantid}}/v2.0" if alias else f"{root}/v2.0"
         return JSONResponse(
             {
                 "token_endpoint": f"{root}/oauth2/v2.0/token",
@@ -185,7 +189,7 @@ class GraphApp:
                 "id_token_signing_alg_values_supported": ["RS256"],
                 "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
                 "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "issuer": f"{root}/v2.0",
+                "issuer": issuer,
                 "request_uri_parameter_supported": False,
                 "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
                 "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",

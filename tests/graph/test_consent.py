@@ -151,11 +151,13 @@ def test_admin_consent_checks_its_request(
     assert response.json()["error_codes"] == [50020]
 
 
+@pytest.mark.parametrize("authority", ["tenant", "organizations"])
 def test_after_admin_consent_staff_sign_in_without_a_consent_prompt(
-    double: GraphDouble, merchant: tuple[str, str]
+    double: GraphDouble, merchant: tuple[str, str], authority: str
 ) -> None:
     tenant, _ = merchant
-    client_id, app = public_app(double, f"{double.base_url}/{tenant}")
+    path = tenant if authority == "tenant" else authority
+    client_id, app = public_app(double, f"{double.base_url}/{path}")
     redirected_to(follow(double, consent_url(double, tenant, client_id)))
     staff = f"staff-{uuid.uuid4().hex[:8]}@merchant.test"
     double.add_user(staff, tenant)
@@ -164,3 +166,5 @@ def test_after_admin_consent_staff_sign_in_without_a_consent_prompt(
     assert "access_token" in result, result
     assert result["id_token_claims"]["tid"] == tenant
     assert app.get_accounts()[0]["home_account_id"].endswith(f".{tenant}")
+    with graph_client(double, result["access_token"]) as graph:
+        assert graph.get("/me/calendar/events").status_code == 200
