@@ -11,14 +11,18 @@
         httpx.post(double.graph_url + "/users/anna@contoso.test/calendar/events", ...)
 
 It serves the OpenID configuration and token endpoint MSAL needs (client secret and
-certificate credentials), events CRUD with $filter/$select/$expand/$top, calendarView
-with paging and recurrence expansion, getSchedule, $batch, calendarView/delta, and
-change-notification subscriptions — with Graph's JSON shapes, error bodies and Outlook's
-limits (4 concurrent requests per mailbox, 20 requests per batch, ...). Faults and
-latency are injectable per test (`double.faults`, `double.latency_seconds`), and
-`double.stats` tells what a client did (peak concurrency, requests sent before a
-Retry-After elapsed, ...). The interface is the one agreed in the graph_double_api
-brief; where Graph's documentation is silent the module that decides says so.
+certificate credentials), delegated sign-in (authorize with PKCE, authorization code and
+refresh token grants; `add_user`, `sign_in` choose who is at the browser and whether
+they consent; `revoke_sessions`, `expire_refresh_tokens`, `withdraw_consent` spoil a
+grant) and admin consent for other tenants (`add_tenant`), events CRUD with
+$filter/$select/$expand/$top, calendarView with paging and recurrence expansion,
+getSchedule, $batch, calendarView/delta, and change-notification subscriptions — with
+Graph's JSON shapes, error bodies and Outlook's limits (4 concurrent requests per
+mailbox, 20 requests per batch, ...). Faults and latency are injectable per test
+(`double.faults`, `double.latency_seconds`), and `double.stats` tells what a client did
+(peak concurrency, requests sent before a Retry-After elapsed, ...). The interface is
+the one agreed in the graph_double_api brief; where Graph's documentation is silent the
+module that decides says so.
 
 Notes for clients:
 - `double.ca_file` is the CA's path; httpx deprecates `verify=<path>` (an error under
@@ -32,6 +36,10 @@ Notes for clients:
   `stats.batch_items` and count in `requests_by_mailbox` and the concurrency limit;
   `stats.peak_requests_in_flight` is the most Graph requests answered at once (all
   mailboxes: one per connection, which the client's pool bounds).
+- A delegated token acts as its user (/me, /users/{self}); any token reaches its own
+  tenant's mailboxes only. Apps that should sign users in need `redirect_uris`; one
+  without secret or certificate is a public client. MSAL warns unless
+  `response_mode="form_post"`: the double answers it with Entra's self-posting form.
 - Mailbox keys in `stats` and `faults.only_mailbox` are user principal names.
 - Strict by default: request forms the v1.0 reference does not document are refused
   (tests/graph/forms.py) unless `GraphDouble(undocumented_forms=True)`; DELETE moves an

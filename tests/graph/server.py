@@ -36,7 +36,7 @@ from tests.graph.batch import BatchRunner
 from tests.graph.entra import TENANT_ALIASES
 from tests.graph.errors import AadError, GraphError, Reply, error_reply
 from tests.graph.graph import Call, Pipeline
-from tests.graph.signin import RedirectError, admin_consent, authorize
+from tests.graph.signin import Redirect, admin_consent, authorize
 from tests.graph.state import State
 from tests.graph.tls import TlsFiles
 from tests.threads import UvicornThread, local_config
@@ -116,12 +116,10 @@ def to_response(reply: Reply, client_request_id: str | None) -> Response:
     return Response(json.dumps(reply.body), reply.status, headers, media_type=ODATA_JSON)
 
 
-def _redirect(answer: Callable[[], RedirectError]) -> Response:
+def _redirect(answer: Callable[[], Redirect]) -> Response:
     """The browser's answer: a 302 to the app, or Entra's error page (no redirect)."""
     try:
         redirected = answer()
-    except RedirectError as error:
-        redirected = error
     except AadError as error:
         return JSONResponse(error.body, error.status)
     if redirected.mode == "form_post":

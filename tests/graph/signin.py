@@ -17,10 +17,12 @@ required): tenant may be `organizations` (the admin's tenant is reported back). 
 ?error=permission_denied&error_description=The admin canceled the request; v2
 ?error=consent_required&error_description=AADSTS65004: ... A signed-in user who is not
 an administrator cannot consent for the tenant: AADSTS90094 (a page, not a redirect).
+A signed-in user of another tenant than the one in the path gets AADSTS50020 (a page).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode
 
@@ -32,12 +34,13 @@ PKCE_METHODS = frozenset({"S256", "plain"})
 RESPONSE_MODES = frozenset({"query", "fragment", "form_post"})
 
 
-class RedirectError(Exception):
-    """An answer carried back to the app (raised where it is an error): where and how."""
+@dataclass(frozen=True)
+class Redirect:
+    """An answer carried back to the app: where, what, and how (response_mode)."""
 
-    def __init__(self, redirect_uri: str, params: dict[str, str], mode: str = "query") -> None:
-        super().__init__(redirect_uri)
-        self.redirect_uri, self.params, self.mode = redirect_uri, params, mode
+    redirect_uri: str
+    params: dict[str, str]
+    mode: str = "query"
 
     @property
     def location(self) -> str:
@@ -80,13 +83,11 @@ def _registered(directory: Directory, query: dict[str, str]) -> tuple[App, str]:
     return app, redirect_uri
 
 
-def _error(
-    redirect_uri: str, state: str | None, error: AadError, mode: str = "query"
-) -> RedirectError:
+def _error(redirect_uri: str, state: str | None, error: AadError, mode: str = "query") -> Redirect:
     params = {"error": error.body["error"], "error_description": error.body["error_description"]}
     if state is not None:
         params["state"] = state
-    return RedirectError(redirect_uri, params, mode)
+    return Redirect(redirect_uri, params, mode)
 
 
 def _signed_in(directory: Directory, prompt: str | None) -> User:
@@ -125,7 +126,7 @@ def _challenge(query: dict[str, str]) -> tuple[str | None, str]:
     return challenge, method
 
 
-def authorize(directory: Directory, tenant: str, query: dict[str, str]) -> RedirectError:
+def authorize(directory: Directory, tenant: str, query: dict[str, str]) -> Redirect:
     """Sign the browser's user in and redirect with a code, or with the documented error."""
     app, redirect_uri = _registered(directory, query)
     _check_tenant(directory, tenant)
@@ -133,9 +134,9 @@ def authorize(directory: Directory, tenant: str, query: dict[str, str]) -> Redir
     if mode not in RESPONSE_MODES:
         mode = "query"
     try:
-        return RedirectError(redirect_uri, _code_params(directory, app, tenant, query), mode)
+        return Redirect(redirect_uri, _code_params(directory, app, tenant, query), mode)
     except AadError as error:
-        raise _error(redirect_uri, state, error, mode) from None
+        return _error(redirect_uri, state, error, mode)
 
 
 def _code_params(
@@ -212,12 +213,12 @@ def _consent(
 
 def admin_consent(
     directory: Directory, tenant: str, query: dict[str, str], *, v2: bool
-) -> RedirectError:
+) -> Redirect:
     """Record the admin's consent for their tenant and redirect, as documented."""
     app, redirect_uri = _registered(directory, query)
     state = query.get("state")
     if v2 and not query.get("scope"):
-        raise _error(
+        return _error(
             redirect_uri,
             state,
             AadError(
@@ -238,7 +239,7 @@ def admin_consent(
             "your organization that only an admin can grant.",
         )
     if not directory.delegation.browser.consents:
-        return RedirectError(redirect_uri, _declined(state, v2))
+        return Redirect(redirect_uri, _declined(state, v2))
     with directory.lock:
         directory.delegation.admin_consents.add((user.tenant, app.client_id))
     params = {"admin_consent": "True", "tenant": user.tenant}
@@ -246,7 +247,7 @@ def admin_consent(
         params["scope"] = query["scope"]
     if state is not None:
         params["state"] = state
-    return RedirectError(redirect_uri, params)
+    return Redirect(redirect_uri, params)
 
 
 def _declined(state: str | None, v2: bool) -> dict[str, str]:

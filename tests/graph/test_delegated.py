@@ -232,6 +232,16 @@ def test_plain_pkce_and_no_offline_access(double: GraphDouble, staff: str) -> No
     assert body["scope"].split() == ["User.Read", "openid"]
 
 
+def test_response_mode_fragment_puts_the_code_in_the_fragment(
+    double: GraphDouble, staff: str
+) -> None:
+    client_id, _ = public_app(double)
+    url = authorize_url(double, client_id, response_mode="fragment", code_challenge="c" * 43)
+    response = follow(double, url)
+    assert response.status_code == 302
+    assert response.headers["location"].startswith(f"{REDIRECT_URI}#code=")
+
+
 def test_an_expired_code_is_refused(
     double: GraphDouble, staff: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
