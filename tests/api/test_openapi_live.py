@@ -37,9 +37,9 @@ from tests.api.helpers import AUTH
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
-EXAMPLES_PER_OPERATION = 20
+EXAMPLES_PER_OPERATION = 12
 BASE_URL = "http://testserver"
-STATEFUL_SCENARIOS = 25
+STATEFUL_SCENARIOS = 15
 STATEFUL_STEPS = 8
 # stateful runs follow the document's links, not ones schemathesis guesses from the answers
 ONLY_DECLARED_LINKS = schemathesis.Config.from_dict(

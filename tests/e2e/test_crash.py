@@ -24,8 +24,8 @@ from tests.e2e.conftest import (
 )
 from tests.servers import DavServer
 
-BOOKINGS = 500
-KILLS = 6
+BOOKINGS = 300
+KILLS = 5
 
 pytestmark = pytest.mark.slow
 
