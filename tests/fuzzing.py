@@ -24,7 +24,7 @@ Strategy = st.SearchStrategy[Any]
 _OMIT = object()  # an optional field left out
 _QUIET = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
           HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile("fuzz-ci", max_examples=600, deadline=None, database=None,
+settings.register_profile("fuzz-ci", max_examples=400, deadline=None, database=None,
                           suppress_health_check=_QUIET, print_blob=True)
 settings.register_profile("fuzz-dev", max_examples=40, deadline=None,
                           suppress_health_check=_QUIET)

@@ -25,7 +25,7 @@ from tests.e2e.conftest import (
 from tests.servers import DavServer
 
 BOOKINGS = 300
-KILLS = 5
+KILLS = 4
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from tests.e2e.conftest import WorkerProcess, pending_count, wait_until, write_c
 from tests.servers import RadicaleServer
 
 CALENDARS = 60
-BOOKINGS = 1500
+BOOKINGS = 1000
 WORKERS = 3
 LEASE_SECONDS = 4.0
 PER_CALENDAR = 4

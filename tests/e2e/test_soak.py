@@ -1,5 +1,5 @@
 """A short soak in the suite: `syncd run` under steady traffic (tests/e2e/soak.py says what
-must hold). SYNCD_SOAK_SECONDS sets its length (default 30); bench/soak.py runs a long one."""
+must hold). SYNCD_SOAK_SECONDS sets its length (default 20); bench/soak.py runs a long one."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from syncd.runtime import Runtime
 from tests.e2e.soak import assert_calendars_match, run_soak, seed_shop, soak_setup
 from tests.servers import RadicaleServer
 
-SOAK_SECONDS = float(os.environ.get("SYNCD_SOAK_SECONDS", "30"))
+SOAK_SECONDS = float(os.environ.get("SYNCD_SOAK_SECONDS", "20"))
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 300)]
 

@@ -29,7 +29,7 @@ from tests.notify.support import all_settled, outbox_rows, wait_until
 
 pytestmark = pytest.mark.slow
 
-BOOKINGS = 120  # three messages each: customer, staff member, merchant
+BOOKINGS = 80  # three messages each: customer, staff member, merchant
 RANDOM_KILLS = 3
 
 
