@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -65,7 +66,7 @@ async def finish_within(tasks: Iterable[asyncio.Task[None]], seconds: float | No
     await asyncio.gather(*unfinished, return_exceptions=True)
 
 
-class BackgroundLoop:
+class BackgroundLoop(ABC):
     """Rounds until stopped, with wake-ups, a sweep and outage backoff; subclasses fill in
     `round` (and, as they need, `start`, `shutdown` and the `after_*` hooks)."""
 
@@ -116,21 +117,21 @@ class BackgroundLoop:
             if sleep > 0:
                 self.after_sleep(woken=await first_of((*self.wake_events, stop), sleep))
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - an optional hook
         """Before the first round."""
 
+    @abstractmethod
     async def round(self, stop: asyncio.Event) -> float:
         """One round of work (to cut short on `stop`); how long to sleep then (0: no sleep)."""
-        raise NotImplementedError
 
-    def before_round(self) -> None:
+    def before_round(self) -> None:  # noqa: B027 - an optional hook
         """At the start of every round, before the wake-ups are cleared."""
 
-    def after_outage(self) -> None:
+    def after_outage(self) -> None:  # noqa: B027 - an optional hook
         """After a database outage was waited out."""
 
-    def after_sleep(self, *, woken: bool) -> None:
+    def after_sleep(self, *, woken: bool) -> None:  # noqa: B027 - an optional hook
         """After the sleep between rounds; `woken`: cut short by a wake-up or stop."""
 
-    async def shutdown(self) -> None:
+    async def shutdown(self) -> None:  # noqa: B027 - an optional hook
         """After the last round: finish or give back what is in hand."""

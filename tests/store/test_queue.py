@@ -4,6 +4,7 @@ claims skip locked and held rows, leases expire and beat, next-due sees both kin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,28 +15,40 @@ from syncd.config import Settings
 from syncd.notify.models import OutboxMessage, OutboxState
 from syncd.notify.queue import MAIL
 from syncd.runtime import Runtime
-from syncd.store.db import is_sqlite
 from syncd.store.queue import LeaseColumns
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
 from syncd.wiring import build_runtime
 from tests import factories as f
-from tests.dbs import database_url
+from tests.dbs import database_url, postgres_schema_url
 
 __all__ = ["database_url"]  # the fixture, on each backend in turn
 
 LEASE = LeaseColumns(OutboxMessage, OutboxMessage.claimed_by, OutboxMessage.claim_expires_at)
 
 
-@pytest.fixture
-def runtime(database_url: str) -> Iterator[Runtime]:
+@contextmanager
+def _runtime_on(url: str) -> Iterator[Runtime]:
     settings = Settings.model_validate(
-        {"database": {"url": database_url}, "connectors": {"local": {"kind": "memory"}}}
+        {"database": {"url": url}, "connectors": {"local": {"kind": "memory"}}}
     )
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[Runtime]:
+    with _runtime_on(database_url) as found:
+        yield found
+
+
+@pytest.fixture
+def postgres_runtime() -> Iterator[Runtime]:
+    """SKIP LOCKED is PostgreSQL's: SQLite runs one writer at a time, so no claim overlaps."""
+    with postgres_schema_url() as url, _runtime_on(url) as found:
+        yield found
 
 
 def add_rows(runtime: Runtime, due: list[datetime]) -> list[int]:
@@ -75,9 +88,10 @@ def test_a_claim_takes_due_rows_once_and_an_expired_lease_passes_on(runtime: Run
         assert holder.claimed_by == "b"
 
 
-def test_a_row_another_sender_is_claiming_is_skipped_not_waited_for(runtime: Runtime) -> None:
-    if is_sqlite(runtime.engine):
-        pytest.skip("one SQLite writer at a time: no second claim runs meanwhile")
+def test_a_row_another_sender_is_claiming_is_skipped_not_waited_for(
+    postgres_runtime: Runtime,
+) -> None:
+    runtime = postgres_runtime
     now = utcnow()
     first, second = add_rows(runtime, [now - timedelta(seconds=2), now - timedelta(seconds=1)])
     with runtime.sessions.begin() as holding:
