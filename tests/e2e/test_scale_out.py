@@ -103,6 +103,9 @@ def test_three_workers_share_the_calendars_and_survive_a_killed_one(
                 "the killed worker's calendars taken over",
             )
             victim.start()
+        # a SIGTERM before its handlers are installed (still importing) would end it with -15
+        wait_until(lambda: victim.log.read_text(errors="replace").count("worker started") == 3,
+                   60, "the restarted worker to be up")
         wait_until(lambda: pending_count(runtime) == 0, 600, "all mirrors converged")
         for worker in workers:
             assert worker.terminate() == 0
