@@ -167,6 +167,12 @@ class RevokedOut(Answer):
     revoked: int
 
 
+class ConnectLinkOut(Answer):
+    url: str
+    expires_at: datetime
+    emailed: bool  # queued to the staff member's address (False: they have none)
+
+
 class ConflictOut(Answer):
     id: int
     merchant: str
