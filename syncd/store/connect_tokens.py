@@ -47,6 +47,9 @@ class ConnectToken(Base):
     revoked_at: Mapped[datetime | None]
     draft: Mapped[str | None] = mapped_column(Text)  # sealed by the caller
     draft_at: Mapped[datetime | None]
+    # the SHA-256 of the state of a sign-in in progress at Microsoft: its answer comes back
+    # to one address for every link, and names the link by this state alone
+    sign_in_state: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     staff: Mapped[Staff] = relationship()
 
@@ -99,7 +102,7 @@ def revoke_connect_tokens(session: Session, staff: Staff, now: datetime) -> int:
     result = session.execute(
         update(ConnectToken)
         .where(ConnectToken.staff_id == staff.id, ConnectToken.revoked_at.is_(None))
-        .values(revoked_at=now, draft=None, draft_at=None)
+        .values(revoked_at=now, draft=None, draft_at=None, sign_in_state=None)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -109,3 +112,18 @@ def connect_link(manage: ManageSettings, token: str) -> str | None:
     if manage.public_url is None:
         return None
     return f"{str(manage.public_url).rstrip('/')}/connect/{token}"
+
+
+def find_by_sign_in_state(session: Session, state: str, now: datetime) -> ConnectToken | None:
+    """The working link whose sign-in at Microsoft `state` belongs to, or None."""
+    if not state or len(state) > 256:
+        return None
+    digest = hashlib.sha256(state.encode()).hexdigest()
+    query = (select(ConnectToken).where(ConnectToken.sign_in_state == digest)
+             .options(joinedload(ConnectToken.staff)).with_for_update(of=ConnectToken))
+    row = session.scalars(query).unique().one_or_none()
+    return row if row is not None and link_works(row, now) else None
+
+
+def sign_in_state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()

@@ -32,10 +32,12 @@ def upgrade() -> None:
         sa.Column("revoked_at", _TIME, nullable=True),
         sa.Column("draft", sa.Text(), nullable=True),
         sa.Column("draft_at", _TIME, nullable=True),
+        sa.Column("sign_in_state", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"],
                                 name=op.f("fk_connect_tokens_staff_id_staff")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connect_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_connect_tokens_token_hash")),
+        sa.UniqueConstraint("sign_in_state", name=op.f("uq_connect_tokens_sign_in_state")),
     )
     op.create_index(op.f("ix_connect_tokens_staff_id"), "connect_tokens", ["staff_id"])
 

@@ -1,0 +1,54 @@
+"""From what a staff member typed (an address or a server URL, a user name, a password) to
+the calendars of their CalDAV account, as a draft to choose from.
+
+Discovery itself is the connector's (connectors/caldav/discovery.py: RFC 6764,
+the principal, its calendar home, the calendars); its failures become the
+page's words here (problems.py).
+"""
+
+from __future__ import annotations
+
+from connectors.caldav.discovery import ClientOptions, Discovery, FoundCalendar, discover
+from connectors.caldav.discovery_errors import DiscoveryError
+from syncd.connect.drafts import CalendarOption, Draft
+from syncd.connect.problems import CALDAV_WORDS, NO_CALENDAR_FOR_EVENTS, Words, problem
+
+MAX_FIELD = 512
+# a page waits for this: shorter than discovery's own minute
+PAGE_OPTIONS = ClientOptions(timeout_seconds=10, deadline_seconds=25)
+_GENERIC = Words("The calendars could not be found", "Please check what you typed and try again.")
+TASKS_ONLY = "holds no events (tasks or notes only)"
+READ_ONLY = "read-only for this account"
+
+
+async def find_calendars(
+    start: str, username: str, password: str, options: ClientOptions = PAGE_OPTIONS
+) -> Draft:
+    """The account reached from `start` and its calendars; `ConnectError` otherwise."""
+    try:
+        found = await discover(start, username, password, options=options)
+    except DiscoveryError as error:
+        words = CALDAV_WORDS.get(error.code, _GENERIC)
+        raise problem(error.code, words, None if error.code in CALDAV_WORDS else str(error)) \
+            from None
+    draft = _draft(found, username, password, options)
+    if not any(option.usable for option in draft.calendars):
+        raise problem("no_calendars", NO_CALENDAR_FOR_EVENTS)
+    return draft
+
+
+def _draft(found: Discovery, username: str, password: str, options: ClientOptions) -> Draft:
+    settings: dict[str, object] = {"kind": "caldav", "url": found.account_url,
+                                   "username": username}
+    if options.ca_file is not None:
+        settings["ca_file"] = options.ca_file
+    calendars = tuple(sorted((_option(c) for c in found.calendars),
+                             key=lambda c: (not c.usable, c.name.casefold())))
+    return Draft("caldav", settings, password, None, calendars)
+
+
+def _option(calendar: FoundCalendar) -> CalendarOption:
+    why_not = (TASKS_ONLY if not calendar.takes_events
+               else READ_ONLY if calendar.writable is False else None)
+    return CalendarOption(calendar.path, calendar.display_name, calendar.colour,
+                          why_not is None, why_not)
