@@ -27,6 +27,7 @@ from pydantic import (
 from connectors import load_kind
 from connectors.secret_refs import SecretRef
 from syncd.config.connect import ConnectSettings
+from syncd.config.keys import AccountSettings, KeySettings
 from syncd.config.manage import ManageSettings
 from syncd.config.reconcile import ReconcileSettings
 from syncd.config.section import Section
@@ -129,7 +130,8 @@ class EmbeddedSettings(Section):
     radicale_port: int = Field(default=5232, ge=1, le=65535)
     data_dir: str = "var/radicale"  # its password is generated into <data_dir>/password
     username: str = "syncd"
-    # create missing secret files (api.key_file, Radicale's password) on first start
+    # create missing secret files (api.key_file, keys.encryption_keys_file, Radicale's
+    # password) on first start
     generate_secrets: bool = False
     seed_demo: bool = False
 
@@ -146,6 +148,8 @@ class Settings(Section):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     manage: ManageSettings = Field(default_factory=ManageSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def api_key_ref(self) -> SecretRef:

@@ -1,7 +1,7 @@
 """connect links: the hashed tokens that let a staff member connect their own calendar
 
 Revision ID: 0025_connect_tokens
-Revises: 0023_push_subscriptions
+Revises: 0024_connector_accounts
 
 A new table; nothing stored changes.
 """
@@ -14,7 +14,7 @@ from alembic import op
 import syncd.store.models
 
 revision = "0025_connect_tokens"
-down_revision = "0023_push_subscriptions"
+down_revision = "0024_connector_accounts"
 branch_labels = None
 depends_on = None
 
