@@ -88,8 +88,8 @@ def test_disconnecting_stops_syncing_and_connecting_again_looks_before_writing(
 
 def test_connecting_another_calendar_replaces_the_first(runtime: Runtime, token: str) -> None:
     first = connect(runtime, token)
-    other = Draft("caldav", {"kind": "caldav", "url": "https://other.example/ana/",
-                             "username": "ana"}, PASSWORD, None, (CalendarOption("/ana/home/", "Home"),))
+    settings = {"kind": "caldav", "url": "https://other.example/ana/", "username": "ana"}
+    other = Draft("caldav", settings, PASSWORD, None, (CalendarOption("/ana/home/", "Home"),))
     second = connect(runtime, token, "/ana/home/", other)
     assert first != second
     with runtime.sessions.begin() as session:
