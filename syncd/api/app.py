@@ -20,6 +20,7 @@ from syncd.ops.http_metrics import RequestMetrics
 from syncd.reconcile.push.endpoint import push_mounts
 from syncd.runtime import Runtime
 from syncd.web.app import manage_mount
+from syncd.web.connect.mount import connect_mount
 
 
 def _key_source(runtime: Runtime) -> str:
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
     ready = readiness or Readiness(runtime.engine)
     routes = [
         manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
+        connect_mount(runtime),  # a staff member connects their calendar, outside the API key
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
         *push_mounts(runtime),  # services' change notifications, outside the API key

@@ -10,6 +10,7 @@ import pytest
 from syncd.api import create_app
 from syncd.config import Settings
 from syncd.runtime import Runtime
+from syncd.store.sealing import new_key
 from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
 from tests.api.helpers import API_KEY, AUTH
@@ -21,6 +22,7 @@ __all__ = ["database_url"]
 
 M = "/api/v1/merchants/m1"
 SECRET = "a-manage-secret-for-connect-tests-0123456"
+ENCRYPTION_KEY = new_key()
 
 
 @pytest.fixture
@@ -33,10 +35,11 @@ def sink() -> Iterator[SmtpSink]:
 def settings(database_url: str, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("SYNCD_TEST_CONNECT_SECRET", SECRET)
     monkeypatch.setenv("SYNCD_API_KEY", API_KEY)
+    monkeypatch.setenv("SYNCD_ENCRYPTION_KEYS", ENCRYPTION_KEY)
     return Settings.model_validate({
         "database": {"url": database_url},
         "mail": FAST_MAIL | smtp_mail(sink.port),
-        "manage": {"public_url": "https://book.example/",
+        "manage": {"public_url": "http://testserver/",
                    "secret_env": "SYNCD_TEST_CONNECT_SECRET"},
         "connectors": {"local": {"kind": "memory"}},
     })

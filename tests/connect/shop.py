@@ -34,8 +34,10 @@ def seed(runtime: Runtime, bookings: int = 2) -> None:
                              "timezone": "Europe/Berlin"}}))
 
 
-def link_for(runtime: Runtime, staff_key: str = "alice", days: float = 7) -> str:
+def link_for(runtime: Runtime, staff_key: str = "alice", days_ago: float = 0) -> str:
+    """A new link for the staff member, working for 7 days from `days_ago` days ago."""
     with runtime.sessions.begin() as session:
         staff = session.query(Staff).filter_by(key=staff_key).one()
-        token, _ = issue_connect_token(session, staff, datetime.now(UTC), days)
+        issued = datetime.now(UTC) - timedelta(days=days_ago)
+        token, _ = issue_connect_token(session, staff, issued, 7)
         return token
