@@ -26,7 +26,7 @@ class Words:
 
 
 WRONG_PASSWORD = Words(
-    "Wrong password",
+    "The password was not accepted",
     "Wrong password — iCloud and Fastmail need an app-specific password. The server refused "
     "this user name and password: check both. For iCloud and Fastmail, make an app-specific "
     "password in your account's security settings and use it here instead of your usual one.",

@@ -56,7 +56,7 @@ async def test_the_calendars_that_take_events_come_first(own_radicale: RadicaleS
 async def test_a_wrong_password(radicale: RadicaleServer) -> None:
     problem = await fails(radicale.url, radicale.username, "not-the-password")
     assert problem.code == "wrong_credentials"
-    assert problem.title == "Wrong password"
+    assert problem.title == "The password was not accepted"
     assert "wrong password — icloud and fastmail need an app-specific password" in \
         problem.text.lower()
 
