@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,13 @@ import pytest
 
 from connectors.errors import AuthError, PermanentError
 from connectors.m365 import M365Connector, Settings, build, build_with_credential
+from connectors.m365.calendar import M365Calendar
 from connectors.m365.calendars import CalendarChoice
+from connectors.push import Endpoints
+from syncd.timeutil import utcnow
 from tests.contract.suite import spec
 from tests.graph import GraphDouble
+from tests.graph.receiver import NotificationReceiver
 from tests.m365.signin_support import (
     HeldCredential,
     add_staff,
@@ -197,3 +202,22 @@ async def test_the_calendars_of_a_mailbox_for_an_app_account(
     finally:
         await made.aclose()
     assert [(c.calendar_id, c.is_default) for c in found] == [(staff, True)]
+
+
+async def test_a_signed_in_account_subscribes_to_its_own_events(
+    double: GraphDouble, connector: M365Connector, staff: str
+) -> None:
+    calendar = connector.calendar("me")
+    assert isinstance(calendar, M365Calendar)
+    with NotificationReceiver() as receiver:
+        made = await calendar.change_subscriptions().create(
+            Endpoints(receiver.url, receiver.url + "/lifecycle"),
+            "a-client-state-for-tests-only-0123456789",
+            utcnow() + timedelta(hours=1),
+        )
+        await calendar.create(spec())
+        double.deliver_notifications()
+        (change,) = receiver.changes()
+    assert change["subscriptionId"] == made.subscription_id
+    (shown,) = [s for s in double.subscriptions() if s["id"] == made.subscription_id]
+    assert shown["resource"] == "me/events"
