@@ -2,17 +2,20 @@
 
 The token cache (MSAL's serialized `SerializableTokenCache`: the user's account,
 refresh token and access tokens) is the account's credential: read once when the
-connector is built, and handed back to `credential.write` whenever MSAL changed it
-(a refresh rotates the refresh token, so an unsaved change would lose the
-sign-in). MSAL runs in a thread as for app-only tokens; the write happens on the
-event loop after it. A refresh token Entra refuses (expired after inactivity,
-revoked, consent withdrawn: `invalid_grant`, or `interaction_required`) is an
-`AuthError` asking for a new sign-in; nothing else can cure it.
+connector is built, and handed back to `credential.write` whenever MSAL changed
+it (a refresh rotates the refresh token). MSAL runs in a thread as for app-only
+tokens; the write happens on the event loop after it. A refresh token Entra
+refuses (expired after inactivity, revoked, consent withdrawn: `invalid_grant`,
+or `interaction_required`) is an `AuthError` asking for a new sign-in; nothing
+else can cure it. The decision rests on the OAuth error, never on AADSTS numbers
+(Microsoft: "apps that are dependent on text or error code numbers will be
+broken over time"); the number is only reported.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +26,7 @@ from connectors.errors import AuthError, FailureScope, RemoteError, TransientErr
 from connectors.m365.auth import TokenSource, oauth_detail, transient_oauth_error
 from connectors.m365.credential import Credential
 
+log = logging.getLogger("syncd.connectors.m365")
 #: What a delegated account is signed in for (MSAL adds openid, profile, offline_access).
 DELEGATED_SCOPES = ("Calendars.ReadWrite",)
 SIGN_IN_AGAIN = "sign in to Microsoft 365 again"
@@ -88,8 +92,21 @@ class DelegatedTokenSource(TokenSource):
 
     def _acquired(self) -> None:
         cache = self._cache
-        if cache is not None and cache.has_state_changed:
-            self._credential.write(cache.serialize())
+        if cache is None or not cache.has_state_changed:
+            return
+        changed = cache.serialize()  # clears has_state_changed
+        try:
+            self._credential.write(changed)
+        except Exception as error:
+            # The token in hand is good, and Entra keeps honouring the refresh token the
+            # store still holds: the writes need not fail. The change is offered again
+            # with the next token.
+            cache.has_state_changed = True
+            log.warning(
+                "the refreshed Microsoft 365 sign-in could not be stored (%s); "
+                "it is offered again with the next token",
+                type(error).__name__,
+            )
 
     def _refused(self, result: dict[str, Any]) -> RemoteError:
         detail = oauth_detail(result)

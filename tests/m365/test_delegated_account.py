@@ -221,3 +221,31 @@ async def test_a_signed_in_account_subscribes_to_its_own_events(
     assert change["subscriptionId"] == made.subscription_id
     (shown,) = [s for s in double.subscriptions() if s["id"] == made.subscription_id]
     assert shown["resource"] == "me/events"
+
+
+class _FailingOnce(HeldCredential):
+    def write(self, secret: str) -> None:
+        if not self.writes:
+            self.writes.append("failed")
+            raise OSError("the store is down")
+        super().write(secret)
+
+
+async def test_a_failed_write_back_is_written_with_the_next_token(
+    double: GraphDouble, account: Settings, signed_in: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    credential = _FailingOnce(signed_in.token_cache)
+    made = build_with_credential(account, credential)
+    try:
+        double.expire_tokens()
+        await made.calendar("me").create(spec("b-1"))  # refreshed; the write failed
+        assert credential.writes == ["failed"]
+        double.expire_tokens()
+        await made.calendar("me").create(spec("b-2"))
+    finally:
+        await made.aclose()
+    assert len(credential.writes) == 2
+    assert "could not be stored (OSError)" in caplog.text
+    assert signed_in.user not in caplog.text
+    assert credential.secret == credential.writes[-1]
+    assert refresh_tokens(credential.secret) != refresh_tokens(signed_in.token_cache)

@@ -208,3 +208,20 @@ async def test_sign_in_in_the_users_own_tenant_records_it(
     staff = add_staff(double, tenant)
     signed_in = await sign_in(double, app_table(double, tmp_path), staff)
     assert signed_in.tenant_id == tenant
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"sign_in": "delegated"}, "user"),
+        ({"user": "anna@contoso.test"}, "user"),
+        ({"sign_in": "delegated", "user": "anna @contoso.test"}, "pattern"),
+        ({"sign_in": "someone"}, "sign_in"),
+        ({"sign_in_tenant": "a/b"}, "pattern"),
+    ],
+)
+def test_delegated_settings_are_checked(
+    table: dict[str, Any], fields: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Settings.model_validate({**table, **fields})
