@@ -17,3 +17,5 @@ class ConnectSettings(Section):
     # what a half-finished connection keeps (the password typed, Microsoft's sign-in
     # state, the calendars found) is dropped when this old
     draft_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # the [connectors.<name>] table (kind m365) staff sign in with; unset: the only one
+    m365_app: str | None = None

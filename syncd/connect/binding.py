@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from connectors import account_settings
 from syncd.connect.drafts import Draft, Seal, drop_draft
 from syncd.errors import Conflict, InputError, NotFound
-from syncd.store.accounts import AccountChange, registry_name, upsert_account
+from syncd.store.accounts import AccountChange, get_account, registry_name, upsert_account
 from syncd.store.connect_tokens import ConnectToken
 from syncd.store.mirrors import bind_calendar_to_bookings
 from syncd.store.models import CalendarBinding, ConnectorAccount, Merchant, Mirror, Staff
@@ -53,7 +53,8 @@ def connect(
     if option is None or not option.usable:
         raise InputError({"calendar": "Please choose one of the calendars shown."})
     staff = link.staff
-    account = store_account(session, staff, draft, seal)
+    account = (store_account(session, staff, draft, seal) if draft.account_key is None
+               else _merchant_account(session, staff, draft.account_key))
     binding = bind(session, staff, account, calendar_id)
     drop_draft(link)
     return binding
@@ -66,6 +67,10 @@ def store_account(session: Session, staff: Staff, draft: Draft, seal: Seal) -> C
     change = AccountChange(str(draft.settings["kind"]), dict(draft.settings), sealed, staff)
     account, _ = upsert_account(session, merchant, account_key(staff, draft.settings), change)
     return account
+
+
+def _merchant_account(session: Session, staff: Staff, key: str) -> ConnectorAccount:
+    return get_account(session, session.get_one(Merchant, staff.merchant_id), key)
 
 
 def bind(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from syncd.store.connect_tokens import ConnectToken
 
-DraftKind = Literal["caldav", "m365_sign_in", "m365"]
+DraftKind = Literal["caldav", "m365_sign_in", "m365"]  # m365_sign_in: waiting for Microsoft
 
 
 class Seal(Protocol):
@@ -45,6 +45,10 @@ class Draft:
     secret: str | None = None  # the password, or MSAL's token cache
     flow: dict[str, Any] | None = None  # MSAL's auth code flow, between redirect and callback
     calendars: tuple[CalendarOption, ...] = ()
+    # an account of the merchant's to bind with (an organisation's that consented), rather
+    # than one made from `settings` and `secret`
+    account_key: str | None = None
+    token: str | None = None  # m365_sign_in: the link's own, for the pages after Microsoft's
 
     def option(self, calendar_id: str) -> CalendarOption | None:
         return next((c for c in self.calendars if c.calendar_id == calendar_id), None)

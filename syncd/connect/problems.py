@@ -106,6 +106,10 @@ M365_WORDS: dict[str, Words] = {
         "Microsoft cannot be reached",
         "Microsoft's sign-in service could not be reached. Please try again in a minute.",
     ),
+    "no_calendars": Words(
+        "No calendar that takes events",
+        "Your account was found, but you may not add events to any of its calendars.",
+    ),
     "no_mailbox": Words(
         "Mailbox not found",
         "Your organisation has no mailbox with this address, or this app may not use it. "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syncd.connect.binding import connected_bindings
@@ -91,3 +92,16 @@ def _account_label(kind: str, settings: dict[str, object]) -> str:
         return str(settings.get("user") or "Microsoft 365")
     host = urlsplit(str(settings.get("url", ""))).netloc
     return f"{settings.get('username', '')} on {host}" if host else str(settings.get("username"))
+
+
+def organisation_account(session: Session, merchant_id: int) -> ConnectorAccount | None:
+    """The merchant's Microsoft 365 organisation that consented (an m365 account signed in
+    with application permissions), whose staff mailboxes may be bound by address."""
+    found = session.scalars(select(ConnectorAccount).where(
+        ConnectorAccount.merchant_id == merchant_id, ConnectorAccount.kind == "m365",
+    ).order_by(ConnectorAccount.id))
+    for account in found:
+        settings = json.loads(account.settings)
+        if settings.get("sign_in", "app") == "app" and settings.get("tenant_id"):
+            return account
+    return None

@@ -13,12 +13,13 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from syncd.connect.drafts import Seal
+from syncd.connect.m365 import find_app
 from syncd.connect.problems import EXPIRED_LINK
 from syncd.errors import ConfigError
 from syncd.runtime import Runtime
 from syncd.timeutil import utcnow
 from syncd.web.app import page_web
-from syncd.web.connect import pages
+from syncd.web.connect import m365_pages, pages
 from syncd.web.connect.site import ConnectEndpoint, ConnectHandler, ConnectSite
 from syncd.web.errors import exception_handlers
 from syncd.web.frame import PageFrame
@@ -35,7 +36,14 @@ def _routes(site: ConnectSite) -> list[BaseRoute]:
     def route(path: str, handler: ConnectHandler, methods: list[str]) -> Route:
         return Route(path, ConnectEndpoint(site, handler), methods=methods)
 
+    microsoft = [
+        route("/m365/callback", m365_pages.callback, ["GET", "POST"]),
+        route("/{token}/m365", m365_pages.choose, get),
+        route("/{token}/m365/sign-in", m365_pages.sign_in, get),
+        route("/{token}/m365/mailbox", m365_pages.mailbox, post),
+    ] if site.m365 is not None else []
     return [
+        *microsoft,
         route("/{token}", pages.start, get),
         Mount("/static", app=StaticFiles(packages=[("syncd.web", "static")]), name="static"),
         route("/{token}/caldav", pages.caldav_form, get),
@@ -68,7 +76,10 @@ def connect_mount(
 ) -> Mount:
     """The connect pages bound to `runtime`; `clock`, `limiter` and `seal` for tests."""
     web = page_web(runtime, clock)
-    site = ConnectSite(web, runtime.settings.connect, seal_override=seal)
+    settings = runtime.settings
+    public_url = str(settings.manage.public_url) if settings.manage.public_url else None
+    app = find_app(settings.connectors, public_url, settings.connect.m365_app)
+    site = ConnectSite(web, settings.connect, seal_override=seal, m365=app)
     error = _error_page(web.pages)
     limiter = limiter or FailureLimiter(runtime.settings.manage.failures_per_minute)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,6 +16,7 @@ from connectors.caldav.discovery import ClientOptions
 from syncd.config.connect import ConnectSettings
 from syncd.connect.caldav import PAGE_OPTIONS
 from syncd.connect.drafts import Draft, Seal, open_draft
+from syncd.connect.m365 import M365App
 from syncd.connect.views import open_link
 from syncd.store.connect_tokens import ConnectToken
 from syncd.store.sealing import Sealer
@@ -28,19 +29,13 @@ from syncd.web.forms import read_form
 T = TypeVar("T")
 
 
-class M365Sign(Protocol):
-    """Microsoft 365 for the connect pages (syncd/web/connect/m365_pages.py)."""
-
-    app_name: str
-
-
 @dataclass
 class ConnectSite:
     web: Web
     settings: ConnectSettings
     discovery: ClientOptions = PAGE_OPTIONS
     seal_override: Seal | None = None
-    m365: M365Sign | None = None  # None: no Microsoft 365 app registration is configured
+    m365: M365App | None = None  # None: no Microsoft 365 app registration is configured
     _sealer: Sealer | None = field(default=None, repr=False)
 
     @property
