@@ -83,7 +83,7 @@ def _state(binding: CalendarBinding, account: ConnectorAccount | None) -> str:
 
 def _calendar_label(kind: str, calendar_id: str) -> str:
     if kind == "m365":
-        return "Calendar" if "/" not in calendar_id else "Another calendar of the mailbox"
+        return "Main calendar" if "/" not in calendar_id else "Another calendar of the mailbox"
     return unquote(calendar_id.rstrip("/").rpartition("/")[2]) or calendar_id
 
 

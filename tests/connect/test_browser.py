@@ -7,6 +7,7 @@ screenshotted (under the test's folder, copied to test-output/screenshots/connec
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.caldav_listing import list_events
+from tests.graph import GraphDouble
+from tests.m365.support import connector_table
 from tests.servers import RadicaleServer
 from tests.web.browser import Screenshots, browser, check_accessible_basics
 from tests.web.daemon import SyncdDaemon
@@ -32,9 +35,21 @@ def radicale(own_radicale: RadicaleServer) -> RadicaleServer:
     return own_radicale
 
 
+@pytest.fixture(scope="module")
+def double() -> Iterator[GraphDouble]:
+    with GraphDouble() as running:
+        yield running
+
+
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[SyncdDaemon]:
-    with SyncdDaemon(tmp_path, {}) as running:
+def daemon(tmp_path: Path, double: GraphDouble) -> Iterator[SyncdDaemon]:
+    """`syncd run` with an app registration on the Graph double for the connect pages."""
+    prepared = SyncdDaemon(tmp_path, {})
+    client_id, secret = str(uuid.uuid4()), f"secret-{uuid.uuid4().hex}"
+    double.add_app(client_id, secret=secret,
+                   redirect_uris=(f"{prepared.url}/connect/m365/callback",))
+    table = connector_table(double, client_id=client_id, secret=secret, directory=tmp_path)
+    with SyncdDaemon(tmp_path, {"ms": table}, port=prepared.port) as running:
         yield running
 
 
@@ -112,3 +127,42 @@ def test_a_staff_member_connects_a_caldav_calendar(
     assert len(list_events(radicale, work)) == 1
     context.close()
     print(f"{viewport}: booking on the calendar {appeared:.2f}s after Connect")
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_a_staff_member_connects_microsoft_365(
+    viewport: str, daemon: SyncdDaemon, double: GraphDouble, browser: Browser, tmp_path: Path,
+) -> None:
+    seed(daemon)
+    link = daemon.connect_link_for(STAFF)
+    upn = f"dana-{uuid.uuid4().hex[:8]}@contoso.test"
+    double.add_user(upn)
+    shots = Screenshots(tmp_path / "screenshots", f"connect-m365-{viewport}")
+    # the double's HTTPS certificate is from a test authority
+    context = browser.new_context(viewport=VIEWPORTS[viewport],  # type: ignore[arg-type]
+                                  ignore_https_errors=True)
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_role("link", name="Microsoft 365 / Outlook").click()
+    check_accessible_basics(page)
+    shots.take(page, "m365")
+
+    double.sign_in(upn, consents=False)  # the person cancels at Microsoft
+    page.get_by_role("link", name="Sign in with Microsoft").click()
+    page.wait_for_url("**/connect/m365/callback")
+    assert "Sign-in cancelled" in page.inner_text("main")
+    check_accessible_basics(page)
+    shots.take(page, "m365-cancelled")
+
+    double.sign_in(upn)
+    page.get_by_role("link", name="Sign in with Microsoft").click()
+    page.wait_for_url("**/calendars")
+    assert upn in page.inner_text("main")
+    check_accessible_basics(page)
+    shots.take(page, "m365-calendars")
+    page.get_by_role("button", name="Connect this calendar").click()
+    assert "Your calendar is connected" in page.inner_text("main")
+    shots.take(page, "m365-connected")
+    appeared = wait_for(lambda: len(double.events(upn)) == 1, "the booking in Dana's mailbox")
+    context.close()
+    print(f"{viewport}: booking in the mailbox {appeared:.2f}s after Connect")

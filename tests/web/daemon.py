@@ -52,9 +52,11 @@ def _toml(tables: dict[str, dict[str, Any]]) -> str:
 
 
 class SyncdDaemon:
-    def __init__(self, workdir: Path, connectors: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, workdir: Path, connectors: dict[str, dict[str, Any]], port: int | None = None
+    ) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_key = secrets.token_urlsafe(24)
         self.mail_dir = workdir / "mail"
