@@ -12,11 +12,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from syncd.api import create_app
 from syncd.runtime import Runtime
 from syncd.store.connect_tokens import revoke_connect_tokens
-from syncd.store.models import CalendarBinding, Mirror, Staff
+from syncd.store.models import AccountState, CalendarBinding, ConnectorAccount, Mirror, Staff
+from syncd.web.connect.mount import connect_mount
+from syncd.web.limits import FailureLimiter
 from tests.api.client import ApiClient
 from tests.connect.shop import link_for, seed
 from tests.servers import RadicaleServer
@@ -117,3 +120,39 @@ def test_a_form_without_its_csrf_token_is_refused(runtime: Runtime, browser: Api
     assert refused.status_code == 403
     assert_secure(refused)
     assert re.search(r"Please try again", refused.text)
+
+
+def test_a_connection_whose_password_stopped_working_says_so(
+    runtime: Runtime, browser: ApiClient, calendars: RadicaleServer
+) -> None:
+    token = link_for(runtime)
+    listed = browser.get(f"/connect/{token}/calendars",
+                         follow_redirects=False)  # nothing found yet: back to the start
+    assert listed.headers["location"] == f"/connect/{token}"
+    found = find(browser, token, calendars, calendars.password)
+    listed = browser.get(found.headers["location"])
+    browser.post(f"/connect/{token}/calendars",
+                 data={"csrf": csrf_of(listed.text), "calendar": "/alice/work/"})
+    with runtime.sessions.begin() as session:
+        account = session.scalars(select(ConnectorAccount)).one()
+        account.state, account.last_error = AccountState.AUTH_ERROR, "401 from the server"
+    shown = browser.get(f"/connect/{token}")
+    assert "Needs you: sign-in no longer accepted" in shown.text
+    assert "no longer accepts the password" in shown.text
+    assert "Reconnect" in shown.text
+
+
+def test_other_hosts_and_repeated_failures_are_refused(runtime: Runtime) -> None:
+    seed(runtime)
+    token = link_for(runtime)
+    app = Starlette(routes=[connect_mount(runtime, limiter=FailureLimiter(3))])
+    with ApiClient(app) as browser:
+        evil = browser.get(f"/connect/{token}", headers={"host": "evil.example"})
+        assert evil.status_code == 400
+        assert evil.headers["content-security-policy"]
+        for _ in range(2):  # the refused host was the first failure
+            assert browser.get("/connect/" + secrets.token_urlsafe(32)).status_code == 404
+        limited = browser.get("/connect/" + secrets.token_urlsafe(32))
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) > 0
+        assert browser.get(f"/connect/{token}").status_code == 200  # what works still works
