@@ -31,6 +31,8 @@ from syncd.store.sealing import Sealer, SealError
 from syncd.timeutil import utcnow
 
 ACCOUNTS_CHANNEL = "syncd_accounts"
+# set in session.info by a change of an account: the runtime wakes its refresher on commit
+ACCOUNTS_CHANGED = "syncd.accounts_changed"
 PREFIX = "account."  # a stored account's registry name: account.<id>
 
 
@@ -128,7 +130,9 @@ def _changed(session: Session, account: ConnectorAccount) -> None:
 
 
 def notify_accounts_changed(session: Session) -> None:
-    """Other processes hear of it when this transaction commits (NOTIFY is transactional)."""
+    """This process and the others hear of it when this transaction commits (NOTIFY is
+    transactional)."""
+    session.info[ACCOUNTS_CHANGED] = True
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {ACCOUNTS_CHANNEL}"))
 
