@@ -50,9 +50,11 @@ class AccountRefresher:
         while not stop.is_set():
             woken.clear()
             try:
-                await self.runtime.connectors.refresh()
+                changed = await self.runtime.connectors.refresh()
             except Exception as error:
                 await backoff.wait(outage_or_raise(error), stop)
                 continue
             backoff.recovered()
+            if changed:
+                self.runtime.waker.wake()  # the worker: bindings of a changed account, at once
             await first_of([woken, stop], every)

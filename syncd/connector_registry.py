@@ -160,13 +160,16 @@ class ConnectorRegistry(Mapping[str, Connector]):
         with self._sessions.begin() as session:
             accounts.store_credential(session, account_id, sealed)
 
-    async def refresh(self) -> None:
-        """Reload the snapshot; close what changed, was removed, or sat idle too long."""
+    async def refresh(self) -> bool:
+        """Reload the snapshot; close what changed, was removed, or sat idle too long.
+        Whether any account was added, changed or removed."""
         async with self._refreshing:
-            changed = await asyncio.to_thread(self._read_changes)
-            self._apply(*changed)
+            present, changed = await asyncio.to_thread(self._read_changes)
+            removed = self._snapshot.keys() - present
+            self._apply(present, changed)
             self._retire_idle()
             await self._close_retired()
+            return bool(changed or removed)
 
     def _read_changes(self) -> tuple[set[int], list[StoredAccount]]:
         with self._sessions.begin() as session:
