@@ -57,13 +57,21 @@ def known_kinds() -> list[str]:
     return sorted(entry_points(group=ENTRY_POINT_GROUP).names)
 
 
+# Kinds found so far: looking entry points up reads every installed distribution's
+# metadata (tens of milliseconds), too slow for a thousand stored accounts.
+_loaded: dict[str, ConnectorKind] = {}
+
+
 def load_kind(kind: str) -> ConnectorKind:
     """The module implementing `kind`; imported only when first needed."""
+    if kind in _loaded:
+        return _loaded[kind]
     try:
         entry_point = entry_points(group=ENTRY_POINT_GROUP)[kind]
     except KeyError:
         raise ValueError(_unknown(kind)) from None
-    return cast(ConnectorKind, entry_point.load())
+    module = _loaded[kind] = cast(ConnectorKind, entry_point.load())
+    return module
 
 
 def push_feed(kind: str) -> PushFeed | None:

@@ -12,6 +12,7 @@ a `*_file` key a file holding the secret.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -159,7 +160,13 @@ class Settings(Section):
         return self.api_key_ref().read()
 
 
+# TOML's bare-key characters: a stored account's registry name (account.<id>) never is one
+CONNECTOR_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def _connector_problems(name: str, table: Mapping[str, Any]) -> list[str]:
+    if not CONNECTOR_NAME.match(name):
+        return [f"connectors.{name}: a connector's name is 1 to 64 letters, digits, - and _"]
     try:
         load_kind(str(table.get("kind"))).Settings.model_validate(table)
     except ValueError as error:

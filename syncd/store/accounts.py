@@ -31,6 +31,8 @@ from syncd.store.sealing import Sealer, SealError
 from syncd.timeutil import utcnow
 
 ACCOUNTS_CHANNEL = "syncd_accounts"
+# set in session.info by a change of an account: the runtime wakes its refresher on commit
+ACCOUNTS_CHANGED = "syncd.accounts_changed"
 PREFIX = "account."  # a stored account's registry name: account.<id>
 
 
@@ -70,6 +72,11 @@ class StoredAccount:
     sealed_credential: str | None
 
 
+def settings_of(account: ConnectorAccount) -> dict[str, Any]:
+    settings: dict[str, Any] = json.loads(account.settings)
+    return settings
+
+
 def find_account(session: Session, merchant: Merchant, key: str) -> ConnectorAccount | None:
     return session.scalar(select(ConnectorAccount).where(
         ConnectorAccount.merchant_id == merchant.id, ConnectorAccount.key == key
@@ -98,6 +105,7 @@ def upsert_account(
         account.staff_id = change.staff.id
     if _apply(account, change) or created:
         _changed(session, account)
+        _unpause_bindings(session, account.id)
     session.flush()
     return account, created
 
@@ -127,8 +135,19 @@ def _changed(session: Session, account: ConnectorAccount) -> None:
     notify_accounts_changed(session)
 
 
+def _unpause_bindings(session: Session, account_id: int) -> None:
+    """A changed account is tried again at once (a new password ends an auth error's long
+    pause); the refresher wakes the worker once its registry holds the new version."""
+    session.execute(
+        update(CalendarBinding).where(CalendarBinding.account_id == account_id)
+        .values(paused_until=None)
+    )
+
+
 def notify_accounts_changed(session: Session) -> None:
-    """Other processes hear of it when this transaction commits (NOTIFY is transactional)."""
+    """This process and the others hear of it when this transaction commits (NOTIFY is
+    transactional)."""
+    session.info[ACCOUNTS_CHANGED] = True
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"NOTIFY {ACCOUNTS_CHANNEL}"))
 

@@ -186,6 +186,7 @@ class CalendarBinding(Base):
     state: Mapped[str] = mapped_column(String(16), default=BindingState.OK)
 
     staff: Mapped[Staff] = relationship(back_populates="bindings")
+    account: Mapped[ConnectorAccount | None] = relationship()
 
 
 class AccountState(StrEnum):
