@@ -86,6 +86,7 @@ async def test_a_refresh_is_written_back_to_the_credential(
     double.expire_tokens()  # Graph refuses the access token: MSAL refreshes
     await connector.calendar("me").create(spec("b-2"))
     assert len(credential.writes) == 1
+    assert credential.on_event_loop == [False]  # syncd's write blocks on its database
     (rotated,) = refresh_tokens(credential.writes[0])
     assert refresh_tokens(first) != [rotated]
     assert len(double.events(staff)) == 2
