@@ -52,10 +52,7 @@ class TokenSource:
             return token
         async with self._lock:
             if self._token is None or time.monotonic() >= self._refresh_at:
-                try:
-                    await asyncio.to_thread(self._acquire)
-                finally:
-                    self._acquired()
+                await asyncio.to_thread(self._acquire)
             assert self._token is not None
             return self._token
 
@@ -70,6 +67,12 @@ class TokenSource:
         self._http_client.close()
 
     def _acquire(self) -> None:
+        try:
+            self._acquire_token()
+        finally:
+            self._acquired()
+
+    def _acquire_token(self) -> None:
         started = time.monotonic()
         try:
             if self._app is None:
@@ -91,7 +94,7 @@ class TokenSource:
         return result
 
     def _acquired(self) -> None:
-        """After each token request, on the event loop (a delegated source persists here)."""
+        """After each token request, in MSAL's thread (a delegated source persists here)."""
 
     def _refused(self, result: dict[str, Any]) -> RemoteError:
         return _token_error(result)

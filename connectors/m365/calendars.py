@@ -4,7 +4,8 @@ Each becomes a `CalendarChoice` whose `calendar_id` is what a binding names: the
 mailbox alone for the default calendar, `<mailbox>/<calendar id>` for the others.
 Graph's answer is read defensively (it is from outside): entries without an id
 or name are skipped, names are cut to a length a page can show, and at most
-`MAX_PAGES` pages are followed.
+`MAX_PAGES` pages are followed. A mailbox Graph does not know (404) is
+`RemoteNotFound`; one the account may not read is `AuthError` (403, or no consent).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import PermanentError
+from connectors.errors import PermanentError, RemoteNotFound
 from connectors.m365.http import GraphRequest, GraphResponse, error_for
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ async def calendars_of(
 async def _page(send: Send, url: str) -> dict[str, Any]:
     request = GraphRequest("GET", url)
     answer = await send(request)
+    if answer.status == 404:  # ErrorInvalidUser, ResourceNotFound, ...: no such mailbox
+        raise RemoteNotFound(f"GET {url.split('?', maxsplit=1)[0]}: no such mailbox")
     if not answer.ok:
         raise error_for(answer, request)
     body = answer.body

@@ -70,7 +70,10 @@ class M365Connector(Connector):
         return CalendarTarget.parse(calendar_id, delegated=self.settings.sign_in == "delegated")
 
     async def list_calendars(self, mailbox: str) -> list[CalendarChoice]:
-        """The calendars of `mailbox` (`me` for a signed-in account), to choose one to bind."""
+        """The calendars of `mailbox` (`me` for a signed-in account), to choose one to bind.
+
+        `RemoteNotFound`: Graph knows no such mailbox; `AuthError`: this account may not
+        read it (no consent in that organisation, or not the signed-in user's own)."""
         target = self._parse(mailbox)
         if target.calendar is not None:
             raise PermanentError(f"{mailbox!r} names a calendar, not a mailbox")

@@ -19,7 +19,8 @@ class Credential(Protocol):
     def write(self, secret: str) -> None:
         """The connector changed the token cache (a refresh): persist it.
 
-        Called on the event loop, after MSAL's thread returned: it must not block
-        (hand the write to the caller's own task or queue).
+        Called in MSAL's worker thread, never on the event loop (it may block on a
+        database), one call at a time per connector. A write that raises is logged
+        without its message and offered again with the next token.
         """
         ...

@@ -4,7 +4,8 @@ The token cache (MSAL's serialized `SerializableTokenCache`: the user's account,
 refresh token and access tokens) is the account's credential: read once when the
 connector is built, and handed back to `credential.write` whenever MSAL changed
 it (a refresh rotates the refresh token). MSAL runs in a thread as for app-only
-tokens; the write happens on the event loop after it. A refresh token Entra
+tokens, one request at a time per connector, and the write happens in that thread
+right after it (syncd's write blocks on its database). A refresh token Entra
 refuses (expired after inactivity, revoked, consent withdrawn: `invalid_grant`,
 or `interaction_required`) is an `AuthError` asking for a new sign-in; nothing
 else can cure it. The decision rests on the OAuth error, never on AADSTS numbers

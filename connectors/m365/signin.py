@@ -45,6 +45,7 @@ _DECLINED = frozenset({"access_denied", "consent_required", "permission_denied"}
 _UNAVAILABLE = frozenset({"temporarily_unavailable", "server_error"})
 _ERROR_NAME = re.compile(r"^[a-z_]{1,64}$")
 _AADSTS = re.compile(r"AADSTS(\d{1,9})")
+_MAX_CODE = 16384  # Entra's codes run to a few kilobytes
 
 
 class SignInError(UserError):
@@ -132,12 +133,16 @@ async def finish_delegated_sign_in(
     reply = {k: v for k, v in query.items() if isinstance(k, str) and isinstance(v, str)}
     _check_state(reply, str(flow.get("state", "")))
     _raise_reported_error(reply)
+    if not 0 < len(reply.get("code", "")) <= _MAX_CODE:
+        raise SignInError("refused", "Microsoft's answer carries no sign-in: start again.")
     cache = msal.SerializableTokenCache()
 
     def redeem(app: Any) -> dict[str, Any]:
         try:
             result: dict[str, Any] = app.acquire_token_by_auth_code_flow(dict(flow), reply)
-        except ValueError:  # MSAL found the reply not to match the flow
+        except (ValueError, KeyError, RuntimeError):
+            # MSAL found the reply or the id_token not to match the flow (state, nonce);
+            # its messages quote both values, which stay out of ours.
             raise _mismatch() from None
         return result
 

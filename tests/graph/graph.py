@@ -149,6 +149,8 @@ class Pipeline:
             if principal is None or principal.user is None:
                 raise bad_request("/me request is only valid with delegated authentication flow.")
             user = principal.user
+        if not self.state.mailboxes_on_demand and self.state.store.find(user) is None:
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
         mailbox = self.state.store.resolve(user)
         if principal is not None and principal.tenant not in {None, self._tenant_of(mailbox)}:
             # A token reaches its own tenant's mailboxes only.

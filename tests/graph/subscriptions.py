@@ -173,6 +173,8 @@ def _subscribed_mailbox(context: Context, user: str | None) -> Mailbox:
         if delegate is None:
             raise bad_request("/me request is only valid with delegated authentication flow.")
         user = delegate
+    if not context.state.mailboxes_on_demand and context.state.store.find(user) is None:
+        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
     mailbox = context.state.store.resolve(user)
     if delegate is not None and mailbox.id != delegate:
         raise GraphError(

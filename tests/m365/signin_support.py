@@ -3,6 +3,7 @@ credential, and the browser's part of Microsoft's redirects (the Graph double's 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,13 +24,23 @@ class HeldCredential:
 
     secret: str | None = None
     writes: list[str] = field(default_factory=list)
+    on_event_loop: list[bool] = field(default_factory=list)  # for each write
 
     def read(self) -> str | None:
         return self.secret
 
     def write(self, secret: str) -> None:
+        self.on_event_loop.append(_loop_running())
         self.secret = secret
         self.writes.append(secret)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def app_table(double: GraphDouble, directory: Path, **overrides: Any) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from connectors.errors import AuthError, PermanentError
+from connectors.errors import AuthError, PermanentError, RemoteNotFound
 from connectors.m365 import M365Connector, Settings, build, build_with_credential
-from connectors.m365.calendar import M365Calendar
+from connectors.m365.calendar import InvalidCalendar, M365Calendar
 from connectors.m365.calendars import CalendarChoice
 from connectors.push import Endpoints
 from syncd.timeutil import utcnow
@@ -86,6 +86,7 @@ async def test_a_refresh_is_written_back_to_the_credential(
     double.expire_tokens()  # Graph refuses the access token: MSAL refreshes
     await connector.calendar("me").create(spec("b-2"))
     assert len(credential.writes) == 1
+    assert credential.on_event_loop == [False]  # syncd's write blocks on its database
     (rotated,) = refresh_tokens(credential.writes[0])
     assert refresh_tokens(first) != [rotated]
     assert len(double.events(staff)) == 2
@@ -249,3 +250,19 @@ async def test_a_failed_write_back_is_written_with_the_next_token(
     assert signed_in.user not in caplog.text
     assert credential.secret == credential.writes[-1]
     assert refresh_tokens(credential.secret) != refresh_tokens(signed_in.token_cache)
+
+
+async def test_an_unknown_mailbox_is_not_found_and_another_users_is_refused(
+    double: GraphDouble, table: dict[str, Any], connector: M365Connector
+) -> None:
+    made = build(Settings.model_validate(table))
+    double.mailboxes_on_demand = False
+    try:
+        with pytest.raises(RemoteNotFound, match="no such mailbox"):
+            await made.list_calendars("nobody@contoso.test")
+    finally:
+        double.mailboxes_on_demand = True
+        await made.aclose()
+    with pytest.raises(PermanentError, match="own calendars only"):
+        await connector.list_calendars(add_staff(double))
+    assert isinstance(connector.calendar(add_staff(double)), InvalidCalendar)

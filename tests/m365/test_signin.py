@@ -225,3 +225,28 @@ def test_delegated_settings_are_checked(
 ) -> None:
     with pytest.raises(ValueError, match=problem):
         Settings.model_validate({**table, **fields})
+
+
+async def test_a_reply_without_a_code_is_refused(
+    double: GraphDouble, table: dict[str, Any]
+) -> None:
+    settings = Settings.model_validate(table)
+    double.sign_in(add_staff(double))
+    _, flow = await start_delegated_sign_in(settings, REDIRECT_URI)
+    with pytest.raises(SignInError) as caught:
+        await finish_delegated_sign_in(settings, flow, {"state": flow["state"]})
+    assert caught.value.reason == "refused"
+
+
+async def test_an_id_token_for_another_sign_in_is_refused(
+    double: GraphDouble, table: dict[str, Any]
+) -> None:
+    settings = Settings.model_validate(table)
+    double.sign_in(add_staff(double))
+    url, flow = await start_delegated_sign_in(settings, REDIRECT_URI)
+    _, fields = posted_to(follow(double, url))
+    swapped = {**flow, "nonce": "a-nonce-of-another-sign-in"}
+    with pytest.raises(SignInError) as caught:
+        await finish_delegated_sign_in(settings, swapped, fields)
+    assert caught.value.reason == "mismatch"
+    assert "nonce" not in str(caught.value)
