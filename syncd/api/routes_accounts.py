@@ -10,26 +10,20 @@ syncd/connector_registry.py. Bindings name an account by its key (`account`).
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connectors import account_settings, build_account
+from syncd.account_changes import answer_json, store_account
 from syncd.api.answers import AccountOut, AccountPage
 from syncd.api.handling import AfterCursor, path_keys, read_body, reply, resource, transact
 from syncd.api.listing import page_reply
 from syncd.api.operation import Operation
-from syncd.errors import ConfigError, Conflict, InputError
 from syncd.runtime import Runtime
-from syncd.schemas import AccountIn, Strict, field_errors, parse
+from syncd.schemas import AccountIn, Strict, parse
 from syncd.store import accounts, catalog
-from syncd.store.models import ConnectorAccount, Staff
-from syncd.store.sealing import Sealer
-from syncd.timeutil import utc_iso
 
 MAX_PAGE = 200
 
@@ -39,106 +33,11 @@ class AccountQuery(Strict):
     cursor: AfterCursor = 0
 
 
-class PlainCredential:
-    """The credential of a request, held only while the account is checked."""
-
-    def __init__(self, secret: str | None) -> None:
-        self._secret = secret
-
-    def read(self) -> str | None:
-        return self._secret
-
-    def write(self, secret: str) -> None:
-        self._secret = secret
-
-
-def account_json(account: ConnectorAccount, staff_key: str | None, active: int) -> dict[str, Any]:
-    return {
-        "key": account.key,
-        "kind": account.kind,
-        "settings": accounts.settings_of(account),
-        "has_credential": account.credential is not None,
-        "staff": staff_key,
-        "state": account.state,
-        "last_error": account.last_error,
-        "version": account.version,
-        "active_bindings": active,
-        "created_at": utc_iso(account.created_at),
-        "updated_at": utc_iso(account.updated_at),
-    }
-
-
-def _answer(session: Session, account: ConnectorAccount, created: bool = False) -> Response:
-    return reply(_json(session, account), created)
-
-
-def _json(session: Session, account: ConnectorAccount) -> dict[str, Any]:
-    staff = None if account.staff_id is None else session.get_one(Staff, account.staff_id).key
-    active = accounts.binding_counts(session, [account.id])[account.id]
-    return account_json(account, staff, active)
-
-
-def validated_settings(data: AccountIn) -> dict[str, Any]:
-    """The kind's settings as it validates them (422 naming each bad field)."""
-    try:
-        settings = account_settings({**data.settings, "kind": data.kind})
-    except ValidationError as error:
-        raise InputError({f"settings.{k}": v for k, v in field_errors(error).items()}) from None
-    except ValueError as error:
-        raise InputError({"kind": str(error)}) from None
-    return settings.model_dump(mode="json", exclude_unset=True) | {"kind": data.kind}
-
-
-async def check_buildable(settings: dict[str, Any], secret: str | None) -> None:
-    """The account builds into a connector with this secret (a missing password is a 422);
-    nothing is sent anywhere."""
-    try:
-        connector = build_account(settings, PlainCredential(secret))
-    except ConfigError as error:
-        raise InputError({"credential": "; ".join(error.problems)}) from None
-    except ValueError as error:
-        raise InputError({"kind": str(error)}) from None
-    await connector.aclose()
-
-
-def sealer_of(runtime: Runtime) -> Sealer:
-    try:
-        return runtime.connectors.sealer()
-    except ConfigError as error:
-        raise Conflict("no encryption keys are configured to store a credential: "
-                       + "; ".join(error.problems)) from None
-
-
 async def put_account(runtime: Runtime, request: Request) -> Response:
     merchant_key, key = path_keys(request, "merchant", "account")
     data = parse(AccountIn, await read_body(runtime, request))
-    settings = validated_settings(data)
-    secret = None if data.credential is None else data.credential.password
-    given = "credential" in data.model_fields_set
-    sealed: str | accounts.Keep | None = accounts.KEEP
-    if given:
-        sealed = None if secret is None else sealer_of(runtime).seal(secret)
-
-    def work(session: Session) -> Response:
-        merchant = catalog.get_merchant(session, merchant_key)
-        staff = None if data.staff is None else catalog.reference(
-            session, Staff, merchant, data.staff, "staff"
-        )
-        change = accounts.AccountChange(data.kind, settings, sealed, staff)
-        account, created = accounts.upsert_account(session, merchant, key, change)
-        return _answer(session, account, created)
-
-    if given or not await _exists(runtime, merchant_key, key):
-        await check_buildable(settings, secret)
-    return await transact(runtime, work)
-
-
-async def _exists(runtime: Runtime, merchant_key: str, key: str) -> bool:
-    def work(session: Session) -> bool:
-        merchant = catalog.get_merchant(session, merchant_key)
-        return accounts.find_account(session, merchant, key) is not None
-
-    return await transact(runtime, work)
+    answer, created = await store_account(runtime, merchant_key, key, data)
+    return reply(answer, created)
 
 
 async def get_account(runtime: Runtime, request: Request) -> Response:
@@ -146,7 +45,7 @@ async def get_account(runtime: Runtime, request: Request) -> Response:
 
     def work(session: Session) -> Response:
         merchant = catalog.get_merchant(session, merchant_key)
-        return _answer(session, accounts.get_account(session, merchant, key))
+        return reply(answer_json(session, accounts.get_account(session, merchant, key)))
 
     return await transact(runtime, work)
 
@@ -171,7 +70,7 @@ async def list_accounts(runtime: Runtime, request: Request) -> Response:
         rows = accounts.account_page(session, merchant, query.cursor, query.limit)
         more = len(rows) > query.limit
         cursor = rows[query.limit - 1].id if more else None
-        return page_reply([_json(session, a) for a in rows[: query.limit]], cursor)
+        return page_reply([answer_json(session, a) for a in rows[: query.limit]], cursor)
 
     return await transact(runtime, work)
 

@@ -10,15 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from syncd.account_changes import refuse_foreign_calendar
 from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
 from syncd.api.handling import Handler, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.api.queries import binding_counts, staff_bindings
 from syncd.api.serialize import JSON, binding_json, merchant_json, service_json, staff_json
-from syncd.errors import InputError
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn, parse
-from syncd.store import accounts, catalog
+from syncd.store import catalog
 from syncd.store.models import CalendarBinding, Merchant, Service, Staff
 
 
@@ -102,7 +102,7 @@ def _binding_reply(session: Session, binding: CalendarBinding, created: bool = F
 async def put_binding(runtime: Runtime, request: Request) -> Response:
     merchant_key, staff_key, key = path_keys(request, "merchant", "staff", "binding")
     data = parse(BindingIn, await read_body(runtime, request))
-    await _refuse_foreign_calendar(runtime, merchant_key, data)
+    await refuse_foreign_calendar(runtime, merchant_key, data)
     connectors = set(runtime.settings.connectors)
 
     def work(session: Session) -> Response:
@@ -111,32 +111,6 @@ async def put_binding(runtime: Runtime, request: Request) -> Response:
         return _binding_reply(session, binding, created)
 
     return await transact(runtime, work)
-
-
-async def _refuse_foreign_calendar(runtime: Runtime, merchant_key: str, data: BindingIn) -> None:
-    """A calendar id must name a calendar of its connector's own account (not another host)."""
-    name = data.connector
-    if data.account is not None:
-        name = await _account_name(runtime, merchant_key, data.account)
-    connector = None if name is None else runtime.connectors.get(name)
-    problem = None if connector is None else connector.calendar_id_problem(data.calendar_id)
-    if problem is not None:
-        raise InputError({"calendar_id": problem})
-
-
-async def _account_name(runtime: Runtime, merchant_key: str, account_key: str) -> str | None:
-    """The stored account's registry name, once this process's registry has it (None: no
-    such account; storing the binding names the field)."""
-
-    def work(session: Session) -> str | None:
-        merchant = catalog.get_merchant(session, merchant_key)
-        account = accounts.find_account(session, merchant, account_key)
-        return None if account is None else accounts.registry_name(account.id)
-
-    name = await transact(runtime, work)
-    if name is not None and name not in runtime.connectors:
-        await runtime.connectors.refresh()  # stored a moment ago, by this or another process
-    return name
 
 
 async def get_binding(runtime: Runtime, request: Request) -> Response:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from syncd.account_changes import bind_calendar, store_account
 from syncd.runtime import Runtime
+from syncd.schemas import AccountIn, BindingIn, PasswordIn
 from syncd.store.sealing import new_key
 from tests.api.client import ApiClient
 from tests.api.helpers import MERCHANT
@@ -100,3 +102,22 @@ def test_a_calendar_of_the_account_is_bound_by_its_key_and_the_account_removed_a
     assert shop.delete(ACCOUNT).status_code == 204
     assert shop.get(ACCOUNT).status_code == 404
     assert shop.get(f"{calendars}/dav").json()["account"] is None
+
+
+def test_the_connect_page_stores_and_binds_through_the_same_functions(
+    shop: ApiClient, runtime: Runtime
+) -> None:
+    data = AccountIn(kind="caldav", settings=SETTINGS, credential=PasswordIn(password=PASSWORD))
+    answer, created = shop.call(lambda: store_account(runtime, "m1", "bob-dav", data))
+    assert created
+    assert answer["has_credential"] is True
+    bound = BindingIn(account="bob-dav", calendar_id="/alice/bob/")
+    binding, created = shop.call(lambda: bind_calendar(runtime, "m1", "bob", "dav", bound))
+    assert created
+    assert binding.connector == answer_connector(shop)
+
+
+def answer_connector(shop: ApiClient) -> str:
+    found: str = shop.get(f"{MERCHANT}/staff/bob/calendars/dav").json()["connector"]
+    assert found.startswith("account.")
+    return found
