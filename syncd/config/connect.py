@@ -17,5 +17,8 @@ class ConnectSettings(Section):
     # what a half-finished connection keeps (the password typed, Microsoft's sign-in
     # state, the calendars found) is dropped when this old
     draft_minutes: float = Field(default=30.0, gt=0, le=24 * 60)
+    # a staff member's CalDAV address may name a loopback or private address (a server on
+    # this host or its network); off, such an address is refused before anything is sent
+    allow_private_addresses: bool = False
     # the [connectors.<name>] table (kind m365) staff sign in with; unset: the only one
     m365_app: str | None = None

@@ -8,10 +8,20 @@ page's words here (problems.py).
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+from urllib.parse import urlsplit
+
 from connectors.caldav.discovery import ClientOptions, Discovery, FoundCalendar, discover
 from connectors.caldav.discovery_errors import DiscoveryError
 from syncd.connect.drafts import CalendarOption, Draft
-from syncd.connect.problems import CALDAV_WORDS, NO_CALENDAR_FOR_EVENTS, Words, problem
+from syncd.connect.problems import (
+    CALDAV_WORDS,
+    NO_CALENDAR_FOR_EVENTS,
+    PRIVATE_ADDRESS,
+    Words,
+    problem,
+)
 
 MAX_FIELD = 512
 # a page waits for this: shorter than discovery's own minute
@@ -22,9 +32,16 @@ READ_ONLY = "read-only for this account"
 
 
 async def find_calendars(
-    start: str, username: str, password: str, options: ClientOptions = PAGE_OPTIONS
+    start: str, username: str, password: str, options: ClientOptions = PAGE_OPTIONS,
+    *, private_addresses: bool = False,
 ) -> Draft:
-    """The account reached from `start` and its calendars; `ConnectError` otherwise."""
+    """The account reached from `start` and its calendars; `ConnectError` otherwise.
+
+    Unless `private_addresses`, a host the person names must resolve to public addresses
+    only: the page must not become a way to reach this server's own network.
+    """
+    if not private_addresses:
+        await _refuse_private(start)
     try:
         found = await discover(start, username, password, options=options)
     except DiscoveryError as error:
@@ -35,6 +52,19 @@ async def find_calendars(
     if not any(option.usable for option in draft.calendars):
         raise problem("no_calendars", NO_CALENDAR_FOR_EVENTS)
     return draft
+
+
+async def _refuse_private(start: str) -> None:
+    text = start.strip()
+    host = urlsplit(text).hostname if "://" in text else text.rpartition("@")[2]
+    if not host:
+        return  # discovery names what is wrong with it
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return  # discovery reports a name that does not resolve
+    if any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in found):
+        raise problem("private_address", PRIVATE_ADDRESS)
 
 
 def _draft(found: Discovery, username: str, password: str, options: ClientOptions) -> Draft:

@@ -28,8 +28,8 @@ class Words:
 WRONG_PASSWORD = Words(
     "The password was not accepted",
     "Wrong password — iCloud and Fastmail need an app-specific password. The server refused "
-    "this user name and password: check both. For iCloud and Fastmail, make an app-specific "
-    "password in your account's security settings and use it here instead of your usual one.",
+    "this user name and password: check both. An app-specific password is made in your "
+    "account's security settings; use it here instead of your usual one.",
 )
 NO_CALENDAR_FOR_EVENTS = Words(
     "No calendar that takes events",
@@ -76,6 +76,11 @@ CALDAV_WORDS: dict[str, Words] = {
         "starting with https://.",
     ),
 }
+PRIVATE_ADDRESS = Words(
+    "This address cannot be used",
+    "This address points into a private network, which this service does not connect to. "
+    "Use the public address of your calendar provider.",
+)
 EXPIRED_LINK = Words(
     "Link not valid",
     "This link does not work (any more). It may be mistyped, expired or replaced by a newer "

@@ -42,6 +42,7 @@ def settings(database_url: str, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch)
         "manage": {"public_url": "http://testserver/",
                    "secret_env": "SYNCD_TEST_CONNECT_SECRET"},
         "connectors": {"local": {"kind": "memory"}},
+        "connect": {"allow_private_addresses": True},  # the test servers are on 127.0.0.1
     })
 
 

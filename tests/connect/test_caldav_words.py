@@ -33,9 +33,9 @@ def tasks_only(server: RadicaleServer) -> None:
         assert answer.status_code == 201
 
 
-async def fails(start: str, username: str, password: str) -> ConnectError:
+async def fails(start: str, username: str, password: str, *, private: bool = True) -> ConnectError:
     with pytest.raises(ConnectError) as raised:
-        await find_calendars(start, username, password)
+        await find_calendars(start, username, password, private_addresses=private)
     assert password not in str(raised.value)
     return raised.value
 
@@ -43,7 +43,8 @@ async def fails(start: str, username: str, password: str) -> ConnectError:
 async def test_the_calendars_that_take_events_come_first(own_radicale: RadicaleServer) -> None:
     own_radicale.create_collection("work")
     tasks_only(own_radicale)
-    draft = await find_calendars(own_radicale.url, own_radicale.username, own_radicale.password)
+    draft = await find_calendars(own_radicale.url, own_radicale.username, own_radicale.password,
+                                 private_addresses=True)
     assert draft.kind == "caldav"
     assert draft.secret == own_radicale.password
     assert draft.settings == {"kind": "caldav", "url": f"{own_radicale.url}/alice/",
@@ -86,3 +87,11 @@ async def test_only_calendars_for_tasks(own_radicale: RadicaleServer) -> None:
 async def test_an_account_without_calendars(own_radicale: RadicaleServer) -> None:
     problem = await fails(own_radicale.url, own_radicale.username, own_radicale.password)
     assert problem.code == "no_calendars"
+
+
+@pytest.mark.parametrize("start", ["http://127.0.0.1:9/", "https://[::1]/dav", "ana@localhost",
+                                   "http://169.254.169.254/latest", "http://10.1.2.3/"])
+async def test_private_addresses_are_refused_before_anything_is_sent(start: str) -> None:
+    problem = await fails(start, "ana", "secret-password", private=False)
+    assert problem.code == "private_address"
+    assert "private network" in problem.text

@@ -76,6 +76,7 @@ class SyncdDaemon:
             "mail": {"directory": str(self.mail_dir), "sweep_interval_seconds": 0.5,
                      "backoff_base_seconds": 0.1},
             "manage": {"public_url": self.url, "secret_env": "SYNCD_WEB_TEST_MANAGE_SECRET"},
+            "connect": {"allow_private_addresses": True},  # the test servers are on 127.0.0.1
         }
         if "metrics" in Settings.model_fields:
             tables["metrics"] = {"port": 0}  # never the fixed default: tests run side by side

@@ -61,9 +61,13 @@ async def caldav_find(site: ConnectSite, request: Request) -> Response:
     token = token_of(request)
     form = await site.checked_form(request, token)
     address, username, password = (_field(form, name) for name in _LIMITS)
+    if not username and "@" not in address:
+        raise BadInputError("Please fill in the user name: the address is not an email address.")
     view = await site.with_link(token, link_view)  # a link that no longer works finds nothing
     try:
-        draft = await find_calendars(address, username or address, password, site.discovery)
+        draft = await find_calendars(
+            address, username or address, password, site.discovery,
+            private_addresses=site.settings.allow_private_addresses)
     except ConnectError as problem:
         typed = {"address": address, "username": username}
         return _caldav_page(site, request, token, view.merchant_name, typed, problem=problem)
