@@ -36,10 +36,10 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
     ready = readiness or Readiness(runtime.engine)
     routes = [
         manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
-        connect_mount(runtime),  # a staff member connects their calendar, outside the API key
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
         *push_mounts(runtime),  # services' change notifications, outside the API key
+        connect_mount(runtime),  # staff connect their calendars, outside the API key
         Mount("", app=create_api(runtime)),
     ]
     middleware = [Middleware(RequestMetrics)]
