@@ -39,6 +39,7 @@ class Connection:
     account: str  # whose and where: user@host, or the Microsoft account
     state: str  # "ok", "auth_error" or "paused"
     reason: str | None  # for a state other than ok: what it means and what to do
+    detail: str | None = None  # and what the server said (its status, an AADSTS number)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,10 @@ def _connection(session: Session, binding: CalendarBinding) -> Connection:
     state = _state(binding, account)
     reason = (AUTH_ERROR_WORDS.get(kind) if state == "auth_error"
               else PAUSED_WORDS if state == "paused" else None)
+    said = (account.last_error if account is not None else None) or binding.last_error
     return Connection(binding.key, kind, _calendar_label(kind, binding.calendar_id),
-                      _account_label(kind, settings), state, reason)
+                      _account_label(kind, settings), state, reason,
+                      said[:300] if said and state != "ok" else None)
 
 
 def _state(binding: CalendarBinding, account: ConnectorAccount | None) -> str:

@@ -4,7 +4,7 @@ the events; connecting again finds them (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -115,3 +115,13 @@ def test_one_calendar_is_not_connected_for_two_people(runtime: Runtime, token: s
         link = open_link(session, bob, datetime.now(UTC))
         with pytest.raises(Conflict):
             connecting.bind(session, link.staff, alice_account, "/alice/work/")
+
+
+def test_a_draft_is_kept_for_a_while_only(runtime: Runtime, token: str) -> None:
+    now = datetime.now(UTC)
+    with runtime.sessions.begin() as session:
+        link = open_link(session, token, now, lock=True)
+        keep_draft(session, link, draft(), SEAL, now)
+        assert open_draft(link, SEAL, now + timedelta(minutes=29), 30) == draft()
+        assert open_draft(link, SEAL, now + timedelta(minutes=31), 30) is None
+        assert PASSWORD not in (link.draft or "")

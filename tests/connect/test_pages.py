@@ -139,6 +139,7 @@ def test_a_connection_whose_password_stopped_working_says_so(
     shown = browser.get(f"/connect/{token}")
     assert "Needs you: sign-in no longer accepted" in shown.text
     assert "no longer accepts the password" in shown.text
+    assert "What the calendar service said: 401 from the server" in shown.text
     assert "Reconnect" in shown.text
 
 
