@@ -195,6 +195,11 @@ class ConnectLinkOut(Answer):
     emailed: bool  # queued to the staff member's address (False: they have none)
 
 
+class ConsentLinkOut(Answer):
+    url: str  # Microsoft's admin consent page
+    expires_at: datetime
+
+
 class ConflictOut(Answer):
     id: int
     merchant: str

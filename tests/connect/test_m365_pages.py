@@ -25,14 +25,16 @@ from syncd.store.models import CalendarBinding, ConnectorAccount
 from syncd.store.sealing import Sealer
 from syncd.wiring import build_runtime
 from tests.api.client import ApiClient
+from tests.api.helpers import AUTH
 from tests.connect.conftest import ENCRYPTION_KEY
 from tests.connect.shop import link_for, seed
 from tests.graph import GraphDouble
-from tests.graph.signin_helpers import follow, posted_to
+from tests.graph.signin_helpers import follow, posted_to, redirected_to
 from tests.m365.support import connector_table
 from tests.web.conftest import csrf_of
 
 CALLBACK = "http://testserver/connect/m365/callback"
+CONSENT = "http://testserver/connect/m365/consent"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def double() -> Iterator[GraphDouble]:
 @pytest.fixture
 def app_table(double: GraphDouble, tmp_path: Path) -> dict[str, Any]:
     client_id, secret = str(uuid.uuid4()), f"secret-{uuid.uuid4().hex}"
-    double.add_app(client_id, secret=secret, redirect_uris=(CALLBACK,))
+    double.add_app(client_id, secret=secret, redirect_uris=(CALLBACK, CONSENT))
     return connector_table(double, client_id=client_id, secret=secret, directory=tmp_path)
 
 
@@ -183,3 +185,52 @@ def test_an_organisation_that_has_not_consented(
                            data={"csrf": csrf_of(page.text), "mailbox": staff_user(double, tenant)})
     assert refused.status_code == 422
     assert "Your organisation has not allowed this" in refused.text
+
+
+def administrator(double: GraphDouble, *, consents: bool = True) -> str:
+    tenant = double.add_tenant()
+    admin = f"admin-{uuid.uuid4().hex[:8]}@merchant.test"
+    double.add_user(admin, tenant, admin=True)
+    double.sign_in(admin, consents=consents)
+    return tenant
+
+
+def consent_answer(browser: ApiClient, double: GraphDouble) -> httpx.Response:
+    issued = browser.post("/api/v1/merchants/m1/m365-consent-links", headers=AUTH)
+    assert issued.status_code == 201, issued.text
+    target, query = redirected_to(follow(double, issued.json()["url"]))
+    assert target == CONSENT
+    return browser.get("/connect/m365/consent", params=query)
+
+
+def test_a_merchant_administrator_consents_for_the_organisation(
+    runtime: Runtime, browser: ApiClient, double: GraphDouble
+) -> None:
+    tenant = administrator(double)
+    answered = consent_answer(browser, double)
+    assert answered.status_code == 200
+    assert "Organisation connected" in answered.text
+    with runtime.sessions.begin() as session:
+        account = session.scalars(select(ConnectorAccount)).one()
+        assert (account.key, json.loads(account.settings)["tenant_id"]) == (
+            "m365-organisation", tenant)
+    token = link_for(runtime)
+    page = browser.get(f"/connect/{token}/m365")
+    found = browser.post(f"/connect/{token}/m365/mailbox", data={
+        "csrf": csrf_of(page.text), "mailbox": staff_user(double, tenant)})
+    assert (found.status_code, found.headers["location"]) == (303, f"/connect/{token}/calendars")
+
+
+def test_an_administrator_who_declines(
+    runtime: Runtime, browser: ApiClient, double: GraphDouble
+) -> None:
+    administrator(double, consents=False)
+    answered = consent_answer(browser, double)
+    assert answered.status_code == 422
+    assert "Your organisation has not allowed this" in answered.text
+    with runtime.sessions.begin() as session:
+        assert session.scalars(select(ConnectorAccount)).all() == []
+    forged = browser.get("/connect/m365/consent",
+                         params={"admin_consent": "True", "tenant": str(uuid.uuid4()),
+                                 "state": "not-ours"})
+    assert forged.status_code == 404

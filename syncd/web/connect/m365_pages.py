@@ -6,6 +6,8 @@
     GET|POST  /m365/callback         Microsoft's answer (form_post: a POST from its page): the
                                       link is found by the answer's state, then the calendars
     POST      /{token}/m365/mailbox  the consented organisation's mailbox, then its calendars
+    GET       /m365/consent          Microsoft's answer to a merchant's admin consent link
+                                      (syncd/connect/consent.py): the organisation's tenant
 
 The callback carries no CSRF token (Microsoft's page posts it, without our cookie):
 the state, random and single-use, tied to one link's flow, is what protects it.
@@ -19,11 +21,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from syncd.connect import m365
+from syncd.connect import consent, m365
 from syncd.connect.drafts import Draft, drop_draft, keep_draft
 from syncd.connect.problems import ConnectError
 from syncd.connect.views import link_view, organisation_account
 from syncd.errors import NotFound
+from syncd.store.catalog import get_merchant
 from syncd.store.connect_tokens import ConnectToken, find_by_sign_in_state, sign_in_state_hash
 from syncd.store.session import SyncdSession
 from syncd.web.connect.site import ConnectSite, see_other, token_of
@@ -128,3 +131,37 @@ async def _problem_page(
     context = await site.with_link(token, lambda s, link: _context(s, link, token, problem))
     return site.web.pages.render(request, "connect/m365.html", context, status=422,
                                  form_for=token)
+
+
+CONSENTED_TEXT = ("Your organisation is connected. Your staff can now connect their work "
+                  "calendars from their connect links, by their work email address, without "
+                  "signing in.")
+
+
+async def consented(site: ConnectSite, request: Request) -> Response:
+    app = _app(site)
+    reply = dict(request.query_params)
+    merchant_key = consent.merchant_of(site.seal, reply.get("state", ""), site.now())
+    if merchant_key is None:
+        raise NotFound("consent")
+    try:
+        tenant = consent.consented_tenant(reply)
+    except ConnectError as problem:
+        name = await site.web.transact(lambda s: get_merchant(s, merchant_key).name)
+        return _message(site, request, name, (problem.title, problem.text), status=422)
+
+    def record(session: SyncdSession) -> str:
+        consent.record_organisation(session, app, merchant_key, tenant)
+        return get_merchant(session, merchant_key).name
+
+    name = await site.web.transact(record)
+    return _message(site, request, name, ("Organisation connected", CONSENTED_TEXT), status=200)
+
+
+def _message(
+    site: ConnectSite, request: Request, merchant_name: str, words: tuple[str, str], *,
+    status: int,
+) -> Response:
+    title, text = words
+    context = {"title": title, "text": text, "status": status, "merchant_name": merchant_name}
+    return site.web.pages.render(request, "error.html", context, status=status)

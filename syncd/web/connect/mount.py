@@ -38,6 +38,7 @@ def _routes(site: ConnectSite) -> list[BaseRoute]:
 
     microsoft = [
         route("/m365/callback", m365_pages.callback, ["GET", "POST"]),
+        route("/m365/consent", m365_pages.consented, get),
         route("/{token}/m365", m365_pages.choose, get),
         route("/{token}/m365/sign-in", m365_pages.sign_in, get),
         route("/{token}/m365/mailbox", m365_pages.mailbox, post),
