@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 
 from syncd.api import create_app
 from syncd.runtime import Runtime
-from syncd.store.connect_tokens import revoke_connect_tokens
+from syncd.store.connect_tokens import ConnectToken, revoke_connect_tokens
 from syncd.store.models import AccountState, CalendarBinding, ConnectorAccount, Mirror, Staff
 from syncd.web.connect.mount import connect_mount
 from syncd.web.limits import FailureLimiter
@@ -157,3 +157,16 @@ def test_other_hosts_and_repeated_failures_are_refused(runtime: Runtime) -> None
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) > 0
         assert browser.get(f"/connect/{token}").status_code == 200  # what works still works
+
+
+def test_without_encryption_keys_nothing_is_stored(
+    runtime: Runtime, browser: ApiClient, calendars: RadicaleServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SYNCD_ENCRYPTION_KEYS")
+    token = link_for(runtime)
+    refused = find(browser, token, calendars, calendars.password)
+    assert refused.status_code == 503
+    assert "not set up on this server yet" in refused.text
+    with runtime.sessions.begin() as session:
+        assert session.scalars(select(ConnectToken.draft)).one() is None

@@ -4,7 +4,7 @@ connect pages' own (the seal for drafts, their settings, how discovery reaches s
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -19,7 +19,6 @@ from syncd.connect.drafts import Draft, Seal, open_draft
 from syncd.connect.m365 import M365App
 from syncd.connect.views import open_link
 from syncd.store.connect_tokens import ConnectToken
-from syncd.store.sealing import Sealer
 from syncd.store.session import SyncdSession
 from syncd.web.context import Web, token_of
 from syncd.web.csrf import FIELD
@@ -36,7 +35,6 @@ class ConnectSite:
     discovery: ClientOptions = PAGE_OPTIONS
     seal_override: Seal | None = None
     m365: M365App | None = None  # None: no Microsoft 365 app registration is configured
-    _sealer: Sealer | None = field(default=None, repr=False)
 
     @property
     def m365_offered(self) -> bool:
@@ -47,9 +45,7 @@ class ConnectSite:
         """The credentials' seal; `ConfigError` (the "not set up" page) without keys."""
         if self.seal_override is not None:
             return self.seal_override
-        if self._sealer is None:
-            self._sealer = Sealer(self.web.runtime.settings.keys.encryption_keys())
-        return self._sealer
+        return self.web.runtime.connectors.sealer()
 
     def now(self) -> datetime:
         return self.web.clock()
