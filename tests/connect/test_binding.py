@@ -15,7 +15,7 @@ from syncd.connect.views import link_view, open_link
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.runtime import Runtime
 from syncd.store.connect_tokens import ConnectToken
-from syncd.store.models import CalendarBinding, ConnectorAccount, Mirror
+from syncd.store.models import AccountState, CalendarBinding, ConnectorAccount, Mirror
 from syncd.store.sealing import Sealer, new_key
 from tests.connect.shop import link_for, seed
 
@@ -125,3 +125,20 @@ def test_a_draft_is_kept_for_a_while_only(runtime: Runtime, token: str) -> None:
         assert open_draft(link, SEAL, now + timedelta(minutes=29), 30) == draft()
         assert open_draft(link, SEAL, now + timedelta(minutes=31), 30) is None
         assert PASSWORD not in (link.draft or "")
+
+
+def test_reconnecting_replaces_the_password_and_clears_the_auth_error(
+    runtime: Runtime, token: str
+) -> None:
+    key = connect(runtime, token)
+    with runtime.sessions.begin() as session:
+        account = session.scalars(select(ConnectorAccount)).one()
+        account.state, account.auth_error_notified = AccountState.AUTH_ERROR, True
+        version = account.version
+    renewed = Draft("caldav", draft().settings, "a-new-app-password", None, draft().calendars)
+    assert connect(runtime, token, chosen=renewed) == key
+    with runtime.sessions.begin() as session:
+        account = session.scalars(select(ConnectorAccount)).one()  # the same account
+        assert (account.state, account.auth_error_notified) == (AccountState.OK, False)
+        assert SEAL.open(account.credential or "") == "a-new-app-password"
+        assert account.version > version  # every process rebuilds its connector

@@ -125,6 +125,13 @@ def test_a_staff_member_connects_a_caldav_calendar(
     shots.take(page, "disconnected")
     time.sleep(1.5)  # a worker pass or two: the event stays where it is
     assert len(list_events(radicale, work)) == 1
+
+    missing = page.goto(link[:-4] + "AAAA")  # a link that opens nothing: the one 404 page
+    assert missing is not None
+    assert missing.status == 404
+    assert "ask the business for a new link" in page.inner_text("main")
+    check_accessible_basics(page)
+    shots.take(page, "not-found")
     context.close()
     print(f"{viewport}: booking on the calendar {appeared:.2f}s after Connect")
 
