@@ -130,6 +130,7 @@ def test_a_staff_member_connects_a_caldav_calendar(
     assert missing is not None
     assert missing.status == 404
     assert "ask the business for a new link" in page.inner_text("main")
+    assert page.inner_text("header") == "Connect your calendar"
     check_accessible_basics(page)
     shots.take(page, "not-found")
     context.close()

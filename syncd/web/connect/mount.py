@@ -26,6 +26,7 @@ from syncd.web.frame import PageFrame
 from syncd.web.limits import FailureLimiter
 from syncd.web.render import Pages
 
+HEADING = "Connect your calendar"  # atop a page that knows no merchant (a link that opens nothing)
 NOT_SET_UP = ("Connecting calendars is not set up on this server yet (no encryption keys). "
               "Nothing was stored. Please tell the business.")
 
@@ -62,7 +63,8 @@ def _error_page(rendered: Pages) -> Callable[..., Response]:
               headers: dict[str, str] | None = None) -> Response:
         if status == 404:
             title, text = EXPIRED_LINK.title, EXPIRED_LINK.text
-        return rendered.error(request, status, title, text, headers=headers)
+        context = {"title": title, "text": text, "status": status, "heading": HEADING}
+        return rendered.render(request, "error.html", context, status=status, headers=headers)
 
     return error
 
