@@ -10,6 +10,7 @@ from typing import Protocol
 from starlette.routing import Route
 
 from syncd.api import (
+    routes_accounts,
     routes_bookings,
     routes_catalog,
     routes_conflicts,
@@ -34,6 +35,7 @@ class RouteModule(Protocol):
 
 ROUTE_MODULES: tuple[RouteModule, ...] = (
     routes_catalog,
+    routes_accounts,
     routes_bookings,
     routes_conflicts,
     routes_manage,
