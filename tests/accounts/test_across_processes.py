@@ -5,6 +5,10 @@ hour away, so nothing else could)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +27,7 @@ from tests.caldav_listing import list_events
 from tests.contract.harness import unique_name
 from tests.dbs import postgres_database_url
 from tests.e2e.conftest import WorkerProcess, wait_until, write_config
-from tests.servers import RadicaleServer
+from tests.servers import RadicaleServer, free_port
 
 KEY = new_key()
 
@@ -83,3 +87,32 @@ def test_a_new_password_reaches_another_process_within_seconds(
             worker.kill()
         runtime.close()
     assert radicale.password not in log.read_text()
+
+
+def test_a_web_process_alone_keeps_its_accounts_in_step_too(
+    tmp_path: Path, config: Path
+) -> None:
+    """`syncd web` binds calendars of stored accounts: it runs the accounts service."""
+    runtime = build_runtime(load_config(config, environ={}))
+    upgrade(runtime.engine)
+    runtime.close()
+    port = free_port()
+    config.write_text(config.read_text() + f"[api]\nport = {port}\nkey_env = \"TEST_API_KEY\"\n"
+                      "[metrics]\nport = 0\n")
+    log = tmp_path / "web.log"
+    with log.open("ab") as out:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "syncd", "--config", str(config), "web"],
+            stdout=out, stderr=out,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "TEST_API_KEY": "k"},
+        )
+    try:
+        wait_until(lambda: "listening on syncd_accounts" in log.read_text()
+                   or web.poll() is not None, 30, "the refresher")
+        assert "listening on syncd_accounts" in log.read_text(), log.read_text()
+        web.send_signal(signal.SIGTERM)
+        assert web.wait(20) == 0
+    finally:
+        if web.poll() is None:
+            web.kill()
+            web.wait()

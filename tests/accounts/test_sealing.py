@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 
 from syncd import commands
+from syncd.cli import main
 from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.runtime import Runtime
@@ -114,3 +115,9 @@ def test_a_change_bumps_the_version_and_the_same_settings_do_not(runtime: Runtim
         assert accounts.upsert_account(session, shop, "alice", moved)[0].version == 2
         resealed = accounts.AccountChange("caldav", settings, sealer.seal("new password"))
         assert accounts.upsert_account(session, shop, "alice", resealed)[0].version == 3
+
+
+def test_keys_generate_prints_a_key_that_seals(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "generate"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert Sealer([key]).open(Sealer([key]).seal(PASSWORD)) == PASSWORD
