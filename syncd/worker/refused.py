@@ -54,12 +54,12 @@ def _tell(
 ) -> None:
     staff = session.get_one(Staff, account.staff_id or binding.staff_id)
     now = utcnow()
-    link = None
+    link, secret = None, None
     if session.manage.public_url is not None:
         token, _ = issue_connect_token(session, staff, now, refusal.link_days)
-        link = connect_link(session.manage, token)
+        link, secret = connect_link(session.manage, token), session.manage.secret()
     refused = Refused(staff, account.key, account.kind, _calendars(session, account), link,
-                      session.manage.secret())
+                      secret)
     notify_auth_error(session, refused, now=now)
 
 
