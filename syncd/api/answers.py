@@ -189,6 +189,17 @@ class RevokedOut(Answer):
     revoked: int
 
 
+class ConnectLinkOut(Answer):
+    url: str
+    expires_at: datetime
+    emailed: bool  # queued to the staff member's address (False: they have none)
+
+
+class ConsentLinkOut(Answer):
+    url: str  # Microsoft's admin consent page
+    expires_at: datetime
+
+
 class ConflictOut(Answer):
     id: int
     merchant: str

@@ -27,6 +27,7 @@ from pydantic import (
 
 from connectors import load_kind
 from connectors.secret_refs import SecretRef
+from syncd.config.connect import ConnectSettings
 from syncd.config.keys import AccountSettings, KeySettings
 from syncd.config.manage import ManageSettings
 from syncd.config.reconcile import ReconcileSettings
@@ -139,6 +140,7 @@ class EmbeddedSettings(Section):
 class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    connect: ConnectSettings = Field(default_factory=ConnectSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)

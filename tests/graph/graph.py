@@ -88,6 +88,12 @@ class Context:
         assert self.mailbox is not None
         return self.mailbox
 
+    @property
+    def segments(self) -> list[str]:
+        """The path's segments, `/me/...` read as `/users/me/...` (as the routes match it)."""
+        found = self.call.path.strip("/").split("/")
+        return ["users", *found] if found[0].lower() == "me" else found
+
     def view(self) -> View:
         prefer = self.call.prefer
         return View(
