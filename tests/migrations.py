@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 from syncd.store.db import create_db_engine
 from syncd.store.models import Base
-from syncd.store.schema import alembic_config, upgrade
+from syncd.store.schema import downgrade, upgrade
 
 Columns = Mapping[str, set[str]]  # table -> columns a revision adds to it
 
@@ -38,13 +37,11 @@ def migrated_engine(database_url: str, revision: str | None = None) -> Iterator[
 
 
 def upgrade_to(engine: Engine, revision: str) -> None:
-    with engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    upgrade(engine, revision)
 
 
 def downgrade_to(engine: Engine, revision: str) -> None:
-    with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), revision)
+    downgrade(engine, revision)
 
 
 def model_differences(

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from sqlalchemy import select, text
 
 from syncd.config import Settings
 from syncd.notify.models import OutboxMessage
 from syncd.notify.sealed import LinkSeal
 from syncd.runtime import Runtime
-from syncd.store.schema import alembic_config, upgrade
+from syncd.store.schema import downgrade, upgrade
 from syncd.wiring import build_runtime
 from tests.manage import shop
 from tests.notify.smtp_sink import SmtpSink
@@ -99,8 +98,8 @@ def test_links_queued_before_sealing_are_sent_then_erased(
 ) -> None:
     _book_four(runtime)
     legacy = "https://book.example/manage/" + "L" * 43
+    downgrade(runtime.engine, "0011_manage_indexes")
     with runtime.engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0011_manage_indexes")
         connection.execute(text("UPDATE mail_outbox SET payload = json_set(payload, "
                                 "'$.manage_url', :link)"), {"link": legacy})
         connection.execute(text("UPDATE mail_outbox SET state = 'sent' WHERE id = 1"))
