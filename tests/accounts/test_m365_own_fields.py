@@ -18,8 +18,8 @@ from syncd.config import Settings
 from syncd.connector_registry import ConnectorRegistry
 from syncd.runtime import Runtime
 from syncd.store import accounts
-from syncd.store.sealing import new_key
 from syncd.store.schema import upgrade
+from syncd.store.sealing import new_key
 from syncd.wiring import build_runtime
 from tests import factories as f
 from tests.api.client import ApiClient
