@@ -1,0 +1,96 @@
+"""Accounts typed by someone outside reach public addresses only, checked as each connection
+is made: an SRV record naming this host, a redirect into a private network, a redirect to
+another host, and a stored account whose host now resolves to a private address are each
+refused in words, and the second server never sees the password (real local servers; DNS
+from the test's own server)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from connectors import build_account
+from connectors.caldav.discovery import ClientOptions, discover
+from connectors.caldav.discovery_errors import ConfirmServerError, PrivateAddressError
+from connectors.errors import PermanentError
+from connectors.public_addresses import IPAddress, is_public
+from syncd.connect.caldav import PAGE_OPTIONS, find_calendars
+from syncd.connect.problems import ConnectError
+from tests.discovery.dns_server import DnsServer
+from tests.discovery.scripted_http import Reply, ScriptedServer
+
+pytestmark = pytest.mark.anyio
+PRIVATE_HERE = "127.0.0.2"  # stands for a private network; 127.0.0.1 for the internet
+
+
+def only_127_0_0_2_is_private(address: IPAddress) -> bool:
+    return str(address) != PRIVATE_HERE
+
+
+class Password:
+    def read(self) -> str | None:
+        return "pw"
+
+    def write(self, secret: str) -> None:
+        raise AssertionError("a CalDAV account never changes its password")
+
+
+async def test_an_srv_record_naming_this_host_is_refused(dns_server: DnsServer) -> None:
+    with ScriptedServer({}) as local:
+        dns_server.add("_caldav._tcp.example.org", "SRV", f"0 1 {local.port} localhost.")
+        options = ClientOptions(dns_servers=dns_server.servers(), timeout_seconds=5)
+        with pytest.raises(PrivateAddressError, match=r"localhost resolves to (127\.0\.0\.1|::1)"):
+            await discover("ana@example.org", "ana", "pw",
+                           options=replace(options, allowed_addresses=is_public))
+        assert local.seen == []
+        with pytest.raises(ConnectError) as page:  # the connect page, as a person sees it
+            await find_calendars("ana@example.org", "ana", "pw",
+                                 replace(PAGE_OPTIONS, dns_servers=dns_server.servers()))
+        assert (page.value.code, page.value.title) == ("private_address",
+                                                       "This address cannot be used")
+        assert local.seen == []
+        with pytest.raises(Exception):  # noqa: B017, PT011 - any: it got there
+            await discover("ana@example.org", "ana", "pw", options=options)
+        assert local.seen, "without the check the SRV target is reached"
+
+
+async def test_a_redirect_into_a_private_network_is_refused() -> None:
+    with ScriptedServer({}, host=PRIVATE_HERE) as private:
+        redirect = Reply(307, headers={"Location": f"{private.url}/dav/"})
+        with ScriptedServer({"/dav/": redirect}) as public:
+            options = ClientOptions(allowed_addresses=only_127_0_0_2_is_private)
+            with pytest.raises(PrivateAddressError, match=r"127\.0\.0\.2 resolves to 127\.0\.0\.2"):
+                await discover(f"{public.url}/dav/", "ana", "pw", options=options)
+    assert [s.path for s in public.seen] == ["/dav/"]
+    assert private.seen == []
+
+
+async def test_a_redirect_to_another_host_is_refused_without_the_password() -> None:
+    with ScriptedServer({}) as other:
+        redirect = Reply(307, headers={"Location": f"http://localhost:{other.port}/dav/"})
+        with ScriptedServer({"/dav/": redirect}) as typed:
+            options = ClientOptions(allowed_addresses=only_127_0_0_2_is_private)
+            with pytest.raises(ConfirmServerError, match="another server"):
+                await discover(f"{typed.url}/dav/", "ana", "pw", options=options)
+    assert other.seen == []
+
+
+async def test_a_stored_account_whose_host_is_private_now_is_refused_at_each_connection() -> None:
+    with ScriptedServer({}) as local:
+        settings = {"kind": "caldav", "url": f"{local.url}/dav/", "username": "ana",
+                    "allow_private_addresses": False}
+        connector = build_account(settings, Password())
+        try:
+            with pytest.raises(PermanentError, match=r"127\.0\.0\.1, a loopback, private"):
+                await connector.check()
+        finally:
+            await connector.aclose()
+        assert local.seen == []
+        allowed = build_account({**settings, "allow_private_addresses": True}, Password())
+        try:
+            with pytest.raises(Exception):  # noqa: B017, PT011 - any: it got there
+                await allowed.check()
+        finally:
+            await allowed.aclose()
+        assert local.seen, "the configuration's accounts (the default) reach this host"
