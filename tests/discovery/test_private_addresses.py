@@ -19,6 +19,7 @@ from syncd.connect.caldav import PAGE_OPTIONS, find_calendars
 from syncd.connect.problems import ConnectError
 from tests.discovery.dns_server import DnsServer
 from tests.discovery.scripted_http import Reply, ScriptedServer
+from tests.servers import RadicaleServer
 
 pytestmark = pytest.mark.anyio
 PRIVATE_HERE = "127.0.0.2"  # stands for a private network; 127.0.0.1 for the internet
@@ -94,3 +95,24 @@ async def test_a_stored_account_whose_host_is_private_now_is_refused_at_each_con
         finally:
             await allowed.aclose()
         assert local.seen, "the configuration's accounts (the default) reach this host"
+
+
+async def test_the_connect_page_stores_its_accounts_as_public_only(
+    dns_server: DnsServer, own_radicale: RadicaleServer
+) -> None:
+    """Found through an SRV record at a server taken for public here, the account the page
+    would store reaches public addresses only: at its next connection 127.0.0.1 is refused."""
+    own_radicale.create_collection("work")
+    dns_server.add("_caldav._tcp.example.org", "SRV", f"0 1 {own_radicale.port} localhost.")
+    options = replace(PAGE_OPTIONS, dns_servers=dns_server.servers(),
+                      allowed_addresses=only_127_0_0_2_is_private)
+    draft = await find_calendars("alice@example.org", own_radicale.username,
+                                 own_radicale.password, options)
+    assert draft.settings["allow_private_addresses"] is False
+    assert [c.name for c in draft.calendars] == ["work"]
+    connector = build_account(draft.settings, Password())
+    try:
+        with pytest.raises(PermanentError, match="a loopback, private or link-local address"):
+            await connector.check()
+    finally:
+        await connector.aclose()
