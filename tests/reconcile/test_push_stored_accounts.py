@@ -27,12 +27,14 @@ from syncd.store.sealing import Sealer, new_key
 from syncd.timeutil import utcnow
 from syncd.worker import Worker
 from tests import factories as f
+from tests.dbs import database_url
 from tests.graph import GraphDouble
 from tests.m365.signin_support import add_staff, app_table, sign_in
 from tests.reconcile.graph_web import SyncdWeb
 from tests.reconcile.shop import migrated
 from tests.servers import free_port
 
+__all__ = ["database_url"]
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 KEY = new_key()
 
