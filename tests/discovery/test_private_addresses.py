@@ -6,15 +6,19 @@ from the test's own server)."""
 
 from __future__ import annotations
 
+import ipaddress
+import ssl
 from dataclasses import replace
 
+import httpx
 import pytest
+import trustme
 
 from connectors import build_account
 from connectors.caldav.discovery import ClientOptions, discover
 from connectors.caldav.discovery_errors import ConfirmServerError, PrivateAddressError
 from connectors.errors import PermanentError
-from connectors.public_addresses import IPAddress, is_public
+from connectors.public_addresses import IPAddress, is_public, public_only_transport
 from syncd.connect.caldav import PAGE_OPTIONS, find_calendars
 from syncd.connect.problems import ConnectError
 from tests.discovery.dns_server import DnsServer
@@ -116,3 +120,36 @@ async def test_the_connect_page_stores_its_accounts_as_public_only(
             await connector.check()
     finally:
         await connector.aclose()
+
+
+@pytest.mark.parametrize(("named", "trusted"), [("localhost", True), ("other.example", False)])
+async def test_tls_is_verified_for_the_host_name_not_the_address(
+    named: str, trusted: bool
+) -> None:
+    """The transport connects to the address it checked; the certificate must still name
+    the host the URL names (a certificate for 127.0.0.1 alone would not do)."""
+    authority = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(named).configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    authority.configure_trust(client_tls)
+    with ScriptedServer({"/": Reply(200, b"hello")}, tls=server_tls) as server:
+        transport = public_only_transport(lambda _: True, verify=client_tls)
+        async with httpx.AsyncClient(transport=transport) as client:
+            if trusted:
+                answer = await client.get(f"https://localhost:{server.port}/")
+                assert answer.text == "hello"
+            else:
+                with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                    await client.get(f"https://localhost:{server.port}/")
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("93.184.215.14", True), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True),
+    ("127.0.0.1", False), ("::1", False), ("10.1.2.3", False), ("192.168.0.10", False),
+    ("172.16.5.4", False), ("169.254.169.254", False), ("fe80::1", False), ("fd00::1", False),
+    ("100.64.0.1", False), ("0.0.0.0", False), ("::ffff:127.0.0.1", False),
+    ("::ffff:10.0.0.1", False), ("224.0.0.1", False),
+])
+def test_what_counts_as_public(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
