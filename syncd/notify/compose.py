@@ -8,6 +8,8 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 
 from syncd.config import MailSettings
+from syncd.notify.auth_error_notice import AuthErrorNotice
+from syncd.notify.auth_error_notice import notice_context as auth_error_context
 from syncd.notify.calendar import Party, invitation
 from syncd.notify.connect_notice import ConnectLinkNotice
 from syncd.notify.connect_notice import notice_context as connect_context
@@ -133,7 +135,10 @@ class Composer:
 
     def _notice_context(
         self, letter: Letter, kind: MessageKind
-    ) -> tuple[UnreadableNotice | ConnectLinkNotice, dict[str, Any]]:
+    ) -> tuple[UnreadableNotice | ConnectLinkNotice | AuthErrorNotice, dict[str, Any]]:
+        if kind == MessageKind.AUTH_ERROR_NOTICE:  # its link may be absent: no public URL
+            refused = AuthErrorNotice.from_json(letter.payload["notice"])
+            return refused, auth_error_context(letter, refused, self.seal.open(letter.manage_link))
         if kind != MessageKind.CONNECT_LINK:
             unreadable = UnreadableNotice.from_json(letter.payload["notice"])
             return unreadable, notice_context(letter, unreadable)

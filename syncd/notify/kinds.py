@@ -45,6 +45,8 @@ class MessageKind(StrEnum):
     RATING_NOTICE = "rating_notice"  # to the merchant: a customer rated a booking
     UNREADABLE_NOTICE = "unreadable_notice"  # events on a staff calendar set apart; no booking
     CONNECT_LINK = "connect_link"  # to a staff member: connect your calendar; no booking
+    # to the staff member and the merchant: a calendar account's credentials were refused
+    AUTH_ERROR_NOTICE = "auth_error_notice"
 
 
 @dataclass(frozen=True)
@@ -70,4 +72,5 @@ KINDS: dict[MessageKind, KindInfo] = {
     MessageKind.RATING_NOTICE: KindInfo(event=NoticeEvent.RATED),
     MessageKind.UNREADABLE_NOTICE: KindInfo(event=NoticeEvent.UNREADABLE, about_booking=False),
     MessageKind.CONNECT_LINK: KindInfo(about_booking=False),
+    MessageKind.AUTH_ERROR_NOTICE: KindInfo(about_booking=False),
 }

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from syncd.errors import Conflict, NotFound
 from syncd.store.models import (
     AccountState,
+    BindingState,
     CalendarBinding,
     ConnectorAccount,
     Merchant,
@@ -104,8 +105,9 @@ def upsert_account(
     if change.staff is not None:
         account.staff_id = change.staff.id
     if _apply(account, change) or created:
+        reconnected(account)  # what the connector is built from changed: tried afresh
         _changed(session, account)
-        _unpause_bindings(session, account.id)
+        _retry_bindings(session, account.id)
     session.flush()
     return account, created
 
@@ -117,7 +119,6 @@ def _apply(account: ConnectorAccount, change: AccountChange) -> bool:
     account.kind, account.settings = change.kind, settings
     if not isinstance(change.sealed_credential, Keep):
         account.credential = change.sealed_credential
-        reconnected(account)  # a new credential is a reconnection: tried afresh
         touched = True
     return touched
 
@@ -135,12 +136,43 @@ def _changed(session: Session, account: ConnectorAccount) -> None:
     notify_accounts_changed(session)
 
 
-def _unpause_bindings(session: Session, account_id: int) -> None:
+def _retry_bindings(session: Session, account_id: int) -> None:
     """A changed account is tried again at once (a new password ends an auth error's long
-    pause); the refresher wakes the worker once its registry holds the new version."""
+    pause, and its bindings are ok until refused again: a new refusal is told anew); the
+    refresher wakes the worker once its registry holds the new version."""
     session.execute(
         update(CalendarBinding).where(CalendarBinding.account_id == account_id)
         .values(paused_until=None)
+    )
+    session.execute(
+        update(CalendarBinding)
+        .where(CalendarBinding.account_id == account_id,
+               CalendarBinding.state == BindingState.AUTH_ERROR)
+        .values(state=BindingState.OK, last_error=None, consecutive_failures=0)
+    )
+
+
+def record_refusal(session: Session, account: ConnectorAccount, error: str) -> bool:
+    """The service refused the account's credential (`error`: words, no secret): state
+    auth_error. True once per auth error: its people are yet to be told (now marked told)."""
+    account.state, account.last_error = AccountState.AUTH_ERROR, error
+    if account.auth_error_notified:
+        return False
+    account.auth_error_notified = True
+    return True
+
+
+def recover_accounts(session: Session, binding_ids: Sequence[int]) -> None:
+    """The refused accounts of these calendars, which just worked, back to ok: a later
+    refusal is told again."""
+    refused = select(CalendarBinding.account_id).where(
+        CalendarBinding.id.in_(binding_ids), CalendarBinding.account_id.is_not(None),
+    )
+    session.execute(
+        update(ConnectorAccount)
+        .where(ConnectorAccount.id.in_(refused), ConnectorAccount.state == AccountState.AUTH_ERROR)
+        .values(state=AccountState.OK, last_error=None, auth_error_notified=False),
+        execution_options={"synchronize_session": False},
     )
 
 

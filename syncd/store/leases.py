@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from syncd.store.accounts import recover_accounts
 from syncd.store.models import BindingState, CalendarBinding
 from syncd.store.queue import LeaseColumns
 
@@ -183,6 +184,8 @@ def release_leases(session: Session, releases: Sequence[Release]) -> None:
     """Give calendars back, each only if `owner` still holds it: a batched UPDATE per kind."""
     for heal in (False, True):
         rows = [{"r_id": r.binding_id, "r_owner": r.owner} for r in releases if r.heal is heal]
+        if rows and heal:
+            recover_accounts(session, [r.binding_id for r in releases if r.heal])
         if rows:
             session.execute(_release_statement(heal=heal), rows)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import EventSpec, RemoteRef
@@ -412,10 +412,16 @@ def needs_healing(session: Session, binding_id: int) -> bool:
 
 
 def mark_binding_healthy(session: Session, binding_id: int) -> None:
+    """Its failure streak ends; a refused calendar stays in auth_error until something works
+    (its release heals it): a refusal again is no new one (syncd/worker/refused.py)."""
+    refused = CalendarBinding.state == BindingState.AUTH_ERROR
     session.execute(
         update(CalendarBinding)
         .where(CalendarBinding.id == binding_id, _unhealthy())
-        .values(**HEALED)
+        .values(**HEALED | {
+            "state": case((refused, CalendarBinding.state), else_=BindingState.OK),
+            "last_error": case((refused, CalendarBinding.last_error), else_=None),
+        })
     )
 
 

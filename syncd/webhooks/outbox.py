@@ -33,6 +33,8 @@ class EventType(StrEnum):
     BOOKING_RATED = "booking.rated"  # the customer gave or changed a rating
     # a pass set events on a staff calendar apart as unreadable (syncd/webhooks/unreadable.py)
     CALENDAR_EVENT_UNREADABLE = "calendar.event_unreadable"
+    # a bound calendar's credentials were refused (syncd/webhooks/auth_error.py)
+    BINDING_AUTH_ERROR = "binding.auth_error"
 
 
 def new_message_id() -> str:

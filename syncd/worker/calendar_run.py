@@ -29,6 +29,7 @@ from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
+from syncd.worker.refused import Refusal, record_refusal
 from syncd.worker.unwritable import open_unwritable_conflict
 
 log = logging.getLogger("syncd.worker")
@@ -47,6 +48,7 @@ class RunContext:
     stopping: asyncio.Event
     watcher: Watcher | None = None  # reconcile passes, after the writes (syncd/reconcile)
     contents: Contents = field(default_factory=Contents)  # events found before first writes
+    link_days: float = 7.0  # a reconnect link's life, when credentials are refused
 
 
 @dataclass
@@ -322,7 +324,11 @@ class CalendarRun:
         message = f"{type(error).__name__}: {error}"
         until = utcnow() + timedelta(seconds=delay)
         state = BindingState.AUTH_ERROR if isinstance(error, AuthError) else BindingState.PAUSED
-        await self.ctx.db.run(work.pause_binding, binding_id, until, message, state)
+        if state == BindingState.AUTH_ERROR:
+            refusal = Refusal(binding_id, until, message, self.connector_kind, self.ctx.link_days)
+            await self.ctx.db.run(record_refusal, refusal)
+        else:
+            await self.ctx.db.run(work.pause_binding, binding_id, until, message, state)
         metrics.CALENDAR_PAUSES.labels(self.connector_kind).inc()
         if state == BindingState.AUTH_ERROR:
             metrics.BINDING_AUTH_ERRORS.labels(self.connector_kind).inc()

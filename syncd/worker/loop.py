@@ -69,6 +69,7 @@ class Worker(BackgroundLoop):
             ),
             lease_seconds=self.settings.lease_seconds,
             batch_size=self.settings.batch_size,
+            link_days=runtime.settings.connect.link_days,
         )
         self._watch = runtime.settings.reconcile.enabled
         self._passes = PASSES if self._watch else None
