@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from connectors import account_settings, build_account
+from connectors import build_account
+from syncd.config import Settings
+from syncd.config.stored_accounts import connector_settings, only_m365_app, stored_settings
 from syncd.errors import ConfigError, Conflict, InputError
 from syncd.runtime import Runtime
 from syncd.schemas import AccountIn, BindingIn, field_errors
@@ -66,15 +68,20 @@ def answer_json(session: Session, account: ConnectorAccount) -> dict[str, Any]:
     return account_json(account, staff, active)
 
 
-def validated_settings(data: AccountIn) -> dict[str, Any]:
-    """The kind's settings as it validates them (422 naming each bad field)."""
+def validated_settings(settings: Settings, data: AccountIn) -> dict[str, Any]:
+    """The settings to store, as the kind validates them (422 naming each bad field): a
+    Microsoft 365 account's own fields (app, tenant_id, sign_in, user), checked against
+    its app registration's table (syncd/config/stored_accounts.py)."""
+    default_app = only_m365_app(settings.connectors, settings.connect.m365_app)
     try:
-        settings = account_settings({**data.settings, "kind": data.kind})
+        return stored_settings({**data.settings, "kind": data.kind}, settings.connectors,
+                               default_app)
     except ValidationError as error:
         raise InputError({f"settings.{k}": v for k, v in field_errors(error).items()}) from None
+    except ConfigError as error:
+        raise InputError({"settings.app": "; ".join(error.problems)}) from None
     except ValueError as error:
         raise InputError({"kind": str(error)}) from None
-    return settings.model_dump(mode="json", exclude_unset=True) | {"kind": data.kind}
 
 
 async def check_buildable(settings: dict[str, Any], secret: str | None) -> None:
@@ -102,7 +109,7 @@ async def store_account(
 ) -> tuple[dict[str, Any], bool]:
     """Create or change the merchant's account `key`; its answer (account_json) and whether
     it was created. `InputError` (422) naming bad fields, `Conflict` without keys."""
-    settings = validated_settings(data)
+    settings = validated_settings(runtime.settings, data)
     secret = None if data.credential is None else data.credential.password
     given = "credential" in data.model_fields_set
     sealed: str | accounts.Keep | None = accounts.KEEP
@@ -119,7 +126,7 @@ async def store_account(
         return answer_json(session, account), created
 
     if given or not await _in_thread(runtime, lambda s: _exists(s, merchant_key, key)):
-        await check_buildable(settings, secret)
+        await check_buildable(connector_settings(settings, runtime.settings.connectors), secret)
     return await _in_thread(runtime, work)
 
 

@@ -14,6 +14,8 @@ stored account's connector is built from an in-memory snapshot of the table
 A stored account that cannot be built (its credential opens with no key, its
 settings no longer validate) is left out of the mapping, logged once per
 version without its secret: the worker pauses its bindings as unconfigured.
+A Microsoft 365 account is built from its own fields over its app registration's
+table as configured now (syncd/config/stored_accounts.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy.orm import sessionmaker
 from connectors import build_account, build_connector
 from connectors.base import Connector
 from syncd.config import Settings
+from syncd.config.stored_accounts import connector_settings
 from syncd.errors import ConfigError
 from syncd.store import accounts
 from syncd.store.accounts import StoredAccount, account_id_of, registry_name
@@ -143,7 +146,8 @@ class ConnectorRegistry(Mapping[str, Connector]):
             self.sealer, stored.sealed_credential, lambda sealed: self._persist(stored.id, sealed)
         )
         try:
-            connector = build_account(stored.settings, credential)
+            raw = connector_settings(stored.settings, self._settings.connectors)
+            connector = build_account(raw, credential)
         except (ConfigError, SealError, ValidationError, ValueError) as error:
             self._broken[stored.id] = stored.version
             log.warning("account %s cannot be used: %s", stored.id, _described(error))

@@ -154,8 +154,10 @@ class PasswordIn(Strict):
 
 class AccountIn(Strict):
     """A calendar account stored as data. `settings`: the kind's table without secrets
-    (caldav: url, username, verify_tls...); `credential`: its secret, never answered
-    back (left out of a change: kept; null: removed)."""
+    (caldav: url, username, verify_tls...; m365: the account's own fields app, tenant_id,
+    sign_in, user, with `app` naming the configured app registration, by default the only
+    one); `credential`: its secret, never answered back (left out of a change: kept;
+    null: removed)."""
 
     kind: Key
     settings: dict[str, Any] = Field(default_factory=dict)

@@ -45,6 +45,7 @@ from connectors.caldav.discovery_start import DnsServers, Start, resolve_start
 from connectors.caldav.origin import AccountOrigin, OutsideAccountError
 from connectors.caldav.reports import CALDAV, DAV, DavResource, parse_multistatus, propfind
 from connectors.errors import TransientError
+from connectors.public_addresses import AddressCheck, public_only_transport
 from connectors.transport import UnreadableCAFile, tls_verification
 
 __all__ = ["ClientOptions", "Discovery", "DnsServers", "FoundCalendar", "discover"]
@@ -81,6 +82,9 @@ class ClientOptions:
     timeout_seconds: float = 15  # per request
     deadline_seconds: float = 60  # the whole discovery
     dns_servers: DnsServers | None = None
+    # None: any address; else each connection (an SRV target, a redirect, a principal
+    # elsewhere) goes only to addresses this accepts (connectors/public_addresses.py)
+    allowed_addresses: AddressCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -119,20 +123,20 @@ async def discover(
             where = await resolve_start(start, options.dns_servers)
             async with _http_client(options, tls) as http:
                 auth = httpx.BasicAuth(username, password)
-                return await _first_answering(where, http, auth)
+                return await _first_answering(where, http, auth, options.allowed_addresses)
     except TimeoutError:
         raise TimedOutError("the server") from None
 
 
 async def _first_answering(
-    where: Start, http: httpx.AsyncClient, auth: httpx.BasicAuth
+    where: Start, http: httpx.AsyncClient, auth: httpx.BasicAuth, allowed: AddressCheck | None
 ) -> Discovery:
     """The discovery from the first start URL that leads to calendars. A failure saying
     "not here" (`_NEXT_CANDIDATE`) moves on to the next; if none answers, the first
     URL's failure is reported (the one the person typed, or the SRV record's)."""
     first_error: DiscoveryError | None = None
     for url in where.candidates:
-        client = DiscoveryClient(http, auth, CredentialScope(where.named_host, url))
+        client = DiscoveryClient(http, auth, CredentialScope(where.named_host, url), allowed)
         try:
             return await _discover_from(client, url)
         except _NEXT_CANDIDATE as exc:
@@ -263,9 +267,12 @@ def _tls_context(options: ClientOptions) -> ssl.SSLContext | bool:
 
 
 def _http_client(options: ClientOptions, tls: ssl.SSLContext | bool) -> httpx.AsyncClient:
+    allowed = options.allowed_addresses
+    transport = None if allowed is None else public_only_transport(allowed, verify=tls)
     return httpx.AsyncClient(
         follow_redirects=False,
         verify=tls,
+        transport=transport,
         timeout=options.timeout_seconds,
         headers={"User-Agent": "syncd"},
     )

@@ -106,6 +106,18 @@ class UnreachableError(DiscoveryError):
         )
 
 
+class PrivateAddressError(DiscoveryError):
+    """A host on the way (an SRV target, a redirect's) resolves to a loopback, private or
+    link-local address, which an account typed by someone outside must not reach."""
+
+    code = "private_address"
+
+    def __init__(self, host: str, address: str) -> None:
+        super().__init__(f"{host} resolves to {address}, an address in a private network: "
+                         "syncd does not connect there for this account")
+        self.host = host
+
+
 class TimedOutError(DiscoveryError):
     """The server did not answer in time."""
 

@@ -20,6 +20,7 @@ import ssl
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from publicsuffixlist import PublicSuffixList
 
@@ -30,6 +31,7 @@ from connectors.caldav.discovery_errors import (
     DiscoveryError,
     HostNotFoundError,
     NoCalDAVError,
+    PrivateAddressError,
     ServerFailedError,
     TimedOutError,
     TlsFailureError,
@@ -37,6 +39,12 @@ from connectors.caldav.discovery_errors import (
     WrongCredentialsError,
 )
 from connectors.caldav.origin import Origin
+from connectors.public_addresses import (
+    AddressCheck,
+    PrivateAddressRefused,
+    checked_addresses,
+    refused_address,
+)
 
 MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -78,12 +86,16 @@ def _registrable_domain(host: str) -> str | None:
 
 
 class DiscoveryClient:
-    """PROPFINDs for discovery over one httpx client; the password only within `scope`."""
+    """PROPFINDs for discovery over one httpx client; the password only within `scope`.
+    With `allowed`, a redirect is followed only to a host resolving to allowed addresses
+    (the client's transport checks every connection too: connectors/public_addresses.py)."""
 
-    def __init__(self, http: httpx.AsyncClient, auth: httpx.BasicAuth, scope: CredentialScope):
+    def __init__(self, http: httpx.AsyncClient, auth: httpx.BasicAuth, scope: CredentialScope,
+                 allowed: AddressCheck | None = None):
         self._http = http
         self._auth = auth
         self._scope = scope
+        self._allowed = allowed
 
     async def propfind(self, url: str, body: bytes, depth: str) -> tuple[str, bytes]:
         """The URL finally answering (after redirects within the scope) and its multistatus."""
@@ -94,7 +106,20 @@ class DiscoveryClient:
             if status not in _REDIRECTS:
                 return url, _multistatus(url, status, headers, content)
             source, url = url, _redirect_target(url, headers)
+            await self._refuse_private(url)
         raise BadAnswerError(_where(source), f"more than {MAX_REDIRECTS} redirects")
+
+    async def _refuse_private(self, url: str) -> None:
+        """A redirect's target in a private network is named as such, before its scope."""
+        parts = urlsplit(url)
+        if self._allowed is None or parts.hostname is None:
+            return
+        try:
+            await checked_addresses(parts.hostname, parts.port or 0, self._allowed)
+        except PrivateAddressRefused as refused:
+            raise PrivateAddressError(refused.host, refused.address) from None
+        except httpcore.ConnectError:
+            return  # a name that does not resolve: the scope or the request says so
 
     def require_in_scope(self, url: str, *, source: str) -> None:
         """`ConfirmServerError` unless the password may go to `url` (named by `source`)."""
@@ -167,6 +192,13 @@ def _multistatus(url: str, status: int, headers: httpx.Headers, content: bytes) 
 
 def transport_error(url: str, exc: httpx.HTTPError) -> DiscoveryError:
     """The discovery error for a request that got no HTTP answer."""
+    refused = refused_address(exc)
+    if refused is not None:
+        return PrivateAddressError(refused.host, refused.address)
+    return _other_transport_error(url, exc)
+
+
+def _other_transport_error(url: str, exc: httpx.HTTPError) -> DiscoveryError:
     host, where = urlsplit(url).hostname or url, _where(url)
     certificate = _cause(exc, ssl.SSLCertVerificationError)
     if certificate is not None:

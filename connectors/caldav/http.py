@@ -29,6 +29,7 @@ from connectors.errors import (
     TransientError,
     UidInUse,
 )
+from connectors.public_addresses import public_only_transport, refused_address
 from connectors.retry_after import retry_after_seconds
 from connectors.transport import TRANSPORT_FAILURES, certificate_refused, tls_verification
 
@@ -73,16 +74,20 @@ def new_clients(settings: Settings, password: str | None) -> ClientPools:
             tls.append(httpx.create_ssl_context(
                 tls_verification(settings.ca_file, settings.verify_tls)
             ))
+        # The worker bounds requests per calendar; the pool must not queue them.
+        limits = httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=KEEPALIVE_CALENDARS * settings.concurrency_per_calendar,
+        )
+        transport = (None if settings.allow_private_addresses
+                     else public_only_transport(verify=tls[0], limits=limits))
         return httpx.AsyncClient(
             auth=auth,
             follow_redirects=False,
             verify=tls[0],
+            transport=transport,
             timeout=settings.timeout_seconds,
-            # The worker bounds requests per calendar; the pool must not queue them.
-            limits=httpx.Limits(
-                max_connections=None,
-                max_keepalive_connections=KEEPALIVE_CALENDARS * settings.concurrency_per_calendar,
-            ),
+            limits=limits,
             headers={"User-Agent": "syncd"},
         )
 
@@ -145,6 +150,9 @@ def translated_errors(method: str, href: str) -> Iterator[None]:
         yield
     except TRANSPORT_FAILURES as exc:
         action = f"{method} {urlsplit(href).path}"
+        refused = refused_address(exc)
+        if refused is not None:  # the account's host moved into a private network
+            raise PermanentError(f"{action}: {refused}") from exc
         if certificate_refused(exc):
             raise PermanentError(f"{action}: server certificate not trusted") from exc
         raise TransientError(f"{action}: {type(exc).__name__}", scope=_scope_of(exc)) from exc

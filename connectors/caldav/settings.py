@@ -33,6 +33,9 @@ class Settings(BaseModel):
     ca_file: str | None = None
     timeout_seconds: float = Field(default=30, gt=0)
     concurrency_per_calendar: int = Field(default=4, ge=1, le=64)
+    # false: every connection goes to public addresses only, the host resolved as each
+    # connection is made (an account typed by someone outside: the connect page's)
+    allow_private_addresses: bool = True
 
     @field_validator("url")
     @classmethod

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors import account_settings
+from syncd.config.stored_accounts import stored_shape
 from syncd.connect.drafts import Draft, Seal, drop_draft
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.store.accounts import AccountChange, get_account, registry_name, upsert_account
@@ -61,7 +61,7 @@ def connect(
 
 
 def store_account(session: Session, staff: Staff, draft: Draft, seal: Seal) -> ConnectorAccount:
-    account_settings(draft.settings)  # the kind's own checks, before anything is stored
+    stored_shape(draft.settings)  # the kind's own checks, before anything is stored
     merchant = session.get_one(Merchant, staff.merchant_id)
     sealed = None if draft.secret is None else seal.seal(draft.secret)
     change = AccountChange(str(draft.settings["kind"]), dict(draft.settings), sealed, staff)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from connectors.caldav.discovery import ClientOptions, Discovery, FoundCalendar, discover
 from connectors.caldav.discovery_errors import DiscoveryError
+from connectors.public_addresses import is_public
 from syncd.connect.drafts import CalendarOption, Draft
 from syncd.connect.problems import (
     CALDAV_WORDS,
@@ -38,17 +40,21 @@ async def find_calendars(
     """The account reached from `start` and its calendars; `ConnectError` otherwise.
 
     Unless `private_addresses`, a host the person names must resolve to public addresses
-    only: the page must not become a way to reach this server's own network.
+    only: the page must not become a way to reach this server's own network. Every
+    connection on the way (an SRV record's host, a redirect's) is checked as it is made
+    (connectors/public_addresses.py), and the account stored says so
+    (`allow_private_addresses = false`), for every later connection too.
     """
     if not private_addresses:
         await _refuse_private(start)
+        options = replace(options, allowed_addresses=options.allowed_addresses or is_public)
     try:
         found = await discover(start, username, password, options=options)
     except DiscoveryError as error:
         words = CALDAV_WORDS.get(error.code, _GENERIC)
         raise problem(error.code, words, None if error.code in CALDAV_WORDS else str(error)) \
             from None
-    draft = _draft(found, username, password, options)
+    draft = _draft(found, username, password, options, private_addresses)
     if not any(option.usable for option in draft.calendars):
         raise problem("no_calendars", NO_CALENDAR_FOR_EVENTS)
     return draft
@@ -63,13 +69,16 @@ async def _refuse_private(start: str) -> None:
         found = await asyncio.get_running_loop().getaddrinfo(host, None)
     except (OSError, UnicodeError):
         return  # discovery reports a name that does not resolve
-    if any(not ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_global for info in found):
+    if any(not is_public(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in found):
         raise problem("private_address", PRIVATE_ADDRESS)
 
 
-def _draft(found: Discovery, username: str, password: str, options: ClientOptions) -> Draft:
+def _draft(found: Discovery, username: str, password: str, options: ClientOptions,
+           private_addresses: bool) -> Draft:
     settings: dict[str, object] = {"kind": "caldav", "url": found.account_url,
                                    "username": username}
+    if not private_addresses:
+        settings["allow_private_addresses"] = False
     if options.ca_file is not None:
         settings["ca_file"] = options.ca_file
     calendars = tuple(sorted((_option(c) for c in found.calendars),

@@ -14,7 +14,6 @@ import json
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -70,7 +69,7 @@ def record_organisation(
     session: Session, app: M365App, merchant_key: str, tenant: str
 ) -> ConnectorAccount:
     """The merchant's organisation account (application permissions in `tenant`)."""
-    settings: dict[str, Any] = {**app.table, "tenant_id": tenant}
+    settings = app.account(tenant_id=tenant)
     merchant = get_merchant(session, merchant_key)
     account, _ = upsert_account(session, merchant, ORGANISATION_KEY,
                                 AccountChange("m365", settings, None))

@@ -22,8 +22,10 @@ from connectors.errors import AuthError, RemoteError, RemoteNotFound
 from connectors.m365 import M365Connector, Settings
 from connectors.m365.calendars import CalendarChoice
 from connectors.m365.signin import SignInError, finish_delegated_sign_in, start_delegated_sign_in
+from syncd.config.stored_accounts import connector_settings
 from syncd.connect.drafts import CalendarOption, Draft
 from syncd.connect.problems import M365_WORDS, ConnectError, problem
+from syncd.errors import ConfigError
 
 CALLBACK_PATH = "/connect/m365/callback"
 READ_ONLY = "read-only for this account"
@@ -44,6 +46,11 @@ class M365App:
     @property
     def settings(self) -> Settings:
         return Settings.model_validate(dict(self.table))
+
+    def account(self, **own: str) -> dict[str, Any]:
+        """What an account of this app stores: its own fields and the app's name; the app's
+        table is merged in when its connector is built (syncd/config/stored_accounts.py)."""
+        return {"kind": "m365", "app": self.name, **own}
 
 
 def find_app(connectors: Mapping[str, Mapping[str, Any]], public_url: str | None,
@@ -87,20 +94,30 @@ async def finish_sign_in(app: M365App, flow: Mapping[str, Any], reply: Mapping[s
         signed_in = await finish_delegated_sign_in(app.settings, flow, reply)
     except SignInError as error:
         raise _sign_in_problem(error) from None
-    settings = {**app.table, "sign_in": "delegated", "user": signed_in.user,
-                "tenant_id": signed_in.tenant_id}
+    own = app.account(sign_in="delegated", user=signed_in.user, tenant_id=signed_in.tenant_id)
     held = _Held(signed_in.token_cache)
-    options = await _listed(settings, held, "me")
-    return Draft("m365", settings, held.secret, None, options)
+    options = await _listed(connector_settings(own, {app.name: app.table}), held, "me")
+    return Draft("m365", own, held.secret, None, options)
 
 
 async def mailbox_calendars(org_settings: Mapping[str, Any], account_key: str,
                             mailbox: str) -> Draft:
-    """A mailbox of the consented organisation and its calendars, as a draft."""
+    """A mailbox of the consented organisation and its calendars, as a draft;
+    `org_settings`: the organisation account's connector settings (its app merged in)."""
     if not _MAILBOX.match(mailbox):
         raise problem("no_mailbox", M365_WORDS["no_mailbox"])
     options = await _listed(dict(org_settings), _Held(None), mailbox)
     return Draft("m365", dict(org_settings), None, None, options, account_key=account_key)
+
+
+def organisation_settings(
+    stored: Mapping[str, Any], connectors: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The consented organisation's connector settings: its own over its app's table."""
+    try:
+        return connector_settings(stored, connectors)
+    except ConfigError:  # its app registration is no longer configured
+        raise problem("unavailable", M365_WORDS["unavailable"]) from None
 
 
 async def _listed(

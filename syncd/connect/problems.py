@@ -81,6 +81,7 @@ PRIVATE_ADDRESS = Words(
     "This address points into a private network, which this service does not connect to. "
     "Use the public address of your calendar provider.",
 )
+CALDAV_WORDS["private_address"] = PRIVATE_ADDRESS  # an SRV target or a redirect's host
 EXPIRED_LINK = Words(
     "Link not valid",
     "This link does not work (any more). It may be mistyped, expired or replaced by a newer "

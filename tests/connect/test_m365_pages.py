@@ -104,7 +104,8 @@ def test_a_staff_member_signs_in_and_binds_their_calendar(
     with runtime.sessions.begin() as session:
         account = session.scalars(select(ConnectorAccount)).one()
         settings = json.loads(account.settings)
-        assert (settings["sign_in"], settings["user"]) == ("delegated", upn)
+        assert settings == {"kind": "m365", "app": "ms", "sign_in": "delegated", "user": upn,
+                            "tenant_id": double.tenant_id}  # its own fields, not the app's
         cache = Sealer([ENCRYPTION_KEY]).open(account.credential or "")
         assert "RefreshToken" in cache
         binding = session.scalars(select(CalendarBinding)).one()
@@ -212,8 +213,8 @@ def test_a_merchant_administrator_consents_for_the_organisation(
     assert "Organisation connected" in answered.text
     with runtime.sessions.begin() as session:
         account = session.scalars(select(ConnectorAccount)).one()
-        assert (account.key, json.loads(account.settings)["tenant_id"]) == (
-            "m365-organisation", tenant)
+        assert (account.key, json.loads(account.settings)) == (
+            "m365-organisation", {"kind": "m365", "app": "ms", "tenant_id": tenant})
     token = link_for(runtime)
     page = browser.get(f"/connect/{token}/m365")
     found = browser.post(f"/connect/{token}/m365/mailbox", data={

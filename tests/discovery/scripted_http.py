@@ -37,10 +37,12 @@ class Seen:
 
 
 class ScriptedServer:
-    def __init__(self, replies: dict[str, Reply], tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, replies: dict[str, Reply], tls: ssl.SSLContext | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.replies = replies
         self.seen: list[Seen] = []
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.host = host
+        self._http = ThreadingHTTPServer((host, 0), self._handler())
         self._http.daemon_threads = True
         if tls is not None:
             self._http.socket = tls.wrap_socket(self._http.socket, server_side=True)
@@ -52,7 +54,7 @@ class ScriptedServer:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

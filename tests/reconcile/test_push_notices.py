@@ -13,13 +13,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.m365.calendar import CalendarTarget
 from connectors.push import NoticeKind, PushNotice
+from syncd.connect.binding import bind
 from syncd.reconcile.models import ReconcileState
 from syncd.reconcile.push.notices import take_in
 from syncd.reconcile.push.subscriptions import PushSubscription, hashed, record_subscription
+from syncd.store.accounts import AccountChange, upsert_account
 from syncd.store.db import create_db_engine, session_factory
 from syncd.store.leases import assign_lease_keys
 from syncd.store.mirrors import DIRTY_BINDINGS
-from syncd.store.models import CalendarBinding
+from syncd.store.models import CalendarBinding, Staff
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
 from tests import factories as f
@@ -141,3 +143,30 @@ def test_lifecycle_events_are_recorded_for_the_worker(sessions: sessionmaker[Ses
         assert (gone.subscription_id, gone.client_state_hash, gone.expires_at) == (None, None, None)
     refused, _ = deliver(sessions, PushNotice("sub-1", SECRET))
     assert len(refused) == 1, "a removed subscription's notifications count no more"
+
+
+def stored_account_binding(sessions: sessionmaker[Session], kind: str, staff_key: str) -> int:
+    """A binding of `staff_key`'s on an account stored as data (`account.<id>`) of `kind`."""
+    with sessions.begin() as session:
+        shop = f.merchant(session)
+        change = AccountChange(kind, {"kind": kind}, None)
+        account, _ = upsert_account(session, shop, f"{kind}-account", change)
+        staff = session.scalars(select(Staff).where(Staff.key == staff_key)).one()
+        return bind(session, staff, account, f"{kind}-calendar").id
+
+
+def test_a_feed_speaks_for_the_stored_accounts_of_its_kind(
+    sessions: sessionmaker[Session],
+) -> None:
+    m365 = stored_account_binding(sessions, "m365", "anna")
+    caldav = stored_account_binding(sessions, "caldav", "annab")
+    subscribe(sessions, "m365-calendar", "sub-m365")
+    subscribe(sessions, "caldav-calendar", "sub-caldav")
+    with sessions.begin() as session:
+        refused = take_in(session, [PushNotice("sub-m365", SECRET),
+                                    PushNotice("sub-caldav", SECRET)], set(), "m365")
+        woken = set(session.info.get(DIRTY_BINDINGS, set()))
+    assert ([n.subscription_id for n in refused], woken) == (["sub-caldav"], {m365})
+    assert caldav not in woken
+    refused, _ = deliver(sessions, PushNotice("sub-m365", SECRET))  # no kind: names only
+    assert len(refused) == 1

@@ -1,5 +1,6 @@
 """The services' notification POSTs: `/push/<kind>/...` for every configured connector kind
-with a push feed (connectors/push.py), and the feed's former prefixes (Microsoft 365's
+with a push feed (connectors/push.py), for its configured connectors and the accounts of
+that kind stored as data, and the feed's former prefixes (Microsoft 365's
 `/graph/notifications` and `/graph/lifecycle`, where subscriptions made before still point).
 
 Outside the API's bearer key (a service cannot send one). What vouches for a
@@ -53,7 +54,9 @@ _unfinished: set[asyncio.Future[list[PushNotice]]] = set()  # slow commits, kept
 
 @dataclass(frozen=True)
 class ServedFeed:
-    """One kind's feed as this process serves it: for the connectors (names) of that kind."""
+    """One kind's feed as this process serves it: for the configured connectors (names) of
+    that kind, and the stored accounts of that kind (a stored account's kind needs its
+    app in the config: a Microsoft 365 account its app registration's table)."""
 
     runtime: Runtime
     kind: str
@@ -132,7 +135,7 @@ async def _take_in(served: ServedFeed, notices: list[PushNotice]) -> list[PushNo
 
 def _in_transaction(served: ServedFeed, notices: list[PushNotice]) -> list[PushNotice]:
     with served.runtime.sessions.begin() as session:
-        return take_in(session, notices, served.connectors)
+        return take_in(session, notices, served.connectors, served.kind)
 
 
 def _count(kind: str, notices: list[PushNotice], refused: list[PushNotice]) -> None:

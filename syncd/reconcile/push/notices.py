@@ -7,6 +7,12 @@ the subscription covers: its own and those leased with it (one lease key, as
 `Connector.lease_key` gives it: a Microsoft 365 subscription is on the whole
 mailbox, whose calendars share one). A binding not yet keyed by a worker is
 woken alone; it has had no pass yet, so its first one is due anyway.
+
+A feed speaks for the configured connectors of its kind (by name) and for the
+accounts stored as data of its kind (`account.<id>`, by the account's row). A
+notice on the subscription of an account deleted since (its binding is kept,
+inactive, naming no account) is taken and ignored: the service, which keeps
+the subscription until it expires, wants its 2xx, and nothing is left to wake.
 """
 
 from __future__ import annotations
@@ -14,41 +20,66 @@ from __future__ import annotations
 import hmac
 from collections.abc import Collection
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.push import NoticeKind, PushNotice
 from syncd.reconcile.push.subscriptions import PushSubscription, hashed
 from syncd.reconcile.state import request_pass
-from syncd.store.models import CalendarBinding
+from syncd.store.accounts import PREFIX
+from syncd.store.models import CalendarBinding, ConnectorAccount
 
 
 def take_in(
-    session: Session, notices: list[PushNotice], connectors: Collection[str]
+    session: Session, notices: list[PushNotice], connectors: Collection[str],
+    account_kind: str | None = None,
 ) -> list[PushNotice]:
-    """Act on the notices whose subscription (on a calendar of `connectors`, by name) and
-    client state are known; the others, refused, are returned."""
+    """Act on the notices whose subscription (on a calendar of `connectors`, by name, or of
+    a stored account of `account_kind`) and client state are known; the others, refused,
+    are returned."""
     ids = {n.subscription_id for n in notices}
     query = (
-        select(PushSubscription)
+        select(PushSubscription, CalendarBinding.connector, CalendarBinding.account_id)
         .join(CalendarBinding, CalendarBinding.id == PushSubscription.binding_id)
         .where(PushSubscription.subscription_id.in_(ids),
-               CalendarBinding.connector.in_(connectors))
+               _spoken_for(connectors, account_kind))
     )
     locked = query.with_for_update(of=PushSubscription)
-    rows = {row.subscription_id: row for row in session.scalars(locked)}
+    rows = {row.subscription_id: (row, _account_gone(connector, account_id))
+            for row, connector, account_id in session.execute(locked)}
     woken: set[int] = set()
     refused = []
     for notice in notices:
-        row = rows.get(notice.subscription_id)
+        row, gone = rows.get(notice.subscription_id, (None, False))
         if row is None or not _matches(row, notice.client_state):
             refused.append(notice)
+            continue
+        if gone:  # answered, and nothing done
             continue
         _record(row, notice.kind)
         woken.add(row.binding_id)
     for binding_id in _covered(session, woken):
         request_pass(session, binding_id)
     return refused
+
+
+def _spoken_for(connectors: Collection[str], account_kind: str | None) -> ColumnElement[bool]:
+    """The bindings a feed speaks for: its configured connectors, its kind's stored accounts
+    and the bindings left by accounts deleted since (account_id cleared)."""
+    configured = CalendarBinding.connector.in_(connectors)
+    if account_kind is None:
+        return configured
+    of_kind = select(ConnectorAccount.id).where(ConnectorAccount.kind == account_kind)
+    stored = and_(CalendarBinding.connector.startswith(PREFIX, autoescape=True),
+                  or_(CalendarBinding.account_id.in_(of_kind),
+                      CalendarBinding.account_id.is_(None)))
+    return or_(configured, stored)
+
+
+def _account_gone(connector: str, account_id: int | None) -> bool:
+    """The binding was on a stored account that has been deleted since."""
+    return connector.startswith(PREFIX) and account_id is None
 
 
 def _matches(row: PushSubscription, client_state: str | None) -> bool:

@@ -114,8 +114,9 @@ async def mailbox(site: ConnectSite, request: Request) -> Response:
             raise NotFound("organisation")
         return account.key, json.loads(account.settings)
 
-    key, settings = await site.with_link(token, organisation)
+    key, stored = await site.with_link(token, organisation)
     try:
+        settings = m365.organisation_settings(stored, site.web.runtime.settings.connectors)
         draft = await m365.mailbox_calendars(settings, key, address)
     except ConnectError as problem:
         return await _problem_page(site, request, token, problem)
