@@ -1,0 +1,45 @@
+"""The door every HTTP request comes in by: the manage pages straight to their own stack,
+everything else to the Starlette application.
+
+The customers' manage pages are most of what syncd serves, and through the
+application each of them passed four layers that do nothing for it: Starlette's
+ServerErrorMiddleware and ExceptionMiddleware (the pages' frame already answers
+every exception with a page of its own, syncd.web.frame), the application's
+router and the mount's routing of one prefix. Here a request the manage mount
+matches goes to the mount's own stack (the frame, the host check, the pages'
+routes) at once, timed by a RequestMetrics of its own under the same labels.
+The scope it gets is the one the application would give it: the mount's match
+(root_path, path_params), `app` (so the pages' router raises its 404 and 405 for
+the frame to answer, and the metrics find the application's routes) and `router`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import Receive, Scope, Send
+
+from syncd.ops.http_metrics import RequestMetrics
+
+
+class FrontDoor:
+    def __init__(self, app: Starlette, manage: Mount) -> None:
+        self.app = app
+        self.manage = manage
+        self._timed_manage = RequestMetrics(manage.app)
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The application's routes (the manage mount among them)."""
+        return self.app.routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            match, child_scope = self.manage.matches(scope)
+            if match is Match.FULL:
+                scope["app"] = self.app
+                scope["router"] = self.app.router
+                scope.update(child_scope)
+                await self._timed_manage(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
