@@ -7,10 +7,11 @@ ServerErrorMiddleware and ExceptionMiddleware (the pages' frame already answers
 every exception with a page of its own, syncd.web.frame), the application's
 router and the mount's routing of one prefix. Here a request the manage mount
 matches goes to the mount's own stack (the frame, the host check, the pages'
-routes) at once, timed by a RequestMetrics of its own under the same labels.
-The scope it gets is the one the application would give it: the mount's match
-(root_path, path_params), `app` (so the pages' router raises its 404 and 405 for
-the frame to answer, and the metrics find the application's routes) and `router`.
+routes) at once, timed by a RequestMetrics of its own under the labels the
+application's would give it. The scope it gets is the one the application would
+give it: `app` (so the pages' router raises its 404 and 405 for the frame to
+answer, and the metrics find the application's routes), `router`, and the
+mount's match (root_path, path_params).
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ class FrontDoor:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            match, child_scope = self.manage.matches(scope)
+            match, mounted = self.manage.matches(scope)
             if match is Match.FULL:
                 scope["app"] = self.app
                 scope["router"] = self.app.router
-                scope.update(child_scope)
-                await self._timed_manage(scope, receive, send)
+                asked = dict(scope)
+                scope["route"] = self.manage
+                scope.update(mounted)
+                await self._timed_manage.timed(asked, scope, receive, send)
                 return
         await self.app(scope, receive, send)
