@@ -27,6 +27,7 @@ class FrontDoor:
     def __init__(self, app: Starlette, manage: Mount) -> None:
         self.app = app
         self.manage = manage
+        self._prefix = manage.path + "/"
         self._timed_manage = RequestMetrics(manage.app)
 
     @property
@@ -35,14 +36,27 @@ class FrontDoor:
         return self.app.routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            match, mounted = self.manage.matches(scope)
-            if match is Match.FULL:
-                scope["app"] = self.app
-                scope["router"] = self.app.router
-                asked = dict(scope)
-                scope["route"] = self.manage
-                scope.update(mounted)
-                await self._timed_manage.timed(asked, scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        mounted = self.mounted(scope) if scope["type"] == "http" else None
+        if mounted is None:
+            await self.app(scope, receive, send)
+            return
+        scope["app"] = self.app
+        scope["router"] = self.app.router
+        asked = dict(scope)
+        scope["route"] = self.manage
+        scope.update(mounted)
+        await self._timed_manage.timed(asked, scope, receive, send)
+
+    def mounted(self, scope: Scope) -> Scope | None:
+        """What the manage mount adds to `scope` when it matches (as Mount.matches), else None.
+
+        Served at the root, a path under the mount's prefix always matches it, and the
+        match adds the same every time; only other paths (a newline, which its pattern's
+        `.*` does not cross) and other roots need its regular expression."""
+        path = scope["path"]
+        if not scope.get("root_path") and path.startswith(self._prefix) and "\n" not in path:
+            return {"path_params": dict(scope.get("path_params", {})),
+                    "app_root_path": scope.get("app_root_path", ""),
+                    "root_path": self.manage.path, "endpoint": self.manage.app}
+        match, mounted = self.manage.matches(scope)
+        return mounted if match is Match.FULL else None
