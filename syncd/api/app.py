@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from syncd.api import openapi
 from syncd.api.auth import BearerAuth
 from syncd.api.errors import EXCEPTION_HANDLERS, UnexpectedErrors
+from syncd.api.front_door import FrontDoor
 from syncd.api.route_modules import ROUTE_MODULES
 from syncd.ops.health import Readiness
 from syncd.ops.http_metrics import RequestMetrics
@@ -30,12 +31,13 @@ def _key_source(runtime: Runtime) -> str:
     return "set " + " or ".join(w for w in where if w) if any(where) else "set api.key_env"
 
 
-def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starlette:
+def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> FrontDoor:
     """Everything syncd serves over HTTP: health outside the API's key, the API inside it.
     `readiness` carries the worker's heartbeat when the worker runs in this process."""
     ready = readiness or Readiness(runtime.engine)
+    manage = manage_mount(runtime)  # the customer's pages, outside the API key; asked for most
     routes = [
-        manage_mount(runtime),  # the customer's pages, outside the API key; asked for most
+        manage,
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
         *push_mounts(runtime),  # services' change notifications, outside the API key
@@ -43,7 +45,8 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
         Mount("", app=create_api(runtime)),
     ]
     middleware = [Middleware(RequestMetrics)]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
+    return FrontDoor(app, manage)
 
 
 async def healthz(_: Request) -> JSONResponse:

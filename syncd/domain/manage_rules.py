@@ -9,6 +9,8 @@ and the cutoff again when it is carried out.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -79,6 +81,18 @@ class ManageRules:
 
 CLOSED = ManageRules(enabled=False, cancel=False, reschedule=False, change_staff=False,
                      cutoff_hours=0)
+
+
+# Bookings made under the same settings keep the same snapshot: a few distinct texts recur.
+@functools.lru_cache(maxsize=256)
+def rules_from_text(text: str | None) -> ManageRules:
+    """`ManageRules.from_json` of the snapshot as stored (JSON text), each text decoded once;
+    text that is not JSON is a damaged snapshot."""
+    try:
+        data = None if text is None else json.loads(text)
+    except ValueError:
+        return CLOSED
+    return ManageRules.from_json(data)
 
 
 def rules_at_booking(

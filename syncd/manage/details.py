@@ -11,9 +11,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Text, bindparam, cast, select
 
-from syncd.domain.manage_rules import BookingFacts, ManageRules, action_states, contact_sentence
+from syncd.domain.manage_rules import (
+    BookingFacts,
+    action_states,
+    contact_sentence,
+    rules_from_text,
+)
 from syncd.manage.tokens import link_works, row_for_digest
 from syncd.manage.views import BookingPage, zone_label
 from syncd.store.models import Booking, ManageToken, Merchant, Service, Staff
@@ -22,7 +27,7 @@ DETAILS_ROW = (
     select(
         ManageToken.token_hash, ManageToken.revoked_at,
         Booking.key, Booking.status, Booking.start, Booking.end, Booking.customer_timezone,
-        Booking.paid, Booking.manage_rules,
+        Booking.paid, cast(Booking.manage_rules, Text),  # as stored: see rules_from_text
         Staff.name, Service.name, Service.location,
         Merchant.name, Merchant.contact_text, Merchant.booking_page_url,
     )
@@ -59,7 +64,7 @@ def details_page(row: tuple[Any, ...] | None, digest: str, now: datetime) -> Boo
         location=location,
         status=status,
         paid=bool(paid),
-        actions=action_states(ManageRules.from_json(rules_json), facts, now, contact),
+        actions=action_states(rules_from_text(rules_json), facts, now, contact),
         contact_text=contact,
         booking_page_url=booking_page_url,
         merchant_name=merchant_name,

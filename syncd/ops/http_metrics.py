@@ -39,7 +39,12 @@ class RequestMetrics:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        asked = dict(scope)  # the routers add to `scope` as they route it
+        await self.timed(dict(scope), scope, receive, send)  # the routers add to `scope`
+
+    async def timed(self, asked: Scope, scope: Scope, receive: Receive, send: Send) -> None:
+        """This middleware's app answering `scope`, timed; `asked` is the scope as the
+        application was asked, before any routing, for the label of a request no route
+        answered."""
         status = 500  # unless a response starts: an exception escaping is a 5xx
         started = time.perf_counter()
 

@@ -29,7 +29,6 @@ from datetime import datetime
 
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -43,6 +42,7 @@ from syncd.web.context import PageEndpoint, Web, database_limiter
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import exception_handlers
 from syncd.web.frame import PageFrame
+from syncd.web.hosts import TrustedHosts
 from syncd.web.limits import FailureLimiter
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
@@ -127,8 +127,7 @@ def manage_mount(
     frame = Middleware(PageFrame, limiter=limiter, too_many=too_many,
                        handlers=exception_handlers(pages.error), error_page=pages.error)
     # other Host headers are refused, so nothing built from one can point elsewhere
-    hosts = Middleware(TrustedHostMiddleware,
-                       allowed_hosts=runtime.settings.manage.allowed_hosts(), www_redirect=False)
+    hosts = Middleware(TrustedHosts, allowed_hosts=runtime.settings.manage.allowed_hosts())
     # Starlette's own slash redirects are absolute, built from the Host header
     router = Router([*_routes(web), Route("/{page:path}/", _without_slash)],
                     redirect_slashes=False)

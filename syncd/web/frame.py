@@ -18,7 +18,7 @@ it, and each layer costs each request its own call and its own wrapper of
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,30 +72,34 @@ class PageFrame:
 
         wait = self.limiter.retry_after(client)
         if wait is None:
-            await self._framed(scope, receive, framed_send, lambda: started)
+            try:
+                await self.app(scope, receive, framed_send)
+            except Exception as error:
+                await self._failed(error, started, scope, receive, framed_send)
             return
         limited = _FailuresWithheld(framed_send, self.limiter, client)
-        await self._framed(scope, receive, limited.send, lambda: limited.started)
+        try:
+            await self.app(scope, receive, limited.send)
+        except Exception as error:
+            await self._failed(error, limited.started, scope, receive, limited.send)
         if limited.withheld:
             await self.too_many(scope, wait)(scope, receive, framed_send)
 
-    async def _framed(
-        self, scope: Scope, receive: Receive, send: Send, started: Callable[[], bool]
+    async def _failed(
+        self, error: Exception, started: bool, scope: Scope, receive: Receive, send: Send
     ) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except Exception as error:
-            handler, outage = self._handler_of(error), outage_of(error)
-            if (handler is None and outage is None) or started():
-                logger.error("unexpected error on %s %s: %s", scope["method"],
-                             redacted_path(scope), redacted_traceback(error))
-            if started():
-                return
-            if handler is not None:
-                page = handler(Request(scope), error)
-            else:
-                page = self._unexpected(Request(scope), outage)
-            await page(scope, receive, send)
+        """`error` escaped the pages: its error page, unless the response had `started`."""
+        handler, outage = self._handler_of(error), outage_of(error)
+        if (handler is None and outage is None) or started:
+            logger.error("unexpected error on %s %s: %s", scope["method"],
+                         redacted_path(scope), redacted_traceback(error))
+        if started:
+            return
+        if handler is not None:
+            page = handler(Request(scope), error)
+        else:
+            page = self._unexpected(Request(scope), outage)
+        await page(scope, receive, send)
 
     def _unexpected(self, request: Request, outage: Outage | None) -> Response:
         if outage is None:

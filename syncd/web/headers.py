@@ -32,7 +32,13 @@ _RAW_CACHE_CONTROL = (_CACHE_CONTROL, DEFAULT_CACHE_CONTROL.encode())
 def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """`headers` (raw ASGI pairs) with the security headers in place of any of the same name,
     and `Cache-Control: no-store` unless one is there."""
-    kept = [(name, value) for name, value in headers if name.lower() not in _REPLACED]
-    if not any(name.lower() == _CACHE_CONTROL for name, _ in kept):
+    kept, cache_control = [], False
+    for name, value in headers:  # one pass: every manage response comes through here
+        lowered = name.lower()
+        if lowered not in _REPLACED:
+            kept.append((name, value))
+            cache_control = cache_control or lowered == _CACHE_CONTROL
+    if not cache_control:
         kept.append(_RAW_CACHE_CONTROL)
-    return kept + _RAW_SECURITY_HEADERS
+    kept.extend(_RAW_SECURITY_HEADERS)
+    return kept

@@ -43,6 +43,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        # a plain dict: every render of a page that extends base.html looks base.html up,
+        # and the default cache takes a lock and reorders itself on each lookup
+        cache_size=-1,
     )
     # The pages use none of Jinja's default globals (range, lipsum, cycler...), and
     # every render copies the globals into its context.

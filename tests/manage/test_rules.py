@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ from syncd.domain.manage_rules import (
     action_states,
     contact_sentence,
     rules_at_booking,
+    rules_from_text,
     status_after_reschedule,
 )
 
@@ -121,3 +123,11 @@ def test_a_rescheduled_booking_of_an_approved_service_is_pending_again() -> None
     assert status_after_reschedule("confirmed", requires_approval=True) == "pending"
     assert status_after_reschedule("confirmed", requires_approval=False) == "confirmed"
     assert status_after_reschedule("pending", requires_approval=False) == "pending"
+
+
+def test_stored_rules_text_reads_as_the_decoded_snapshot_does() -> None:
+    text = json.dumps(replace(OPEN_RULES, booking_actions=["cancel"]).to_json())
+    assert rules_from_text(text) == ManageRules.from_json(json.loads(text))
+    assert rules_from_text(text) is rules_from_text(text)  # decoded once
+    for damaged in (None, "null", "{not json", '{"enabled": true}', '["cancel"]'):
+        assert rules_from_text(damaged) is CLOSED, damaged

@@ -100,6 +100,21 @@ def test_readyz_and_healthz_are_timed_too(runtime: Runtime) -> None:
     assert count_of("/readyz", "GET", "2xx") == before + 1
 
 
+def test_manage_pages_get_their_templates_whether_a_page_or_the_host_check_answered(
+    runtime: Runtime,
+) -> None:
+    page = "/manage/{token}"
+    before = {status: count_of(page, "GET", status) for status in ("4xx", "2xx")}
+    with ApiClient(create_app(runtime), headers={"host": "127.0.0.1"}) as client:
+        assert client.get("/manage/no-such-token").status_code == 404  # the page answered
+        refused = client.get("/manage/no-such-token", headers={"host": "evil.example"})
+        assert refused.status_code == 400  # the host check answered, before any route
+        assert client.get("/manage/static/manage.css").status_code == 200
+    assert count_of(page, "GET", "4xx") == before["4xx"] + 2
+    assert count_of(page, "GET", "2xx") == before["2xx"]
+    assert count_of("/manage/static/{path}", "GET", "2xx") >= 1
+
+
 def endpoint(_: object) -> PlainTextResponse:
     return PlainTextResponse("x")
 

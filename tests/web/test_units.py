@@ -10,6 +10,7 @@ from starlette.requests import Request
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import BadInputError, redacted_path
 from syncd.web.forms import _fields, optional_day, optional_staff, required_start
+from syncd.web.headers import with_security_headers
 from syncd.web.limits import FailureLimiter
 from syncd.web.render import time_span
 from tests.clocks import SteppedClock
@@ -116,3 +117,14 @@ def test_time_spans_read_naturally() -> None:
     assert time_span(start, start + timedelta(days=1)) == (
         "Monday, 4 March 2030, 10:00 \u2013 Tuesday, 5 March 2030, 10:00"
     )
+
+
+def test_security_headers_replace_their_names_and_keep_a_cache_control() -> None:
+    given = [(b"content-type", b"text/html"), (b"X-Frame-Options", b"ALLOWALL"),
+             (b"Cache-Control", b"public, max-age=86400")]
+    headers = with_security_headers(given)
+    assert headers[:2] == [given[0], given[2]]
+    assert (b"x-frame-options", b"DENY") in headers
+    assert [name for name, _ in headers].count(b"x-frame-options") == 1
+    assert (b"cache-control", b"no-store") not in headers
+    assert with_security_headers([])[0] == (b"cache-control", b"no-store")
