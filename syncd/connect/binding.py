@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 from syncd.config.stored_accounts import stored_shape
 from syncd.connect.drafts import Draft, Seal, drop_draft
 from syncd.errors import Conflict, InputError, NotFound
-from syncd.store.accounts import AccountChange, get_account, registry_name, upsert_account
+from syncd.store.accounts import (
+    AccountChange,
+    get_account,
+    registry_name,
+    settings_of,
+    upsert_account,
+)
 from syncd.store.connect_tokens import ConnectToken
 from syncd.store.mirrors import bind_calendar_to_bookings
 from syncd.store.models import CalendarBinding, ConnectorAccount, Merchant, Mirror, Staff
@@ -61,12 +67,37 @@ def connect(
 
 
 def store_account(session: Session, staff: Staff, draft: Draft, seal: Seal) -> ConnectorAccount:
+    """The account of the draft's login, sealed: the staff member's account of that login
+    if there is one already (made here or through the API: reconnecting replaces its
+    secret, and its calendars stay bound once), else a new one."""
     stored_shape(draft.settings)  # the kind's own checks, before anything is stored
     merchant = session.get_one(Merchant, staff.merchant_id)
     sealed = None if draft.secret is None else seal.seal(draft.secret)
     change = AccountChange(str(draft.settings["kind"]), dict(draft.settings), sealed, staff)
-    account, _ = upsert_account(session, merchant, account_key(staff, draft.settings), change)
+    same = _account_of_login(session, staff, draft.settings)
+    key = same.key if same is not None else account_key(staff, draft.settings)
+    account, _ = upsert_account(session, merchant, key, change)
     return account
+
+
+def _login(settings: dict[str, Any]) -> tuple[str, ...]:
+    if settings.get("kind") == "m365":
+        return ("m365", str(settings.get("user") or ""), str(settings.get("tenant_id") or ""))
+    url = str(settings.get("url", "")).rstrip("/")
+    return ("caldav", url, str(settings.get("username") or ""))
+
+
+def _account_of_login(
+    session: Session, staff: Staff, settings: dict[str, Any]
+) -> ConnectorAccount | None:
+    bound = select(CalendarBinding.account_id).where(CalendarBinding.staff_id == staff.id)
+    theirs = session.scalars(select(ConnectorAccount).where(
+        ConnectorAccount.merchant_id == staff.merchant_id,
+        ConnectorAccount.kind == settings.get("kind"),
+        (ConnectorAccount.staff_id == staff.id) | ConnectorAccount.id.in_(bound),
+    ).order_by(ConnectorAccount.id))
+    login = _login(settings)
+    return next((a for a in theirs if _login(settings_of(a)) == login), None)
 
 
 def _merchant_account(session: Session, staff: Staff, key: str) -> ConnectorAccount:
@@ -104,9 +135,18 @@ def connected_bindings(session: Session, staff: Staff) -> list[CalendarBinding]:
     ).order_by(CalendarBinding.id)))
 
 
+def account_bindings(session: Session, staff: Staff) -> list[CalendarBinding]:
+    """The staff member's active bindings on stored accounts, however they were made
+    (this page or the API): what the page shows, and may disconnect or reconnect."""
+    return list(session.scalars(select(CalendarBinding).where(
+        CalendarBinding.staff_id == staff.id, CalendarBinding.active.is_(True),
+        CalendarBinding.account_id.is_not(None),
+    ).order_by(CalendarBinding.id)))
+
+
 def disconnect(session: Session, link: ConnectToken, binding_key: str) -> None:
     """Stop syncing the connected calendar `binding_key`; its events stay where they are."""
-    found = [b for b in connected_bindings(session, link.staff) if b.key == binding_key]
+    found = [b for b in account_bindings(session, link.staff) if b.key == binding_key]
     if not found:
         raise NotFound("connected calendar")
     _stop(session, found[0])

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from syncd.connect.binding import connected_bindings
+from syncd.connect.binding import account_bindings
 from syncd.errors import NotFound
 from syncd.store.connect_tokens import ConnectToken, find_connect_token
 from syncd.store.models import (
@@ -59,7 +59,7 @@ def open_link(session: Session, token: str, now: datetime, *, lock: bool = False
 
 def link_view(session: Session, link: ConnectToken) -> LinkView:
     merchant = session.get_one(Merchant, link.staff.merchant_id)
-    connections = tuple(_connection(session, b) for b in connected_bindings(session, link.staff))
+    connections = tuple(_connection(session, b) for b in account_bindings(session, link.staff))
     return LinkView(link.staff.name, merchant.name, link.expires_at, connections)
 
 

@@ -14,8 +14,16 @@ from syncd.connect.drafts import CalendarOption, Draft, keep_draft, open_draft
 from syncd.connect.views import link_view, open_link
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.runtime import Runtime
+from syncd.store.accounts import AccountChange, upsert_account
 from syncd.store.connect_tokens import ConnectToken
-from syncd.store.models import AccountState, CalendarBinding, ConnectorAccount, Mirror
+from syncd.store.models import (
+    AccountState,
+    CalendarBinding,
+    ConnectorAccount,
+    Merchant,
+    Mirror,
+    Staff,
+)
 from syncd.store.sealing import Sealer, new_key
 from tests.connect.shop import link_for, seed
 
@@ -142,3 +150,28 @@ def test_reconnecting_replaces_the_password_and_clears_the_auth_error(
         assert (account.state, account.auth_error_notified) == (AccountState.OK, False)
         assert SEAL.open(account.credential or "") == "a-new-app-password"
         assert account.version > version  # every process rebuilds its connector
+
+
+def test_reconnecting_an_account_made_through_the_api_updates_it_and_keeps_one_binding(
+    runtime: Runtime, token: str
+) -> None:
+    """The reconnect link of an account the platform made (not `connect.`-keyed) finds
+    it: the page shows it, and connecting the same login replaces its password instead
+    of binding the calendar a second time through a second account."""
+    with runtime.sessions.begin() as session:
+        alice = session.scalars(select(Staff).where(Staff.key == "alice")).one()
+        shop = session.get_one(Merchant, alice.merchant_id)
+        change = AccountChange("caldav", dict(draft().settings), SEAL.seal("old-password"))
+        made, _ = upsert_account(session, shop, "alice-icloud", change)
+        made.state, made.auth_error_notified = AccountState.AUTH_ERROR, True
+        session.add(CalendarBinding(staff_id=alice.id, key="work", connector=f"account.{made.id}",
+                                    account_id=made.id, calendar_id="/alice/work/"))
+    with runtime.sessions.begin() as session:
+        (shown,) = link_view(session, open_link(session, token, datetime.now(UTC))).connections
+        assert (shown.key, shown.state) == ("work", "auth_error")
+    assert connect(runtime, token) == "work"
+    with runtime.sessions.begin() as session:
+        account = session.scalars(select(ConnectorAccount)).one()
+        assert (account.key, account.state) == ("alice-icloud", AccountState.OK)
+        assert SEAL.open(account.credential or "") == PASSWORD
+        assert session.scalars(select(CalendarBinding.key)).all() == ["work"]
