@@ -21,7 +21,8 @@ from syncd.store.leases import Lease
 from syncd.store.models import BindingState
 from syncd.store.outage import outage_of, outage_or_raise
 from syncd.store.session import SyncdSession
-from syncd.store.work import BindingTarget, MirrorTask, Outcome
+from syncd.store.tasks import MirrorTask
+from syncd.store.work import BindingTarget, Outcome
 from syncd.timeutil import utcnow
 from syncd.webhooks.emit import mirror_dead_lettered
 from syncd.worker.contents import Contents
@@ -127,9 +128,10 @@ class CalendarRun:
                     await self._dispatch(claimed, writes)
                 elif not writes:
                     break
+                # With nothing left in flight the pass claims again rather than ending: a
+                # $batch answers all its items at once, and a pass per batch cost its calendar
+                # a lease, a claim and a release per 20 writes.
                 await writes.settle(written)
-                if not writes:
-                    break  # all written and recorded; what came meanwhile, the worker starts anew
             await writes.drain()
         except Exception:
             await writes.wait_for_all()  # a failed pass leaves no write of its own running
