@@ -157,12 +157,18 @@ def _same_text(stored: str, written: str) -> bool:
     return stored.split() == written.split()
 
 
-def parse_event(data: Any) -> GraphEvent:
-    """An event from Graph's JSON; `PermanentError` if it lacks what syncd needs."""
+def event_ref(data: Any) -> RemoteRef:
+    """Where an event from Graph's JSON lives, and its version; `PermanentError` without
+    an id. All an update's answer is read for."""
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise PermanentError("Graph sent an event without an id")
+    return RemoteRef(data["id"], _text(data.get("@odata.etag")) or None)
+
+
+def parse_event(data: Any) -> GraphEvent:
+    """An event from Graph's JSON; `PermanentError` if it lacks what syncd needs."""
     return GraphEvent(
-        ref=RemoteRef(data["id"], _text(data.get("@odata.etag")) or None),
+        ref=event_ref(data),
         booking_key=booking_key_of(data),
         subject=_text(data.get("subject")),
         body=body_text(data.get("body")),

@@ -70,6 +70,9 @@ class CalendarRun:
 
     def __post_init__(self) -> None:
         self.guard = LeaseGuard(self.ctx.lease_seconds, lambda: self.renewed_at)
+        # looked up once per pass, not per write
+        self._write_seconds = metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind)
+        self._written_ok = metrics.MIRROR_WRITES.labels(self.connector_kind, "ok")
 
     async def run(self) -> None:
         """Work until the calendar has nothing due, is paused, or the worker stops."""
@@ -248,7 +251,7 @@ class CalendarRun:
             return error
         self.recent.succeeded()
         elapsed = time.perf_counter() - started
-        metrics.MIRROR_WRITE_SECONDS.labels(self.connector_kind).observe(elapsed)
+        self._write_seconds.observe(elapsed)
         return outcome
 
     def _whole_calendar(self, error: AuthError | TransientError) -> bool:
@@ -282,7 +285,7 @@ class CalendarRun:
         if isinstance(result, Outcome):
             success = results.Success(task.mirror_id, result, utcnow(), self.lease)
             await self.ctx.recorder.record_item(results.record_successes, success)
-            metrics.MIRROR_WRITES.labels(self.connector_kind, "ok").inc()
+            self._written_ok.inc()
         elif result is not None:
             await self._failed(task, result)
 
