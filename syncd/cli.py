@@ -1,4 +1,4 @@
-"""The `syncd` command: run, worker, web, db upgrade, check, import, webhooks, conflicts."""
+"""The `syncd` command: run, worker, web, db upgrade, check, import, keys, webhooks, conflicts."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="back-fill bookings from a JSON file")
     importer.add_argument("file", type=Path)
     importer.add_argument("--no-progress", action="store_true")
+    keys = commands.add_parser("keys", help="the keys that encrypt stored credentials")
+    key_actions = keys.add_subparsers(dest="keys", required=True)
+    key_actions.add_parser("generate", help="print a new key (put it first in [keys] to use it)")
+    key_actions.add_parser("rotate", help="encrypt every stored credential with the first key")
     webhooks_cli.add_commands(commands)
     conflicts_cli.add_commands(commands)
     return top
@@ -58,6 +62,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.command == "check":
             return commands.check(settings, online=args.online)
+        if args.command == "keys" and args.keys == "generate":
+            return commands.keys_generate()
         runtime = build_runtime(settings)
         try:
             return _run_command(args, runtime)
@@ -76,6 +82,8 @@ def _run_command(args: argparse.Namespace, runtime: Runtime) -> int:
         return commands.db_upgrade(runtime)
     if args.command == "import":
         return commands.import_file(runtime, args.file, progress=not args.no_progress)
+    if args.command == "keys":
+        return commands.keys_rotate(runtime)
     if args.command == "webhooks":
         return webhooks_cli.run(runtime, args)
     if args.command == "conflicts":

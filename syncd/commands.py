@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,13 +22,15 @@ from syncd.ops.online import connector_problems as online_connector_problems
 from syncd.ops.stored_bindings import binding_problems
 from syncd.runtime import Runtime
 from syncd.serve import serve, stop_on_signals
-from syncd.store import leases, schema
+from syncd.store import accounts, leases, schema
 from syncd.store.db import create_db_engine, is_sqlite
 from syncd.store.outage import Backoff, outage_or_raise
+from syncd.store.sealing import Sealer, new_key
 from syncd.webhooks import cli as webhooks_cli
 from syncd.wiring import BACKGROUND_SERVICES
 
 log = logging.getLogger("syncd")
+ROTATE_BATCH = 200
 
 
 def check(settings: Settings, *, online: bool) -> int:
@@ -68,6 +71,27 @@ def _database_problems(url: str) -> list[str]:
     finally:
         engine.dispose()
     return []
+
+
+def keys_generate() -> int:
+    print(new_key())
+    return 0
+
+
+def keys_rotate(runtime: Runtime) -> int:
+    """Every stored credential sealed again under the first key, a batch per transaction;
+    one that no key opens is named (its merchant id and account key) and left alone."""
+    _require_current_schema(runtime)
+    sealer = Sealer(runtime.settings.keys.encryption_keys())
+    rotation = accounts.Rotation()
+    while True:
+        with runtime.sessions.begin() as session:
+            if not accounts.rotate_credentials(session, sealer, rotation, ROTATE_BATCH):
+                break
+    print(f"credentials re-encrypted with the first key: {rotation.rotated}")
+    for name in rotation.unopenable:
+        print(f"account {name}: no key opens its credential; left as it is", file=sys.stderr)
+    return 1 if rotation.unopenable else 0
 
 
 def db_upgrade(runtime: Runtime) -> int:

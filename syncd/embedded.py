@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,28 +20,38 @@ from syncd.config import EmbeddedSettings, Settings
 from syncd.errors import ConfigError
 from syncd.ops import ports
 from syncd.private_files import FOLDER_MODE, private_folder, tighten, write_private
+from syncd.store.sealing import new_key
 
 log = logging.getLogger("syncd")
 # what the `embedded` extra installs: a production install has neither
 EMBEDDED_MODULES = ("radicale", "passlib")
 
 
-def ensure_secret_file(path: Path) -> str:
-    """The secret in `path`, created (owner-only) on first use."""
+def ensure_secret_file(path: Path, make: Callable[[], str] | None = None) -> str:
+    """The secret in `path`, created (owner-only) on first use by `make` (random text)."""
     if not path.exists():
         private_folder(path.parent)
-        write_private(path, secrets.token_urlsafe(24).encode())
+        write_private(path, (make or _random_secret)().encode())
     tighten(path)
     return path.read_text(encoding="utf-8").strip()
 
 
+def _random_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
 def ensure_generated_secrets(settings: Settings) -> None:
-    """With `embedded.generate_secrets`, the API key and manage secret files exist."""
+    """With `embedded.generate_secrets`, the API key, manage secret and encryption keys
+    files exist."""
     if not settings.embedded.generate_secrets:
         return
     for name in (settings.api.key_file, settings.manage.secret_file):
         if name:
             ensure_secret_file(Path(name))
+    if settings.keys.encryption_keys_file:
+        ensure_secret_file(Path(settings.keys.encryption_keys_file), new_key)
+
+
 
 
 def _radicale_config(settings: EmbeddedSettings, data: Path) -> str:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, sessionmaker
 
-from connectors import build_connector
 from connectors.base import Connector
 from syncd.config import Settings
+from syncd.connector_registry import ConnectorRegistry
 from syncd.ops.connector_metrics import count_connector_reports
+from syncd.store.accounts import ACCOUNTS_CHANGED
 from syncd.store.db import create_db_engine
 from syncd.store.session import SyncdSession, TransactionHooks
 from syncd.wakeup import Waker
@@ -23,7 +23,9 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[SyncdSession]
     waker: Waker = field(default_factory=Waker)
-    _connectors: dict[str, Connector] | None = field(default=None, repr=False)
+    # woken by a commit that changed a stored account (this process's; others' by NOTIFY)
+    account_waker: Waker = field(default_factory=Waker)
+    _registry: ConnectorRegistry | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, hooks: TransactionHooks) -> Runtime:
@@ -38,25 +40,27 @@ class Runtime:
         )
         runtime = cls(settings, engine, sessions)
         runtime.waker.watch(runtime.sessions)
+        event.listen(sessions, "after_commit", runtime._after_commit)
         return runtime
 
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(ACCOUNTS_CHANGED, None):
+            self.account_waker.wake()
+
     @property
-    def connectors(self) -> dict[str, Connector]:
-        """The configured calendar connectors, built on first use; the web and worker share them."""
-        if self._connectors is None:
-            self._connectors = {
-                name: build_connector(table) for name, table in self.settings.connectors.items()
-            }
-        return self._connectors
+    def connectors(self) -> ConnectorRegistry:
+        """The calendar connectors (configured and stored accounts), built on first use;
+        the web and worker share them."""
+        if self._registry is None:
+            self._registry = ConnectorRegistry(self.settings, self.sessions)
+        return self._registry
 
     @connectors.setter
     def connectors(self, connectors: dict[str, Connector]) -> None:
-        self._connectors = connectors
+        self.connectors.replace_configured(connectors)
 
     async def aclose_connectors(self) -> None:
-        connectors, self._connectors = self._connectors, None
-        if connectors:
-            await asyncio.gather(*(c.aclose() for c in connectors.values()))
+        await self.connectors.aclose()
 
     def close(self) -> None:
         self.engine.dispose()

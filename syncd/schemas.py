@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from connectors.timerange import EARLIEST, LATEST
@@ -132,9 +133,34 @@ class StaffIn(Strict):
 
 
 class BindingIn(Strict):
-    connector: Key
+    """A calendar of a configured connector (`connector`) or of a stored account
+    (`account`, the merchant's /accounts/{key}): exactly one of the two."""
+
+    connector: Key | None = None
+    account: Key | None = None
     calendar_id: str = Field(min_length=1, max_length=1000)
     active: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BindingIn:
+        if (self.connector is None) == (self.account is None):
+            raise ValueError("name exactly one of connector and account")
+        return self
+
+
+class PasswordIn(Strict):
+    password: str = Field(min_length=1, max_length=4096)
+
+
+class AccountIn(Strict):
+    """A calendar account stored as data. `settings`: the kind's table without secrets
+    (caldav: url, username, verify_tls...); `credential`: its secret, never answered
+    back (left out of a change: kept; null: removed)."""
+
+    kind: Key
+    settings: dict[str, Any] = Field(default_factory=dict)
+    credential: PasswordIn | None = None
+    staff: Key | None = None  # who connected it: told when its credential stops working
 
 
 class CustomerIn(Strict):

@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 import uvicorn
 
 from connectors.base import Connector
+from syncd.account_refresh import AccountRefresher
 from syncd.ops import systemd
 from syncd.ops.health import Heartbeat, Readiness, readiness_for
 from syncd.ops.listener import start_listener
@@ -56,7 +57,7 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def build_connectors(runtime: Runtime) -> dict[str, Connector]:
+def build_connectors(runtime: Runtime) -> Mapping[str, Connector]:
     """The process's connectors (shared with the manage pages); closed when serving ends."""
     return runtime.connectors
 
@@ -175,7 +176,9 @@ def _start(
     heartbeat: Heartbeat | None = None,
     services: Sequence[NamedService] = (),
 ) -> list[asyncio.Task[None]]:
-    tasks = []
+    # every process, web alone too: its API binds calendars of stored accounts
+    refresher = partial(AccountRefresher, runtime)
+    tasks = [asyncio.create_task(_kept_running("accounts", refresher, stop), name="accounts")]
     if server is not None:
         tasks.append(asyncio.create_task(server.serve(), name="web"))
     if connectors is not None:

@@ -11,7 +11,9 @@ email address or URL to an account's calendars, with `discovery_start`,
 from __future__ import annotations
 
 from connectors.caldav.calendar import CalDAVCalendar
-from connectors.caldav.connector import CalDAVConnector, build
+from connectors.caldav.connector import CalDAVConnector, build, build_with_credential
 from connectors.caldav.settings import Settings
 
-__all__ = ["CalDAVCalendar", "CalDAVConnector", "Settings", "build"]
+__all__ = [
+    "CalDAVCalendar", "CalDAVConnector", "Settings", "build", "build_with_credential"
+]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from caldav.elements import dav
 
+from connectors import Credential
 from connectors.base import Connector
 from connectors.caldav import reports
 from connectors.caldav.calendar import CalDAVCalendar
 from connectors.caldav.http import XML, DavClient, new_clients
 from connectors.caldav.origin import OutsideAccountError
 from connectors.caldav.settings import Settings, read_password
-from connectors.errors import PermanentError, RemoteNotFound
+from connectors.errors import ConfigError, PermanentError, RemoteNotFound
 
 PRINCIPAL_PROPFIND = reports.propfind(dav.CurrentUserPrincipal())
 
@@ -73,5 +74,17 @@ class CalDAVConnector(Connector):
 
 def build(settings: Settings) -> CalDAVConnector:
     """A connector for the account in `settings`; `ConfigError` if its secret is missing."""
-    clients = new_clients(settings, read_password(settings))
+    return _connector(settings, read_password(settings))
+
+
+def build_with_credential(settings: Settings, credential: Credential) -> CalDAVConnector:
+    """A connector for a stored account: the password is `credential`'s (None: no login)."""
+    password = credential.read() if settings.username is not None else None
+    if settings.username is not None and not password:
+        raise ConfigError(["password: the account has a username but no password"])
+    return _connector(settings, password)
+
+
+def _connector(settings: Settings, password: str | None) -> CalDAVConnector:
+    clients = new_clients(settings, password)
     return CalDAVConnector(DavClient(clients, settings.url), settings.concurrency_per_calendar)

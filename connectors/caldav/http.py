@@ -8,6 +8,7 @@ does not verify TLS against a CA file.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
@@ -59,18 +60,23 @@ CLIENTS = 16
 KEEPALIVE_CALENDARS = 2
 
 
-def new_clients(settings: Settings, password: str | None) -> list[httpx.AsyncClient]:
-    """The connector's clients, among which the account's calendars are dealt. The
-    password goes only to the account's origin; redirects are never followed."""
+def new_clients(settings: Settings, password: str | None) -> ClientPools:
+    """The connector's clients, among which the account's calendars are dealt, each made
+    when first needed. The password goes only to the account's origin; redirects are
+    never followed."""
     origin = AccountOrigin(settings.url)
     auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
-    # read once, for every client
-    tls = httpx.create_ssl_context(tls_verification(settings.ca_file, settings.verify_tls))
-    return [
-        httpx.AsyncClient(
+    tls: list[ssl.SSLContext] = []  # read once, for every client, when the first is made
+
+    def make() -> httpx.AsyncClient:
+        if not tls:
+            tls.append(httpx.create_ssl_context(
+                tls_verification(settings.ca_file, settings.verify_tls)
+            ))
+        return httpx.AsyncClient(
             auth=auth,
             follow_redirects=False,
-            verify=tls,
+            verify=tls[0],
             timeout=settings.timeout_seconds,
             # The worker bounds requests per calendar; the pool must not queue them.
             limits=httpx.Limits(
@@ -79,17 +85,19 @@ def new_clients(settings: Settings, password: str | None) -> list[httpx.AsyncCli
             ),
             headers={"User-Agent": "syncd"},
         )
-        for _ in range(CLIENTS)
-    ]
+
+    return ClientPools(make, CLIENTS)
 
 
 class DavClient:
     """Sends WebDAV requests to one server; every failure leaves as a syncd error."""
 
     def __init__(
-        self, http: httpx.AsyncClient | Sequence[httpx.AsyncClient], base_url: str
+        self, http: httpx.AsyncClient | Sequence[httpx.AsyncClient] | ClientPools, base_url: str
     ) -> None:
-        self._pools = ClientPools([http] if isinstance(http, httpx.AsyncClient) else http)
+        if isinstance(http, httpx.AsyncClient):
+            http = [http]
+        self._pools = http if isinstance(http, ClientPools) else ClientPools.of(http)
         self.base_url = base_url
         self.account = AccountOrigin(base_url)
 
@@ -120,6 +128,11 @@ class DavClient:
         if not response.is_success:
             raise error_for_status(response, f"{method} {urlsplit(href).path}")
         return response
+
+    @property
+    def open_clients(self) -> int:
+        """How many HTTP clients the account holds now (they are made on first use)."""
+        return self._pools.open_clients
 
     async def aclose(self) -> None:
         await self._pools.aclose()

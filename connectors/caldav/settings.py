@@ -1,11 +1,22 @@
-"""The `[connectors.<name>]` table of a CalDAV account, and reading its secret."""
+"""The `[connectors.<name>]` table of a CalDAV account, and reading its secret.
+
+The same table describes an account stored by the caller (validated with the
+`connectors.STORED_ACCOUNT` context): then without password_env/password_file,
+the password coming from its `Credential`."""
 
 from __future__ import annotations
 
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from connectors.secret_refs import SecretRef
 
@@ -34,12 +45,21 @@ class Settings(BaseModel):
         return url if url.endswith("/") else url + "/"
 
     @model_validator(mode="after")
-    def _username_with_one_password_source(self) -> Self:
+    def _username_with_one_password_source(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get("stored_account"):
+            return self._without_password_keys()
         sources = [s for s in (self.password_env, self.password_file) if s is not None]
         if len(sources) > 1:
             raise ValueError("set only one of password_env and password_file")
         if bool(sources) != (self.username is not None):
             raise ValueError("username and password_env or password_file go together")
+        return self
+
+    def _without_password_keys(self) -> Self:
+        """A stored account's password is its credential, never a key of the table."""
+        if self.password_env is not None or self.password_file is not None:
+            raise ValueError("a stored account takes its password from its credential, "
+                             "not password_env or password_file")
         return self
 
 

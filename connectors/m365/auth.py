@@ -18,7 +18,13 @@ from typing import Any
 import httpx
 import msal
 
-from connectors.errors import AuthError, FailureScope, PermanentError, TransientError
+from connectors.errors import (
+    AuthError,
+    FailureScope,
+    PermanentError,
+    RemoteError,
+    TransientError,
+)
 from connectors.transport import certificate_refused
 
 # OAuth errors a retry may cure; every other refusal is about the credentials.
@@ -61,11 +67,17 @@ class TokenSource:
         self._http_client.close()
 
     def _acquire(self) -> None:
+        try:
+            self._acquire_token()
+        finally:
+            self._acquired()
+
+    def _acquire_token(self) -> None:
         started = time.monotonic()
         try:
             if self._app is None:
                 self._app = self._make_app()
-            result = self._app.acquire_token_for_client(scopes=self._scopes)
+            result = self._request(self._app)
         except httpx.HTTPError as exc:
             if certificate_refused(exc):
                 raise PermanentError("authority's certificate not trusted") from exc
@@ -76,9 +88,20 @@ class TokenSource:
             raise AuthError(f"authority refused: {exc}") from exc
         self._accept(result, started)
 
+    def _request(self, app: Any) -> dict[str, Any]:
+        """MSAL's answer for a token (in MSAL's thread)."""
+        result: dict[str, Any] = app.acquire_token_for_client(scopes=self._scopes)
+        return result
+
+    def _acquired(self) -> None:
+        """After each token request, in MSAL's thread (a delegated source persists here)."""
+
+    def _refused(self, result: dict[str, Any]) -> RemoteError:
+        return _token_error(result)
+
     def _accept(self, result: dict[str, Any], started: float) -> None:
         if "access_token" not in result:
-            raise _token_error(result)
+            raise self._refused(result)
         lifetime = float(result.get("expires_in", 0))
         margin = min(_EARLY_REFRESH_SECONDS, lifetime / 2)
         self._token = str(result["access_token"])
@@ -94,17 +117,31 @@ class TokenSource:
             cache.remove_at(entry)
 
 
+def oauth_detail(result: dict[str, Any]) -> str:
+    """An OAuth error as `error (AADSTS<code>)`: no description (it may name the user)."""
+    error = str(result.get("error", "unknown_error"))[:64]
+    codes = result.get("error_codes")
+    code = codes[0] if isinstance(codes, list) and codes and isinstance(codes[0], int) else None
+    return f"{error} (AADSTS{code})" if code is not None else error
+
+
+def transient_oauth_error(result: dict[str, Any]) -> bool:
+    return result.get("error") in _TRANSIENT_OAUTH_ERRORS
+
+
 def _token_error(result: dict[str, Any]) -> AuthError | TransientError:
-    error = str(result.get("error", "unknown_error"))
-    codes = result.get("error_codes") or []
-    detail = f"{error} (AADSTS{codes[0]})" if codes else error
-    if error in _TRANSIENT_OAUTH_ERRORS:
+    detail = oauth_detail(result)
+    if transient_oauth_error(result):
         return TransientError(f"token request failed: {detail}", scope=FailureScope.CALENDAR)
     return AuthError(f"token request refused: {detail}")
 
 
 def msal_app_factory(
-    client_id: str, credential: str | dict[str, str], authority: str, http_client: httpx.Client
+    client_id: str,
+    credential: str | dict[str, str],
+    authority: str,
+    http_client: httpx.Client,
+    token_cache: msal.TokenCache | None = None,
 ) -> Callable[[], Any]:
     """Builds the MSAL app when first needed (it fetches the authority's metadata then)."""
 
@@ -118,6 +155,7 @@ def msal_app_factory(
             authority=authority,
             instance_discovery=False,
             http_client=http_client,
+            token_cache=token_cache,
         )
 
     return make

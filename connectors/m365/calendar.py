@@ -3,7 +3,8 @@
 Calendar ids in bindings are `<user>` for the user's default calendar or
 `<user>/<calendar id>` for another of their calendars; `<user>` is the user's
 principal name (anna@contoso.com) or object id. Use one form per mailbox: the
-per-mailbox limits are kept per spelling.
+per-mailbox limits are kept per spelling. A delegated account (one user's
+sign-in) names its user `me`: `me` and `me/<calendar id>` go to Graph's `/me`.
 
 Only documented request forms are relied on. Events are addressed through their
 calendar (`<calendar>/events/{id}`): a deleted event sits in Deleted Items with
@@ -51,13 +52,28 @@ class CalendarTarget:
     calendar: str | None
 
     @classmethod
-    def parse(cls, calendar_id: str) -> CalendarTarget:
+    def parse(cls, calendar_id: str, *, delegated: bool = False) -> CalendarTarget:
+        """`delegated`: the account is one user's sign-in, which reaches `me` only."""
         user, _, calendar = calendar_id.partition("/")
         if not user or any(c.isspace() for c in calendar_id) or (calendar_id.endswith("/")):
             raise PermanentError(
                 f"calendar id {calendar_id!r} is not <user> or <user>/<calendar id>"
             )
+        if delegated and user.lower() != "me":
+            raise PermanentError(
+                f"calendar id {calendar_id!r}: a signed-in account reaches its own "
+                "calendars only, me or me/<calendar id>"
+            )
+        if not delegated and user.lower() == "me":
+            raise PermanentError(
+                f"calendar id {calendar_id!r}: me names the signed-in user, and this "
+                "account signs in as the app: name the mailbox"
+            )
         return cls(user, calendar or None)
+
+    @property
+    def is_me(self) -> bool:
+        return self.mailbox.lower() == "me"
 
     @property
     def mailbox_key(self) -> str:
@@ -66,13 +82,18 @@ class CalendarTarget:
 
     @property
     def _user_path(self) -> str:
-        return f"/users/{quote(self.mailbox, safe='@')}"
+        return "/me" if self.is_me else f"/users/{quote(self.mailbox, safe='@')}"
+
+    @property
+    def calendars_path(self) -> str:
+        """The mailbox's calendars (GET lists them)."""
+        return f"{self._user_path}/calendars"
 
     @property
     def _calendar_path(self) -> str:
         if self.calendar is None:
             return f"{self._user_path}/calendar"
-        return f"{self._user_path}/calendars/{quote(self.calendar, safe='')}"
+        return f"{self.calendars_path}/{quote(self.calendar, safe='')}"
 
     @property
     def events_path(self) -> str:

@@ -8,6 +8,9 @@ from connectors.errors import PermanentError
 from connectors.m365.auth import TokenSource, msal_app_factory
 from connectors.m365.batch import Batcher, BatchOptions
 from connectors.m365.calendar import CalendarTarget, InvalidCalendar, M365Calendar
+from connectors.m365.calendars import CalendarChoice, calendars_of
+from connectors.m365.credential import Credential
+from connectors.m365.delegated import DelegatedTokenSource, load_cache
 from connectors.m365.events import Reminder
 from connectors.m365.http import GraphHttp, new_graph_client, new_token_client
 from connectors.m365.limiter import MailboxLimiter
@@ -44,13 +47,13 @@ class M365Connector(Connector):
         """The mailbox: Outlook's 4 concurrent requests are per mailbox, whatever the
         calendar, so all of a mailbox's calendars are served by one worker at a time."""
         try:
-            return f"mailbox:{CalendarTarget.parse(calendar_id).mailbox_key}"
+            return f"mailbox:{self._parse(calendar_id).mailbox_key}"
         except PermanentError:
             return super().lease_key(calendar_id)
 
     def _new_calendar(self, calendar_id: str) -> Calendar:
         try:
-            target = CalendarTarget.parse(calendar_id)
+            target = self._parse(calendar_id)
         except PermanentError as error:
             return InvalidCalendar(calendar_id, error)
         batcher = self._batcher(target.mailbox_key)
@@ -62,6 +65,20 @@ class M365Connector(Connector):
             self._http.relative,
             poll_seconds=self.settings.other_calendar_poll_seconds,
         )
+
+    def _parse(self, calendar_id: str) -> CalendarTarget:
+        return CalendarTarget.parse(calendar_id, delegated=self.settings.sign_in == "delegated")
+
+    async def list_calendars(self, mailbox: str) -> list[CalendarChoice]:
+        """The calendars of `mailbox` (`me` for a signed-in account), to choose one to bind.
+
+        `RemoteNotFound`: Graph knows no such mailbox; `AuthError`: this account may not
+        read it (no consent in that organisation, or not the signed-in user's own)."""
+        target = self._parse(mailbox)
+        if target.calendar is not None:
+            raise PermanentError(f"{mailbox!r} names a calendar, not a mailbox")
+        send = self._batcher(target.mailbox_key).send
+        return await calendars_of(target, send, self._http.relative)
 
     def _batcher(self, mailbox: str) -> Batcher:
         """The one queue of a mailbox, whichever of its calendars asks."""
@@ -83,11 +100,48 @@ class M365Connector(Connector):
 
 
 def build(settings: Settings) -> M365Connector:
-    """A connector for the app in `settings`; `ConfigError` if its credential is missing."""
-    credential = read_credential(settings)
+    """A connector for the app in `settings`; `ConfigError` if its credential is missing.
+
+    A delegated account needs its token cache: `build_with_credential`. Built
+    without one, its every request is an `AuthError` asking for a sign-in.
+    """
+    return _build(settings, None)
+
+
+def build_with_credential(settings: Settings, credential: Credential) -> M365Connector:
+    """A connector for a stored account: for `sign_in = "delegated"` the user's token cache
+    is read from `credential` and every change MSAL makes to it is handed to
+    `credential.write`; an app sign-in keeps its app credential in the table, and
+    `credential` is not used."""
+    return _build(settings, credential)
+
+
+def _build(settings: Settings, credential: Credential | None) -> M365Connector:
+    app_credential = read_credential(settings)
     verify = tls_verification(settings.ca_file)
     token_client = new_token_client(settings, verify)
-    make_app = msal_app_factory(settings.client_id, credential, settings.authority, token_client)
-    tokens = TokenSource(make_app, settings.token_scope, token_client)
     http = GraphHttp(new_graph_client(settings, verify), settings.graph_url)
-    return M365Connector(settings, http, tokens)
+    if settings.sign_in == "app":
+        make_app = msal_app_factory(
+            settings.client_id, app_credential, settings.authority, token_client
+        )
+        tokens = TokenSource(make_app, settings.token_scope, token_client)
+        return M365Connector(settings, http, tokens)
+    held = credential if credential is not None else _NoCredential()
+    cache = load_cache(held)
+    # The authority the user signed in at: MSAL keys the cached tokens by its tenant
+    # ("common" stays "common"), and refresh tokens are redeemed there.
+    make_app = msal_app_factory(
+        settings.client_id, app_credential, settings.sign_in_authority, token_client, cache
+    )
+    assert settings.user is not None  # the settings' validator asks for it
+    delegated = DelegatedTokenSource(make_app, cache, held, settings.user, token_client)
+    return M365Connector(settings, http, delegated)
+
+
+class _NoCredential:
+    def read(self) -> str | None:
+        return None
+
+    def write(self, secret: str) -> None:
+        raise AssertionError("nothing was read, so nothing can have changed")

@@ -10,6 +10,16 @@ certificate; its thumbprints are computed, and MSAL then signs with PS256 and
 (1.39, application.py) takes a SHA-1 thumbprint only as "thumbprint"; it
 computes the SHA-256 one from "public_certificate", so a SHA-256 thumbprint
 needs the certificate and is then checked against it.
+
+`sign_in` says whose authority the connector writes with: "app" (the default)
+is the app registration's own application permissions in `tenant_id` (its home
+tenant, or a merchant's tenant after admin consent); "delegated" is one user's
+sign-in (`user`, their principal name, for display), whose token cache comes
+from the account's credential (connectors/m365/delegated.py). A delegated
+account reaches its user's own mailbox only: its calendar ids are `me` and
+`me/<calendar id>`. `sign_in_tenant` is where delegated sign-in starts
+("common": work, school and personal accounts, if the app registration allows
+them; "organizations"; or one tenant).
 """
 
 from __future__ import annotations
@@ -28,13 +38,18 @@ KIND = "m365"
 OUTLOOK_CONCURRENCY = 4
 #: Graph's limit: requests in one JSON batch.
 GRAPH_BATCH_LIMIT = 20
+#: A tenant: its GUID, a domain, or an alias (common, organizations, consumers).
+_TENANT = r"^[A-Za-z0-9.-]+$"
 
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["m365"]
-    tenant_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.-]+$")  # GUID or domain
+    tenant_id: str = Field(min_length=1, max_length=256, pattern=_TENANT)
+    sign_in: Literal["app", "delegated"] = "app"
+    user: str | None = Field(default=None, min_length=3, max_length=320, pattern=r"^[^\s/]+$")
+    sign_in_tenant: str = Field(default="common", min_length=1, max_length=256, pattern=_TENANT)
     client_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9-]+$")
     client_secret_env: str | None = None
     client_secret_file: str | None = None
@@ -81,6 +96,12 @@ class Settings(BaseModel):
         return url.rstrip("/")
 
     @model_validator(mode="after")
+    def _delegated_user(self) -> Self:
+        if (self.sign_in == "delegated") != (self.user is not None):
+            raise ValueError('user (the signed-in principal name) goes with sign_in = "delegated"')
+        return self
+
+    @model_validator(mode="after")
     def _one_credential(self) -> Self:
         secrets = [s for s in (self.client_secret_env, self.client_secret_file) if s]
         keys = [k for k in (self.certificate_key_env, self.certificate_key_file) if k]
@@ -116,6 +137,10 @@ class Settings(BaseModel):
     @property
     def authority(self) -> str:
         return f"{self.authority_host}/{self.tenant_id}"
+
+    @property
+    def sign_in_authority(self) -> str:
+        return f"{self.authority_host}/{self.sign_in_tenant}"
 
 
 def read_credential(settings: Settings) -> str | dict[str, str]:

@@ -36,8 +36,11 @@ class MailboxSubscriptions(ChangeSubscriptions):
     """Subscriptions on one mailbox's events, as one app registration sees them."""
 
     def __init__(self, mailbox: str, send: Send) -> None:
-        """`mailbox`: the user's principal name or object id."""
-        self.resource = f"users/{quote(mailbox, safe='@')}/events"
+        """`mailbox`: the user's principal name or object id, or `me` (a signed-in user)."""
+        if mailbox.lower() == "me":
+            self.resource = "me/events"
+        else:
+            self.resource = f"users/{quote(mailbox, safe='@')}/events"
         self._send = send
 
     async def create(

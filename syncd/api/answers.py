@@ -75,6 +75,7 @@ class StaffOut(Answer):
 class BindingOut(Answer):
     key: str
     connector: str
+    account: str | None  # the stored account's key, for a calendar of one
     calendar_id: str
     active: bool
     state: Literal["ok", "paused", "auth_error"]
@@ -87,6 +88,27 @@ class BindingOut(Answer):
 
 class BindingList(Answer):
     items: list[BindingOut]
+
+
+class AccountOut(Answer):
+    """A stored calendar account; its credential is never shown, only whether it has one."""
+
+    key: str
+    kind: str
+    settings: dict[str, Any]
+    has_credential: bool
+    staff: str | None
+    state: Literal["ok", "auth_error"]
+    last_error: str | None
+    version: int
+    active_bindings: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountPage(Answer):
+    items: list[AccountOut]
+    next_cursor: str | None
 
 
 class MirrorOut(Answer):
@@ -165,6 +187,17 @@ class ManageLinkOut(Answer):
 
 class RevokedOut(Answer):
     revoked: int
+
+
+class ConnectLinkOut(Answer):
+    url: str
+    expires_at: datetime
+    emailed: bool  # queued to the staff member's address (False: they have none)
+
+
+class ConsentLinkOut(Answer):
+    url: str  # Microsoft's admin consent page
+    expires_at: datetime
 
 
 class ConflictOut(Answer):

@@ -20,6 +20,7 @@ from syncd.ops.http_metrics import RequestMetrics
 from syncd.reconcile.push.endpoint import push_mounts
 from syncd.runtime import Runtime
 from syncd.web.app import manage_mount
+from syncd.web.connect.mount import connect_mount
 
 
 def _key_source(runtime: Runtime) -> str:
@@ -38,6 +39,7 @@ def create_app(runtime: Runtime, *, readiness: Readiness | None = None) -> Starl
         Route("/healthz", healthz),
         Route("/readyz", partial(readyz, ready)),
         *push_mounts(runtime),  # services' change notifications, outside the API key
+        connect_mount(runtime),  # staff connect their calendars, outside the API key
         Mount("", app=create_api(runtime)),
     ]
     middleware = [Middleware(RequestMetrics)]

@@ -10,9 +10,11 @@ from typing import Protocol
 from starlette.routing import Route
 
 from syncd.api import (
+    routes_accounts,
     routes_bookings,
     routes_catalog,
     routes_conflicts,
+    routes_connect,
     routes_manage,
     routes_mirrors,
     routes_notify,
@@ -34,9 +36,11 @@ class RouteModule(Protocol):
 
 ROUTE_MODULES: tuple[RouteModule, ...] = (
     routes_catalog,
+    routes_accounts,
     routes_bookings,
     routes_conflicts,
     routes_manage,
+    routes_connect,
     routes_mirrors,
     routes_notify,
     routes_ratings,

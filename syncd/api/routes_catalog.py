@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from syncd.account_changes import refuse_foreign_calendar
 from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
 from syncd.api.handling import Handler, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
 from syncd.api.queries import binding_counts, staff_bindings
 from syncd.api.serialize import JSON, binding_json, merchant_json, service_json, staff_json
-from syncd.errors import InputError
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn, parse
 from syncd.store import catalog
@@ -102,7 +102,7 @@ def _binding_reply(session: Session, binding: CalendarBinding, created: bool = F
 async def put_binding(runtime: Runtime, request: Request) -> Response:
     merchant_key, staff_key, key = path_keys(request, "merchant", "staff", "binding")
     data = parse(BindingIn, await read_body(runtime, request))
-    _refuse_foreign_calendar(runtime, data)
+    await refuse_foreign_calendar(runtime, merchant_key, data)
     connectors = set(runtime.settings.connectors)
 
     def work(session: Session) -> Response:
@@ -111,14 +111,6 @@ async def put_binding(runtime: Runtime, request: Request) -> Response:
         return _binding_reply(session, binding, created)
 
     return await transact(runtime, work)
-
-
-def _refuse_foreign_calendar(runtime: Runtime, data: BindingIn) -> None:
-    """A calendar id must name a calendar of its connector's own account (not another host)."""
-    connector = runtime.connectors.get(data.connector)
-    problem = None if connector is None else connector.calendar_id_problem(data.calendar_id)
-    if problem is not None:
-        raise InputError({"calendar_id": problem})
 
 
 async def get_binding(runtime: Runtime, request: Request) -> Response:

@@ -92,7 +92,8 @@ def staff_json(staff: Staff) -> JSON:
 def binding_json(binding: CalendarBinding, counts: BindingCounts) -> JSON:
     return {
         "key": binding.key,
-        "connector": binding.connector,
+        "connector": binding.connector,  # account.<id> for a stored account's calendar
+        "account": None if binding.account is None else binding.account.key,
         "calendar_id": binding.calendar_id,
         "active": binding.active,
         "state": binding.state,  # ok, paused, auth_error

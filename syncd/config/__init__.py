@@ -12,6 +12,7 @@ a `*_file` key a file holding the secret.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +27,8 @@ from pydantic import (
 
 from connectors import load_kind
 from connectors.secret_refs import SecretRef
+from syncd.config.connect import ConnectSettings
+from syncd.config.keys import AccountSettings, KeySettings
 from syncd.config.manage import ManageSettings
 from syncd.config.reconcile import ReconcileSettings
 from syncd.config.section import Section
@@ -128,7 +131,8 @@ class EmbeddedSettings(Section):
     radicale_port: int = Field(default=5232, ge=1, le=65535)
     data_dir: str = "var/radicale"  # its password is generated into <data_dir>/password
     username: str = "syncd"
-    # create missing secret files (api.key_file, Radicale's password) on first start
+    # create missing secret files (api.key_file, keys.encryption_keys_file, Radicale's
+    # password) on first start
     generate_secrets: bool = False
     seed_demo: bool = False
 
@@ -136,6 +140,7 @@ class EmbeddedSettings(Section):
 class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    connect: ConnectSettings = Field(default_factory=ConnectSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
@@ -144,6 +149,8 @@ class Settings(Section):
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
     manage: ManageSettings = Field(default_factory=ManageSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
     connectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def api_key_ref(self) -> SecretRef:
@@ -153,7 +160,13 @@ class Settings(Section):
         return self.api_key_ref().read()
 
 
+# TOML's bare-key characters: a stored account's registry name (account.<id>) never is one
+CONNECTOR_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
 def _connector_problems(name: str, table: Mapping[str, Any]) -> list[str]:
+    if not CONNECTOR_NAME.match(name):
+        return [f"connectors.{name}: a connector's name is 1 to 64 letters, digits, - and _"]
     try:
         load_kind(str(table.get("kind"))).Settings.model_validate(table)
     except ValueError as error:

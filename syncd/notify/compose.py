@@ -9,6 +9,8 @@ from email_validator import EmailNotValidError, validate_email
 
 from syncd.config import MailSettings
 from syncd.notify.calendar import Party, invitation
+from syncd.notify.connect_notice import ConnectLinkNotice
+from syncd.notify.connect_notice import notice_context as connect_context
 from syncd.notify.facts import BookingFacts
 from syncd.notify.kinds import KINDS, MessageKind
 from syncd.notify.mime import CalendarPart, Headers, Mailbox, build_message
@@ -122,13 +124,24 @@ class Composer:
 
     def _notice(self, letter: Letter, kind: MessageKind, recipient: str) -> Envelope:
         """A message about no booking: its payload's "notice" says what it tells."""
-        notice = UnreadableNotice.from_json(letter.payload["notice"])
-        context = notice_context(letter, notice)
+        notice, context = self._notice_context(letter, kind)
         rendered = self.templates.render(kind, notice.merchant_key, context)
         sender = (notice.merchant_name, notice.reply_to)
         headers = self._headers(letter, sender, recipient, rendered.subject)
         data = build_message(headers, rendered.text, rendered.html, None)
         return Envelope(self.from_address, recipient, data, letter.message_id)
+
+    def _notice_context(
+        self, letter: Letter, kind: MessageKind
+    ) -> tuple[UnreadableNotice | ConnectLinkNotice, dict[str, Any]]:
+        if kind != MessageKind.CONNECT_LINK:
+            unreadable = UnreadableNotice.from_json(letter.payload["notice"])
+            return unreadable, notice_context(letter, unreadable)
+        notice = ConnectLinkNotice.from_json(letter.payload["notice"])
+        link = self.seal.open(letter.manage_link)
+        if link is None:  # without its link the message says nothing worth sending
+            raise PermanentMailError("the connect link cannot be opened (another manage secret?)")
+        return notice, connect_context(letter, notice, link)
 
     def _headers(
         self, letter: Letter, merchant: tuple[str, str | None], recipient: str, subject: str

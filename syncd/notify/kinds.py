@@ -44,6 +44,7 @@ class MessageKind(StrEnum):
     RATING_REQUEST = "rating_request"  # a while after the booking ended
     RATING_NOTICE = "rating_notice"  # to the merchant: a customer rated a booking
     UNREADABLE_NOTICE = "unreadable_notice"  # events on a staff calendar set apart; no booking
+    CONNECT_LINK = "connect_link"  # to a staff member: connect your calendar; no booking
 
 
 @dataclass(frozen=True)
@@ -68,4 +69,5 @@ KINDS: dict[MessageKind, KindInfo] = {
     MessageKind.RATING_REQUEST: KindInfo(),
     MessageKind.RATING_NOTICE: KindInfo(event=NoticeEvent.RATED),
     MessageKind.UNREADABLE_NOTICE: KindInfo(event=NoticeEvent.UNREADABLE, about_booking=False),
+    MessageKind.CONNECT_LINK: KindInfo(about_booking=False),
 }

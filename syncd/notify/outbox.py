@@ -45,10 +45,16 @@ def queue_message(
 
 def queue_notice(
     session: Session, merchant_id: int, addressee: Addressee, payload: dict[str, Any],
-    *, now: datetime,
+    *, now: datetime, link: tuple[str, str | None] | None = None,
 ) -> None:
-    """`queue_message` for a notice about no booking (a calendar's, say): its own lane."""
-    _queue(session, _message(merchant_id, addressee, payload, now))
+    """`queue_message` for a notice about no booking (a calendar's, say): its own lane.
+
+    `link`: a secret link the message carries and the manage secret it is sealed with.
+    """
+    message = _message(merchant_id, addressee, payload, now)
+    if link is not None:
+        message.manage_link = LinkSeal(link[1]).seal(link[0])
+    _queue(session, message)
 
 
 def _message(

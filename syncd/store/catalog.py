@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from syncd.errors import Conflict, InputError, NotFound
 from syncd.schemas import BindingIn, MerchantIn, ServiceIn, StaffIn
+from syncd.store.accounts import registry_name
 from syncd.store.mirrors import bind_calendar_to_bookings
-from syncd.store.models import Base, CalendarBinding, Merchant, Service, Staff
+from syncd.store.models import Base, CalendarBinding, ConnectorAccount, Merchant, Service, Staff
 
 T = TypeVar("T", bound=Base)
 
@@ -140,13 +141,13 @@ def upsert_binding(
     session: Session, staff: Staff, key: str, data: BindingIn, known_connectors: set[str]
 ) -> tuple[CalendarBinding, bool]:
     """Bind a calendar to a staff member; their bookings follow it (or leave it)."""
-    if data.connector not in known_connectors:
-        raise InputError({"connector": f"no connector named {data.connector!r} is configured"})
+    connector, account = _binding_source(session, staff, data, known_connectors)
     binding = _find_binding(session, staff, key)
     created = binding is None
     if binding is None:
-        binding = _new_binding(session, staff, key, data)
-    elif (binding.connector, binding.calendar_id) != (data.connector, data.calendar_id):
+        binding = _new_binding(session, staff, key, connector, data.calendar_id)
+        binding.account_id = None if account is None else account.id
+    elif (binding.connector, binding.calendar_id) != (connector, data.calendar_id):
         raise Conflict("a binding's calendar cannot change; bind the new calendar under a new key")
     binding.active = data.active
     session.flush()
@@ -154,17 +155,32 @@ def upsert_binding(
     return binding, created
 
 
-def _new_binding(session: Session, staff: Staff, key: str, data: BindingIn) -> CalendarBinding:
+def _binding_source(
+    session: Session, staff: Staff, data: BindingIn, known_connectors: set[str]
+) -> tuple[str, ConnectorAccount | None]:
+    """The registry name of the binding's connector, and its stored account if it has one."""
+    if data.account is not None:
+        merchant = session.get_one(Merchant, staff.merchant_id)
+        account = reference(session, ConnectorAccount, merchant, data.account, "account")
+        return registry_name(account.id), account
+    if data.connector not in known_connectors:
+        raise InputError({"connector": f"no connector named {data.connector!r} is configured"})
+    return str(data.connector), None
+
+
+def _new_binding(
+    session: Session, staff: Staff, key: str, connector: str, calendar_id: str
+) -> CalendarBinding:
     taken = session.scalar(
         select(CalendarBinding).where(
-            CalendarBinding.connector == data.connector,
-            CalendarBinding.calendar_id == data.calendar_id,
+            CalendarBinding.connector == connector,
+            CalendarBinding.calendar_id == calendar_id,
         )
     )
     if taken is not None:
         raise Conflict("this calendar is already bound to a staff member")
     binding = CalendarBinding(
-        staff_id=staff.id, key=key, connector=data.connector, calendar_id=data.calendar_id
+        staff_id=staff.id, key=key, connector=connector, calendar_id=calendar_id
     )
     session.add(binding)
     return binding

@@ -26,12 +26,15 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def listen_for_wakeups(url: str, waker: Waker, stop: asyncio.Event) -> None:
-    """Until `stop`: every NOTIFY on the wake channel wakes this process's loops."""
+async def listen_for_wakeups(
+    url: str, waker: Waker, stop: asyncio.Event, channel: str = WAKE_CHANNEL
+) -> None:
+    """Until `stop`: every NOTIFY on `channel` wakes this process's loops attached to
+    `waker` (the wake channel: the worker and senders; syncd_accounts: the refresher)."""
     delay = 0.5
     while not stop.is_set():
         try:
-            await _listen(libpq_url(url), waker, stop)
+            await _listen(libpq_url(url), waker, stop, channel)
             delay = 0.5
         except (psycopg.Error, OSError) as error:
             log.warning("wake-up listener lost its connection: %s", type(error).__name__)
@@ -40,10 +43,10 @@ async def listen_for_wakeups(url: str, waker: Waker, stop: asyncio.Event) -> Non
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
 
-async def _listen(url: str, waker: Waker, stop: asyncio.Event) -> None:
+async def _listen(url: str, waker: Waker, stop: asyncio.Event, channel: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
-        await connection.execute(f"LISTEN {WAKE_CHANNEL}")
-        log.info("listening for wake-ups")
+        await connection.execute(f"LISTEN {channel}")
+        log.info("listening for wake-ups" if channel == WAKE_CHANNEL else f"listening on {channel}")
         # Commits made before LISTEN took effect (while starting, or reconnecting) woke no
         # one here; one pass now picks them up instead of the next sweep.
         waker.wake()

@@ -166,7 +166,11 @@ class CalendarBinding(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     key: Mapped[str] = mapped_column(String(128))
-    connector: Mapped[str] = mapped_column(String(64))  # a [connectors.<name>] table
+    # a [connectors.<name>] table, or "account.<id>" for a stored account (account_id)
+    connector: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connector_accounts.id", ondelete="RESTRICT"), index=True
+    )
     calendar_id: Mapped[str] = mapped_column(String(1000))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
@@ -182,6 +186,37 @@ class CalendarBinding(Base):
     state: Mapped[str] = mapped_column(String(16), default=BindingState.OK)
 
     staff: Mapped[Staff] = relationship(back_populates="bindings")
+    account: Mapped[ConnectorAccount | None] = relationship()
+
+
+class AccountState(StrEnum):
+    OK = "ok"
+    AUTH_ERROR = "auth_error"  # the service refused the credential
+
+
+class ConnectorAccount(Base):
+    """A calendar account stored as data (the API's /accounts) rather than a config table;
+    its bindings name it `account.<id>`."""
+
+    __tablename__ = "connector_accounts"
+    __table_args__ = (UniqueConstraint("merchant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    key: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    # the kind's Settings without secrets, as JSON text
+    settings: Mapped[str] = mapped_column(Text)
+    # a Fernet token of the secret (syncd.store.sealing); never the secret itself
+    credential: Mapped[str | None] = mapped_column(Text)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # who connected it
+    state: Mapped[str] = mapped_column(String(16), default=AccountState.OK)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    auth_error_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    # bumped on every change of settings or credential: processes rebuild what they hold
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Booking(Base):

@@ -24,7 +24,7 @@ _START = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?([+-]\d{2}:\d{2}|Z)
 _KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
     """The fields of an application/x-www-form-urlencoded body (first value of each).
 
     Any other body has no fields, so it carries no CSRF token either and is refused as such.
@@ -35,7 +35,7 @@ async def read_form(request: Request) -> dict[str, str]:
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
+        if len(body) > limit:
             raise BadInputError("The form is too large.")
     return _fields(body)
 

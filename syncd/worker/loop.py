@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from connectors.base import Connector
 from syncd.background import BackgroundLoop, finish_within, seconds_until
+from syncd.connector_registry import ConnectorRegistry
 from syncd.ops.health import Heartbeat
 from syncd.reconcile.passes import Watcher
 from syncd.reconcile.push.upkeep import PushUpkeep
@@ -26,6 +27,7 @@ from syncd.reconcile.state import PASSES
 from syncd.retry_policy import RetryPolicy
 from syncd.runtime import Runtime
 from syncd.store import leases, work
+from syncd.store.accounts import account_id_of
 from syncd.store.dbthread import DatabaseThreads
 from syncd.store.group_commit import Recorder
 from syncd.store.outage import outage_of
@@ -94,9 +96,18 @@ class Worker(BackgroundLoop):
         )
         await self._key_leases()  # after: every calendar found has its key when leased
         targets = [t for t in targets if t.binding_id not in self._runs][:free]
+        await self._refresh_for([t.connector for t in targets])
         for target in [t for t in targets if t.connector not in self.connectors]:
             self._track(target, self._unconfigured(target))
         await self._start([t for t in targets if t.connector in self.connectors])
+
+    async def _refresh_for(self, names: list[str]) -> None:
+        """An account stored a moment ago (its binding made in the same breath) may not be
+        in the registry's snapshot yet: look again before calling it unconfigured."""
+        if isinstance(self.connectors, ConnectorRegistry) and any(
+            account_id_of(name) is not None and name not in self.connectors for name in names
+        ):
+            await self.connectors.refresh()
 
     async def _key_leases(self) -> None:
         """Lease keys for new bindings, before this worker leases them (every worker does
@@ -106,6 +117,7 @@ class Worker(BackgroundLoop):
             keys = {
                 binding_id: f"{name}:{self.connectors[name].lease_key(calendar_id)}"
                 for binding_id, name, calendar_id in found
+                if name in self.connectors
             }
             await self.db.run(leases.assign_lease_keys, keys)
 
@@ -152,7 +164,7 @@ class Worker(BackgroundLoop):
         )
 
     def _kind(self, connector_name: str) -> str:
-        return str(self.runtime.settings.connectors.get(connector_name, {}).get("kind", "unknown"))
+        return self.runtime.connectors.kind(connector_name)
 
     async def _unconfigured(self, target: BindingTarget) -> None:
         until = utcnow() + timedelta(seconds=self.settings.backoff_max_seconds)

@@ -36,9 +36,9 @@ def test_binding_shows_its_state(shop: ApiClient) -> None:
     put_booking(shop, "b1")
     binding = shop.get(f"{MERCHANT}/staff/alice/calendars/work").json()
     assert binding == {
-        "key": "work", "connector": "local", "calendar_id": "alice-work", "active": True,
-        "state": "ok", "paused_until": None, "last_error": None, "consecutive_failures": 0,
-        "pending_mirrors": 1, "dead_mirrors": 0,
+        "key": "work", "connector": "local", "account": None, "calendar_id": "alice-work",
+        "active": True, "state": "ok", "paused_until": None, "last_error": None,
+        "consecutive_failures": 0, "pending_mirrors": 1, "dead_mirrors": 0,
     }
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import Row, select
 
 from syncd.runtime import Runtime
 from syncd.store.models import Booking
+from syncd.store.sealing import new_key
 from tests.api.client import ApiClient
 from tests.api.consistency import dangling_references, mirrors_out_of_step
 from tests.api.helpers import AUTH
@@ -62,6 +63,7 @@ KNOWN_PATH_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "mirror_id": st.integers(1, 6),
     "outbox_id": st.integers(1, 6),
     "delivery": st.integers(1, 6),
+    "account": st.sampled_from(["a1", "a2"]),
 }
 ZONES = st.sampled_from(["Europe/Berlin", "America/New_York", "UTC", "Asia/Kolkata"])
 TIMES = st.sampled_from([
@@ -76,7 +78,15 @@ KNOWN_BODY_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "connector": st.just("local"),
     "start": TIMES,
     "key": st.sampled_from(["b1", "b2", "b3", "c1", "c2"]),
+    "kind": st.just("caldav"),
+    "settings": st.just({"url": "https://dav.example/", "username": "alice"}),
 }
+
+
+@pytest.fixture(autouse=True)
+def encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stored accounts' credentials are sealed: without keys every one would be a 409."""
+    monkeypatch.setenv("SYNCD_ENCRYPTION_KEYS", new_key())
 
 
 def _unreachable_segment(value: object) -> bool:

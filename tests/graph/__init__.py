@@ -36,10 +36,12 @@ Notes for clients:
   `stats.batch_items` and count in `requests_by_mailbox` and the concurrency limit;
   `stats.peak_requests_in_flight` is the most Graph requests answered at once (all
   mailboxes: one per connection, which the client's pool bounds).
-- A delegated token acts as its user (/me, /users/{self}); any token reaches its own
-  tenant's mailboxes only. Apps that should sign users in need `redirect_uris`; one
-  without secret or certificate is a public client. MSAL warns unless
-  `response_mode="form_post"`: the double answers it with Entra's self-posting form.
+- A delegated token acts as its user (/me, /users/{self}, subscriptions on me/events);
+  any token reaches its own tenant's mailboxes only. A mailbox never added is made on
+  first use unless `double.mailboxes_on_demand = False` (then 404 ErrorInvalidUser).
+  Apps that should sign users in need `redirect_uris`; one without secret or
+  certificate is a public client. MSAL warns unless `response_mode="form_post"`: the
+  double answers it with Entra's self-posting form.
 - Mailbox keys in `stats` and `faults.only_mailbox` are user principal names.
 - Strict by default: request forms the v1.0 reference does not document are refused
   (tests/graph/forms.py) unless `GraphDouble(undocumented_forms=True)`; DELETE moves an

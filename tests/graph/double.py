@@ -202,6 +202,16 @@ class GraphDouble:
         self._state.undocumented_forms = value
 
     @property
+    def mailboxes_on_demand(self) -> bool:
+        """Whether a mailbox never added is made on first use (the default); when False,
+        Graph's answer for an unknown user: 404 ErrorInvalidUser."""
+        return self._state.mailboxes_on_demand
+
+    @mailboxes_on_demand.setter
+    def mailboxes_on_demand(self, value: bool) -> None:
+        self._state.mailboxes_on_demand = value
+
+    @property
     def faults(self) -> Faults:
         return self._state.faults
 

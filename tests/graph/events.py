@@ -62,7 +62,7 @@ def calendar_of(context: Context) -> Calendar:
 
 def scope_calendar(context: Context) -> str | None:
     """The calendar id an events path is limited to; None for /users/{id}/events."""
-    segments = context.call.path.strip("/").split("/")
+    segments = context.segments
     if segments[2].lower() == "events":
         return None
     return calendar_of(context).id

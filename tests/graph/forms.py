@@ -37,6 +37,6 @@ def check_collection_query(context: Context, calendar_scoped: bool) -> None:
 
 
 def check_delta_path(context: Context) -> None:
-    segments = context.call.path.strip("/").split("/")
+    segments = context.segments
     if segments[2].lower() != "calendarview":
         refuse(context, "calendarView/delta of a calendar other than /users/{id}/calendarView")

@@ -88,6 +88,12 @@ class Context:
         assert self.mailbox is not None
         return self.mailbox
 
+    @property
+    def segments(self) -> list[str]:
+        """The path's segments, `/me/...` read as `/users/me/...` (as the routes match it)."""
+        found = self.call.path.strip("/").split("/")
+        return ["users", *found] if found[0].lower() == "me" else found
+
     def view(self) -> View:
         prefer = self.call.prefer
         return View(
@@ -149,6 +155,8 @@ class Pipeline:
             if principal is None or principal.user is None:
                 raise bad_request("/me request is only valid with delegated authentication flow.")
             user = principal.user
+        if not self.state.mailboxes_on_demand and self.state.store.find(user) is None:
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
         mailbox = self.state.store.resolve(user)
         if principal is not None and principal.tenant not in {None, self._tenant_of(mailbox)}:
             # A token reaches its own tenant's mailboxes only.

@@ -32,6 +32,9 @@ class State:
         self.subscriptions: dict[str, Subscription] = {}
         self.subscription_max_minutes = MAX_MINUTES
         self.undocumented_forms = False  # tests/graph/forms.py
+        # False: a mailbox never added is 404 ErrorInvalidUser, as at Graph; True (the
+        # default, which most tests rely on): it is made on first use.
+        self.mailboxes_on_demand = True
 
     @property
     def graph_url(self) -> str:

@@ -6,7 +6,9 @@
     DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize
 
 Resources: /users/{id}/events, /users/{id}/calendar/events and
-/users/{id}/calendars/{cid}/events. The documentation is silent on whether
+/users/{id}/calendars/{cid}/events, and the same under /me for a delegated token (a
+signed-in user subscribes to their own mailbox only: another one is 403, as its reads
+are; an app token has no /me). The documentation is silent on whether
 /users/{id}/events spans calendars, and users report it notifies for the default
 calendar only: the double notifies for the default calendar only. Creating (and changing the
 notificationUrl) runs Graph's validation handshake against notificationUrl and
@@ -43,7 +45,8 @@ MAX_MINUTES = 4230
 CHANGE_TYPES = {"created", "updated", "deleted"}
 LIFECYCLE_EVENTS = {"subscriptionRemoved", "missed", "reauthorizationRequired"}
 _RESOURCE = re.compile(
-    r"^/?users/(?P<user>[^/]+)/(?:(?P<all>events)|calendar/events|calendars/(?P<calendar>[^/]+)/events)$",
+    r"^/?(?:users/(?P<user>[^/]+)|(?P<me>me))"
+    r"/(?:(?P<all>events)|calendar/events|calendars/(?P<calendar>[^/]+)/events)$",
     re.IGNORECASE,
 )
 
@@ -145,14 +148,12 @@ def _client_state(body: dict[str, Any]) -> str | None:
 def _target(context: Context, resource: str) -> tuple[Mailbox, str | None]:
     match = _RESOURCE.match(resource.strip())
     if match is None:
-        if resource.strip("/").lower().startswith("me/"):
-            raise bad_request("/me request is only valid with delegated authentication flow.")
-        if resource.strip("/").lower().startswith("users/"):
+        if resource.strip("/").lower().startswith(("users/", "me/")):
             raise not_implemented(f"subscriptions to '{resource}'")
         raise bad_request(
             f"Resource '{resource}' is not supported for subscriptions.", "InvalidRequest"
         )
-    mailbox = context.state.store.resolve(match["user"])
+    mailbox = _subscribed_mailbox(context, match["user"])
     if match["all"]:
         return mailbox, None
     if match["calendar"] is None:
@@ -162,6 +163,24 @@ def _target(context: Context, resource: str) -> tuple[Mailbox, str | None]:
             404, "ErrorItemNotFound", "The specified object was not found in the store."
         )
     return mailbox, match["calendar"]
+
+
+def _subscribed_mailbox(context: Context, user: str | None) -> Mailbox:
+    """The mailbox a resource names; /me is the delegated token's user, and theirs only."""
+    principal = context.call.principal
+    delegate = principal.user if principal is not None else None
+    if user is None:
+        if delegate is None:
+            raise bad_request("/me request is only valid with delegated authentication flow.")
+        user = delegate
+    if not context.state.mailboxes_on_demand and context.state.store.find(user) is None:
+        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+    mailbox = context.state.store.resolve(user)
+    if delegate is not None and mailbox.id != delegate:
+        raise GraphError(
+            403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+        )
+    return mailbox
 
 
 async def create_subscription(context: Context) -> Reply:

@@ -83,3 +83,17 @@ def test_stop_and_start_again_on_the_same_port_with_the_same_data() -> None:
         with graph_client(double) as client:
             events = client.get("/users/anna@contoso.test/calendar/events").json()["value"]
         assert [e["subject"] for e in events] == ["kept"]
+
+
+def test_without_mailboxes_on_demand_an_unknown_user_is_invalid(
+    double: GraphDouble, graph: httpx.Client, mailbox: str
+) -> None:
+    double.mailboxes_on_demand = False
+    try:
+        unknown = graph.get("/users/nobody-at-all@contoso.test/calendars")
+        known = graph.get(f"/users/{mailbox}/calendars")
+    finally:
+        double.mailboxes_on_demand = True
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "ErrorInvalidUser"
+    assert known.status_code == 200

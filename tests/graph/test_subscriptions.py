@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,8 +12,9 @@ import httpx
 import pytest
 
 from tests.graph import GraphDouble, notifier
-from tests.graph.conftest import event_body
+from tests.graph.conftest import event_body, graph_client
 from tests.graph.receiver import NotificationReceiver
+from tests.graph.signin_helpers import CALENDARS, public_app, sign_in_with_msal
 
 
 @pytest.fixture
@@ -280,3 +282,27 @@ def test_mailbox_events_subscriptions_tell_of_the_default_calendar_only(
     double.deliver_notifications()
     assert sorted(c["changeType"] for c in receiver.changes()) == ["created", "deleted"]
     assert {c["resourceData"]["id"] for c in receiver.changes()} == {shown["id"]}
+
+
+def test_a_signed_in_user_subscribes_to_their_own_events_only(
+    double: GraphDouble, graph: httpx.Client, mailbox: str, receiver: NotificationReceiver
+) -> None:
+    staff = f"staff-{uuid.uuid4().hex[:8]}@contoso.test"
+    double.add_user(staff)
+    double.sign_in(staff)
+    _, app = public_app(double)
+    token = sign_in_with_msal(double, app, CALENDARS)["access_token"]
+    with graph_client(double, token) as delegated:
+        assert subscribe(delegated, "me/events", receiver.url).status_code == 201
+        assert subscribe(delegated, "me/calendar/events", receiver.url).status_code == 201
+        mine = subscribe(delegated, f"users/{staff}/events", receiver.url)
+        assert mine.status_code == 201
+        theirs = subscribe(delegated, f"users/{mailbox}/events", receiver.url)
+        assert theirs.status_code == 403
+        assert theirs.json()["error"]["code"] == "ErrorAccessDenied"
+        assert delegated.post("/me/events", json=event_body()).status_code == 201
+    as_app = subscribe(graph, "me/events", receiver.url)
+    assert as_app.status_code == 400
+    assert "delegated" in as_app.json()["error"]["message"]
+    double.deliver_notifications()
+    assert [c["changeType"] for c in receiver.changes()] == ["created"] * 3

@@ -25,12 +25,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+from cryptography.fernet import Fernet
 
 from syncd.config import Settings
 from tests.servers import free_port
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 _LINK = re.compile(r"https?://\S+/manage/[A-Za-z0-9_-]+")
+_CONNECT_LINK = re.compile(r"https?://\S+/connect/[A-Za-z0-9_-]+")
 
 
 def _toml_value(value: object) -> str:
@@ -50,9 +52,11 @@ def _toml(tables: dict[str, dict[str, Any]]) -> str:
 
 
 class SyncdDaemon:
-    def __init__(self, workdir: Path, connectors: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self, workdir: Path, connectors: dict[str, dict[str, Any]], port: int | None = None
+    ) -> None:
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api_key = secrets.token_urlsafe(24)
         self.mail_dir = workdir / "mail"
@@ -72,6 +76,7 @@ class SyncdDaemon:
             "mail": {"directory": str(self.mail_dir), "sweep_interval_seconds": 0.5,
                      "backoff_base_seconds": 0.1},
             "manage": {"public_url": self.url, "secret_env": "SYNCD_WEB_TEST_MANAGE_SECRET"},
+            "connect": {"allow_private_addresses": True},  # the test servers are on 127.0.0.1
         }
         if "metrics" in Settings.model_fields:
             tables["metrics"] = {"port": 0}  # never the fixed default: tests run side by side
@@ -86,6 +91,7 @@ class SyncdDaemon:
             "SYNCD_WEB_TEST_API_KEY": self.api_key,
             "SYNCD_WEB_TEST_MANAGE_SECRET": secrets.token_urlsafe(32),
             "SYNCD_MAIL__DIRECTORY": str(self.mail_dir),
+            "SYNCD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),  # connected accounts'
         }
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -137,15 +143,22 @@ class SyncdDaemon:
 
     def manage_link_for(self, address: str, timeout: float = 20) -> str:
         """The "Manage your booking" link in the first message the daemon sent to `address`."""
+        return self._link_for(address, _LINK, timeout)
+
+    def connect_link_for(self, address: str, timeout: float = 20) -> str:
+        """The connect link in the first message the daemon sent to `address`."""
+        return self._link_for(address, _CONNECT_LINK, timeout)
+
+    def _link_for(self, address: str, link: re.Pattern[str], timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages_to(address):
                 body = message.get_body(preferencelist=("plain",))
-                match = _LINK.search(str(body.get_content()) if body else "")
+                match = link.search(str(body.get_content()) if body else "")
                 if match:
                     return match.group(0)
             time.sleep(0.1)
-        raise AssertionError(f"no message with a manage link to {address} within {timeout}s")
+        raise AssertionError(f"no message with the link to {address} within {timeout}s")
 
     def __enter__(self) -> Self:
         self.start()
