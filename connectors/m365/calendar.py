@@ -183,7 +183,7 @@ class M365Calendar(Calendar):
     async def update(self, ref: RemoteRef, event: EventSpec) -> RemoteRef:
         body = events.event_body(event, self._reminder)
         answer = await self._call("PATCH", self.target.event_path(ref.remote_id), body, ref.etag)
-        return events.parse_event(answer.body).ref
+        return events.event_ref(answer.body)
 
     async def delete(self, ref: RemoteRef) -> None:
         await self._call("DELETE", self.target.event_path(ref.remote_id), etag=ref.etag)

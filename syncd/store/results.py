@@ -67,11 +67,14 @@ def _record_success_statement() -> Update:
 def _fenced(statement: Update) -> Update:
     """Only where the lease the work was claimed under still holds the mirror's calendar."""
     table: Table = Mirror.__table__  # type: ignore[assignment]  # a mapped class's own table
-    holders = select(CalendarBinding.id).where(
+    # Correlated on the binding's key: one index lookup per row, where an IN over the
+    # holders' ids would read every binding per recorded row.
+    held = select(CalendarBinding.id).where(
+        CalendarBinding.id == table.c.binding_id,
         CalendarBinding.lease_owner == bindparam("s_owner"),
         CalendarBinding.lease_generation == bindparam("s_lease_generation"),
     )
-    return statement.where(table.c.binding_id.in_(holders))
+    return statement.where(held.exists())
 
 
 _RECORD_SUCCESS = _record_success_statement()

@@ -12,16 +12,13 @@ mirrors are a durable queue (syncd/store/queue.py) claimed under them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy.orm import Session
 
-from connectors.base import EventSpec, RemoteRef
-from syncd.domain.bookings import event_spec
-from syncd.store.db import is_sqlite
+from connectors.base import RemoteRef
 from syncd.store.leases import (
     HEALED,
     Lease,
@@ -32,36 +29,11 @@ from syncd.store.leases import (
     lease_free,
     renew_lease,
 )
-from syncd.store.models import (
-    BindingState,
-    Booking,
-    CalendarBinding,
-    Mirror,
-    Presence,
-    Service,
-    Staff,
-)
+from syncd.store.models import BindingState, CalendarBinding, Mirror, Presence
 from syncd.store.queue import QueueTable
 from syncd.store.schedule import PassSchedule
+from syncd.store.tasks import MirrorTask, claim_tasks
 from syncd.timeutil import utcnow
-
-
-@dataclass(frozen=True)
-class MirrorTask:
-    """Everything needed to converge one mirror, detached from the session."""
-
-    mirror_id: int
-    booking_id: int
-    booking_key: str  # the event's UID / tag
-    desired: Presence
-    desired_version: int
-    ref: RemoteRef | None
-    remote_may_exist: bool
-    attempts: int
-    # syncd cannot know whether the event exists (an earlier attempt, a new binding,
-    # an import): look it up before creating one
-    unsure: bool
-    event: EventSpec | None  # None when the event should be absent
 
 
 @dataclass(frozen=True)
@@ -170,8 +142,8 @@ def start_passes(
     leased = _lease_free_ones(session, binding_ids, owner, now, lease_seconds)
     claims = {binding_id: Claim(generation, []) for binding_id, generation in leased.items()}
     if leased:
-        for mirror, task in _claimed(session, _first_due(session, list(leased), now, limit)):
-            claims[mirror.binding_id].tasks.append(task)
+        for binding_id, task in _first_due(session, list(leased), now, limit):
+            claims[binding_id].tasks.append(task)
     return claims
 
 
@@ -196,7 +168,9 @@ def _lease_free_ones(
     return {row.id: row.lease_generation for row in rows}
 
 
-def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: int) -> list[Mirror]:
+def _first_due(
+    session: Session, binding_ids: list[int], now: datetime, limit: int
+) -> list[tuple[int, MirrorTask]]:
     order = (Mirror.next_attempt_at, Mirror.id)
     rank = func.row_number().over(partition_by=Mirror.binding_id, order_by=order)
     ranked = (
@@ -205,27 +179,7 @@ def _first_due(session: Session, binding_ids: list[int], now: datetime, limit: i
         .subquery()
     )
     first = select(Mirror.id).join(ranked, ranked.c.id == Mirror.id).where(ranked.c.rank <= limit)
-    return _locked_with_events(session, first, (Mirror.binding_id, *order))
-
-
-def _locked_with_events(
-    session: Session, ids: Select[Any], order: tuple[Any, ...]
-) -> list[Mirror]:
-    """The mirrors `ids` selects, locked, then loaded with what their events are made of.
-
-    Two statements: PostgreSQL re-reads a row it waited to lock, but not the rows
-    joined to it, so one locking statement could pair a mirror's new version with
-    its booking's old one. Read after the locks are held, both are of one moment.
-    """
-    if is_sqlite(session.get_bind()):  # one writer: one statement is enough
-        chosen: ColumnElement[bool] = Mirror.id.in_(ids.scalar_subquery())
-    else:
-        locked = list(session.scalars(ids.with_for_update(of=Mirror)))
-        if not locked:
-            return []
-        chosen = Mirror.id.in_(locked)
-    query = select(Mirror).where(chosen).options(*_WITH_EVENT).order_by(*order)
-    return list(session.scalars(query))
+    return claim_tasks(session, first, (Mirror.binding_id, *order))
 
 
 def lease_and_claim(
@@ -294,59 +248,7 @@ def claim_due(
         .order_by(*order)
         .limit(limit)
     )
-    return [task for _, task in _claimed(session, _locked_with_events(session, due, order))]
-
-
-# What a task's event is made of, loaded with its mirror. The booking's, service's
-# and staff member's rows repeat on every mirror's row: what the event does not use
-# is left out (decoding it, JSON among it, was a fifth of a claim). A column left
-# out still loads when first used, with a query of its own.
-_WITH_EVENT = (
-    joinedload(Mirror.booking).defer(Booking.manage_rules),
-    joinedload(Mirror.booking)
-    .joinedload(Booking.service)
-    .load_only(Service.name, Service.location),
-    joinedload(Mirror.booking).joinedload(Booking.staff).load_only(Staff.timezone),
-)
-
-
-def _claimed(session: Session, mirrors: list[Mirror]) -> list[tuple[Mirror, MirrorTask]]:
-    """Tasks for `mirrors`, each marked as possibly written before any request leaves.
-
-    The mirrors were read locked: a booking's change waits for the claim (and then
-    sees the mark), or the claim for the change (and then sees the new version).
-    """
-    _mark_may_exist(session, [m.id for m in mirrors if _will_write(m)])
-    return [(m, _task(m)) for m in mirrors]
-
-
-def _will_write(mirror: Mirror) -> bool:
-    return mirror.desired == Presence.PRESENT and not mirror.remote_may_exist
-
-
-def _mark_may_exist(session: Session, mirror_ids: list[int]) -> None:
-    if mirror_ids:
-        # the loaded rows are dropped after: nothing to synchronise
-        session.execute(MIRRORS.update(Mirror.id.in_(mirror_ids)).values(remote_may_exist=True))
-
-
-def _task(mirror: Mirror) -> MirrorTask:
-    present = mirror.desired == Presence.PRESENT
-    ref = RemoteRef(mirror.remote_id, mirror.etag) if mirror.remote_id else None
-    return MirrorTask(
-        mirror_id=mirror.id,
-        booking_id=mirror.booking_id,
-        booking_key=mirror.booking.uid,
-        desired=Presence(mirror.desired),
-        desired_version=mirror.desired_version,
-        ref=ref,
-        remote_may_exist=mirror.remote_may_exist or present,
-        attempts=mirror.attempts,
-        unsure=mirror.remote_may_exist and ref is None,
-        event=replace(event_spec(mirror.booking), generation=mirror.generation)
-        if present
-        else None,
-    )
+    return [task for _, task in claim_tasks(session, due, order)]
 
 
 def record_failure(

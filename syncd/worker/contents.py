@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from connectors.base import Calendar, RemoteRef
 from syncd.errors import PermanentError
-from syncd.store.work import MirrorTask
+from syncd.store.tasks import MirrorTask
 
 log = logging.getLogger("syncd.worker")
 

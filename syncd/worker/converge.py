@@ -13,7 +13,8 @@ from dataclasses import replace
 from connectors.base import Calendar, EventSpec, RemoteRef
 from syncd.errors import PreconditionFailed, RemoteNotFound, TransientError, UidInUse
 from syncd.store.models import Presence
-from syncd.store.work import MirrorTask, Outcome
+from syncd.store.tasks import MirrorTask
+from syncd.store.work import Outcome
 
 # Whether the task is still the one to write (its lease held, its booking unchanged).
 Recheck = Callable[[], Awaitable[bool]]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +27,10 @@ class LeaseGuard:
         self._limit = lease_seconds * 2 / 3
         self._renewed_at = renewed_at  # the last renewal's start, on the monotonic clock
         self.lapsed = asyncio.Event()
+        # The tasks inside `bounded`, cancelled at the lapse: a task and a wait of its own
+        # per write cost more than the write's own share of a $batch.
+        self._writing: set[asyncio.Task[Any]] = set()
+        self._abandoned: set[asyncio.Task[Any]] = set()
 
     async def watch(self) -> None:
         """Until the lease goes unrenewed past the limit; then every bounded write ends."""
@@ -34,23 +38,31 @@ class LeaseGuard:
             await asyncio.sleep(max(0.0, self._renewed_at() + self._limit - time.monotonic()))
             if time.monotonic() - self._renewed_at() >= self._limit:
                 self.lapsed.set()
+                for task in self._writing:
+                    self._abandoned.add(task)
+                    task.cancel()
                 return
 
     async def bounded(self, write: Awaitable[T]) -> T:
-        """`write`'s result, or LeaseLapsedError once the lease lapses before it ends."""
+        """`write`'s result, or LeaseLapsedError once the lease lapses before it ends.
+
+        `write` runs in the calling task; at the lapse that task is cancelled and the
+        cancellation becomes LeaseLapsedError here, unless the task was cancelled from
+        elsewhere too (then it stays a cancellation).
+        """
         if self.lapsed.is_set():
             if asyncio.iscoroutine(write):
                 write.close()  # never started
             raise LeaseLapsedError
-        writing = asyncio.ensure_future(write)
-        lapse = asyncio.ensure_future(self.lapsed.wait())
+        task = asyncio.current_task()
+        assert task is not None
+        self._writing.add(task)
         try:
-            await asyncio.wait({writing, lapse}, return_when=asyncio.FIRST_COMPLETED)
+            return await write
+        except asyncio.CancelledError:
+            if task not in self._abandoned or task.uncancel() > 0:
+                raise
+            raise LeaseLapsedError from None
         finally:
-            lapse.cancel()
-            if not writing.done():
-                writing.cancel()
-                await asyncio.gather(writing, return_exceptions=True)
-        if writing.cancelled():
-            raise LeaseLapsedError
-        return writing.result()
+            self._writing.discard(task)
+            self._abandoned.discard(task)

@@ -13,7 +13,7 @@ from syncd.reconcile.conflicts import Finding, announce_opened, record_open
 from syncd.reconcile.models import Rule
 from syncd.store.models import CalendarBinding, Mirror
 from syncd.store.session import SyncdSession
-from syncd.store.work import MirrorTask
+from syncd.store.tasks import MirrorTask
 from syncd.webhooks.emit import ConflictKind
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from syncd.config import Settings
 from syncd.runtime import Runtime
-from syncd.store import work
+from syncd.store import tasks, work
 from syncd.store.models import CalendarBinding, Mirror, Presence
 from syncd.store.schema import upgrade
 from syncd.timeutil import utcnow
@@ -98,6 +98,6 @@ def test_a_claim_waiting_for_a_change_reads_the_booking_after_it(runtime: Runtim
     assert task.event.start == MOVED
 
 
-def _claim(runtime: Runtime, bound: int) -> list[work.MirrorTask]:
+def _claim(runtime: Runtime, bound: int) -> list[tasks.MirrorTask]:
     with runtime.sessions.begin() as session:
         return work.claim_due(session, bound, utcnow(), 10)

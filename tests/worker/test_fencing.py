@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from connectors.caldav import CalDAVConnector, Settings, build
 from syncd.runtime import Runtime
-from syncd.store import leases, work
+from syncd.store import leases, tasks, work
 from syncd.store.models import CalendarBinding, Mirror
 from syncd.store.results import Success, record_successes
 from syncd.store.schema import upgrade
@@ -47,7 +47,7 @@ class Salon:
     path: str
     binding_id: int = 0
 
-    def claim(self, owner: str) -> tuple[leases.Lease, work.MirrorTask]:
+    def claim(self, owner: str) -> tuple[leases.Lease, tasks.MirrorTask]:
         with self.runtime.sessions.begin() as session:
             claims = work.start_passes(
                 session, [self.binding_id], owner, utcnow(), lease_seconds=60, limit=1
@@ -64,7 +64,7 @@ class Salon:
         with self.runtime.sessions.begin() as session:
             f.book(session, "b0", "alice", MOVED)
 
-    def record(self, lease: leases.Lease, task: work.MirrorTask, outcome: work.Outcome) -> None:
+    def record(self, lease: leases.Lease, task: tasks.MirrorTask, outcome: work.Outcome) -> None:
         with self.runtime.sessions.begin() as session:
             record_successes(session, [Success(task.mirror_id, outcome, utcnow(), lease)])
 
@@ -72,7 +72,7 @@ class Salon:
         with self.runtime.sessions.begin() as session:
             leases.release_lease(session, self.binding_id, lease.owner)
 
-    def current(self, lease: leases.Lease, task: work.MirrorTask) -> bool:
+    def current(self, lease: leases.Lease, task: tasks.MirrorTask) -> bool:
         with self.runtime.sessions.begin() as session:
             return work.task_current(session, self.binding_id, lease, task)
 

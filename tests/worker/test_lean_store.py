@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from connectors.base import RemoteRef
 from syncd.runtime import Runtime
-from syncd.store import leases, work
+from syncd.store import leases, tasks, work
 from syncd.store.db import read_transaction, transaction
 from syncd.store.models import BindingState, CalendarBinding, Mirror, Presence
 from syncd.store.results import Success, record_successes
@@ -32,7 +32,7 @@ def lease(runtime: Runtime, binding_id: int, owner: str, seconds: float) -> None
         binding.lease_owner, binding.lease_expires_at = owner, utcnow() + timedelta(seconds=seconds)
 
 
-def start(runtime: Runtime, ids: list[int], limit: int = 10) -> dict[int, list[work.MirrorTask]]:
+def start(runtime: Runtime, ids: list[int], limit: int = 10) -> dict[int, list[tasks.MirrorTask]]:
     with runtime.sessions.begin() as session:
         claims = work.start_passes(session, ids, "me", utcnow(), lease_seconds=60, limit=limit)
     return {binding_id: claim.tasks for binding_id, claim in claims.items()}
@@ -62,11 +62,11 @@ def test_start_passes_takes_over_an_expired_lease(memory_runtime: Runtime) -> No
     assert list(start(memory_runtime, [ids["bob"]])) == [ids["bob"]]
 
 
-def claim_one(runtime: Runtime, binding_id: int) -> work.MirrorTask:
+def claim_one(runtime: Runtime, binding_id: int) -> tasks.MirrorTask:
     return start(runtime, [binding_id], limit=1)[binding_id][0]
 
 
-def record(runtime: Runtime, task: work.MirrorTask) -> Mirror:
+def record(runtime: Runtime, task: tasks.MirrorTask) -> Mirror:
     outcome = Outcome(Presence.PRESENT, task.desired_version, RemoteRef("remote-1", '"e1"'))
     with runtime.sessions.begin() as session:
         record_successes(session, [Success(task.mirror_id, outcome, utcnow())])

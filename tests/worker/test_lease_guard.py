@@ -76,3 +76,35 @@ async def test_a_failed_write_raises_its_own_error() -> None:
 
     with pytest.raises(ValueError, match="refused"):
         await guard.bounded(refused())
+
+
+async def test_a_write_cancelled_from_outside_stays_cancelled() -> None:
+    renewed_at = time.monotonic()
+    guard = LeaseGuard(LEASE, lambda: renewed_at)
+    watching = asyncio.create_task(guard.watch())
+    write = Write(5.0)
+    writing = asyncio.create_task(guard.bounded(write()))
+    await asyncio.sleep(0.05)
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    assert write.cancelled
+    watching.cancel()
+
+
+async def test_a_write_cancelled_from_outside_at_the_lapse_stays_cancelled() -> None:
+    renewed_at = time.monotonic()
+    guard = LeaseGuard(LEASE, lambda: renewed_at)
+    write = Write(5.0)
+    writing = asyncio.create_task(guard.bounded(write()))
+    await asyncio.sleep(LEASE * 2 / 3)
+    # The watch stepped by hand, so that the worker's own cancel (it stops) comes
+    # between the lapse's and the write's next step.
+    watching = guard.watch()
+    watching.send(None)  # its sleep(0)
+    with pytest.raises(StopIteration):
+        watching.send(None)  # the lapse: the write is cancelled
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    assert write.cancelled
