@@ -66,6 +66,7 @@ def new_clients(settings: Settings, password: str | None) -> ClientPools:
     never followed."""
     origin = AccountOrigin(settings.url)
     auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
+    tls = tls_verification(settings.ca_file, settings.verify_tls)  # shared: costs nothing here
 
     def make() -> httpx.AsyncClient:
         # The worker bounds requests per calendar; the pool must not queue them.
@@ -73,7 +74,6 @@ def new_clients(settings: Settings, password: str | None) -> ClientPools:
             max_connections=None,
             max_keepalive_connections=KEEPALIVE_CALENDARS * settings.concurrency_per_calendar,
         )
-        tls = tls_verification(settings.ca_file, settings.verify_tls)
         transport = (None if settings.allow_private_addresses
                      else public_only_transport(verify=tls, limits=limits))
         return httpx.AsyncClient(
