@@ -1,9 +1,19 @@
 """What the HTTP connectors make of TLS and of httpx's transport failures: the
 verification a `ca_file` setting asks for, the failures that leave a request
-without a usable answer, and telling a refused certificate among them."""
+without a usable answer, and telling a refused certificate among them.
+
+TLS contexts are shared by every client of the process that verifies the same
+way: loading a CA bundle costs about 30 ms of CPU and 0.8 MiB, which a thousand
+stored accounts would otherwise each pay (bench/accounts.py). A `ca_file`
+replaced on disk is loaded anew by the next client made. (httpcore sets ALPN on
+the context at every connection; syncd's clients all speak HTTP/1.1 only, so
+they never disagree.)
+"""
 
 from __future__ import annotations
 
+import functools
+import os
 import ssl
 
 import httpx
@@ -28,15 +38,23 @@ class UnreadableCAFile(ConfigError):  # noqa: N818 - named as the configuration'
         self.reason = reason
 
 
-def tls_verification(ca_file: str | None, verify: bool = True) -> ssl.SSLContext | bool:
-    """Verification against `ca_file` when one is named, else `verify` (the system's CAs);
-    UnreadableCAFile when the file cannot be loaded."""
+def tls_verification(ca_file: str | None, verify: bool = True) -> ssl.SSLContext:
+    """The shared context verifying against `ca_file` when one is named, else as `verify`
+    says (httpx's CAs, or none); UnreadableCAFile when the file cannot be loaded."""
     if ca_file is None:
-        return verify
+        return _context(None, None, verify)
     try:
-        return ssl.create_default_context(cafile=ca_file)
+        return _context(ca_file, os.stat(ca_file).st_mtime_ns, verify)
     except (OSError, ssl.SSLError) as exc:
         raise UnreadableCAFile(ca_file, str(exc)) from None
+
+
+@functools.lru_cache(maxsize=32)
+def _context(ca_file: str | None, modified: int | None, verify: bool) -> ssl.SSLContext:
+    """`modified` (the file's mtime) only keys the cache: a replaced file is a new entry."""
+    if ca_file is None:
+        return httpx.create_ssl_context(verify)
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def certificate_refused(exc: BaseException) -> bool:

@@ -8,7 +8,6 @@ does not verify TLS against a CA file.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from urllib.parse import urljoin, urlsplit
@@ -67,24 +66,20 @@ def new_clients(settings: Settings, password: str | None) -> ClientPools:
     never followed."""
     origin = AccountOrigin(settings.url)
     auth = None if password is None else OriginBasicAuth(origin, settings.username or "", password)
-    tls: list[ssl.SSLContext] = []  # read once, for every client, when the first is made
+    tls = tls_verification(settings.ca_file, settings.verify_tls)  # shared: costs nothing here
 
     def make() -> httpx.AsyncClient:
-        if not tls:
-            tls.append(httpx.create_ssl_context(
-                tls_verification(settings.ca_file, settings.verify_tls)
-            ))
         # The worker bounds requests per calendar; the pool must not queue them.
         limits = httpx.Limits(
             max_connections=None,
             max_keepalive_connections=KEEPALIVE_CALENDARS * settings.concurrency_per_calendar,
         )
         transport = (None if settings.allow_private_addresses
-                     else public_only_transport(verify=tls[0], limits=limits))
+                     else public_only_transport(verify=tls, limits=limits))
         return httpx.AsyncClient(
             auth=auth,
             follow_redirects=False,
-            verify=tls[0],
+            verify=tls,
             transport=transport,
             timeout=settings.timeout_seconds,
             limits=limits,

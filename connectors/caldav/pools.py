@@ -9,9 +9,10 @@ a few calendars only: collections are dealt to the clients in turn as they are
 first seen, and a calendar's requests always go through the same client.
 
 Clients are made when a calendar first needs one: an account that is configured
-but idle (one of a thousand stored accounts) holds no client, no connection pool
-and no TLS context. Once closed, the pools refuse requests (a `TransientError`:
-the caller looks its connector up again and gets a fresh one).
+but idle (one of a thousand stored accounts) holds no client and no connection
+pool (and no TLS context of its own: connectors/transport.py shares them). Once
+closed, the pools refuse requests (a `TransientError`: the caller looks its
+connector up again and gets a fresh one).
 """
 
 from __future__ import annotations
