@@ -20,7 +20,7 @@ calendars of one mailbox at once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -120,11 +120,13 @@ def _key_rows(
     ]
 
 
-def unkeyed(session: Session, connectors: Collection[str]) -> list[tuple[int, str, str]]:
-    """Bindings of `connectors` without a lease key yet: (id, connector, calendar id)."""
+def unkeyed(session: Session) -> list[tuple[int, str, str]]:
+    """Bindings without a lease key yet: (id, connector, calendar id). The caller
+    keeps those of connectors it knows (a list of every stored account's name as
+    parameters would outgrow what one statement may carry)."""
     query = select(
         CalendarBinding.id, CalendarBinding.connector, CalendarBinding.calendar_id
-    ).where(CalendarBinding.lease_key.is_(None), CalendarBinding.connector.in_(connectors))
+    ).where(CalendarBinding.lease_key.is_(None))
     return [(row.id, row.connector, row.calendar_id) for row in session.execute(query)]
 
 

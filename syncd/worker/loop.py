@@ -113,7 +113,7 @@ class Worker(BackgroundLoop):
     async def _key_leases(self) -> None:
         """Lease keys for new bindings, before this worker leases them (every worker does
         so), so that a mailbox's calendars are never leased apart."""
-        found = await self.db.read(leases.unkeyed, list(self.connectors))
+        found = await self.db.read(leases.unkeyed)
         if found:
             keys = {
                 binding_id: f"{name}:{self.connectors[name].lease_key(calendar_id)}"
