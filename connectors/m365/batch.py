@@ -97,18 +97,14 @@ class Batcher:
         self._options = options
         self._queue: deque[_Pending] = deque()
         self._in_flight: list[_Pending] = []
-        # set when the queue holds a full batch while the runner lingers: one wake-up
-        # per batch, not one per queued request
-        self._filled: asyncio.Future[None] | None = None
+        self._arrived = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
     async def send(self, request: GraphRequest) -> GraphResponse:
         """Graph's answer to `request`, whatever its status; raises only if none came."""
         pending = _Pending(request, asyncio.get_running_loop().create_future())
         self._queue.append(pending)
-        filled = self._filled
-        if filled is not None and len(self._queue) >= self._options.batch_size:
-            _settle_none(filled)
+        self._arrived.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await pending.answer
@@ -145,16 +141,15 @@ class Batcher:
 
     async def _linger(self) -> None:
         """Give the worker's other concurrent calls a moment to join the batch."""
-        if len(self._queue) >= self._options.batch_size:
-            return
         loop = asyncio.get_running_loop()
-        self._filled = filled = loop.create_future()
-        timer = loop.call_later(self._options.linger_seconds, _settle_none, filled)
-        try:
-            await filled
-        finally:
-            timer.cancel()
-            self._filled = None
+        deadline = loop.time() + self._options.linger_seconds
+        while len(self._queue) < self._options.batch_size:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), left)
 
     def _take(self) -> list[_Pending]:
         batch: list[_Pending] = []
@@ -252,11 +247,6 @@ class Batcher:
     def _backoff(self, attempt: int) -> float:
         options = self._options
         return backoff_seconds(attempt, options.retry_base_seconds, options.retry_max_seconds)
-
-
-def _settle_none(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def _settle_error(pending: _Pending, error: Exception) -> None:
