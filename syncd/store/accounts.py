@@ -236,7 +236,19 @@ def versions(session: Session) -> dict[int, int]:
     return {row[0]: row[1] for row in session.execute(query)}
 
 
+_IDS_PER_READ = 1000  # well under SQLite's and PostgreSQL's parameters per statement
+
+
 def stored_accounts(session: Session, ids: Sequence[int]) -> list[StoredAccount]:
+    """The accounts `ids`, read a thousand at a time (a process's first refresh reads
+    every stored account)."""
+    found: list[StoredAccount] = []
+    for start in range(0, len(ids), _IDS_PER_READ):
+        found.extend(_stored_accounts(session, ids[start:start + _IDS_PER_READ]))
+    return found
+
+
+def _stored_accounts(session: Session, ids: Sequence[int]) -> list[StoredAccount]:
     query = select(
         ConnectorAccount.id, ConnectorAccount.version, ConnectorAccount.kind,
         ConnectorAccount.settings, ConnectorAccount.credential,
