@@ -30,6 +30,9 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic() on arrival
+    # time.time() on arrival: retries are scheduled by the wall clock (the database's
+    # next_attempt_at), so only this clock can show that a retry came no sooner than asked
+    wall: float = 0.0
 
     @property
     def webhook_id(self) -> str:
@@ -124,7 +127,7 @@ class Receiver:
             if not message.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        request = Received(headers, body, time.monotonic())
+        request = Received(headers, body, time.monotonic(), time.time())
         with self._lock:
             self._received.append(request)
         await self._respond(self.answer(request), send)

@@ -103,7 +103,7 @@ def test_429_is_retried_no_sooner_than_retry_after(
     deliver_all(runtime)
     one, two = receiver.received
     assert one.webhook_id == two.webhook_id
-    assert two.at - one.at >= 0.95  # the backoff alone would be 0.05-0.2 s
+    assert two.wall - one.wall >= 0.95  # the backoff alone would be 0.05-0.2 s
     (row,) = all_deliveries(runtime)
     assert (row.state, row.attempts) == ("delivered", 2)
 
