@@ -4,9 +4,11 @@ Each kind is an entry point in the `syncd.connectors` group naming a module (a
 connector's package) that exposes `Settings`, its configuration table, and
 `build`; it is imported only when first needed. A kind whose accounts can be
 stored by the caller (syncd keeps them in its database, the secret encrypted)
-also exposes `build_with_credential`, used through `build_account`. A kind whose service pushes
-change notifications also exposes `PUSH_FEED` (a `connectors.push.PushFeed`),
-which syncd's web handler serves. A connector shipped elsewhere registers itself
+also exposes `build_with_credential`, used through `build_account`. A kind that
+can tell where a calendar lives, whichever account reaches it, exposes
+`calendar_identity`. A kind whose service pushes change notifications also
+exposes `PUSH_FEED` (a `connectors.push.PushFeed`), which syncd's web handler
+serves. A connector shipped elsewhere registers itself
 the same way in its own distribution:
 
     [project.entry-points."syncd.connectors"]
@@ -95,6 +97,20 @@ def _unknown(kind: str) -> str:
     if not known:
         return f"unknown connector kind {kind!r} (none installed: reinstall syncd)"
     return f"unknown connector kind {kind!r} (known: {', '.join(known)})"
+
+
+def calendar_identity(raw: Mapping[str, Any], calendar_id: str, *, stored: bool) -> str | None:
+    """Where `calendar_id` of the account `raw` (a validated table; `stored`: a stored
+    account's) lives, spelt the same whichever account reaches it: two bindings of one
+    identity would write every booking twice. None where the kind cannot tell (it exposes
+    no `calendar_identity`, or the id is not one of the account's)."""
+    kind = load_kind(str(raw.get("kind")))
+    identify = getattr(kind, "calendar_identity", None)
+    if identify is None:
+        return None
+    settings = kind.Settings.model_validate(raw, context={STORED_ACCOUNT: stored})
+    identity = identify(settings, calendar_id)
+    return identity if isinstance(identity, str) else None
 
 
 def build_connector(raw: Mapping[str, Any]) -> Connector:

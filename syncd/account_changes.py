@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from connectors import build_account
 from syncd.config import Settings
-from syncd.config.stored_accounts import connector_settings, only_m365_app, stored_settings
+from syncd.config.stored_accounts import (
+    connector_settings,
+    identity_of,
+    only_m365_app,
+    stored_settings,
+)
 from syncd.errors import ConfigError, Conflict, InputError
 from syncd.runtime import Runtime
 from syncd.schemas import AccountIn, BindingIn, field_errors
@@ -143,30 +148,42 @@ async def _in_thread(runtime: Runtime, work: Callable[[SyncdSession], T]) -> T:
     return await asyncio.to_thread(in_transaction)
 
 
-async def refuse_foreign_calendar(runtime: Runtime, merchant_key: str, data: BindingIn) -> None:
-    """A calendar id must name a calendar of its connector's own account (not another host)."""
-    name = data.connector
+async def checked_calendar(runtime: Runtime, merchant_key: str, data: BindingIn) -> str | None:
+    """Where the binding's calendar lives (connectors.calendar_identity; None: unknown). Its
+    id must name a calendar of its connector's own account, not one on another host."""
+    name, settings, stored = data.connector, None, False
     if data.account is not None:
-        name = await _account_name(runtime, merchant_key, data.account)
+        name, settings = await _stored_account(runtime, merchant_key, data.account)
+        stored = True
+    elif name is not None:
+        settings = runtime.settings.connectors.get(name)
     connector = None if name is None else runtime.connectors.get(name)
     problem = None if connector is None else connector.calendar_id_problem(data.calendar_id)
     if problem is not None:
         raise InputError({"calendar_id": problem})
+    if settings is None:
+        return None
+    tables = runtime.settings.connectors
+    return identity_of(settings, data.calendar_id, tables, stored=stored)
 
 
-async def _account_name(runtime: Runtime, merchant_key: str, account_key: str) -> str | None:
-    """The stored account's registry name, once this process's registry has it (None: no
-    such account; storing the binding names the field)."""
+async def _stored_account(
+    runtime: Runtime, merchant_key: str, account_key: str
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The stored account's registry name, once this process's registry has it, and its
+    settings (None, None: no such account; storing the binding names the field)."""
 
-    def work(session: SyncdSession) -> str | None:
+    def work(session: SyncdSession) -> tuple[str | None, dict[str, Any] | None]:
         merchant = catalog.get_merchant(session, merchant_key)
         account = accounts.find_account(session, merchant, account_key)
-        return None if account is None else accounts.registry_name(account.id)
+        if account is None:
+            return None, None
+        return accounts.registry_name(account.id), accounts.settings_of(account)
 
-    name = await _in_thread(runtime, work)
+    name, settings = await _in_thread(runtime, work)
     if name is not None and name not in runtime.connectors:
         await runtime.connectors.refresh()  # stored a moment ago, by this or another process
-    return name
+    return name, settings
 
 
 async def bind_calendar(
@@ -174,12 +191,12 @@ async def bind_calendar(
 ) -> tuple[CalendarBinding, bool]:
     """Bind a calendar (of a stored account: `data.account`) to a staff member, as the API's
     PUT .../calendars/{key} does; the staff member's bookings follow it within seconds."""
-    await refuse_foreign_calendar(runtime, merchant_key, data)
+    identity = await checked_calendar(runtime, merchant_key, data)
     connectors = set(runtime.settings.connectors)
 
     def work(session: SyncdSession) -> tuple[CalendarBinding, bool]:
         merchant = catalog.get_merchant(session, merchant_key)
         staff = catalog.get_in_merchant(session, Staff, merchant, staff_key)
-        return catalog.upsert_binding(session, staff, key, data, connectors)
+        return catalog.upsert_binding(session, staff, key, data, connectors, identity=identity)
 
     return await _in_thread(runtime, work)

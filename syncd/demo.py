@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from connectors.caldav import CalDAVConnector
+from syncd.config.stored_accounts import identity_of
 from syncd.runtime import Runtime
 from syncd.schemas import BindingIn, BookingIn, MerchantIn, ServiceIn, StaffIn
 from syncd.store.bookings import put_booking
@@ -48,6 +49,7 @@ async def make_calendars(connector: CalDAVConnector, username: str) -> None:
 
 def seed(runtime: Runtime, connector_name: str, username: str) -> None:
     """Idempotent: a second `make run` finds everything in place."""
+    table = runtime.settings.connectors[connector_name]
     with runtime.sessions.begin() as session:
         merchant, _ = upsert_merchant(
             session, MERCHANT, MerchantIn(
@@ -64,8 +66,10 @@ def seed(runtime: Runtime, connector_name: str, username: str) -> None:
                     {"name": name, "timezone": TIMEZONE, "working_hours": HOURS}
                 ),
             )
-            binding = BindingIn(connector=connector_name, calendar_id=calendar_path(username, key))
-            upsert_binding(session, member, "work", binding, {connector_name})
+            calendar_id = calendar_path(username, key)
+            binding = BindingIn(connector=connector_name, calendar_id=calendar_id)
+            identity = identity_of(table, calendar_id, runtime.settings.connectors, stored=False)
+            upsert_binding(session, member, "work", binding, {connector_name}, identity=identity)
         upsert_service(session, merchant, "consultation", CONSULTATION)
         for index, start in enumerate(_demo_times()):
             staff = list(STAFF)[index % len(STAFF)]

@@ -11,9 +11,15 @@ email address or URL to an account's calendars, with `discovery_start`,
 from __future__ import annotations
 
 from connectors.caldav.calendar import CalDAVCalendar
-from connectors.caldav.connector import CalDAVConnector, build, build_with_credential
+from connectors.caldav.connector import (
+    CalDAVConnector,
+    build,
+    build_with_credential,
+    calendar_identity,
+)
 from connectors.caldav.settings import Settings
 
 __all__ = [
-    "CalDAVCalendar", "CalDAVConnector", "Settings", "build", "build_with_credential"
+    "CalDAVCalendar", "CalDAVConnector", "Settings", "build", "build_with_credential",
+    "calendar_identity",
 ]

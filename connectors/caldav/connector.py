@@ -10,7 +10,7 @@ from connectors.base import Connector
 from connectors.caldav import reports
 from connectors.caldav.calendar import CalDAVCalendar
 from connectors.caldav.http import XML, DavClient, new_clients
-from connectors.caldav.origin import OutsideAccountError
+from connectors.caldav.origin import AccountOrigin, OutsideAccountError
 from connectors.caldav.settings import Settings, read_password
 from connectors.errors import ConfigError, PermanentError, RemoteNotFound
 
@@ -70,6 +70,15 @@ class CalDAVConnector(Connector):
 
     async def aclose(self) -> None:
         await self._dav.aclose()
+
+
+def calendar_identity(settings: Settings, calendar_id: str) -> str | None:
+    """The collection's own address (see `connectors.calendar_identity`); None for an id
+    that is not one of the account's calendars."""
+    try:
+        return AccountOrigin(settings.url).calendar_identity(calendar_id)
+    except OutsideAccountError:
+        return None
 
 
 def build(settings: Settings) -> CalDAVConnector:

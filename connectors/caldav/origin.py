@@ -67,6 +67,13 @@ class AccountOrigin:
             raise OutsideAccountError(f"must be a collection under {self.root}")
         return self._prefix + quote(path if path.endswith("/") else path + "/")
 
+    def calendar_identity(self, calendar_id: str) -> str:
+        """Where `calendar_id`'s collection lives, spelt the same whichever account URL
+        reaches it (scheme and host case, default port, escaping); raises as calendar_url."""
+        path = urlsplit(self.calendar_url(calendar_id)).path
+        origin = self.origin
+        return f"caldav:{origin.scheme}://{origin.host}:{origin.port}{path}"
+
     def _same_server(self, url: str) -> bool:
         parts = urlsplit(url)
         return self.owns(url) and parts.username is None and parts.password is None

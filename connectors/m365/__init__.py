@@ -18,7 +18,12 @@ notification POSTs read: the kind's push feed, `PUSH_FEED`).
 from __future__ import annotations
 
 from connectors.m365.calendar import M365Calendar
-from connectors.m365.connector import M365Connector, build, build_with_credential
+from connectors.m365.connector import (
+    M365Connector,
+    build,
+    build_with_credential,
+    calendar_identity,
+)
 from connectors.m365.push import PUSH_FEED
 from connectors.m365.settings import Settings
 
@@ -29,4 +34,5 @@ __all__ = [
     "Settings",
     "build",
     "build_with_credential",
+    "calendar_identity",
 ]

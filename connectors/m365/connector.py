@@ -99,6 +99,24 @@ class M365Connector(Connector):
         self.tokens.close()
 
 
+def calendar_identity(settings: Settings, calendar_id: str) -> str | None:
+    """The calendar's mailbox and id in the tenant (see `connectors.calendar_identity`;
+    a signed-in account's `me` is its user); None for an id that is not the account's.
+    A mailbox named once by principal name and once by
+    object id, or the default calendar once by `<user>` and once by its id, are not
+    recognised as the same: that would take a request to Graph."""
+    delegated = settings.sign_in == "delegated"
+    try:
+        target = CalendarTarget.parse(calendar_id, delegated=delegated)
+    except PermanentError:
+        return None
+    mailbox = settings.user if target.is_me else target.mailbox
+    if mailbox is None:
+        return None
+    calendar = target.calendar or ""
+    return f"m365:{settings.tenant_id.lower()}:{mailbox.lower()}:{calendar}"
+
+
 def build(settings: Settings) -> M365Connector:
     """A connector for the app in `settings`; `ConfigError` if its credential is missing.
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from syncd.account_changes import refuse_foreign_calendar
+from syncd.account_changes import checked_calendar
 from syncd.api.answers import BindingList, BindingOut, MerchantOut, ServiceOut, StaffOut
 from syncd.api.handling import Handler, path_keys, read_body, reply, resource, transact
 from syncd.api.operation import Operation
@@ -102,12 +102,14 @@ def _binding_reply(session: Session, binding: CalendarBinding, created: bool = F
 async def put_binding(runtime: Runtime, request: Request) -> Response:
     merchant_key, staff_key, key = path_keys(request, "merchant", "staff", "binding")
     data = parse(BindingIn, await read_body(runtime, request))
-    await refuse_foreign_calendar(runtime, merchant_key, data)
+    identity = await checked_calendar(runtime, merchant_key, data)
     connectors = set(runtime.settings.connectors)
 
     def work(session: Session) -> Response:
         staff = _staff(session, merchant_key, staff_key)
-        binding, created = catalog.upsert_binding(session, staff, key, data, connectors)
+        binding, created = catalog.upsert_binding(
+            session, staff, key, data, connectors, identity=identity
+        )
         return _binding_reply(session, binding, created)
 
     return await transact(runtime, work)

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from connectors import account_settings
+from connectors import account_settings, calendar_identity
 from syncd.errors import ConfigError
 
 M365: Literal["m365"] = "m365"
@@ -98,3 +98,21 @@ def stored_shape(settings: Mapping[str, Any]) -> None:
         M365Account.model_validate(settings)
     else:
         account_settings(settings)
+
+
+def identity_of(
+    settings: Mapping[str, Any],
+    calendar_id: str,
+    connectors: Mapping[str, Mapping[str, Any]],
+    *,
+    stored: bool,
+) -> str | None:
+    """Where `calendar_id` of an account lives (`connectors.calendar_identity`): a stored
+    account's `settings` (its app's table merged in), or a `[connectors.<name>]` table's.
+    None when it cannot be told, or the settings no longer build an account (binding it
+    is refused elsewhere, with the reason)."""
+    try:
+        raw = connector_settings(settings, connectors) if stored else settings
+        return calendar_identity(raw, calendar_id, stored=stored)
+    except (ConfigError, ValidationError, ValueError):
+        return None

@@ -32,6 +32,7 @@ from syncd.store.accounts import (
     settings_of,
     upsert_account,
 )
+from syncd.store.catalog import hold_identity
 from syncd.store.connect_tokens import ConnectToken
 from syncd.store.mirrors import bind_calendar_to_bookings
 from syncd.store.models import CalendarBinding, ConnectorAccount, Merchant, Mirror, Staff
@@ -52,16 +53,23 @@ def account_key(staff: Staff, settings: dict[str, Any]) -> str:
 
 
 def connect(
-    session: Session, link: ConnectToken, draft: Draft, calendar_id: str, seal: Seal
+    session: Session,
+    link: ConnectToken,
+    draft: Draft,
+    calendar_id: str,
+    seal: Seal,
+    *,
+    identity: str | None = None,
 ) -> CalendarBinding:
-    """Bind the chosen calendar of the draft's account; the draft is dropped."""
+    """Bind the chosen calendar of the draft's account (`identity`: where it lives, see
+    connectors.calendar_identity); the draft is dropped."""
     option = draft.option(calendar_id)
     if option is None or not option.usable:
         raise InputError({"calendar": "Please choose one of the calendars shown."})
     staff = link.staff
     account = (store_account(session, staff, draft, seal) if draft.account_key is None
                else _merchant_account(session, staff, draft.account_key))
-    binding = bind(session, staff, account, calendar_id)
+    binding = bind(session, staff, account, calendar_id, identity)
     drop_draft(link)
     return binding
 
@@ -105,7 +113,11 @@ def _merchant_account(session: Session, staff: Staff, key: str) -> ConnectorAcco
 
 
 def bind(
-    session: Session, staff: Staff, account: ConnectorAccount, calendar_id: str
+    session: Session,
+    staff: Staff,
+    account: ConnectorAccount,
+    calendar_id: str,
+    identity: str | None = None,
 ) -> CalendarBinding:
     """The staff member's binding of the calendar, active; their other connections end."""
     connector = registry_name(account.id)
@@ -122,9 +134,17 @@ def bind(
             connector=connector, account_id=account.id, calendar_id=calendar_id)
         session.add(binding)
     binding.active = True
+    _hold(session, binding, identity)
     session.flush()
     bind_calendar_to_bookings(session, binding)
     return binding
+
+
+def _hold(session: Session, binding: CalendarBinding, identity: str | None) -> None:
+    try:
+        hold_identity(session, binding, identity)
+    except Conflict:
+        raise Conflict(CALENDAR_TAKEN) from None
 
 
 def connected_bindings(session: Session, staff: Staff) -> list[CalendarBinding]:
@@ -154,6 +174,7 @@ def disconnect(session: Session, link: ConnectToken, binding_key: str) -> None:
 
 def _stop(session: Session, binding: CalendarBinding) -> None:
     binding.active = False
+    hold_identity(session, binding, None)
     locked = select(Mirror.id).where(Mirror.binding_id == binding.id).with_for_update()
     ids = list(session.scalars(locked))
     if ids:

@@ -15,6 +15,12 @@ from syncd.store.models import Base, CalendarBinding, ConnectorAccount, Merchant
 
 T = TypeVar("T", bound=Base)
 
+CALENDAR_BOUND = "this calendar is already bound to a staff member"
+CALENDAR_BOUND_ELSEWHERE = (
+    "this calendar is already bound to a staff member through another account or connector;"
+    " binding it twice would put every booking on it twice"
+)
+
 
 _LOOKUPS = "syncd.lookups"
 
@@ -138,9 +144,16 @@ def get_binding(session: Session, staff: Staff, key: str) -> CalendarBinding:
 
 
 def upsert_binding(
-    session: Session, staff: Staff, key: str, data: BindingIn, known_connectors: set[str]
+    session: Session,
+    staff: Staff,
+    key: str,
+    data: BindingIn,
+    known_connectors: set[str],
+    *,
+    identity: str | None = None,
 ) -> tuple[CalendarBinding, bool]:
-    """Bind a calendar to a staff member; their bookings follow it (or leave it)."""
+    """Bind a calendar to a staff member; their bookings follow it (or leave it).
+    `identity`: where the calendar lives (connectors.calendar_identity), if known."""
     connector, account = _binding_source(session, staff, data, known_connectors)
     binding = _find_binding(session, staff, key)
     created = binding is None
@@ -150,9 +163,24 @@ def upsert_binding(
     elif (binding.connector, binding.calendar_id) != (connector, data.calendar_id):
         raise Conflict("a binding's calendar cannot change; bind the new calendar under a new key")
     binding.active = data.active
+    hold_identity(session, binding, identity)
     session.flush()
     bind_calendar_to_bookings(session, binding)
     return binding, created
+
+
+def hold_identity(session: Session, binding: CalendarBinding, identity: str | None) -> None:
+    """An active binding holds its calendar's identity; `Conflict` when another active
+    binding holds it already (the same calendar through another account or connector).
+    An inactive binding holds none, so the calendar can be bound again elsewhere."""
+    held = identity if binding.active else None
+    if held is not None:
+        holder = session.scalar(select(CalendarBinding.id).where(
+            CalendarBinding.calendar_identity == held, CalendarBinding.id != binding.id))
+        if holder is not None:
+            raise Conflict(CALENDAR_BOUND_ELSEWHERE)
+    if held is not None or not binding.active:
+        binding.calendar_identity = held
 
 
 def _binding_source(
@@ -178,7 +206,7 @@ def _new_binding(
         )
     )
     if taken is not None:
-        raise Conflict("this calendar is already bound to a staff member")
+        raise Conflict(CALENDAR_BOUND)
     binding = CalendarBinding(
         staff_id=staff.id, key=key, connector=connector, calendar_id=calendar_id
     )

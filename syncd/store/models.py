@@ -172,6 +172,9 @@ class CalendarBinding(Base):
         ForeignKey("connector_accounts.id", ondelete="RESTRICT"), index=True
     )
     calendar_id: Mapped[str] = mapped_column(String(1000))
+    # where the calendar lives whichever account reaches it (connectors.calendar_identity),
+    # held while the binding is active: a calendar bound twice would get every booking twice
+    calendar_identity: Mapped[str | None] = mapped_column(String(1200), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None]

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from syncd.config.stored_accounts import identity_of
 from syncd.connect import binding as connecting
 from syncd.connect.caldav import find_calendars
 from syncd.connect.drafts import keep_draft
@@ -112,7 +113,9 @@ async def choose(site: ConnectSite, request: Request) -> Response:
         draft = site.draft_of(link)
         if draft is None:
             return False
-        connecting.connect(session, link, draft, chosen, site.seal)
+        tables = site.web.runtime.settings.connectors
+        identity = identity_of(draft.settings, chosen, tables, stored=True)
+        connecting.connect(session, link, draft, chosen, site.seal, identity=identity)
         return True
 
     bound = await site.with_link(token, bind, lock=True)
