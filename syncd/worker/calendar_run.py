@@ -214,8 +214,9 @@ class CalendarRun:
         """Claim what is due and not yet claimed, ahead of what waits in `queued`: a retry
         that came due has waited its backoff already."""
         busy = writes.ids | {task.mirror_id for task in queued}
+        looked_at = time.monotonic()  # before the claim reads the store's clock
         claimed = await self._claim(busy)
-        self.retries.claimed({task.mirror_id for task in claimed}, busy)
+        self.retries.claimed({task.mirror_id for task in claimed}, busy, looked_at)
         if claimed:
             # once per process, and only when there is something to write here
             await self._learn_contents()

@@ -30,13 +30,12 @@ class DueAgain:
             return None
         return max(0.0, min(self._due.values()) - time.monotonic())
 
-    def claimed(self, claimed: set[int], busy: set[int]) -> None:
-        """Forget the retries a claim took, and those due that it did not find: gone from
-        the store's queue (written by a change, given up). A retry still in flight (its
-        failure being recorded) waits for the next claim."""
-        now = time.monotonic()
+    def claimed(self, claimed: set[int], busy: set[int], looked_at: float) -> None:
+        """Forget the retries a claim begun at `looked_at` took, and those due by then that
+        it did not find: gone from the store's queue (written by a change, given up). One
+        still in flight (its failure being recorded), or due only since, waits for the next."""
         self._due = {
             mirror_id: due_at
             for mirror_id, due_at in self._due.items()
-            if mirror_id not in claimed and (due_at > now or mirror_id in busy)
+            if mirror_id not in claimed and (due_at > looked_at or mirror_id in busy)
         }

@@ -9,6 +9,7 @@ claim when the retry comes due.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from syncd.errors import TransientError
 from syncd.runtime import Runtime
 from syncd.store.models import Booking, Mirror
 from syncd.timeutil import as_utc, utcnow
+from syncd.worker.due_again import DueAgain
 from tests import factories as f
 from tests.worker.test_worker_memory import nothing_pending, run_until
 
@@ -94,3 +96,19 @@ def test_a_failed_write_goes_again_when_due_ahead_of_the_rest_of_its_claim(
     # just before its clock reaches the store's); not last, after the whole claim.
     assert calendar.failed is not None
     assert calendar.written.index(calendar.failed) <= 3, calendar.written
+
+
+def test_a_claim_forgets_only_the_retries_it_should_have_found() -> None:
+    retries, now = DueAgain(), time.monotonic()
+    for mirror_id in (1, 2, 3):
+        retries.add(mirror_id, now - 2)
+    retries.add(4, now + 60)
+    # 1 claimed; 2 due when the claim looked but not found: gone from the store's queue;
+    # 3 still being recorded; 4 not due yet
+    retries.claimed({1}, busy={3}, looked_at=now - 1)
+    assert retries.due()  # 3
+    retries.claimed({3}, busy=set(), looked_at=now - 1)
+    assert not retries.due()
+    assert (retries.seconds_to_next() or 0) > 50  # 4
+    retries.claimed(set(), busy=set(), looked_at=now + 61)
+    assert retries.seconds_to_next() is None
