@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -27,6 +28,7 @@ from syncd.timeutil import utcnow
 from syncd.webhooks.emit import mirror_dead_lettered
 from syncd.worker.contents import Contents
 from syncd.worker.converge import StaleTaskError, converge
+from syncd.worker.due_again import DueAgain
 from syncd.worker.health import RecentRequests
 from syncd.worker.inflight import InFlight
 from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
@@ -68,6 +70,7 @@ class CalendarRun:
     leased: bool = field(default=False, init=False)
     healthy: bool = field(default=False, init=False)  # its writes went well: healed on release
     recent: RecentRequests = field(default_factory=RecentRequests, init=False)
+    retries: DueAgain = field(default_factory=DueAgain, init=False)  # its own failed writes
     guard: LeaseGuard = field(init=False)
 
     def __post_init__(self) -> None:
@@ -120,23 +123,24 @@ class CalendarRun:
         log.warning("calendar lease %s", why, extra={"binding_id": self.target.binding_id})
 
     async def _work_through(self) -> None:
-        """A pipeline: the next claim is made as soon as a write finishes, while others run."""
-        writes = InFlight(self.concurrency)
+        """A pipeline: the next claim is made as soon as a write finishes, while others run,
+        or as soon as a failed write comes due again (syncd/worker/due_again.py)."""
+        writes, queued = InFlight(self.concurrency), deque[MirrorTask]()
         guard = asyncio.create_task(self.guard.watch())
         try:
             while self._may_go_on():
                 written = writes.written
-                claimed = await self._claim(writes.ids)
-                if claimed:
-                    # once per process, and only when there is something to write here
-                    await self._learn_contents()
-                    await self._dispatch(claimed, writes)
+                if not queued or self.retries.due():
+                    await self._claim_into(queued, writes)
+                if queued:
+                    await self._dispatch(queued, writes)
                 elif not writes:
                     break
                 # With nothing left in flight the pass claims again rather than ending: a
                 # $batch answers all its items at once, and a pass per batch cost its calendar
                 # a lease, a claim and a release per 20 writes.
-                await writes.settle(written)
+                if not self.retries.due():
+                    await writes.settle(written, self.retries.seconds_to_next())
             await writes.drain()
         except Exception:
             await writes.wait_for_all()  # a failed pass leaves no write of its own running
@@ -206,13 +210,26 @@ class CalendarRun:
         self.leased, self.renewed_at = True, max(self.renewed_at, started)
         return claimed
 
-    async def _dispatch(self, claimed: list[MirrorTask], writes: InFlight) -> None:
-        for task in claimed:
+    async def _claim_into(self, queued: deque[MirrorTask], writes: InFlight) -> None:
+        """Claim what is due and not yet claimed, ahead of what waits in `queued`: a retry
+        that came due has waited its backoff already."""
+        busy = writes.ids | {task.mirror_id for task in queued}
+        looked_at = time.monotonic()  # before the claim reads the store's clock
+        claimed = await self._claim(busy)
+        self.retries.claimed({task.mirror_id for task in claimed}, busy, looked_at)
+        if claimed:
+            # once per process, and only when there is something to write here
+            await self._learn_contents()
+            queued.extendleft(reversed(claimed))
+
+    async def _dispatch(self, queued: deque[MirrorTask], writes: InFlight) -> None:
+        """Start the queued writes as slots free up, until none is left or a retry is due."""
+        while queued:
             await writes.take_slot()
-            if not self._may_go_on():
+            if not self._may_go_on() or self.retries.due():
                 writes.give_back_slot()
                 return
-            task = self.ctx.contents.adopting(self.target.binding_id, task)  # noqa: PLW2901
+            task = self.ctx.contents.adopting(self.target.binding_id, queued.popleft())
             writes.start(task.mirror_id, self._attempt(task), partial(self._record, task))
 
     async def _renew_lease(self) -> bool:
@@ -299,12 +316,17 @@ class CalendarRun:
         refused = isinstance(error, PermanentError) and not live
         dead = refused or self.ctx.policy.gives_up_after(attempt)
         retry_after = error.retry_after if isinstance(error, TransientError) else None
-        retry_at = utcnow() + timedelta(seconds=self.ctx.policy.delay(attempt, retry_after))
+        delay = self.ctx.policy.delay(attempt, retry_after)
+        # the store's clock first: the pass never finds the retry due before the store does
+        retry_at = utcnow() + timedelta(seconds=delay)
+        due_at = time.monotonic() + delay
         message = f"{type(error).__name__}: {error}"
         await self.ctx.recorder.record(
             partial(_record_failure, task, message, retry_at, dead=dead, live=live,
                     lease=self.lease)
         )
+        if not dead:
+            self.retries.add(task.mirror_id, due_at)
         metrics.MIRROR_WRITES.labels(self.connector_kind, "dead" if dead else "retry").inc()
         extra = {
             "mirror_id": task.mirror_id,

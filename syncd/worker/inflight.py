@@ -62,11 +62,15 @@ class InFlight:
             self._progress.set()
         await record(result)
 
-    async def settle(self, written: int) -> None:
-        """Until a write finishes after the first `written` had; none writing: all recorded."""
+    async def settle(self, written: int, within: float | None = None) -> None:
+        """Until a write finishes after the first `written` had, or `within` seconds passed;
+        none writing: all recorded."""
         while self._writing and self.written == written:
             self._progress.clear()
-            await self._progress.wait()
+            try:
+                await asyncio.wait_for(self._progress.wait(), within)
+            except TimeoutError:
+                break
         if not self._writing:
             await self.drain()
         self._raise_failure()
