@@ -19,11 +19,50 @@ JSON_MEDIA_TYPE = "application/json"
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object, or an ApiError saying what is wrong with it."""
     require_json_media_type(request.headers.get("content-type", ""))
-    data = decode_json(await read_limited(request, limit))
+    body = await read_limited(request, limit)
+    data = decode_json(body)
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_input", "the body must be a JSON object",
                        {"body": "must be a JSON object"})
+    if b"\\u" in body:  # only an escape can put these characters in a JSON string
+        refuse_unstorable_text(data)
     return data
+
+
+def refuse_unstorable_text(data: Any) -> None:
+    """Text a database cannot keep (PostgreSQL holds no NUL, and UTF-8 no unpaired
+    surrogate) is refused naming its field, rather than failing when it is stored.
+    Walked without recursion: the body may nest as deep as the JSON decoder allows."""
+    waiting: list[tuple[str, Any]] = [("", data)]
+    while waiting:
+        path, value = waiting.pop()
+        if isinstance(value, str):
+            _refuse_if_unstorable(path or "body", value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _refuse_if_unstorable(path or "body", key)
+                waiting.append((f"{path}.{key}" if path else key, item))
+        elif isinstance(value, list):
+            waiting.extend(
+                (f"{path}.{index}" if path else str(index), item)
+                for index, item in enumerate(value)
+            )
+
+
+def _refuse_if_unstorable(field: str, text: str) -> None:
+    problem = _unstorable(text)
+    if problem is not None:
+        raise ApiError(422, "invalid_input", f"{field} {problem}", {field: problem})
+
+
+def _unstorable(text: str) -> str | None:
+    if "\0" in text:
+        return "must not contain the NUL character (U+0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain an unpaired surrogate (\\ud800-\\udfff)"
+    return None
 
 
 def require_json_media_type(content_type: str) -> None:

@@ -48,6 +48,8 @@ def _fields(body: bytes) -> dict[str, str]:
         raise BadInputError("The form could not be read.") from None
     fields: dict[str, str] = {}
     for name, value in pairs:
+        if "\0" in name or "\0" in value:  # no browser sends it, and no database keeps it
+            raise BadInputError("The form could not be read.")
         fields.setdefault(name, value)
     return fields
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,19 @@ CASES = [
     Bad("newline in name", "PUT", BOOKING,
         {"json": booking_body(customer=CUSTOMER | {"name": "Jane\nDoe"})},
         422, "invalid_input", ("customer.name",)),
+    # PostgreSQL keeps no NUL in text, and UTF-8 no unpaired surrogate: both were a 500
+    Bad("nul in notes", "PUT", BOOKING, {"json": booking_body(notes="a\x00b")},
+        422, "invalid_input", ("notes",)),
+    Bad("nul in a merchant's contact text", "PUT", MERCHANT,
+        {"json": {"name": "Salon", "timezone": "UTC", "contact_text": "\x00"}},
+        422, "invalid_input", ("contact_text",)),
+    Bad("unpaired surrogate in a name", "PUT", BOOKING,
+        {"content": json.dumps(booking_body(customer=CUSTOMER | {"name": "Jane \ud800"})),
+         "headers": JSON_TYPE},
+        422, "invalid_input", ("customer.name",)),
+    Bad("nul in a field's name", "PUT", BOOKING,
+        {"json": booking_body(customer=CUSTOMER | {"na\x00me": "Jane"})},
+        422, "invalid_input", ("customer",)),
     Bad("bad status", "PUT", BOOKING, {"json": booking_body(status="cancelled")},
         422, "invalid_input", ("status",)),
     Bad("update with unknown staff", "PUT", f"{MERCHANT}/bookings/b1",
