@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 SHARED_SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 
 
 def require_chromium() -> None:
@@ -27,8 +29,12 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
+# Per module, not per run: sync Playwright keeps an event loop running in this thread for
+# as long as it is open, and the asyncio tests of later modules could not run their own.
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per module; each test opens a context of its own (cookies, storage and
+    viewport are the context's)."""
     require_chromium()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -52,6 +58,29 @@ class Screenshots:
         self.shared.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, self.shared / path.name)
         return path
+
+
+class BothWidths:
+    """Each page of a flow walked at desktop width checked and screenshotted at phone width
+    too: the pages, not the clicks between them, are what the width changes.
+
+    Screenshots of a width go to test-output/screenshots/<name with {width} filled in>/.
+    """
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.widths = [
+            (size, Screenshots(folder / width, name.format(width=width)))
+            for width, size in (("phone", PHONE), ("desktop", DESKTOP))
+        ]
+
+    def take(self, page: Page, what: str, *, check: bool = True) -> None:
+        """At each width (desktop last, where the flow goes on): `check_accessible_basics`
+        unless `check` is False, and a screenshot."""
+        for size, shots in self.widths:
+            page.set_viewport_size(size)
+            if check:
+                check_accessible_basics(page)
+            shots.take(page, what)
 
 
 UNLABELLED_CONTROLS = """
