@@ -109,7 +109,13 @@ def postgres_database_url() -> Iterator[str]:
             hide_password=False
         )
     finally:
-        _admin(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        # DROP DATABASE waits for a checkpoint: seconds, up to tens of them on a busy server.
+        # A thread drops it while the tests go on; not a daemon, so the run waits for it.
+        threading.Thread(target=_drop_database, args=(name,), name=f"drop {name}").start()
+
+
+def _drop_database(name: str) -> None:
+    _admin(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _new_schema_name() -> str:
