@@ -24,6 +24,8 @@ from syncd.metrics import HTTP_REQUEST_SECONDS
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"
+# each status's class, made once rather than formatted on every request
+STATUS_CLASSES = {status: f"{status // 100}xx" for status in range(100, 600)}
 Labels = tuple[str, str, str]
 
 
@@ -59,21 +61,27 @@ class RequestMetrics:
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in METHODS else "other"
-            labels = (self._template(scope, asked), method, f"{status // 100}xx")
+            status_class = STATUS_CLASSES.get(status) or f"{status // 100}xx"
+            labels = (self._template(scope, asked), method, status_class)
             self._series_of(labels).observe(elapsed)
 
     def _template(self, routed: Scope, asked: Scope) -> str:
-        routes: Sequence[BaseRoute] = getattr(asked.get("app"), "routes", ())
-        if self._leaf_templates is None:
-            self._leaf_templates = dict(leaf_templates(routes))
-        answered = self._leaf_templates.get(id(routed.get("route")))
-        return answered or route_template(routes, asked) or UNMATCHED
+        leaves = self._leaf_templates
+        if leaves is None:
+            leaves = self._leaf_templates = dict(leaf_templates(_routes_of(asked)))
+        answered = leaves.get(id(routed.get("route")))
+        return answered or route_template(_routes_of(asked), asked) or UNMATCHED
 
     def _series_of(self, labels: Labels) -> Any:
         series = self._series.get(labels)
         if series is None:
             series = self._series[labels] = HTTP_REQUEST_SECONDS.labels(*labels)
         return series
+
+
+def _routes_of(asked: Scope) -> Sequence[BaseRoute]:
+    routes: Sequence[BaseRoute] = getattr(asked.get("app"), "routes", ())
+    return routes
 
 
 def leaf_templates(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[int, str]]:
