@@ -1,9 +1,11 @@
 """The `accounts` service, in every syncd process (run, worker and web alike): keeps the
 process's connector registry in step with the stored accounts.
 
-It refreshes every `accounts.refresh_seconds`, and at once when woken: by a commit
-of this process that changed an account, or on PostgreSQL by the NOTIFY
-`syncd_accounts` such a commit sends to every other process.
+It refreshes at once when woken: by a commit of this process that changed an
+account, or on PostgreSQL by the NOTIFY `syncd_accounts` such a commit sends to
+every other process. Every `accounts.refresh_seconds` it looks too, the net for
+wake-ups lost, reading the accounts' one-row fingerprint first and every
+version only when that moved.
 """
 
 from __future__ import annotations
@@ -47,14 +49,16 @@ class AccountRefresher:
     async def _refresh_until(self, stop: asyncio.Event, woken: asyncio.Event) -> None:
         backoff = Backoff("accounts")
         every = self.runtime.settings.accounts.refresh_seconds
+        registry, told = self.runtime.connectors, True  # the first look reads everything
         while not stop.is_set():
             woken.clear()
             try:
-                changed = await self.runtime.connectors.refresh()
+                changed = await (registry.refresh() if told else registry.refresh_if_changed())
             except Exception as error:
                 await backoff.wait(outage_or_raise(error), stop)
+                told = True
                 continue
             backoff.recovered()
             if changed:
                 self.runtime.waker.wake()  # the worker: bindings of a changed account, at once
-            await first_of([woken, stop], every)
+            told = await first_of([woken, stop], every)

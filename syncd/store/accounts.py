@@ -236,6 +236,23 @@ def versions(session: Session) -> dict[int, int]:
     return {row[0]: row[1] for row in session.execute(query)}
 
 
+def fingerprint(session: Session) -> tuple[int, int, int]:
+    """The accounts' count and sums of ids and versions, in one row: a registry's periodic
+    look reads every version only when this moved. Every change moves it: a version only
+    grows, and on PostgreSQL an account added in place of one removed has a new id."""
+    query = select(
+        func.count(), func.coalesce(func.sum(ConnectorAccount.id), 0),
+        func.coalesce(func.sum(ConnectorAccount.version), 0),
+    )
+    count, ids, total = session.execute(query).one()
+    return int(count), int(ids), int(total)
+
+
+def fingerprint_of(found: dict[int, int]) -> tuple[int, int, int]:
+    """`fingerprint` of what `versions` found."""
+    return len(found), sum(found), sum(found.values())
+
+
 _IDS_PER_READ = 1000  # well under SQLite's and PostgreSQL's parameters per statement
 
 

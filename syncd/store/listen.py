@@ -5,6 +5,10 @@ in one must wake the workers and senders of all. This task holds one
 connection listening on the wake channel and hands each notification to the
 process's `Waker`. A lost connection is re-opened with backoff; meanwhile the
 sweep keeps everything moving.
+
+The task sleeps on the connection's socket until the server sends something:
+psycopg's own `notifies()` wakes every 100 ms to look (its wait interval),
+which for two listeners per process was a loop wake-up every 50 ms, idle or not.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ import asyncio
 import logging
 
 import psycopg
+from psycopg.pq.abc import PGconn
 from sqlalchemy.engine import make_url
 
 from syncd.wakeup import WAKE_CHANNEL, Waker
 
 log = logging.getLogger("syncd.listen")
 RECONNECT_MAX_SECONDS = 30.0
-POLL_SECONDS = 1.0
 
 
 def libpq_url(url: str) -> str:
@@ -50,10 +54,38 @@ async def _listen(url: str, waker: Waker, stop: asyncio.Event, channel: str) -> 
         # Commits made before LISTEN took effect (while starting, or reconnecting) woke no
         # one here; one pass now picks them up instead of the next sweep.
         waker.wake()
-        while not stop.is_set():
-            # A bounded wait, so `stop` is noticed within a second.
-            async for _ in connection.notifies(timeout=POLL_SECONDS):
+        while await _readable(connection.pgconn.socket, stop):
+            if _notifications(connection.pgconn):
                 waker.wake()
+
+
+async def _readable(socket: int, stop: asyncio.Event) -> bool:
+    """Until the server sends something on `socket` (True) or `stop` is set (False)."""
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(socket, _settle, readable)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([readable, stopped], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        loop.remove_reader(socket)
+        stopped.cancel()
+    return not stop.is_set()
+
+
+def _settle(readable: asyncio.Future[None]) -> None:
+    if not readable.done():
+        readable.set_result(None)
+
+
+def _notifications(pgconn: PGconn) -> int:
+    """How many notifications the server sent: read what arrived, without blocking. A
+    closed connection raises psycopg.OperationalError here."""
+    pgconn.consume_input()
+    count = 0
+    while pgconn.notifies() is not None:
+        count += 1
+    return count
 
 
 async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:

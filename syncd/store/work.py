@@ -118,7 +118,10 @@ def next_due_time(session: Session, *, passes: PassSchedule | None = None) -> da
     paused = select(func.min(CalendarBinding.paused_until)).where(
         CalendarBinding.paused_until > now
     )
-    times = [session.scalar(mirror_due), session.scalar(lease_ends), session.scalar(paused)]
+    # One statement for the three: the worker asks after every round.
+    both = select(mirror_due.scalar_subquery(), lease_ends.scalar_subquery(),
+                  paused.scalar_subquery())
+    times = list(session.execute(both).one())
     if passes is not None:
         times.append(passes.next_time(session, utcnow(), held))
     present = [t for t in times if t is not None]

@@ -4,10 +4,13 @@ first use, hold no HTTP client until a calendar needs one, and close when idle."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tracemalloc
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from connectors.caldav import CalDAVConnector
 from connectors.errors import AuthError
@@ -94,6 +97,50 @@ def test_an_account_is_seen_after_refresh_and_its_password_change_rebuilds_it(
         await registry.aclose()
 
     asyncio.run(scenario())
+
+
+def test_the_periodic_look_reads_one_row_unless_an_account_changed(
+    runtime: Runtime, radicale: RadicaleServer
+) -> None:
+    async def scenario() -> None:
+        registry = ConnectorRegistry(runtime.settings, runtime.sessions)
+        alice = accounts.registry_name(store(runtime, "alice", radicale, "one"))
+        await registry.refresh()
+        first = registry[alice]
+        with statements_on_accounts(runtime) as read:
+            assert not await registry.refresh_if_changed()
+        assert len(read) == 1
+        assert "count(" in read[0].lower()  # the fingerprint alone
+        store(runtime, "alice", radicale, "two")  # a new version
+        assert await registry.refresh_if_changed()
+        assert registry[alice] is not first
+        bob = accounts.registry_name(store(runtime, "bob", radicale, "one"))
+        assert await registry.refresh_if_changed()
+        assert bob in registry
+        remove(runtime, "alice")
+        carol = accounts.registry_name(store(runtime, "carol", radicale, "one"))  # in its place
+        assert await registry.refresh_if_changed()
+        assert list(registry) == [bob, carol]
+        assert not await registry.refresh_if_changed()
+        await registry.aclose()
+
+    asyncio.run(scenario())
+
+
+@contextlib.contextmanager
+def statements_on_accounts(runtime: Runtime) -> Iterator[list[str]]:
+    """The statements reading or writing connector_accounts meanwhile."""
+    found: list[str] = []
+
+    def seen(*args: Any) -> None:
+        if "connector_accounts" in args[2]:
+            found.append(args[2])
+
+    event.listen(runtime.engine, "before_cursor_execute", seen)
+    try:
+        yield found
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", seen)
 
 
 def test_an_idle_account_is_closed_and_built_again_when_next_used(
