@@ -119,6 +119,31 @@ def test_a_recorded_removal_converges_a_mirror_that_wants_no_event(
         assert (mirror.pending, mirror.remote_may_exist, mirror.remote_id) == (False, False, None)
 
 
+
+def has_due(runtime: Runtime, binding_id: int, busy: set[int], at_offset: float = 0) -> bool:
+    now = utcnow() + timedelta(seconds=at_offset)
+    with read_transaction(runtime.sessions) as session:
+        return work.has_due(session, binding_id, now, busy)
+
+
+def test_has_due_finds_due_mirrors_of_the_calendar_that_are_not_busy(
+    memory_runtime: Runtime,
+) -> None:
+    ids = seed(memory_runtime, 4)  # two mirrors on each calendar
+    with memory_runtime.sessions.begin() as session:
+        rows = session.execute(select(Mirror.id, Mirror.binding_id)).all()
+        bobs = {mirror_id for mirror_id, binding_id in rows if binding_id == ids["bob"]}
+        later = utcnow() + timedelta(hours=1)
+        session.execute(update(Mirror).values(next_attempt_at=later))
+    assert not has_due(memory_runtime, ids["bob"], set())  # none due yet
+    assert has_due(memory_runtime, ids["bob"], set(), at_offset=7200)
+    assert has_due(memory_runtime, ids["bob"], {min(bobs)}, at_offset=7200)
+    assert not has_due(memory_runtime, ids["bob"], bobs, at_offset=7200)  # all in flight
+    with memory_runtime.sessions.begin() as session:
+        session.execute(update(Mirror).where(Mirror.id.in_(bobs)).values(pending=False))
+    assert not has_due(memory_runtime, ids["bob"], set(), at_offset=7200)  # all converged
+    assert has_due(memory_runtime, ids["alice"], bobs, at_offset=7200)
+
 def paused(runtime: Runtime, binding_id: int) -> CalendarBinding:
     with runtime.sessions.begin() as session:
         binding = session.get(CalendarBinding, binding_id)
