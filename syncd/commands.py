@@ -19,7 +19,7 @@ from syncd.embedded import EmbeddedRadicale, ensure_generated_secrets
 from syncd.errors import ConfigError
 from syncd.importer import import_bookings, read_bookings
 from syncd.ops.online import connector_problems as online_connector_problems
-from syncd.ops.stored_bindings import binding_problems
+from syncd.ops.stored_bindings import binding_problems, twice_bound
 from syncd.runtime import Runtime
 from syncd.serve import serve, stop_on_signals
 from syncd.store import accounts, leases, schema
@@ -37,7 +37,10 @@ def check(settings: Settings, *, online: bool) -> int:
     problems = settings_problems(settings) + _connector_problems(settings)
     if online:
         database = _database_problems(settings.database.url)
-        problems += database or binding_problems(settings.database.url, settings.connectors)
+        problems += database or (
+            binding_problems(settings.database.url, settings.connectors)
+            + twice_bound(settings.database.url, settings.connectors)
+        )
         problems += online_connector_problems(settings.connectors)
     if problems:
         raise ConfigError(problems)

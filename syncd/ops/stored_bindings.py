@@ -1,21 +1,28 @@
 """`syncd check --online`: does every stored calendar binding name a calendar of its own
-account? Bindings stored before calendar ids were checked may point at another host;
-the worker refuses to reach them, and `check` names them so an operator can rebind."""
+account, and is every calendar bound once? Bindings stored before calendar ids were
+checked may point at another host; the worker refuses to reach them, and `check` names
+them so an operator can rebind. Bindings stored before calendars were told apart by
+where they live may bind one calendar twice (through a config connector and a stored
+account), which writes every booking to it twice; `check` names those too."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from connectors import build_connector
 from connectors.base import Connector
+from syncd.config.stored_accounts import identity_of
 from syncd.errors import ConfigError
+from syncd.store.accounts import settings_of
 from syncd.store.db import create_db_engine
-from syncd.store.models import CalendarBinding, Staff
+from syncd.store.models import CalendarBinding, ConnectorAccount, Merchant, Staff
 
 _ROWS = select(Staff.key, CalendarBinding.key, CalendarBinding.connector,
                CalendarBinding.calendar_id).join(Staff, CalendarBinding.staff_id == Staff.id)
@@ -33,6 +40,59 @@ def binding_problems(database_url: str, tables: Mapping[str, Mapping[str, Any]])
         ]
     finally:
         asyncio.run(_close(connectors))
+
+
+def twice_bound(database_url: str, tables: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per calendar that more than one active binding writes to."""
+    holders: dict[str, list[str]] = defaultdict(list)
+    for merchant, staff, binding, identity in _active_identities(database_url, tables):
+        holders[identity].append(f"{merchant}/{staff}/{binding}")
+    return [
+        f"calendar {identity} is bound {len(names)} times ({', '.join(names)}): every booking "
+        "is written to it once per binding; make all but one inactive"
+        for identity, names in sorted(holders.items())
+        if len(names) > 1
+    ]
+
+
+def _active_identities(
+    database_url: str, tables: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[str, str, str, str]]:
+    """(merchant, staff, binding, calendar identity) of each active binding whose calendar
+    can be told: as stored, else worked out from its connector's table or stored account."""
+    query = (
+        select(Merchant.key, Staff.key, CalendarBinding, ConnectorAccount)
+        .join(Staff, CalendarBinding.staff_id == Staff.id)
+        .join(Merchant, Staff.merchant_id == Merchant.id)
+        .outerjoin(ConnectorAccount, CalendarBinding.account_id == ConnectorAccount.id)
+        .where(CalendarBinding.active.is_(True))
+    )
+    found = []
+    engine = create_db_engine(database_url)
+    try:
+        with Session(engine) as session:
+            for merchant, staff, binding, account in session.execute(query):
+                identity = binding.calendar_identity or _identity(binding, account, tables)
+                if identity is not None:
+                    found.append((merchant, staff, binding.key, identity))
+    except SQLAlchemyError:
+        return []  # the database check reports it
+    finally:
+        engine.dispose()
+    return found
+
+
+def _identity(
+    binding: CalendarBinding,
+    account: ConnectorAccount | None,
+    tables: Mapping[str, Mapping[str, Any]],
+) -> str | None:
+    if account is not None:
+        return identity_of(settings_of(account), binding.calendar_id, tables, stored=True)
+    table = tables.get(binding.connector)
+    if table is None:
+        return None
+    return identity_of(table, binding.calendar_id, tables, stored=False)
 
 
 def _stored(database_url: str) -> list[tuple[str, str, str, str]]:
