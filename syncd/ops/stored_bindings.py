@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +23,8 @@ from syncd.errors import ConfigError
 from syncd.store.accounts import settings_of
 from syncd.store.db import create_db_engine
 from syncd.store.models import CalendarBinding, ConnectorAccount, Merchant, Staff
+
+T = TypeVar("T")
 
 _ROWS = select(Staff.key, CalendarBinding.key, CalendarBinding.connector,
                CalendarBinding.calendar_id).join(Staff, CalendarBinding.staff_id == Staff.id)
@@ -67,19 +69,16 @@ def _active_identities(
         .outerjoin(ConnectorAccount, CalendarBinding.account_id == ConnectorAccount.id)
         .where(CalendarBinding.active.is_(True))
     )
-    found = []
-    engine = create_db_engine(database_url)
-    try:
-        with Session(engine) as session:
-            for merchant, staff, binding, account in session.execute(query):
-                identity = binding.calendar_identity or _identity(binding, account, tables)
-                if identity is not None:
-                    found.append((merchant, staff, binding.key, identity))
-    except SQLAlchemyError:
-        return []  # the database check reports it
-    finally:
-        engine.dispose()
-    return found
+
+    def identities(session: Session) -> list[tuple[str, str, str, str]]:
+        found = []
+        for merchant, staff, binding, account in session.execute(query):
+            identity = binding.calendar_identity or _identity(binding, account, tables)
+            if identity is not None:
+                found.append((merchant, staff, binding.key, identity))
+        return found
+
+    return _read(database_url, identities)
 
 
 def _identity(
@@ -96,13 +95,21 @@ def _identity(
 
 
 def _stored(database_url: str) -> list[tuple[str, str, str, str]]:
+    return _read(database_url, lambda session: [
+        (staff, binding, name, calendar)
+        for staff, binding, name, calendar in session.execute(_ROWS)
+    ])
+
+
+def _read(database_url: str, read: Callable[[Session], list[T]]) -> list[T]:
+    """What `read` finds in the database; nothing when it cannot be reached (the
+    database check reports that)."""
     engine = create_db_engine(database_url)
     try:
-        with engine.connect() as connection:
-            rows = connection.execute(_ROWS)
-            return [(staff, binding, name, calendar) for staff, binding, name, calendar in rows]
+        with Session(engine) as session:
+            return read(session)
     except SQLAlchemyError:
-        return []  # the database check reports it
+        return []
     finally:
         engine.dispose()
 

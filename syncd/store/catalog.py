@@ -173,14 +173,16 @@ def hold_identity(session: Session, binding: CalendarBinding, identity: str | No
     """An active binding holds its calendar's identity; `Conflict` when another active
     binding holds it already (the same calendar through another account or connector).
     An inactive binding holds none, so the calendar can be bound again elsewhere."""
-    held = identity if binding.active else None
-    if held is not None:
-        holder = session.scalar(select(CalendarBinding.id).where(
-            CalendarBinding.calendar_identity == held, CalendarBinding.id != binding.id))
-        if holder is not None:
-            raise Conflict(CALENDAR_BOUND_ELSEWHERE)
-    if held is not None or not binding.active:
-        binding.calendar_identity = held
+    if not binding.active:
+        binding.calendar_identity = None
+        return
+    if identity is None:
+        return  # not known: it keeps what it held
+    holder = session.scalar(select(CalendarBinding.id).where(
+        CalendarBinding.calendar_identity == identity, CalendarBinding.id != binding.id))
+    if holder is not None:
+        raise Conflict(CALENDAR_BOUND_ELSEWHERE)
+    binding.calendar_identity = identity
 
 
 def _binding_source(

@@ -151,7 +151,7 @@ def claim_tasks(
 def _among(mirror_ids: list[int]) -> ColumnElement[bool]:
     """The mirrors of `mirror_ids`, on PostgreSQL: as one array parameter the statement's
     text is the same for any number of ids, and psycopg and SQLAlchemy reuse its parsing;
-    an IN list is a placeholder per id, and psycopg parses one of more than 50 anew."""
+    an IN list binds one parameter per id, and psycopg parses one of more than 50 anew."""
     return _MIRRORS.c.id == any_(bindparam("mirror_ids", mirror_ids, type_=ARRAY(Integer)))
 
 

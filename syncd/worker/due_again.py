@@ -22,7 +22,7 @@ class DueAgain:
 
     def due(self) -> bool:
         """Whether a retry has come due and the pass should claim before it starts more."""
-        return bool(self._due) and min(self._due.values()) <= time.monotonic()
+        return self.seconds_to_next() == 0.0
 
     def seconds_to_next(self) -> float | None:
         """Until the next retry comes due; None when none waits."""
