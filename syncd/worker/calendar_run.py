@@ -30,7 +30,7 @@ from syncd.worker.contents import Contents
 from syncd.worker.converge import StaleTaskError, converge
 from syncd.worker.due_again import DueAgain
 from syncd.worker.health import RecentRequests
-from syncd.worker.inflight import InFlight
+from syncd.worker.inflight import InFlight, Underway
 from syncd.worker.lease_guard import LeaseGuard, LeaseLapsedError
 from syncd.worker.refused import Refusal, record_refusal
 from syncd.worker.unwritable import open_unwritable_conflict
@@ -52,6 +52,7 @@ class RunContext:
     watcher: Watcher | None = None  # reconcile passes, after the writes (syncd/reconcile)
     contents: Contents = field(default_factory=Contents)  # events found before first writes
     link_days: float = 7.0  # a reconnect link's life, when credentials are refused
+    underway: Underway = field(default_factory=Underway)  # the worker's writes, all calendars
 
 
 @dataclass
@@ -95,7 +96,8 @@ class CalendarRun:
             heartbeat.cancel()
             # With the results of other calendars: passes that end together commit once.
             release = leases.Release(binding_id, self.ctx.owner, heal=self.healthy)
-            await self.ctx.recorder.record_item(leases.release_leases, release)
+            # hurried: the worker's next calendar waits for this one's end
+            await self.ctx.recorder.record_item(leases.release_leases, release, hurry=True)
 
     @property
     def lease(self) -> leases.Lease:
@@ -125,7 +127,9 @@ class CalendarRun:
     async def _work_through(self) -> None:
         """A pipeline: the next claim is made as soon as a write finishes, while others run,
         or as soon as a failed write comes due again (syncd/worker/due_again.py)."""
-        writes, queued = InFlight(self.concurrency), deque[MirrorTask]()
+        ctx = self.ctx
+        writes = InFlight(self.concurrency, ctx.underway, hurry=ctx.recorder.hurry)
+        queued = deque[MirrorTask]()
         guard = asyncio.create_task(self.guard.watch())
         try:
             while self._may_go_on():

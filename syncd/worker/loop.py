@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -34,6 +35,7 @@ from syncd.store.outage import outage_of
 from syncd.store.work import BindingTarget
 from syncd.timeutil import utcnow
 from syncd.worker.calendar_run import CalendarRun, RunContext
+from syncd.worker.inflight import Underway, record_linger
 
 log = logging.getLogger("syncd.worker")
 
@@ -57,9 +59,11 @@ class Worker(BackgroundLoop):
         self.connectors = connectors
         self.db = DatabaseThreads(runtime.sessions)
         self._runs: dict[int, asyncio.Task[None]] = {}
+        underway = Underway()
         self._ctx = RunContext(
             db=self.db,
-            recorder=Recorder(self.db),
+            recorder=Recorder(self.db, linger=partial(record_linger, underway)),
+            underway=underway,
             owner=self.owner,
             stopping=self.stopping,
             policy=RetryPolicy(
