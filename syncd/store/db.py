@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from syncd.errors import Conflict
 from syncd.private_files import private_file, tighten
+from syncd.store.rested_ping import ping_rested_connections
 
 T = TypeVar("T")
 S = TypeVar("S", bound=Session)  # the session class a sessionmaker makes
@@ -50,14 +51,15 @@ def create_db_engine(url: str) -> Engine:
     # A server that does not answer (a partition, a host gone) fails a connection within
     # seconds, as one that refuses does: requests answer 503 rather than hang.
     timeout = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": 10}
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,  # a connection the server dropped (restart) is replaced, not used
         hide_parameters=True,
         connect_args=timeout,
     )
+    ping_rested_connections(engine)  # a connection the server dropped is replaced, not used
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
