@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 
 from syncd.timetext import clock, long_day, short_day, time_span
 from syncd.web.csrf import CsrfGuard
+from syncd.web.flat_templates import flat_template
 
 STYLESHEET = "manage.css"
 
@@ -69,7 +70,7 @@ class Pages:
         # every lookup, and templates do not change while syncd runs (auto_reload is off).
         template = self._templates.get(name)
         if template is None:
-            template = self._templates[name] = self.environment.get_template(name)
+            template = self._templates[name] = flat_template(self.environment, name)
         return template
 
     def render(
