@@ -46,6 +46,7 @@ from syncd.web.hosts import TrustedHosts
 from syncd.web.limits import FailureLimiter
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
+from syncd.web.routing import FirstRouteAhead
 
 log = logging.getLogger("syncd.web")
 STATIC_CACHE_CONTROL = "public, max-age=86400"  # its URL carries the content's hash
@@ -131,7 +132,7 @@ def manage_mount(
     # Starlette's own slash redirects are absolute, built from the Host header
     router = Router([*_routes(web), Route("/{page:path}/", _without_slash)],
                     redirect_slashes=False)
-    return Mount(path, app=router, middleware=[frame, hosts])
+    return Mount(path, app=FirstRouteAhead(router), middleware=[frame, hosts])
 
 
 async def _without_slash(request: Request) -> Response:
