@@ -35,9 +35,10 @@ def flat_template(environment: Environment, name: str) -> Template:
     flat.set_environment(environment)
     _, filename, uptodate = _source(environment, name)
     code = environment.compile(flat, name, filename)
-    return environment.template_class.from_code(
-        environment, code, environment.make_globals(None), uptodate
-    )
+    # a plain dict of the environment's globals as loaded: every render copies the globals
+    # into its context and takes their names, from the usual chain of mappings in Python code
+    globals_ = dict(environment.make_globals(None))
+    return environment.template_class.from_code(environment, code, globals_, uptodate)
 
 
 Source = tuple[str, str | None, Callable[[], bool] | None]
