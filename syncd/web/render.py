@@ -9,6 +9,7 @@ when it has none yet.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
@@ -24,6 +25,21 @@ STYLESHEET = "manage.css"
 
 STATUS_LABELS = {"confirmed": "Confirmed", "pending": "Waiting for approval",
                  "cancelled": "Cancelled", "completed": "Completed"}
+
+
+class PageResponse(HTMLResponse):
+    """An HTML page. Without headers of its own, its two are made here from a content type
+    made once (Starlette's make it on every response, checking for a charset each time)."""
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        if headers is not None or self.status_code < 200 or self.status_code in (204, 304):
+            super().init_headers(headers)
+            return
+        length = str(len(self.body)).encode("latin-1")
+        self.raw_headers = [(b"content-length", length), _HTML_CONTENT_TYPE]
+
+
+_HTML_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
 
 
 def status_label(status: str) -> str:
@@ -92,7 +108,7 @@ class Pages:
             values["csrf_token"] = self.csrf.form_token(browser_id, form_for)
             new_browser_id = browser_id if is_new else None
         html = self._template(template).render(values)
-        response = HTMLResponse(html, status_code=status, headers=headers)
+        response = PageResponse(html, status_code=status, headers=headers)
         if new_browser_id is not None:
             self.csrf.set_cookie(response, new_browser_id)
         return response
