@@ -13,7 +13,8 @@ from syncd.web.errors import BadInputError, redacted_path
 from syncd.web.forms import _fields, optional_day, optional_staff, required_start
 from syncd.web.headers import with_security_headers
 from syncd.web.limits import FailureLimiter
-from syncd.web.render import PageResponse, time_span
+from syncd.timetext import time_span
+from syncd.web.render import PageResponse
 from tests.clocks import SteppedClock
 
 
