@@ -8,12 +8,12 @@ import pytest
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from syncd.timetext import time_span
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import BadInputError, redacted_path
 from syncd.web.forms import _fields, optional_day, optional_staff, required_start
 from syncd.web.headers import with_security_headers
 from syncd.web.limits import FailureLimiter
-from syncd.timetext import time_span
 from syncd.web.render import PageResponse
 from tests.clocks import SteppedClock
 
