@@ -10,7 +10,9 @@ block in place of the block, and every block's body in place of the block itself
 That gives the same page only for what inheritance without its dynamic parts does, which is
 all the manage templates use: a fixed parent, blocks at the top level of their template or
 of another block, no super() or self, no scoped or required blocks, no assignments, macros
-or imports. A template using anything else is loaded as written.
+or imports. A template using anything else is loaded as written. (A traceback from a flat
+template names the page's own file, with the line number in whichever file the failing part
+came from.)
 """
 
 from __future__ import annotations
