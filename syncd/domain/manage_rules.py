@@ -135,6 +135,8 @@ class BookingFacts:
 
 
 OPEN = ActionState(True, None)
+# iterating the Enum class runs a generator of its own on every call; every page asks
+ALL_ACTIONS = tuple(Action)
 _PERMITTED = {
     Action.CANCEL: lambda rules: rules.cancel,
     Action.RESCHEDULE: lambda rules: rules.reschedule,
@@ -174,12 +176,12 @@ def action_states(rules: ManageRules, facts: BookingFacts, now: datetime,
     """Each action's state for this booking at `now`; `contact` ends the reasons."""
     closed = _whole_booking_state(rules, facts, now, contact)
     if closed is not None:
-        return dict.fromkeys(Action, closed)
+        return dict.fromkeys(ALL_ACTIONS, closed)
     permitted = _permitted_state(rules, facts, now, contact)
     return {
         action: permitted if _PERMITTED[action](rules)
         else ActionState(False, f"{_NOT_OFFERED[action]} {contact}")
-        for action in Action
+        for action in ALL_ACTIONS
     }
 
 

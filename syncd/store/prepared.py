@@ -50,8 +50,13 @@ class PreparedRead:
 
     def one(self, connection: Any, parameters: Mapping[str, object]) -> Row | None:
         """The first row, its values converted as Core converts them; None when there is none."""
-        rows = self._fetched(connection, parameters, lambda cursor: cursor.fetchmany(1))
-        return self._converted(rows[0]) if rows else None
+        cursor = connection.cursor()  # spelled out: the manage pages read through here
+        try:
+            cursor.execute(self.sql, self._parameters(parameters))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else self._converted(row)
 
     def all(self, connection: Any, parameters: Mapping[str, object]) -> list[Row]:
         """Every row, in the statement's order, converted as `one` converts them."""
@@ -71,6 +76,8 @@ class PreparedRead:
     def _parameters(
         self, given: Mapping[str, object]
     ) -> Sequence[object] | Mapping[str, object]:
+        if not self.fixed and not self.converting and self.parameter_order is not None:
+            return [given[name] for name in self.parameter_order]
         values = {**self.fixed, **given}
         for name, process in self.converting.items():
             values[name] = process(values[name])

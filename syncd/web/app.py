@@ -10,8 +10,8 @@
     /manage/{token}/rated                done
     /manage/static/manage.css            the one stylesheet
 
-One middleware frames every response (syncd.web.frame): the failure rate
-limit (429), the pages' own error pages for what the handlers raise (404,
+One middleware frames every response (syncd.web.frame): the Host check,
+the failure rate limit (429), the pages' own error pages for what the handlers raise (404,
 400, 403, 409) and for anything unexpected (500), the security headers. The
 routes sit in the Mount itself rather than in an application of their own:
 every request is one of these, and a nested application's layers cost each
@@ -42,10 +42,10 @@ from syncd.web.context import PageEndpoint, Web, database_limiter
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import exception_handlers
 from syncd.web.frame import PageFrame
-from syncd.web.hosts import TrustedHosts
 from syncd.web.limits import FailureLimiter
 from syncd.web.reads import PageReads
 from syncd.web.render import Pages
+from syncd.web.routing import FirstRouteAhead
 
 log = logging.getLogger("syncd.web")
 STATIC_CACHE_CONTROL = "public, max-age=86400"  # its URL carries the content's hash
@@ -124,14 +124,14 @@ def manage_mount(
         return pages.error(Request(scope), 429, "Too many attempts", text,
                            headers={"Retry-After": str(wait)})
 
-    frame = Middleware(PageFrame, limiter=limiter, too_many=too_many,
-                       handlers=exception_handlers(pages.error), error_page=pages.error)
     # other Host headers are refused, so nothing built from one can point elsewhere
-    hosts = Middleware(TrustedHosts, allowed_hosts=runtime.settings.manage.allowed_hosts())
+    frame = Middleware(PageFrame, limiter=limiter, too_many=too_many,
+                       handlers=exception_handlers(pages.error), error_page=pages.error,
+                       allowed_hosts=runtime.settings.manage.allowed_hosts())
     # Starlette's own slash redirects are absolute, built from the Host header
     router = Router([*_routes(web), Route("/{page:path}/", _without_slash)],
                     redirect_slashes=False)
-    return Mount(path, app=router, middleware=[frame, hosts])
+    return Mount(path, app=FirstRouteAhead(router), middleware=[frame])
 
 
 async def _without_slash(request: Request) -> Response:

@@ -1,6 +1,8 @@
 """What frames every manage response, as one middleware around the pages' routes.
 
 For each request, in order:
+- a Host value not trusted gets a 400 (syncd.web.hosts: here rather than as a
+  layer of its own, which cost every request a call and a coroutine of its own);
 - a client over its failure limit is still served what works (customers
   behind one office address share it), but each further failure becomes the
   429 page (syncd.web.limits);
@@ -18,7 +20,7 @@ it, and each layer costs each request its own call and its own wrapper of
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +30,7 @@ from syncd.logs import redacted_traceback
 from syncd.store.outage import Outage, outage_of
 from syncd.web.errors import ErrorPage, PageErrorHandler, redacted_path
 from syncd.web.headers import with_security_headers
+from syncd.web.hosts import TrustedHosts
 from syncd.web.limits import FAILURE_STATUSES, FailureLimiter, TooMany, client_address
 
 logger = logging.getLogger("syncd.web")
@@ -47,8 +50,10 @@ class PageFrame:
         too_many: TooMany,
         handlers: Mapping[type[Exception], PageErrorHandler],
         error_page: ErrorPage,
+        allowed_hosts: Sequence[str],
     ) -> None:
         self.app = app
+        self.hosts = TrustedHosts(app, allowed_hosts)  # `app` behind the Host check
         self.limiter = limiter
         self.too_many = too_many
         self.handlers = dict(handlers)
@@ -56,8 +61,9 @@ class PageFrame:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.hosts(scope, receive, send)
             return
+        app = self.app if self.hosts.known(scope) else self.hosts
         client = client_address(scope)
         started = False
 
@@ -73,13 +79,13 @@ class PageFrame:
         wait = self.limiter.retry_after(client)
         if wait is None:
             try:
-                await self.app(scope, receive, framed_send)
+                await app(scope, receive, framed_send)
             except Exception as error:
                 await self._failed(error, started, scope, receive, framed_send)
             return
         limited = _FailuresWithheld(framed_send, self.limiter, client)
         try:
-            await self.app(scope, receive, limited.send)
+            await app(scope, receive, limited.send)
         except Exception as error:
             await self._failed(error, limited.started, scope, receive, limited.send)
         if limited.withheld:

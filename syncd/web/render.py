@@ -9,6 +9,7 @@ when it has none yet.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from importlib.resources import files
 from typing import Any
 
@@ -18,11 +19,27 @@ from starlette.responses import HTMLResponse, Response
 
 from syncd.timetext import clock, long_day, short_day, time_span
 from syncd.web.csrf import CsrfGuard
+from syncd.web.flat_templates import flat_template
 
 STYLESHEET = "manage.css"
 
 STATUS_LABELS = {"confirmed": "Confirmed", "pending": "Waiting for approval",
                  "cancelled": "Cancelled", "completed": "Completed"}
+
+
+class PageResponse(HTMLResponse):
+    """An HTML page. Without headers of its own, its two are made here from a content type
+    made once (Starlette's make it on every response, checking for a charset each time)."""
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        if headers is not None or self.status_code < 200 or self.status_code in (204, 304):
+            super().init_headers(headers)
+            return
+        length = str(len(self.body)).encode("latin-1")
+        self.raw_headers = [(b"content-length", length), _HTML_CONTENT_TYPE]
+
+
+_HTML_CONTENT_TYPE = (b"content-type", b"text/html; charset=utf-8")
 
 
 def status_label(status: str) -> str:
@@ -69,7 +86,7 @@ class Pages:
         # every lookup, and templates do not change while syncd runs (auto_reload is off).
         template = self._templates.get(name)
         if template is None:
-            template = self._templates[name] = self.environment.get_template(name)
+            template = self._templates[name] = flat_template(self.environment, name)
         return template
 
     def render(
@@ -91,7 +108,7 @@ class Pages:
             values["csrf_token"] = self.csrf.form_token(browser_id, form_for)
             new_browser_id = browser_id if is_new else None
         html = self._template(template).render(values)
-        response = HTMLResponse(html, status_code=status, headers=headers)
+        response = PageResponse(html, status_code=status, headers=headers)
         if new_browser_id is not None:
             self.csrf.set_cookie(response, new_browser_id)
         return response

@@ -6,13 +6,15 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
+from syncd.timetext import time_span
 from syncd.web.csrf import CsrfGuard
 from syncd.web.errors import BadInputError, redacted_path
 from syncd.web.forms import _fields, optional_day, optional_staff, required_start
 from syncd.web.headers import with_security_headers
 from syncd.web.limits import FailureLimiter
-from syncd.web.render import time_span
+from syncd.web.render import PageResponse
 from tests.clocks import SteppedClock
 
 
@@ -128,3 +130,14 @@ def test_security_headers_replace_their_names_and_keep_a_cache_control() -> None
     assert [name for name, _ in headers].count(b"x-frame-options") == 1
     assert (b"cache-control", b"no-store") not in headers
     assert with_security_headers([])[0] == (b"cache-control", b"no-store")
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 429, 500, 503])
+@pytest.mark.parametrize("headers", [None, {"Retry-After": "3"}])
+def test_a_page_response_has_the_headers_and_body_of_an_html_response(
+    status: int, headers: dict[str, str] | None
+) -> None:
+    page = "<p>Tuesday, 4 March 2030, 10:00\N{EN DASH}10:30</p>"
+    expected = HTMLResponse(page, status_code=status, headers=headers)
+    made = PageResponse(page, status_code=status, headers=headers)
+    assert (made.raw_headers, made.body) == (expected.raw_headers, expected.body)

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
@@ -96,8 +95,6 @@ def connect_mount(
 
     handlers = {**exception_handlers(error), ConfigError: not_set_up}
     frame = Middleware(PageFrame, limiter=limiter, too_many=too_many, handlers=handlers,
-                       error_page=error)
-    hosts = Middleware(TrustedHostMiddleware,
-                       allowed_hosts=runtime.settings.manage.allowed_hosts(), www_redirect=False)
+                       error_page=error, allowed_hosts=runtime.settings.manage.allowed_hosts())
     router = Router(_routes(site), redirect_slashes=False)
-    return Mount(path, app=router, middleware=[frame, hosts])
+    return Mount(path, app=router, middleware=[frame])
