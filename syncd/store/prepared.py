@@ -15,6 +15,7 @@ connection is in: several reads in one transaction see one snapshot of the store
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from typing import Any
 
 from sqlalchemy import Dialect, Select
@@ -50,28 +51,17 @@ class PreparedRead:
 
     def one(self, connection: Any, parameters: Mapping[str, object]) -> Row | None:
         """The first row, its values converted as Core converts them; None when there is none."""
-        cursor = connection.cursor()  # spelled out: the manage pages read through here
-        try:
+        with closing(connection.cursor()) as cursor:
             cursor.execute(self.sql, self._parameters(parameters))
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         return None if row is None else self._converted(row)
 
     def all(self, connection: Any, parameters: Mapping[str, object]) -> list[Row]:
         """Every row, in the statement's order, converted as `one` converts them."""
-        rows = self._fetched(connection, parameters, lambda cursor: cursor.fetchall())
-        return [self._converted(row) for row in rows]
-
-    def _fetched(
-        self, connection: Any, parameters: Mapping[str, object], fetch: Callable[[Any], list[Row]]
-    ) -> list[Row]:
-        cursor = connection.cursor()
-        try:
+        with closing(connection.cursor()) as cursor:
             cursor.execute(self.sql, self._parameters(parameters))
-            return fetch(cursor)
-        finally:
-            cursor.close()
+            rows = cursor.fetchall()
+        return [self._converted(row) for row in rows]
 
     def _parameters(
         self, given: Mapping[str, object]

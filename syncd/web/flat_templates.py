@@ -81,7 +81,7 @@ def _resolvable(tree: nodes.Template) -> bool:
         return False
     if any(node.name in ("super", "self") for node in tree.find_all(nodes.Name)):
         return False
-    if any(True for _ in tree.find_all(_SCOPED)):
+    if next(tree.find_all(_SCOPED), None) is not None:
         return False
     blocks = list(tree.find_all(nodes.Block))
     return (not any(block.scoped or block.required for block in blocks)

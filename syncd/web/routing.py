@@ -18,8 +18,9 @@ class FirstRouteAhead:
     def __init__(self, router: Router) -> None:
         self.router = router
         first = router.routes[0] if router.routes else None
-        self.route = first if isinstance(first, Route) else None
         self.parameter = one_segment_parameter(first)
+        # only a route of one string parameter is matched here; any other goes to the router
+        self.route = first if isinstance(first, Route) and self.parameter else None
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -28,7 +29,7 @@ class FirstRouteAhead:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = self._segment(scope)
-        if segment is None or self.route is None or self.parameter is None:
+        if segment is None or self.route is None or self.parameter is None:  # for the types
             await self.router(scope, receive, send)
             return
         if "router" not in scope:
